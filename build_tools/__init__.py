@@ -1,0 +1,1 @@
+"""``croton.build_tools``: toolchain discovery, the on-disk cache, and the CMake + Ninja driver."""

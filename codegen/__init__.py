@@ -1,0 +1,1 @@
+"""``croton.codegen``: passes over ``Graph``, lowering to a frozen plan, and rendering C++."""

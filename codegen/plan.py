@@ -1,0 +1,136 @@
+"""The frozen plan of one compiled function: buffers, the shape phase, the ordered steps.
+
+Everything the templates print is decided here (in ``codegen/lower.py``): C types, expressions,
+loop structure, which buffers are outputs or update targets. Templates only loop over it.
+
+Example::
+
+    >>> from croton.codegen.plan import Buffer
+    >>> Buffer(0, "float32", "float", 9, 1, "input", 0, "x", (False,)).ndim
+    1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Buffer:
+    id: int
+    dtype: str
+    ctype: str
+    dtype_code: int
+    ndim: int
+    role: str  # input | shared | constant | scratch | view | output | update
+    index: int  # position among inputs / shared / constants / outputs / updates
+    label: str
+    broadcastable: tuple[bool, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConstantData:
+    buffer: int
+    ctype: str
+    shape: tuple[int, ...]
+    values: tuple[str, ...]  # C++ literals
+
+
+@dataclass(frozen=True)
+class ShapeLine:
+    """``target = expr;`` or, with ``check`` set, ``if (!(expr)) fail(check, a, b)``."""
+
+    target: str
+    expr: str
+    check: int = -1
+    a: str = ""
+    a_ndim: int = 0
+    b: str = ""
+    b_ndim: int = 0
+
+
+@dataclass(frozen=True)
+class Operand:
+    buffer: int
+    ctype: str
+    load: str  # name of the loaded value in the loop body
+    flat_index: str  # index in the contiguous fast path: "i", or "0" for a broadcast scalar
+
+
+@dataclass(frozen=True)
+class ElementwiseStep:
+    out: int
+    out_ctype: str
+    ndim: int
+    operands: tuple[Operand, ...]
+    body: tuple[str, ...]  # statements; the last assigns `result`
+    contiguous_check: str  # C++ condition for the flat fast path ("" = never)
+    kind: str = "elementwise"
+
+
+@dataclass(frozen=True)
+class ReduceStep:
+    inp: int
+    out: int
+    in_ctype: str
+    out_ctype: str
+    acc_ctype: str
+    ndim: int
+    kept: tuple[int, ...]
+    reduced: tuple[int, ...]
+    identity: str
+    combine: str  # C++ expression over `acc` and `v`
+    kind: str = "reduce"
+
+
+@dataclass(frozen=True)
+class DotStep:
+    a: int
+    b: int
+    out: int
+    ctype: str
+    a_ndim: int
+    b_ndim: int
+    kind: str = "dot"
+
+
+@dataclass(frozen=True)
+class ViewStep:
+    src: int
+    dst: int
+    order: tuple[int, ...]  # -1 marks an added broadcastable dim
+    kind: str = "view"
+
+
+@dataclass(frozen=True)
+class ShapeValueStep:
+    out: int
+    shape_expr: str
+    kind: str = "shape_value"
+
+
+@dataclass(frozen=True)
+class UpdateTarget:
+    index: int
+    buffer: int
+    shared_index: int
+    ndim: int
+
+
+@dataclass(frozen=True)
+class FunctionPlan:
+    buffers: tuple[Buffer, ...]
+    constants: tuple[ConstantData, ...]
+    shape_arrays: tuple[tuple[str, int], ...]  # extra int64 arrays for fused steps' shapes
+    shape_lines: tuple[ShapeLine, ...]
+    outputs: tuple[int, ...]  # buffer ids of role output, by output index
+    updates: tuple[UpdateTarget, ...]
+    scratch: tuple[int, ...]  # buffer ids allocated per call
+    steps: tuple  # ElementwiseStep | ReduceStep | DotStep | ViewStep | ShapeValueStep
+    commits: tuple[ElementwiseStep, ...]  # copies into update targets, after every step
+    n_inputs: int
+    n_shared: int
+    input_args: tuple[tuple[str, int, int, int], ...]  # (name, dtype code, ndim, bcast mask)
+    shared_args: tuple[tuple[str, int, int, int], ...]
+    output_args: tuple[tuple[str, int, int, int], ...]
+    uses_complex: bool = False

@@ -1,0 +1,66 @@
+"""Rendering: a ``FunctionPlan`` printed through the Jinja templates in ``codegen/templates``.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.fgraph import Graph
+    >>> from croton.codegen.lower import lower
+    >>> from croton.codegen.render import render_function
+    >>> x = T.dvector('x')
+    >>> 'std::exp' in render_function(lower(Graph.make([x], [T.exp(x)])).plan)
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import jinja2
+
+from croton.codegen.plan import FunctionPlan
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja environment; compiled templates are cached on disk beside the kernel cache, so
+    a new process renders without recompiling the templates."""
+    from croton.config import config
+
+    bytecode_dir = Path(config.cache_dir) / "v1" / "jinja"
+    try:
+        bytecode_dir.mkdir(parents=True, exist_ok=True)
+        bytecode_cache = jinja2.FileSystemBytecodeCache(str(bytecode_dir))
+    except OSError:
+        bytecode_cache = None
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        bytecode_cache=bytecode_cache,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_function(plan: FunctionPlan) -> str:
+    """The C++ translation unit of one function."""
+    return environment().get_template("function.cpp.j2").render(plan=plan)
+
+
+def render_template(name: str, **context) -> str:
+    """Any other template (``CMakeLists.txt.j2``…) with the given context."""
+    return environment().get_template(name).render(**context)
+
+
+@functools.lru_cache(maxsize=1)
+def templates_digest() -> str:
+    """A hash of every template, part of each cache key."""
+    h = hashlib.sha256()
+    for path in sorted(TEMPLATE_DIR.glob("*.j2")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()

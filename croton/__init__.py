@@ -1,0 +1,43 @@
+"""croton: Theano, rebuilt as an ahead-of-time code-generation toolchain.
+
+Write Theano programs; croton differentiates and optimizes the graph, renders one C++
+translation unit per function, builds it with CMake + Ninja into a cached pybind11-bound module,
+and returns a callable that updates shared state in place.
+
+Example::
+
+    >>> import croton as theano
+    >>> from croton import tensor
+    >>> a, b = tensor.dscalar(), tensor.dscalar()
+    >>> f = theano.function([a, b], a + b)
+    >>> float(f(1.5, 2.5))
+    4.0
+"""
+
+from croton import ops as _ops  # noqa: F401  (registers the op table)
+from croton import tensor
+from croton.config import config
+from croton.shared import SharedVariable, shared
+
+__version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Heavy parts load on first use, so `import croton` stays fast.
+    if name in ("function", "In", "Function", "Out"):
+        from croton import function_module
+
+        return getattr(function_module, name)
+    if name == "printing":
+        from croton import printing
+
+        return printing
+    if name == "gradient":
+        from croton import gradient
+
+        return gradient
+    raise AttributeError(f"module 'croton' has no attribute {name!r}")
+
+
+__all__ = ["tensor", "config", "shared", "SharedVariable", "function", "In", "printing",
+           "gradient", "__version__"]

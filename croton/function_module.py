@@ -1,0 +1,329 @@
+"""``croton.function``: compile a graph into a callable that runs generated C++.
+
+Example::
+
+    >>> import numpy, croton
+    >>> import croton.tensor as T
+    >>> x = T.dvector('x')
+    >>> acc = croton.shared(numpy.zeros(2), 'acc')
+    >>> f = croton.function([x], acc, updates=[(acc, acc + x)])
+    >>> f([1.0, 2.0]); f([1.0, 2.0])
+    array([0., 0.])
+    array([1., 2.])
+    >>> acc.get_value()
+    array([2., 4.])
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from croton.config import config
+from croton.fgraph import Graph
+from croton.graph import Constant, Variable, graph_inputs, user_source_line
+from croton.shared import SharedVariable
+from croton.tensor.basic import as_tensor_variable
+from croton.types import TensorType
+
+
+class UnusedInputError(ValueError):
+    """An input of ``croton.function`` is not used to compute any output or update."""
+
+
+class MissingInputError(ValueError):
+    """The outputs depend on a symbolic variable that is neither an input nor shared."""
+
+
+class In:
+    """An input with options: ``In(x, value=1.0, name='rate')`` gives a default and a keyword."""
+
+    def __init__(self, variable: Variable, name: str | None = None, value=None,
+                 update=None, mutable: bool = False, borrow: bool = False,
+                 allow_downcast: bool | None = None, implicit: bool = False) -> None:
+        if not isinstance(variable, Variable):
+            raise TypeError(f"In() needs a symbolic variable, got {type(variable).__name__}")
+        self.variable = variable
+        self.name = name if name is not None else variable.name
+        self.value = value
+        self.update = update
+        self.mutable = mutable
+        self.borrow = borrow
+        self.allow_downcast = allow_downcast
+        self.implicit = implicit
+
+
+Out = Variable  # Theano's Out(var, borrow=...) has no effect here: outputs are always fresh
+
+
+@dataclass
+class CallSpec:
+    """What the compiled callable needs from Python, off its fast path. No reference to the
+    Function itself, so no reference cycle."""
+
+    name: str
+    source: str
+    inputs: list[In]
+    types: list[TensorType]
+    allow_downcast: list[bool | None]
+    checks: tuple = ()
+    defaults: dict[int, object] = field(default_factory=dict)
+
+
+def _describe(spec: CallSpec, i: int) -> str:
+    name = spec.inputs[i].name
+    label = f"argument {i}" + (f" ({name!r})" if name else "")
+    return f"{label} of function {spec.name!r} built at {spec.source}"
+
+
+def convert_input(spec: CallSpec, i: int, value) -> np.ndarray:
+    """Convert one argument (slow path) or raise TypeError/ValueError naming it."""
+    data = spec.types[i].filter(value, allow_downcast=spec.allow_downcast[i],
+                                what=_describe(spec, i))
+    if not data.flags.aligned or any(s % data.itemsize for s in data.strides):
+        data = np.ascontiguousarray(data)
+    return data
+
+
+_MISSING = object()
+
+
+def resolve_arguments(spec: CallSpec, args: tuple, kwargs: dict) -> tuple:
+    """Positional arguments, keywords (by input name) and defaults, as one tuple."""
+    n = len(spec.inputs)
+    if len(args) > n:
+        raise TypeError(f"function {spec.name!r} takes at most {n} arguments "
+                        f"({len(args)} given)")
+    values = list(args) + [_MISSING] * (n - len(args))
+    for key, value in kwargs.items():
+        index = next((k for k, inp in enumerate(spec.inputs) if inp.name == key), None)
+        if index is None:
+            raise TypeError(f"function {spec.name!r} got an unexpected keyword argument {key!r}")
+        if values[index] is not _MISSING:
+            raise TypeError(f"function {spec.name!r} got multiple values for argument {key!r}")
+        values[index] = value
+    for k, value in enumerate(values):
+        if value is _MISSING:
+            if k in spec.defaults:
+                values[k] = spec.defaults[k]
+            else:
+                raise TypeError(f"function {spec.name!r} is missing {_describe(spec, k)}")
+    return tuple(values)
+
+
+def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shape_b: tuple,
+                     message: str) -> None:
+    """Turn a compiled code's error report into an exception naming the op and the line."""
+    if code == 2:
+        raise MemoryError(f"function {spec.name!r}: {message or 'out of memory'}")
+    if code == 1 and 0 <= check < len(spec.checks):
+        info = spec.checks[check]
+        if info.kind == "dot":
+            raise ValueError(f"shape mismatch in dot (built at {info.source}): shapes "
+                             f"{shape_a} and {shape_b} are not aligned")
+        if info.kind == "empty_reduce":
+            raise ValueError(f"{info.op} (built at {info.source}): {info.detail}, input shape "
+                             f"{shape_a}")
+        raise ValueError(f"shape mismatch in {info.op} (built at {info.source}): input shapes "
+                         f"{shape_a} and {shape_b} differ at {info.detail}, which is not "
+                         f"declared broadcastable")
+    raise RuntimeError(f"function {spec.name!r} failed (code {code}, check {check}): {message}")
+
+
+def _as_in(x) -> In:
+    if isinstance(x, In):
+        return x
+    if isinstance(x, SharedVariable):
+        raise TypeError(f"shared variable {x!r} cannot be an input of a function; it is "
+                        f"used implicitly (use givens to substitute it)")
+    if isinstance(x, Constant) or not isinstance(x, Variable):
+        raise TypeError(f"function inputs must be symbolic variables, got {x!r}")
+    if x.owner is not None:
+        raise TypeError(f"input {x!r} is computed by {x.owner.op_label()}; inputs must be "
+                        f"free variables (use givens to replace an expression)")
+    return In(x)
+
+
+def _normalize_updates(updates) -> list[tuple[SharedVariable, Variable]]:
+    if updates is None:
+        return []
+    items = list(updates.items()) if isinstance(updates, dict) else list(updates)
+    out: list[tuple[SharedVariable, Variable]] = []
+    seen: set[int] = set()
+    for pair in items:
+        shared_var, value = pair
+        if not isinstance(shared_var, SharedVariable):
+            raise TypeError(f"updates must target shared variables, got {shared_var!r}")
+        if id(shared_var) in seen:
+            raise ValueError(f"shared variable {shared_var!r} is updated twice")
+        seen.add(id(shared_var))
+        value = as_tensor_variable(value, like=[shared_var])
+        if value.dtype != shared_var.dtype or value.ndim != shared_var.ndim:
+            raise TypeError(
+                f"an update must have the same type as the shared variable it updates: "
+                f"{shared_var!r} is {shared_var.type}, the update is {value.type}. Cast it with "
+                f"T.cast(value, '{shared_var.dtype}')"
+            )
+        out.append((shared_var, value))
+    return out
+
+
+def _apply_givens(graph: Graph, givens) -> Graph:
+    if not givens:
+        return graph
+    pairs = list(givens.items()) if isinstance(givens, dict) else list(givens)
+    table: dict[int, Variable] = {}
+    for old, new in pairs:
+        new = as_tensor_variable(new, like=[old])
+        if new.type.dtype != old.type.dtype or new.ndim != old.ndim:
+            raise TypeError(f"givens: {old!r} ({old.type}) cannot be replaced by {new.type}")
+        table[id(old)] = new
+    replaced = graph.rebuild(lambda node, inputs: None,
+                             replace_leaf=lambda v: table.get(id(v), v))
+    roots = {id(v): table.get(id(v), v) for v in graph.roots}
+    return Graph(replaced.inputs,
+                 tuple(roots.get(id(o), o) if o.owner is None else n
+                       for o, n in zip(graph.outputs, replaced.outputs)),
+                 tuple((s, roots.get(id(v), v) if v.owner is None else n)
+                       for (s, v), (_, n) in zip(graph.updates, replaced.updates)))
+
+
+def _check_inputs(graph: Graph, ins: list[In], on_unused_input: str) -> None:
+    needed = graph_inputs(graph.roots)
+    needed_ids = {id(v) for v in needed}
+    given_ids = {id(i.variable) for i in ins}
+    for v in needed:
+        if isinstance(v, Constant | SharedVariable) or id(v) in given_ids:
+            continue
+        raise MissingInputError(
+            f"the outputs depend on {v!r} ({v.type}), which is not among the inputs; add it to "
+            f"the inputs or replace it with givens")
+    if on_unused_input != "ignore":
+        for k, i in enumerate(ins):
+            if id(i.variable) not in needed_ids:
+                msg = (f"input {k} ({i.variable!r}) is not used to compute any output; pass "
+                       f"on_unused_input='ignore' to allow it")
+                if on_unused_input == "raise":
+                    raise UnusedInputError(msg)
+                import warnings
+
+                warnings.warn(msg, stacklevel=3)
+
+
+def function(inputs: Sequence, outputs=None, updates=None, givens=None,
+             allow_input_downcast: bool | None = None, on_unused_input: str = "raise",
+             name: str | None = None, mode: str | None = None, no_default_updates: bool = False,
+             profile: bool | None = None, rebuild_strict: bool = True):
+    """Compile ``outputs`` (one variable or a list) of ``inputs`` into a callable.
+
+    ``updates`` (pairs or a dict) are applied simultaneously, in place, after each call.
+    ``mode`` is 'FAST_RUN' (default), 'FAST_COMPILE' (fewer passes) or 'NUMPY' (no compiler:
+    the ops' NumPy references, for debugging).
+    """
+    from croton.codegen.pipeline import run_pipeline
+
+    t0 = time.perf_counter()
+    source = user_source_line()
+    if isinstance(inputs, Variable | In):
+        raise TypeError("inputs must be a list of variables, e.g. function([x], y)")
+    ins = [_as_in(x) for x in inputs]
+    if len({id(i.variable) for i in ins}) != len(ins):
+        raise ValueError("the same variable appears twice among the inputs")
+    single = outputs is not None and not isinstance(outputs, list | tuple)
+    out_list = [] if outputs is None else ([outputs] if single else list(outputs))
+    out_vars = [as_tensor_variable(o) for o in out_list]
+    graph = Graph.make([i.variable for i in ins], out_vars, _normalize_updates(updates))
+    graph = _apply_givens(graph, givens)
+    _check_inputs(graph, ins, on_unused_input)
+    mode = mode or config.mode
+    fname = name or source
+    spec = CallSpec(
+        name=fname, source=source, inputs=ins, types=[i.variable.type for i in ins],
+        allow_downcast=[i.allow_downcast if i.allow_downcast is not None
+                        else allow_input_downcast for i in ins],
+        defaults={k: i.value for k, i in enumerate(ins) if i.value is not None},
+    )
+    if mode in ("NUMPY", "DebugMode", "DEBUG_MODE"):
+        from croton.evaluate import NumpyFunction
+
+        return NumpyFunction(graph, spec, single)
+    t1 = time.perf_counter()
+    optimized = run_pipeline(graph, "FAST_COMPILE" if mode == "FAST_COMPILE" else "FAST_RUN")
+    t2 = time.perf_counter()
+    return _compile(graph, optimized, spec, single,
+                    {"rewrite": t2 - t1, "frontend": t1 - t0})
+
+
+def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timings: dict):
+    from croton.build_tools.build import binding, build_function
+    from croton.codegen.lower import lower
+    from croton.codegen.render import render_function
+
+    t0 = time.perf_counter()
+    lowered = lower(optimized)
+    t1 = time.perf_counter()
+    source = render_function(lowered.plan)
+    t2 = time.perf_counter()
+    spec.checks = lowered.checks
+    result = build_function(source, label=spec.name)
+    native = binding()
+    timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
+    cls = _function_class(native.NativeFunction)
+    return cls(result.module.function, lowered.shared, spec, single, graph, optimized, source,
+               result, timings)
+
+
+@functools.lru_cache(maxsize=None)
+def _function_class(native_base: type) -> type:
+    """The user-facing class: Theano's Function API over the compiled NativeFunction."""
+
+    class Function(native_base):
+        def __init__(self, table, shared, spec, single, graph, optimized, source, build,
+                     timings):
+            super().__init__(table, [s.storage for s in shared], functools.partial(
+                convert_input, spec), functools.partial(resolve_arguments, spec),
+                functools.partial(raise_call_error, spec), single)
+            self._table, self._shared, self._spec, self._single = table, shared, spec, single
+            self.graph, self.maker = graph, _Maker(optimized, spec.inputs)
+            self.source, self.build, self.compile_report = source, build, timings
+            self.name = spec.name
+            self.trust_input = False
+
+        @property
+        def input_storage(self):
+            return self._spec.inputs
+
+        def copy(self, share_memory: bool = False, swap: dict | None = None,
+                 delete_updates: bool = False, name: str | None = None):
+            """The same compiled code over other shared variables (``swap={old: new}``)."""
+            if delete_updates:
+                raise NotImplementedError("copy(delete_updates=True) needs a recompile; build "
+                                          "a new function without the updates instead")
+            swap = swap or {}
+            shared = []
+            for s in self._shared:
+                new = swap.get(s, s)
+                if new.type.dtype != s.type.dtype or new.ndim != s.ndim:
+                    raise TypeError(f"copy(swap=...): {s!r} is {s.type} but its replacement "
+                                    f"{new!r} is {new.type}")
+                shared.append(new)
+            spec = CallSpec(**{**self._spec.__dict__, "name": name or self._spec.name})
+            return type(self)(self._table, shared, spec, self._single, self.graph,
+                              self.maker.fgraph, self.source, self.build, dict(self.compile_report))
+
+        def __repr__(self) -> str:
+            return f"<croton.Function {self.name}>"
+
+    return Function
+
+
+@dataclass
+class _Maker:
+    """Theano's ``f.maker``: the optimized graph (``fgraph``) and the inputs."""
+
+    fgraph: Graph
+    inputs: list[In]

@@ -1,0 +1,285 @@
+"""Elementwise ops: one record each, with a scalar C++ expression and a NumPy reference.
+
+The generators (``codegen/lower.py``) write the loops; a record only says what happens to one
+element. ``{0}``, ``{1}``… are the operands, already cast to the record's compute dtype; ``{T}``
+is the C++ type of the output. Helpers such as ``croton::floor_div`` live in
+``runtime/cpu/scalar.hpp``.
+
+Example::
+
+    >>> from croton.ops.table import OPS
+    >>> OPS["sigmoid"].cpp
+    'croton::sigmoid({0})'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from croton.ops.table import OpRecord, register
+from croton.types import DISCRETE_DTYPES, TensorType, upcast, upgrade_to_float
+
+
+def _t():
+    import croton.tensor as T
+
+    return T
+
+
+def elemwise_type_rule(out_dtype: Callable[[Sequence[str], dict], str]):
+    """Type rule: equal ndims, a dim is broadcastable only where every input's is."""
+
+    def rule(types: Sequence[TensorType], params: dict) -> list[TensorType]:
+        ndims = {t.ndim for t in types}
+        if len(ndims) != 1:
+            raise TypeError(f"elementwise inputs need equal ndim, got {[t.ndim for t in types]}")
+        pattern = tuple(all(bc) for bc in zip(*(t.broadcastable for t in types)))
+        if not types[0].broadcastable:
+            pattern = ()
+        return [TensorType(out_dtype([t.dtype for t in types], params), pattern)]
+
+    return rule
+
+
+def _same(dtypes, params):
+    return upcast(*dtypes)
+
+
+def _to_float(dtypes, params):
+    return upgrade_to_float(upcast(*dtypes))
+
+
+def _to_bool(dtypes, params):
+    return "bool"
+
+
+def _last(dtypes, params):
+    return dtypes[-1]
+
+
+def _param_dtype(dtypes, params):
+    return params["dtype"]
+
+
+def _compute_upcast(dtypes: Sequence[str]) -> str:
+    return upcast(*dtypes)
+
+
+def _np_cast(fn):
+    return lambda values, params: [fn(*values)]
+
+
+def elemwise(name: str, nin: int, cpp: str, numpy_fn, vjp=None, out_dtype=_same,
+             compute_dtype=None, doc: str = "") -> OpRecord:
+    """Register an elementwise op."""
+    return register(OpRecord(
+        name=name, kind="elemwise", nin=nin, cpp=cpp, vjp=vjp, doc=doc,
+        type_rule=elemwise_type_rule(out_dtype),
+        perform=_np_cast(numpy_fn),
+        compute_dtype=compute_dtype,
+    ))
+
+
+def _discrete(var) -> bool:
+    return var.dtype in DISCRETE_DTYPES
+
+
+# --- reverse-mode rules (vjp: node, output grads -> input grads) -----------------------------
+def _vjp_add(node, g):
+    return [g[0], g[0]]
+
+
+def _vjp_sub(node, g):
+    return [g[0], -g[0]]
+
+
+def _vjp_mul(node, g):
+    a, b = node.inputs
+    return [g[0] * b, g[0] * a]
+
+
+def _vjp_true_div(node, g):
+    a, b = node.inputs
+    return [g[0] / b, -g[0] * node.outputs[0] / b]
+
+
+def _vjp_pow(node, g):
+    T = _t()
+    a, b = node.inputs
+    out = node.outputs[0]
+    ga = g[0] * b * T.pow(a, b - 1)
+    gb = None if _discrete(b) else g[0] * out * T.log(a)
+    return [ga, gb]
+
+
+def _vjp_neg(node, g):
+    return [-g[0]]
+
+
+def _vjp_abs(node, g):
+    return [g[0] * _t().sgn(node.inputs[0])]
+
+
+def _vjp_exp(node, g):
+    return [g[0] * node.outputs[0]]
+
+
+def _vjp_log(node, g):
+    return [g[0] / node.inputs[0]]
+
+
+def _vjp_sqr(node, g):
+    return [g[0] * 2 * node.inputs[0]]
+
+
+def _vjp_sqrt(node, g):
+    return [g[0] * 0.5 / node.outputs[0]]
+
+
+def _vjp_tanh(node, g):
+    out = node.outputs[0]
+    return [g[0] * (1 - out * out)]
+
+
+def _vjp_sigmoid(node, g):
+    out = node.outputs[0]
+    return [g[0] * out * (1 - out)]
+
+
+def _vjp_maximum(node, g):
+    T = _t()
+    a, b = node.inputs
+    pick_a = T.cast(T.ge(a, b), g[0].dtype)
+    return [g[0] * pick_a, g[0] * (1 - pick_a)]
+
+
+def _vjp_minimum(node, g):
+    T = _t()
+    a, b = node.inputs
+    pick_a = T.cast(T.le(a, b), g[0].dtype)
+    return [g[0] * pick_a, g[0] * (1 - pick_a)]
+
+
+def _vjp_switch(node, g):
+    T = _t()
+    cond = node.inputs[0]
+    zero = T.zeros_like(g[0])
+    return [None, T.switch(cond, g[0], zero), T.switch(cond, zero, g[0])]
+
+
+def _vjp_fill(node, g):
+    return [None, g[0]]
+
+
+def _vjp_cast(node, g):
+    if _discrete(node.inputs[0]):
+        return [None]
+    return [_t().cast(g[0], node.inputs[0].dtype)]
+
+
+def _vjp_identity(node, g):
+    return [g[0]]
+
+
+def _no_grad(node, g):
+    return [None] * len(node.inputs)
+
+
+def _np_floor_div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.floor_divide(a, b)
+
+
+def _np_mod(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.mod(a, b)
+
+
+def _np_true_div(a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.true_divide(a, b)
+
+
+def _np_pow(a, b):
+    with np.errstate(all="ignore"):
+        if a.dtype.kind in "iu" and b.dtype.kind in "iu":
+            # NumPy refuses negative integer powers; the compiled code gives 0 (or +-1), as C.
+            b = np.asarray(b)
+            safe = np.where(b < 0, 0, b)
+            res = np.power(a, safe)
+            neg = b < 0
+            if np.any(neg):
+                one = np.abs(a) == 1
+                res = np.where(neg, np.where(one, np.where(a == 1, 1, np.where(b % 2 == 0, 1, -1)),
+                                             0), res)
+            return res
+        return np.power(a, b)
+
+
+def _np_log(a):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(a)
+
+
+def _np_sqrt(a):
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(a)
+
+
+def _np_sigmoid(a):
+    with np.errstate(over="ignore"):
+        return np.where(a >= 0, 1 / (1 + np.exp(-np.abs(a))),
+                        np.exp(-np.abs(a)) / (1 + np.exp(-np.abs(a))))
+
+
+def _np_exp(a):
+    with np.errstate(over="ignore"):
+        return np.exp(a)
+
+
+def _np_fill(ref, value):
+    return np.broadcast_to(value, np.broadcast_shapes(ref.shape, value.shape)).copy()
+
+
+def _np_cast_param(values, params):
+    return [values[0].astype(params["dtype"])]
+
+
+# --- the records ------------------------------------------------------------------------------
+elemwise("add", 2, "({0} + {1})", np.add, _vjp_add)
+elemwise("sub", 2, "({0} - {1})", np.subtract, _vjp_sub)
+elemwise("mul", 2, "({0} * {1})", np.multiply, _vjp_mul)
+elemwise("true_div", 2, "({0} / {1})", _np_true_div, _vjp_true_div, out_dtype=_to_float)
+elemwise("int_div", 2, "croton::floor_div({0}, {1})", _np_floor_div, _no_grad)
+elemwise("mod", 2, "croton::py_mod({0}, {1})", _np_mod, _no_grad)
+elemwise("pow", 2, "croton::power({0}, {1})", _np_pow, _vjp_pow)
+elemwise("maximum", 2, "croton::maximum({0}, {1})", np.maximum, _vjp_maximum)
+elemwise("minimum", 2, "croton::minimum({0}, {1})", np.minimum, _vjp_minimum)
+elemwise("neg", 1, "(-{0})", np.negative, _vjp_neg)
+elemwise("abs", 1, "croton::absolute({0})", np.abs, _vjp_abs)
+elemwise("sgn", 1, "croton::sign({0})", np.sign, _no_grad)
+elemwise("exp", 1, "std::exp({0})", _np_exp, _vjp_exp, out_dtype=_to_float)
+elemwise("log", 1, "std::log({0})", _np_log, _vjp_log, out_dtype=_to_float)
+elemwise("sqr", 1, "({0} * {0})", np.square, _vjp_sqr)
+elemwise("sqrt", 1, "std::sqrt({0})", _np_sqrt, _vjp_sqrt, out_dtype=_to_float)
+elemwise("tanh", 1, "std::tanh({0})", np.tanh, _vjp_tanh, out_dtype=_to_float)
+elemwise("sigmoid", 1, "croton::sigmoid({0})", _np_sigmoid, _vjp_sigmoid, out_dtype=_to_float)
+for _name, _sym, _fn in (("lt", "<", np.less), ("gt", ">", np.greater), ("le", "<=", np.less_equal),
+                         ("ge", ">=", np.greater_equal), ("eq", "==", np.equal),
+                         ("neq", "!=", np.not_equal)):
+    elemwise(_name, 2, f"({{0}} {_sym} {{1}})", _fn, _no_grad, out_dtype=_to_bool,
+             compute_dtype=_compute_upcast)
+elemwise("switch", 3, "({0} ? {1} : {2})",
+         lambda c, a, b: np.where(c.astype(bool), a, b), _vjp_switch,
+         out_dtype=lambda dtypes, params: upcast(*dtypes[1:]),
+         compute_dtype=None)
+elemwise("fill", 2, "{1}", _np_fill, _vjp_fill, out_dtype=_last,
+         doc="fill(ref, value): value broadcast to ref's shape (Theano's `second`)")
+elemwise("identity", 1, "{0}", lambda a: a.copy(), _vjp_identity)
+register(OpRecord(
+    name="cast", kind="elemwise", nin=1, cpp="{0}", vjp=_vjp_cast,
+    type_rule=elemwise_type_rule(_param_dtype), perform=_np_cast_param,
+    doc="cast(x, dtype): convert to another dtype (C++ static_cast semantics).",
+))

@@ -1,0 +1,113 @@
+"""Reductions over a set of axes: ``sum``, ``max``, ``min``, ``prod``. One record each.
+
+``params['axis']`` is a sorted tuple of the reduced axes; the output drops them (``keepdims`` is
+a dimshuffle added by ``croton.tensor``). ``cpp`` names the combining step; the generator writes
+the loops (``codegen/lower.py``, ``templates/reduce.cpp.j2``).
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> T.dmatrix('m').sum(axis=0).owner.op_label()
+    'sum{axis=(0,)}'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from croton.ops.table import OpRecord, register
+from croton.types import TensorType
+
+
+def _t():
+    import croton.tensor as T
+
+    return T
+
+
+def _sum_dtype(dtype: str) -> str:
+    if dtype == "bool" or dtype.startswith("int"):
+        return "int64"
+    if dtype.startswith("uint"):
+        return "uint64"
+    return dtype
+
+
+def _reduce_rule(out_dtype):
+    def rule(types, params):
+        (t,) = types
+        axis = params["axis"]
+        for a in axis:
+            if not 0 <= a < t.ndim:
+                raise ValueError(f"reduction axis {a} is out of range for {t} (ndim {t.ndim})")
+        pattern = tuple(bc for i, bc in enumerate(t.broadcastable) if i not in axis)
+        return [TensorType(out_dtype(t.dtype), pattern)]
+
+    return rule
+
+
+def _expand(var, axis, ndim):
+    """Put the reduced axes back as broadcastable dims: (3,) reduced on 1 of 2D -> (3, 1)."""
+    pattern, k = [], 0
+    for i in range(ndim):
+        if i in axis:
+            pattern.append("x")
+        else:
+            pattern.append(k)
+            k += 1
+    return _t().dimshuffle(var, tuple(pattern))
+
+
+def _vjp_sum(node, g):
+    (x,) = node.inputs
+    axis = dict(node.params)["axis"]
+    return [_t().fill(x, _expand(g[0], axis, x.ndim))]
+
+
+def _vjp_extremum(node, g):
+    T = _t()
+    (x,) = node.inputs
+    axis = dict(node.params)["axis"]
+    out = _expand(node.outputs[0], axis, x.ndim)
+    mask = T.cast(T.eq(x, out), g[0].dtype)
+    return [mask * _expand(g[0], axis, x.ndim)]
+
+
+def _vjp_prod(node, g):
+    (x,) = node.inputs
+    axis = dict(node.params)["axis"]
+    return [_expand(g[0] * node.outputs[0], axis, x.ndim) / x]
+
+
+def _perform(fn):
+    def perform(values, params):
+        (x,) = values
+        axis = params["axis"]
+        with np.errstate(all="ignore"):
+            return [fn(x, axis=axis)]
+
+    return perform
+
+
+def _np_max(x, axis):
+    if x.size == 0 and any(x.shape[a] == 0 for a in axis):
+        raise ValueError("max of an empty array has no identity")
+    return np.max(x, axis=axis)
+
+
+def _np_min(x, axis):
+    if x.size == 0 and any(x.shape[a] == 0 for a in axis):
+        raise ValueError("min of an empty array has no identity")
+    return np.min(x, axis=axis)
+
+
+register(OpRecord("sum", "reduce", _reduce_rule(_sum_dtype),
+                  _perform(lambda x, axis: np.sum(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
+                  _vjp_sum, cpp="add", nin=1))
+register(OpRecord("prod", "reduce", _reduce_rule(_sum_dtype),
+                  _perform(lambda x, axis: np.prod(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
+                  _vjp_prod, cpp="mul", nin=1))
+register(OpRecord("max", "reduce", _reduce_rule(lambda d: d), _perform(_np_max),
+                  _vjp_extremum, cpp="max", nin=1))
+register(OpRecord("min", "reduce", _reduce_rule(lambda d: d), _perform(_np_min),
+                  _vjp_extremum, cpp="min", nin=1))

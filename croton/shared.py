@@ -1,0 +1,91 @@
+"""Shared variables: state that lives between calls and that compiled functions update in place.
+
+Example::
+
+    >>> import numpy, croton
+    >>> W = croton.shared(numpy.asarray([0.1, 0.25]), 'W')
+    >>> W.type, W.get_value()
+    (TensorType(float64, vector), array([0.1 , 0.25]))
+    >>> W.set_value([0.5, 0.2]); W.get_value()
+    array([0.5, 0.2])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from croton.graph import Variable
+from croton.types import TensorType
+
+
+class SharedVariable(Variable):
+    """A variable with a value. Compiled functions read its storage and write updates into it."""
+
+    __slots__ = ("storage", "strict", "allow_downcast")
+
+    def __init__(self, type: TensorType, value: np.ndarray, name: str | None = None,
+                 strict: bool = False, allow_downcast: bool | None = None) -> None:
+        super().__init__(type, None, None, name)
+        # A one-element list: compiled functions read and replace ``storage[0]`` directly.
+        self.storage: list[np.ndarray] = [value]
+        self.strict = strict
+        self.allow_downcast = allow_downcast
+
+    def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
+        """The current value: a copy, or the storage itself with ``borrow=True``."""
+        value = self.storage[0]
+        return value if borrow else value.copy()
+
+    def set_value(self, value, borrow: bool = False) -> None:
+        """Replace the value (converted to this variable's dtype; the shape may change)."""
+        what = f"set_value of shared variable {self.name or '<unnamed>'}"
+        if self.strict and not (isinstance(value, np.ndarray) and value.dtype == self.dtype):
+            raise TypeError(f"{what}: strict shared variable needs an ndarray of {self.dtype}")
+        data = self.type.filter(value, allow_downcast=self.allow_downcast, what=what)
+        self.storage[0] = _own(data, copy=not borrow or data is not value)
+
+    @property
+    def value(self) -> np.ndarray:
+        return self.get_value()
+
+    @value.setter
+    def value(self, v) -> None:
+        self.set_value(v)
+
+    def clone(self) -> SharedVariable:
+        return SharedVariable(self.type, self.storage[0].copy(), self.name, self.strict,
+                              self.allow_downcast)
+
+
+def _own(data: np.ndarray, copy: bool) -> np.ndarray:
+    if copy or not data.flags.writeable or not data.flags.aligned:
+        return np.array(data, copy=True, order="C")
+    return data
+
+
+def shared(value, name: str | None = None, strict: bool = False,
+           allow_downcast: bool | None = None, borrow: bool = False,
+           broadcastable: Sequence[bool] | None = None) -> SharedVariable:
+    """Make a shared variable. Python ints and floats become 0-d int64 and float64 (as Theano);
+    arrays keep their dtype, and no dimension is broadcastable unless ``broadcastable`` says so."""
+    if isinstance(value, SharedVariable):
+        raise TypeError("shared() of a shared variable; use its get_value()")
+    if isinstance(value, Variable):
+        raise TypeError("shared() needs a value, not a symbolic variable")
+    if isinstance(value, bool):
+        data = np.asarray(value, dtype="bool")
+    elif isinstance(value, int):
+        data = np.asarray(value, dtype="int64")
+    elif isinstance(value, float):
+        data = np.asarray(value, dtype="float64")
+    else:
+        data = np.asarray(value)
+        if data.dtype == object:
+            raise TypeError(f"shared() cannot hold {type(value).__name__} values")
+    pattern = tuple(broadcastable) if broadcastable is not None else (False,) * data.ndim
+    ttype = TensorType(str(data.dtype), pattern)
+    data = ttype.filter(data, allow_downcast=True, what=f"shared variable {name or '<unnamed>'}")
+    return SharedVariable(ttype, _own(data, copy=not borrow or data is not value), name, strict,
+                          allow_downcast)

@@ -1,0 +1,136 @@
+"""Typed variable constructors and conversion of Python values to graph variables.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> x, y = T.fmatrices('x', 'y')
+    >>> x.type, T.as_tensor_variable(0.5, like=[x]).dtype
+    (TensorType(float32, matrix), 'float32')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from croton.config import config
+from croton.graph import Constant, Variable
+from croton.types import COMPLEX_DTYPES, DTYPE_CODE, FLOAT_DTYPES, TensorType, upcast
+
+_PREFIX_DTYPE = {"b": "int8", "w": "int16", "i": "int32", "l": "int64",
+                 "f": "float32", "d": "float64", "c": "complex128"}
+_KIND_PATTERN = {
+    "scalar": (), "vector": (False,), "matrix": (False, False),
+    "row": (True, False), "col": (False, True),
+    **{f"tensor{n}": (False,) * n for n in range(3, 8)},
+}
+
+
+def tensor(dtype: str | None = None, broadcastable: Sequence[bool] = (),
+           name: str | None = None, shape: Sequence[int | None] | None = None) -> Variable:
+    """A symbolic tensor: ``tensor('float32', (False, True), 'x')`` (or ``shape=(None, 1)``)."""
+    if shape is not None:
+        broadcastable = tuple(s == 1 for s in shape)
+    return Variable(TensorType(dtype or config.floatX, tuple(broadcastable)), name=name)
+
+
+def _generic(kind: str):
+    pattern = _KIND_PATTERN[kind]
+
+    def make(name: str | None = None, dtype: str | None = None) -> Variable:
+        return Variable(TensorType(dtype or config.floatX, pattern), name=name)
+
+    make.__name__ = kind
+    make.__doc__ = f"A symbolic {kind} of dtype ``dtype`` (default ``config.floatX``)."
+    return make
+
+
+def _typed(prefix: str, kind: str):
+    dtype, pattern = _PREFIX_DTYPE[prefix], _KIND_PATTERN[kind]
+
+    def make(name: str | None = None) -> Variable:
+        return Variable(TensorType(dtype, pattern), name=name)
+
+    make.__name__ = prefix + kind
+    make.__doc__ = f"A symbolic {kind} of dtype {dtype}: ``{prefix}{kind}('x')``."
+    return make
+
+
+def _plural(single):
+    def make(*names) -> list[Variable]:
+        if len(names) == 1 and isinstance(names[0], int):
+            return [single() for _ in range(names[0])]
+        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
+            names = tuple(n.strip() for n in names[0].split(","))
+        return [single(n) for n in names]
+
+    make.__name__ = single.__name__ + "s"
+    return make
+
+
+def _build_constructors() -> dict[str, object]:
+    found: dict[str, object] = {}
+    for kind in _KIND_PATTERN:
+        found[kind] = _generic(kind)
+        for prefix in _PREFIX_DTYPE:
+            single = _typed(prefix, kind)
+            found[single.__name__] = single
+            found[single.__name__ + "s"] = _plural(single)
+    found["matrices"] = _plural(found["matrix"])
+    for kind in ("scalar", "vector", "row", "col"):
+        found[kind + "s"] = _plural(found[kind])
+    return found
+
+
+CONSTRUCTORS = _build_constructors()
+
+
+def constant(value, name: str | None = None, dtype: str | None = None) -> Constant:
+    """A constant node; broadcastable where a dimension has length 1."""
+    data = np.asarray(value, dtype=dtype)
+    if str(data.dtype) == "float16":
+        data = data.astype("float32")
+    if str(data.dtype) not in DTYPE_CODE:
+        raise TypeError(f"cannot make a constant of {value!r} (dtype {data.dtype})")
+    pattern = tuple(s == 1 for s in data.shape)
+    return Constant(TensorType(str(data.dtype), pattern), data, name)
+
+
+def _weak_dtype(value, like: Sequence[Variable]) -> str:
+    """The dtype a Python number takes next to tensors ``like`` (Theano's autocasting)."""
+    tensor_dtypes = [v.dtype for v in like]
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        if not tensor_dtypes:
+            return "int64" if -2**63 <= value < 2**63 else "float64"
+        base = upcast(*tensor_dtypes)
+        if base == "bool":
+            base = "int8"
+        if base in FLOAT_DTYPES or base in COMPLEX_DTYPES:
+            return base
+        return upcast(base, str(np.min_scalar_type(value)))
+    if isinstance(value, float):
+        if tensor_dtypes:
+            base = upcast(*tensor_dtypes)
+            if base in FLOAT_DTYPES or base in COMPLEX_DTYPES:
+                return base
+        return config.floatX
+    if isinstance(value, complex):
+        if tensor_dtypes and upcast(*tensor_dtypes) == "complex64":
+            return "complex64"
+        return "complex128"
+    raise TypeError(f"cannot convert {type(value).__name__} to a tensor variable")
+
+
+def as_tensor_variable(value, like: Sequence[Variable] = (), name: str | None = None) -> Variable:
+    """``value`` as a graph variable. Python numbers adopt the dtype of the tensors ``like``
+    (so ``fvector * 0.5`` stays float32); NumPy values keep their own dtype."""
+    if isinstance(value, Variable):
+        return value
+    if isinstance(value, bool | int | float | complex) and not isinstance(value, np.generic):
+        return constant(value, name=name, dtype=_weak_dtype(value, like))
+    if isinstance(value, list | tuple) and any(isinstance(v, Variable) for v in value):
+        raise TypeError("a list mixing symbolic variables cannot become one tensor; use stack")
+    return constant(value, name=name)

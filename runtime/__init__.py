@@ -1,0 +1,1 @@
+"""C++ runtime headers (header-only); shipped as package data, not Python code."""

@@ -1,0 +1,105 @@
+// The CPU runtime every generated translation unit includes: the C ABI, scalar helpers, the
+// BLAS bridge, scratch memory and error reporting. Header-only; no Python.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+
+#include "abi.h"
+#include "blas.hpp"
+#include "scalar.hpp"
+
+namespace croton {
+
+// Scratch memory for one call: every block is freed when the call returns. (No <vector> or
+// <memory>: each standard header costs parse time in every generated translation unit.)
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    while (head_ != nullptr) {
+      Block* next = head_->next;
+      std::free(head_);
+      head_ = next;
+    }
+  }
+  // 64-byte aligned block of `bytes`; nullptr when out of memory.
+  void* alloc(int64_t bytes) {
+    const size_t size = sizeof(Block) + static_cast<size_t>(bytes > 0 ? bytes : 1) + 64;
+    auto* block = static_cast<Block*>(std::malloc(size));
+    if (block == nullptr) return nullptr;
+    block->next = head_;
+    head_ = block;
+    auto addr = reinterpret_cast<uintptr_t>(block + 1);
+    return reinterpret_cast<void*>((addr + 63) & ~uintptr_t(63));
+  }
+
+ private:
+  struct Block {
+    Block* next;
+  };
+  Block* head_ = nullptr;
+};
+
+// Contiguous (C-order) element strides for `shape`.
+inline void contiguous_strides(int32_t ndim, const int64_t* shape, int64_t* strides) {
+  int64_t s = 1;
+  for (int32_t d = ndim - 1; d >= 0; --d) {
+    strides[d] = s;
+    s *= shape[d] > 0 ? shape[d] : 1;
+  }
+}
+
+inline int64_t numel(int32_t ndim, const int64_t* shape) {
+  int64_t n = 1;
+  for (int32_t d = 0; d < ndim; ++d) n *= shape[d];
+  return n;
+}
+
+inline bool same_shape(int32_t ndim, const int64_t* a, const int64_t* b) {
+  for (int32_t d = 0; d < ndim; ++d)
+    if (a[d] != b[d]) return false;
+  return true;
+}
+
+// True when `b` is C-contiguous for its shape (length-1 dims may have any stride).
+inline bool is_contiguous(const croton_buffer& b) {
+  int64_t s = 1;
+  for (int32_t d = b.ndim - 1; d >= 0; --d) {
+    if (b.shape[d] != 1 && b.strides[d] != s) return false;
+    s *= b.shape[d];
+  }
+  return true;
+}
+
+inline void set_buffer(croton_buffer* b, void* data, int32_t dtype, int32_t ndim,
+                       const int64_t* shape) {
+  b->data = data;
+  b->dtype = dtype;
+  b->ndim = ndim;
+  for (int32_t d = 0; d < ndim; ++d) b->shape[d] = shape[d];
+  contiguous_strides(ndim, shape, b->strides);
+}
+
+inline int fail_shape(croton_error* err, int32_t check, int32_t na, const int64_t* a, int32_t nb,
+                      const int64_t* b) {
+  err->code = CROTON_ERR_SHAPE;
+  err->check = check;
+  err->ndim_a = na;
+  err->ndim_b = nb;
+  for (int32_t d = 0; d < na; ++d) err->shape_a[d] = a[d];
+  for (int32_t d = 0; d < nb; ++d) err->shape_b[d] = b[d];
+  return CROTON_ERR_SHAPE;
+}
+
+inline int fail_alloc(croton_error* err) {
+  err->code = CROTON_ERR_ALLOC;
+  err->check = -1;
+  std::strncpy(err->message, "out of memory", sizeof(err->message) - 1);
+  return CROTON_ERR_ALLOC;
+}
+
+}  // namespace croton

@@ -1,0 +1,140 @@
+// Scalar helpers used by the op table's C++ expressions (croton/ops/*.py). No loops here:
+// the generated kernels call these per element. <complex> costs 0.4 s of parsing per
+// translation unit, so it is included only by functions that use complex dtypes.
+#pragma once
+#ifdef CROTON_NEED_COMPLEX
+#include <complex>
+#endif
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+namespace croton {
+
+// Python/NumPy floor division: rounds toward -inf; integer division by zero gives 0.
+template <class T>
+inline T floor_div(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return b ? a : false;
+    } else {
+      if (b == 0) return T(0);
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return static_cast<T>(T(0) - a);  // avoids INT_MIN / -1 overflow trap
+        T q = static_cast<T>(a / b);
+        if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+        return q;
+      } else {
+        return static_cast<T>(a / b);
+      }
+    }
+  } else {
+    return std::floor(a / b);
+  }
+}
+
+// Python/NumPy modulo: the result takes the sign of the divisor; x % 0 is 0 for integers.
+template <class T>
+inline T py_mod(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return false;
+    } else {
+      if (b == 0) return T(0);
+      if constexpr (std::is_signed_v<T>) {
+        if (b == T(-1)) return T(0);
+        T r = static_cast<T>(a % b);
+        if (r != 0 && ((r < 0) != (b < 0))) r = static_cast<T>(r + b);
+        return r;
+      } else {
+        return static_cast<T>(a % b);
+      }
+    }
+  } else {
+    T r = std::fmod(a, b);
+    if (r != 0 && ((r < 0) != (b < 0))) r += b;
+    if (r == 0) r = std::copysign(T(0), b);
+    return r;
+  }
+}
+
+template <class T>
+inline T power(T a, T b) {
+  if constexpr (std::is_integral_v<T>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return a || !b;
+    } else {
+      if constexpr (std::is_signed_v<T>) {
+        if (b < 0) return a == 1 ? T(1) : (a == -1 ? ((b % 2) ? T(-1) : T(1)) : T(0));
+      }
+      using U = std::make_unsigned_t<T>;
+      U result = 1, base = static_cast<U>(a);
+      auto e = static_cast<std::make_unsigned_t<T>>(b);
+      while (e) {
+        if (e & 1) result = static_cast<U>(result * base);
+        base = static_cast<U>(base * base);
+        e >>= 1;
+      }
+      return static_cast<T>(result);
+    }
+  } else {
+    return std::pow(a, b);
+  }
+}
+
+// NaN-propagating maximum/minimum, as numpy.maximum/minimum.
+template <class T>
+inline T maximum(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (a != a) return a;
+    if (b != b) return b;
+  }
+  return a < b ? b : a;
+}
+
+template <class T>
+inline T minimum(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (a != a) return a;
+    if (b != b) return b;
+  }
+  return b < a ? b : a;
+}
+
+template <class T>
+inline T absolute(T a) {
+  if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) {
+    return a;
+  } else if constexpr (std::is_integral_v<T>) {
+    return static_cast<T>(a < 0 ? T(0) - a : a);
+  } else {
+    return std::abs(a);
+  }
+}
+
+template <class T>
+inline T sign(T a) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return a;
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (a != a) return a;
+    return static_cast<T>((T(0) < a) - (a < T(0)));
+  } else if constexpr (std::is_unsigned_v<T>) {
+    return static_cast<T>(a != 0);
+  } else {
+    return static_cast<T>((T(0) < a) - (a < T(0)));
+  }
+}
+
+// Logistic sigmoid, stable for large |x| (no overflow to inf/inf).
+template <class T>
+inline T sigmoid(T x) {
+  if (x >= T(0)) {
+    return T(1) / (T(1) + std::exp(-x));
+  }
+  T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+}  // namespace croton
