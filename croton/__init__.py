@@ -22,20 +22,19 @@ from croton.shared import SharedVariable, shared
 __version__ = "0.1.0"
 
 
+_LAZY_ATTRS = {"function": "croton.function_module", "In": "croton.function_module",
+               "Out": "croton.function_module"}
+_LAZY_MODULES = ("printing", "gradient", "function_module", "evaluate")
+
+
 def __getattr__(name: str):
     # Heavy parts load on first use, so `import croton` stays fast.
-    if name in ("function", "In", "Function", "Out"):
-        from croton import function_module
+    import importlib
 
-        return getattr(function_module, name)
-    if name == "printing":
-        from croton import printing
-
-        return printing
-    if name == "gradient":
-        from croton import gradient
-
-        return gradient
+    if name in _LAZY_ATTRS:
+        return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"croton.{name}")
     raise AttributeError(f"module 'croton' has no attribute {name!r}")
 
 

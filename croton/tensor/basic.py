@@ -57,7 +57,11 @@ def _typed(prefix: str, kind: str):
     return make
 
 
-def _plural(single):
+def _plural_name(kind: str) -> str:
+    return kind[:-2] + "ices" if kind.endswith("matrix") else kind + "s"
+
+
+def _plural(single, name: str):
     def make(*names) -> list[Variable]:
         if len(names) == 1 and isinstance(names[0], int):
             return [single() for _ in range(names[0])]
@@ -65,7 +69,8 @@ def _plural(single):
             names = tuple(n.strip() for n in names[0].split(","))
         return [single(n) for n in names]
 
-    make.__name__ = single.__name__ + "s"
+    make.__name__ = name
+    make.__doc__ = f"Several ``{single.__name__}`` variables: ``{name}('x', 'y')``."
     return make
 
 
@@ -76,10 +81,9 @@ def _build_constructors() -> dict[str, object]:
         for prefix in _PREFIX_DTYPE:
             single = _typed(prefix, kind)
             found[single.__name__] = single
-            found[single.__name__ + "s"] = _plural(single)
-    found["matrices"] = _plural(found["matrix"])
-    for kind in ("scalar", "vector", "row", "col"):
-        found[kind + "s"] = _plural(found[kind])
+            found[_plural_name(single.__name__)] = _plural(single, _plural_name(single.__name__))
+    for kind in ("scalar", "vector", "matrix", "row", "col"):
+        found[_plural_name(kind)] = _plural(found[kind], _plural_name(kind))
     return found
 
 

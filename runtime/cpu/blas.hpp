@@ -65,6 +65,16 @@ template <class T>
 inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
   const int64_t m = a.rows, k = a.cols, n = b.cols;
   if (m == 0 || n == 0) return;
+  if (k == 0) {  // an empty sum: BLAS may leave c untouched
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = T(0);
+    return;
+  }
+  if (k == 0) {  // an empty sum: zeros, as numpy.dot (and no BLAS call with a 0-wide operand)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = T(0);
+    return;
+  }
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     // Copies for layouts BLAS cannot read; freed on every path out of this block.
     struct Buffers {
@@ -74,8 +84,8 @@ inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
       ~Buffers() { std::free(a); std::free(b); std::free(c); }
     } tmp;
     Mat<T> A = a, B = b;
-    int ta, tb;
-    int64_t lda, ldb;
+    int ta = kNoTrans, tb = kNoTrans;  // always set below: a copy (k, n >= 1) is row-major
+    int64_t lda = 1, ldb = 1;
     if (!blas_layout(A, &ta, &lda)) {
       tmp.a = static_cast<T*>(std::malloc(sizeof(T) * size_t(m * k > 0 ? m * k : 1)));
       copy_contiguous(A, tmp.a);

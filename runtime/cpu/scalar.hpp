@@ -21,7 +21,10 @@ inline T floor_div(T a, T b) {
     } else {
       if (b == 0) return T(0);
       if constexpr (std::is_signed_v<T>) {
-        if (b == T(-1)) return static_cast<T>(T(0) - a);  // avoids INT_MIN / -1 overflow trap
+        // a // -1 is -a, negated in unsigned arithmetic: INT_MIN // -1 wraps to INT_MIN (as
+        // NumPy) without the overflow trap of INT_MIN / -1 or the UB of -INT_MIN
+        using U = std::make_unsigned_t<T>;
+        if (b == T(-1)) return static_cast<T>(U(0) - static_cast<U>(a));
         T q = static_cast<T>(a / b);
         if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
         return q;
@@ -30,7 +33,16 @@ inline T floor_div(T a, T b) {
       }
     }
   } else {
-    return std::floor(a / b);
+    // CPython's float floor division (numpy.floor_divide computes the same): floor(a / b)
+    // alone is wrong when a / b rounds up to an integer, e.g. 1.0 // 0.1 == 9.0, not 10.0.
+    if (b == T(0)) return a / b;
+    const T mod = std::fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != T(0) && ((b < T(0)) != (mod < T(0)))) div -= T(1);
+    if (div == T(0)) return std::copysign(T(0), a / b);
+    T q = std::floor(div);
+    if (div - q > T(0.5)) q += T(1);
+    return q;
   }
 }
 
@@ -68,15 +80,18 @@ inline T power(T a, T b) {
       if constexpr (std::is_signed_v<T>) {
         if (b < 0) return a == 1 ? T(1) : (a == -1 ? ((b % 2) ? T(-1) : T(1)) : T(0));
       }
+      // Wrapping multiplication in unsigned arithmetic at least as wide as `unsigned`
+      // (uint16_t * uint16_t would promote to int and could overflow it).
       using U = std::make_unsigned_t<T>;
-      U result = 1, base = static_cast<U>(a);
-      auto e = static_cast<std::make_unsigned_t<T>>(b);
+      using W = std::conditional_t<(sizeof(U) < sizeof(unsigned)), unsigned, U>;
+      W result = 1, base = static_cast<U>(a);
+      auto e = static_cast<U>(b);
       while (e) {
         if (e & 1) result = static_cast<U>(result * base);
         base = static_cast<U>(base * base);
-        e >>= 1;
+        e = static_cast<U>(e >> 1);
       }
-      return static_cast<T>(result);
+      return static_cast<T>(static_cast<U>(result));
     }
   } else {
     return std::pow(a, b);
@@ -107,7 +122,9 @@ inline T absolute(T a) {
   if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) {
     return a;
   } else if constexpr (std::is_integral_v<T>) {
-    return static_cast<T>(a < 0 ? T(0) - a : a);
+    // negated in unsigned arithmetic: abs(INT_MIN) wraps to INT_MIN (as NumPy), no UB
+    using U = std::make_unsigned_t<T>;
+    return a < 0 ? static_cast<T>(U(0) - static_cast<U>(a)) : a;
   } else {
     return std::abs(a);
   }

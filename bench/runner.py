@@ -1,0 +1,172 @@
+"""Run one workload of one implementation in a subprocess and parse what it prints.
+
+The shared scripts print one JSON line per workload, e.g.
+``{"impl": "croton", "workload": "matmul", "ms": 12.7, "numpy_ms": 13.3, "GFLOPs": 169.0}``.
+Each (implementation, workload) pair gets a fresh process, so a workload that raises (an op
+croton lacks), crashes or hangs is recorded as a failure and the bench goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import statistics
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.impls import Impl
+
+_TAIL_LINES = 25
+_MAX_MESSAGE = 200
+
+
+@dataclass
+class RunResult:
+    """The outcome of running one workload for one implementation (possibly repeated).
+
+    ``metrics`` holds the median over repeats of each figure the script reported;
+    ``samples`` keeps every repeat's value. On failure ``error`` is the one-line reason and
+    ``error_tail`` the last lines of the subprocess's output, for the report's details.
+    """
+
+    impl: str
+    workload: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    error: str | None = None
+    error_tail: str = ""
+    wall_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the workload ran and reported figures."""
+        return self.error is None
+
+
+def first_error_line(stderr: str, returncode: int) -> str:
+    """The first line of the exception a failed Python process died with.
+
+    Looks for the last ``Traceback`` block in ``stderr`` and returns the first unindented
+    line after it (``ExcType: message``). Without a traceback, reports the signal that killed
+    the process, or the last non-empty line of ``stderr``, or the exit status.
+    """
+    lines = stderr.splitlines()
+    starts = [i for i, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last)")]
+    if starts:
+        for ln in lines[starts[-1] + 1 :]:
+            if ln.strip() and not ln[0].isspace():
+                return _shorten(ln.strip())
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"killed by {name}"
+    nonempty = [ln.strip() for ln in lines if ln.strip()]
+    if nonempty:
+        return _shorten(nonempty[-1])
+    return f"exit status {returncode}"
+
+
+def _shorten(text: str) -> str:
+    """Clip a message to a table-friendly length and keep it on one line."""
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def parse_result_lines(stdout: str, workload: str) -> dict[str, float] | None:
+    """The numeric figures from the JSON line reporting ``workload``, or None if absent."""
+    found: dict[str, float] | None = None
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(record, dict) or record.get("workload") != workload:
+            continue
+        found = {
+            k: float(v)
+            for k, v in record.items()
+            if k not in ("impl", "workload") and isinstance(v, int | float)
+        }
+    return found
+
+
+def _tail(*texts: str) -> str:
+    """The last lines of the combined output, for failure details."""
+    lines = "\n".join(t for t in texts if t).splitlines()
+    return "\n".join(lines[-_TAIL_LINES:])
+
+
+def run_once(impl: Impl, workload: str, cwd: Path, timeout: float) -> RunResult:
+    """Run ``workload`` once for ``impl`` in a fresh subprocess."""
+    result = RunResult(impl.name, workload)
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            impl.command(workload),
+            cwd=cwd,
+            env=impl.environ(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        result.wall_s = time.perf_counter() - t0
+        result.error = f"timed out after {timeout:g} s"
+        result.error_tail = _tail(_text(exc.stdout), _text(exc.stderr))
+        return result
+    except OSError as exc:
+        result.wall_s = time.perf_counter() - t0
+        result.error = _shorten(f"could not start {impl.python}: {exc}")
+        return result
+    result.wall_s = time.perf_counter() - t0
+    if proc.returncode != 0:
+        result.error = first_error_line(proc.stderr, proc.returncode)
+        result.error_tail = _tail(proc.stderr)
+        return result
+    metrics = parse_result_lines(proc.stdout, workload)
+    if metrics is None:
+        result.error = "no result line in the script's output"
+        result.error_tail = _tail(proc.stdout, proc.stderr)
+        return result
+    result.metrics = metrics
+    result.samples = {k: [v] for k, v in metrics.items()}
+    return result
+
+
+def _text(data: str | bytes | None) -> str:
+    """Normalise the partial output a ``TimeoutExpired`` carries."""
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+def run_workload(
+    impl: Impl, workload: str, cwd: Path, timeout: float, repeat: int = 1
+) -> RunResult:
+    """Run ``workload`` ``repeat`` times (one process each); report per-figure medians.
+
+    The first failing repeat ends the series and its failure is what gets reported.
+    """
+    samples: dict[str, list[float]] = {}
+    wall = 0.0
+    for _ in range(max(1, repeat)):
+        one = run_once(impl, workload, cwd, timeout)
+        wall += one.wall_s
+        if not one.ok:
+            one.wall_s = wall
+            return one
+        for key, value in one.metrics.items():
+            samples.setdefault(key, []).append(value)
+    return RunResult(
+        impl.name,
+        workload,
+        metrics={k: float(statistics.median(v)) for k, v in samples.items()},
+        samples=samples,
+        wall_s=wall,
+    )
