@@ -21,8 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from croton.codegen.plan import (
-    Buffer, ConstantData, DotStep, ElementwiseStep, FunctionPlan, Operand, ReduceStep, ShapeLine,
-    ShapeValueStep, UpdateTarget, ViewStep,
+    Buffer,
+    ConstantData,
+    DotStep,
+    ElementwiseStep,
+    FunctionPlan,
+    Operand,
+    ReduceStep,
+    ShapeLine,
+    ShapeValueStep,
+    UpdateTarget,
+    ViewStep,
 )
 from croton.fgraph import Graph
 from croton.graph import Apply, Constant, Variable
@@ -216,7 +225,8 @@ class _Lowerer:
             if tuple(bc) != tuple(out_type.broadcastable):
                 partial = True
             contiguous.append(f"croton::is_contiguous(B{op.buffer})")
-        check = "" if partial or nd == 0 else " && ".join([f"croton::is_contiguous(B{out_buf})"] + contiguous)
+        checks = [f"croton::is_contiguous(B{out_buf})"] + contiguous
+        check = "" if partial or nd == 0 else " && ".join(checks)
         step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check)
         (self.steps if into is None else into).append(step)
 

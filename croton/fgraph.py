@@ -1,5 +1,6 @@
-"""``Graph``: what a function computes (inputs, shared state, outputs, updates), the unit every
-pass in ``codegen/passes`` consumes and returns. Passes never mutate it; ``rebuild`` makes a new one.
+"""``Graph``: what a function computes (inputs, shared state, outputs, updates), the unit
+every pass in ``codegen/passes`` consumes and returns. Passes never mutate it; ``rebuild``
+makes a new one.
 
 Example::
 

@@ -277,7 +277,7 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
                result, timings)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _function_class(native_base: type) -> type:
     """The user-facing class: Theano's Function API over the compiled NativeFunction."""
 

@@ -8,11 +8,11 @@ import shutil
 
 import numpy as np
 import pytest
-from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 
 import croton
 import croton.tensor as T
 from croton import printing
+from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.fgraph import Graph
 from croton.printing import GraphvizNotFoundError, debugprint, pp, pydotprint
 

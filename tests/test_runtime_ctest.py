@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from croton.codegen.lower import lower
-from croton.codegen.pipeline import run_pipeline
-from croton.codegen.render import render_function
 
 import croton
 import croton.tensor as T
+from croton.codegen.lower import lower
+from croton.codegen.pipeline import run_pipeline
+from croton.codegen.render import render_function
 from croton.config import config
 from croton.fgraph import Graph
 from croton.types import DTYPE_CODE, DTYPES

@@ -1,1 +1,1 @@
-"""One pass per module, each a pure function ``Graph -> Graph``; ``codegen.pipeline`` orders them."""
+"""One pass per module, each a pure ``Graph -> Graph``; ``codegen.pipeline`` orders them."""

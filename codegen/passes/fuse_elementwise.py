@@ -14,6 +14,7 @@ from croton.graph import Apply, Variable
 from croton.ops.fused import FUSED
 from croton.ops.table import make_output
 
+
 def _is_elemwise(node: Apply | None) -> bool:
     return node is not None and node.op.kind == "elemwise"
 
