@@ -106,7 +106,8 @@ class BuildTree:
              self.root, log)
 
     def build_target(self, target: str, log: list[str]) -> None:
-        _run([self.tc.cmake, "--build", str(self.build), "--target", target], self.root, log)
+        _run([self.tc.cmake, "--build", str(self.build), "--target", target, "--verbose"],
+             self.root, log)
 
 
 def _launcher() -> str:
