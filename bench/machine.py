@@ -60,7 +60,7 @@ def _git_commit() -> str:
 
 
 def machine_info() -> dict[str, str]:
-    """Ordered ``label -> value`` pairs: processor, CPUs, memory, OS, Python, NumPy, commit."""
+    """Ordered ``label -> value`` pairs: processor, CPUs, memory, load, OS, Python, commit."""
     info: dict[str, str] = {}
     processor = platform.processor() or platform.machine() or "unknown"
     model = _cpu_model()
@@ -70,6 +70,11 @@ def machine_info() -> dict[str, str]:
     info["CPUs"] = f"{cpus}" + (f" ({usable} usable)" if usable and usable != cpus else "")
     mem = _memory_gib()
     info["Memory"] = f"{mem:.1f} GiB" if mem is not None else "unknown"
+    try:
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        info["Load average (1, 5, 15 min, at report time)"] = load
+    except (AttributeError, OSError):
+        pass
     info["OS"] = platform.platform()
     info["Python (croton)"] = platform.python_version()
     try:
