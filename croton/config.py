@@ -31,7 +31,7 @@ class Config:
     mode: str = "FAST_RUN"
     cache_dir: str = field(default_factory=_default_cache_dir)
     cxx: str = ""
-    optimization_flags: str = "-O3 -march=native -fno-math-errno"
+    optimization_flags: str = "-O3 -march=native -fno-math-errno -fwrapv"
     debug: bool = False
     verbose_build: bool = False
 

@@ -240,3 +240,14 @@ def test_zero_dim_and_python_scalar_constants_keep_dtype():
     got = f(np.arange(3, dtype="float32"), 1.0)
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, np.arange(3, dtype="float32") * 0.5 + 1)
+
+
+def test_integer_overflow_wraps_like_numpy():
+    a, b = T.lvectors("a", "b")
+    f = croton.function([a, b], [-a, a + b, a * b, abs(a)])
+    x = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max, 2**40], dtype="int64")
+    y = np.array([1, 1, 2**40], dtype="int64")
+    with np.errstate(over="ignore"):
+        want = [-x, x + y, x * y, np.abs(x)]
+    for got, w in zip(f(x, y), want):
+        np.testing.assert_array_equal(got, w)

@@ -16,6 +16,7 @@ A sanitizer that cannot run here fails these tests with its own message; nothing
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import shutil
 import struct
@@ -160,10 +161,7 @@ def test_generated_source_builds_warning_free(tmp_path, name):
           "-o", tmp_path / "fn.o"], f"-Werror build of the generated {name!r} function")
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory) -> Path:
-    """Every case's TU and the driver, compiled and linked under ASan + UBSan."""
-    work = tmp_path_factory.mktemp("generated")
+def _build_driver(work: Path) -> Path:
     rendered = [_render(name, work) for name in sorted(CASES)]
     cxx = _cxx()
     # -O0: quick to build, and UBSan checks what constant folding would hide at -O1 and above
@@ -184,6 +182,22 @@ def driver(tmp_path_factory) -> Path:
           "-o", exe, f"-L{blas.parent}", "-lscipy_openblas", f"-Wl,-rpath,{blas.parent}"],
          "linking the driver")
     return exe
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory) -> Path:
+    """Every case's TU and the driver, compiled and linked under ASan + UBSan: built once per
+    run, also under pytest-xdist, whose workers share this run's temporary root."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's directory, shared by its workers (not by other runs)
+    work = root / "croton_generated_driver"
+    with open(root / "croton_generated_driver.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one worker builds, the others wait and reuse it
+        if (work / "driver").exists():
+            return work / "driver"
+        work.mkdir(exist_ok=True)
+        return _build_driver(work)
 
 
 def _write_array(out: list, a: np.ndarray) -> None:

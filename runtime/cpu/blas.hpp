@@ -70,11 +70,6 @@ inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
       for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = T(0);
     return;
   }
-  if (k == 0) {  // an empty sum: zeros, as numpy.dot (and no BLAS call with a 0-wide operand)
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = T(0);
-    return;
-  }
   if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
     // Copies for layouts BLAS cannot read; freed on every path out of this block.
     struct Buffers {
