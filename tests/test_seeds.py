@@ -95,29 +95,10 @@ def test_data_type_constructors(tmp_path):
     ]
 
 
-TRIVIAL_TRAINING = """
-from theano import *
-import numpy
-
-x = tensor.fvector('x')
-target = tensor.fscalar('target')
-
-W = theano.shared(numpy.asarray([0.1, 0.25, 0.15, 0.3]), 'W')
-print ("Weights: ", W.get_value())
-
-y = (x * W).sum()
-cost = tensor.sqr(target - y)
-gradients = tensor.grad(cost, [W])
-W_updated = W - (0.1 * gradients[0])
-updates = [(W, W_updated)]
-
-f = function([x, target], y, updates=updates)
-for i in range(10):
-   output = f([1.0, 1.0, 1.0, 1.0], 100.0)
-   print ("iteration: ", i)
-   print ("Modified Weights: ", W.get_value())
-   print ("Output: ", output)
-"""
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "seed_trivial_training.py")
+# The seed program as the README runs it: the tutorial's listing after `import croton as theano`.
+TRIVIAL_TRAINING = open(EXAMPLE).read().replace("import croton as theano\nfrom croton import *",
+                                                "from theano import *")
 
 # As printed in ../shared/seeds/theano_trivial_training.txt.
 TRIVIAL_EXPECTED = """

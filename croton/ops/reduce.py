@@ -47,15 +47,9 @@ def _reduce_rule(out_dtype):
 
 
 def _expand(var, axis, ndim):
-    """Put the reduced axes back as broadcastable dims: (3,) reduced on 1 of 2D -> (3, 1)."""
-    pattern, k = [], 0
-    for i in range(ndim):
-        if i in axis:
-            pattern.append("x")
-        else:
-            pattern.append(k)
-            k += 1
-    return _t().dimshuffle(var, tuple(pattern))
+    from croton.tensor.math import restore_reduced_axes
+
+    return restore_reduced_axes(var, axis, ndim)
 
 
 def _vjp_sum(node, g):

@@ -159,7 +159,8 @@ def _normalize_axis(axis, ndim: int) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
-def _keep(reduced: Variable, axis: tuple[int, ...], ndim: int) -> Variable:
+def restore_reduced_axes(reduced: Variable, axis: tuple[int, ...], ndim: int) -> Variable:
+    """Put reduced axes back as broadcastable dims: sum over axis 1 of (3, 4) -> (3, 1)."""
     pattern, k = [], 0
     for i in range(ndim):
         if i in axis:
@@ -174,7 +175,7 @@ def _reduce(name: str, x, axis, keepdims: bool) -> Variable:
     x = as_tensor_variable(x)
     axis = _normalize_axis(axis, x.ndim)
     out = make_output(OPS[name], [x], axis=axis)
-    return _keep(out, axis, x.ndim) if keepdims else out
+    return restore_reduced_axes(out, axis, x.ndim) if keepdims else out
 
 
 def sum(x, axis=None, keepdims: bool = False, dtype: str | None = None) -> Variable:

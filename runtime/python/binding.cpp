@@ -114,6 +114,20 @@ bool number_to(PyObject* obj, int32_t dtype, void* dst) {
   return false;
 }
 
+// Per-call arrays: on the stack up to 16 entries, on the heap beyond.
+template <class T>
+class Slots {
+ public:
+  explicit Slots(int32_t n) {
+    if (n > 16) big_.assign(static_cast<size_t>(n), T{});
+  }
+  T* data() { return big_.empty() ? small_.data() : big_.data(); }
+
+ private:
+  std::array<T, 16> small_{};
+  std::vector<T> big_;
+};
+
 class NativeFunction {
  public:
   NativeFunction(py::capsule table, py::list shared_cells, py::object convert,
@@ -142,13 +156,8 @@ class NativeFunction {
         throw std::runtime_error("croton: argument resolution returned a bad tuple");
     }
     const int32_t n_in = fn_->n_inputs, n_sh = fn_->n_shared;
-    std::array<croton_buffer, 16> in_small;
-    std::vector<croton_buffer> in_big;
-    croton_buffer* in = in_small.data();
-    if (n_in > 16) {
-      in_big.resize(static_cast<size_t>(n_in));
-      in = in_big.data();
-    }
+    Slots<croton_buffer> in_slots(n_in);
+    croton_buffer* in = in_slots.data();
     std::vector<py::object> keep;  // converted arguments stay alive for the call
     for (int32_t i = 0; i < n_in; ++i) {
       PyObject* obj = PyTuple_GET_ITEM(argt, i);
@@ -161,44 +170,20 @@ class NativeFunction {
         throw std::runtime_error("croton: input conversion returned an unexpected array");
       keep.push_back(std::move(converted));
     }
-    std::array<croton_buffer, 16> sh_small;
-    std::vector<croton_buffer> sh_big;
-    croton_buffer* sh = sh_small.data();
-    if (n_sh > 16) {
-      sh_big.resize(static_cast<size_t>(n_sh));
-      sh = sh_big.data();
-    }
+    Slots<croton_buffer> sh_slots(n_sh);
+    croton_buffer* sh = sh_slots.data();
     PyObject* cells = cells_.ptr();
     for (int32_t j = 0; j < n_sh; ++j) {
       PyObject* value = PyList_GET_ITEM(PyList_GET_ITEM(cells, j), 0);
       if (!view_array(value, fn_->shared[j].dtype, fn_->shared[j].ndim, &sh[j]))
         throw std::runtime_error("croton: a shared variable's storage has the wrong type");
     }
-    std::array<PyObject*, 16> outs_small{};
-    std::array<PyObject*, 16> upds_small{};
-    std::vector<PyObject*> outs_big, upds_big;
-    PyObject** outs = outs_small.data();
-    PyObject** upds = upds_small.data();
-    if (fn_->n_outputs > 16) {
-      outs_big.assign(static_cast<size_t>(fn_->n_outputs), nullptr);
-      outs = outs_big.data();
-    }
-    if (fn_->n_updates > 16) {
-      upds_big.assign(static_cast<size_t>(fn_->n_updates), nullptr);
-      upds = upds_big.data();
-    }
-    std::array<croton_buffer, 16> ob_small, ub_small;
-    std::vector<croton_buffer> ob_big, ub_big;
-    croton_buffer* ob = ob_small.data();
-    croton_buffer* ub = ub_small.data();
-    if (fn_->n_outputs > 16) {
-      ob_big.resize(static_cast<size_t>(fn_->n_outputs));
-      ob = ob_big.data();
-    }
-    if (fn_->n_updates > 16) {
-      ub_big.resize(static_cast<size_t>(fn_->n_updates));
-      ub = ub_big.data();
-    }
+    Slots<PyObject*> out_objs(fn_->n_outputs), upd_objs(fn_->n_updates);
+    Slots<croton_buffer> out_bufs(fn_->n_outputs), upd_bufs(fn_->n_updates);
+    PyObject** outs = out_objs.data();
+    PyObject** upds = upd_objs.data();
+    croton_buffer* ob = out_bufs.data();
+    croton_buffer* ub = upd_bufs.data();
     AllocCtx ctx{fn_, outs, upds, update_dtypes_.data()};
     croton_error err{};
     const int rc = fn_->call(in, sh, &alloc_array, &ctx, ob, ub, &err);
