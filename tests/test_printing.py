@@ -16,7 +16,8 @@ from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.fgraph import Graph
 from croton.printing import GraphvizNotFoundError, debugprint, pp, pydotprint
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz not installed")
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
+                               reason="Graphviz dot not on PATH (.ci/run installs it)")
 
 
 @pytest.fixture(scope="module")
