@@ -209,10 +209,3 @@ def build_function(source: str, label: str = "") -> BuildResult:
     mod = _import_path(name, path)
     timings["total"] = time.perf_counter() - t0
     return BuildResult(mod, key, False, timings, store.entry_dir(key))
-
-
-def module_ext_suffix() -> str:
-    import sysconfig
-
-    return sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-

@@ -57,7 +57,10 @@ class In:
         self.implicit = implicit
 
 
-Out = Variable  # Theano's Out(var, borrow=...) has no effect here: outputs are always fresh
+def Out(variable: Variable, borrow: bool = False) -> Variable:
+    """Theano's ``Out(var, borrow=...)``: outputs are always fresh arrays here, so ``borrow``
+    has no effect and the variable is returned as is."""
+    return variable
 
 
 @dataclass

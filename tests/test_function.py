@@ -196,3 +196,9 @@ def test_compiled_function_handles_any_shape_without_rebuilding():
     for shape in [(1, 1), (5, 3), (0, 4), (100, 7)]:
         a = np.random.default_rng(0).standard_normal(shape)
         np.testing.assert_allclose(f(a), np.exp(a).sum(axis=1))
+
+
+def test_out_wrapper_returns_the_variable():
+    x = T.dvector("x")
+    f = croton.function([x], croton.Out(x * 2, borrow=True))
+    np.testing.assert_array_equal(f([1.0, 2.0]), [2.0, 4.0])
