@@ -81,10 +81,10 @@ class BuildTree:
 
     def __init__(self, store: Cache, tc: Toolchain) -> None:
         self.store, self.tc = store, tc
-        self.root = store.trees / tc.key[:16]
+        self.root = store.trees / tc.tree_key[:16]
         self.src = self.root / "src"
         self.build = self.root / "build"
-        self.lock_name = f"tree-{tc.key[:16]}"
+        self.lock_name = f"tree-{tc.tree_key[:16]}"
 
     def configure(self, log: list[str]) -> None:
         """Write the top-level CMakeLists and configure once (callers hold the tree lock)."""

@@ -53,6 +53,16 @@ class Toolchain:
         blob = json.dumps(self.key_parts, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()
 
+    @property
+    def tree_key(self) -> str:
+        """sha256 of what the build tree and its binding layer depend on: the toolchain
+        without the kernel headers (editing a kernel header rebuilds functions, not the
+        binding layer)."""
+        parts = dict(self.key_parts)
+        parts["runtime"] = parts.get("binding_abi", "")
+        blob = json.dumps(parts, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
 
 def _run_version(cmd: list[str]) -> str:
     try:
@@ -101,6 +111,14 @@ def runtime_digest(runtime_dir: Path = RUNTIME_DIR) -> str:
     return h.hexdigest()
 
 
+def _files_digest(root: Path, names: tuple[str, ...]) -> str:
+    h = hashlib.sha256()
+    for name in names:
+        h.update(name.encode())
+        h.update((root / name).read_bytes())
+    return h.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def discover() -> Toolchain:
     """Find every tool once per process."""
@@ -127,6 +145,7 @@ def discover() -> Toolchain:
         "numpy": numpy.__version__,
         "blas": "scipy-openblas32 " + scipy_openblas32.__version__,
         "runtime": runtime_digest(),
+        "binding_abi": _files_digest(RUNTIME_DIR, ("cpu/abi.h", "python/binding.cpp")),
         "croton": croton.__version__,
     }
     return Toolchain(

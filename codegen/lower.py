@@ -2,6 +2,11 @@
 that lets errors name the op and the user's source line (kept out of the rendered source, so
 the cache key does not depend on line numbers).
 
+The ``Lowerer`` owns buffers, shape lines and the ordered steps; the kernel generator of each op
+kind (``codegen/lowering/*.py``) appends its node's shape lines and kernel through it. Shapes
+that depend only on the inputs' shapes are hoisted into the prologue (every check runs before any
+kernel); shapes that depend on computed values (``croton::value<...>(B3)``) stay in place.
+
 Example::
 
     >>> import croton.tensor as T
@@ -9,42 +14,43 @@ Example::
     >>> from croton.codegen.lower import lower
     >>> x = T.dvector('x')
     >>> low = lower(Graph.make([x], [T.exp(x)]))
-    >>> [type(s).__name__ for s in low.plan.steps]
-    ['ElementwiseStep']
+    >>> [s.kind for s in low.plan.steps]
+    ['elementwise']
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from croton.codegen.plan import (
+    AllocStep,
     Buffer,
     ConstantData,
-    DotStep,
     ElementwiseStep,
     FunctionPlan,
     Operand,
-    ReduceStep,
     ShapeLine,
-    ShapeValueStep,
     UpdateTarget,
-    ViewStep,
 )
 from croton.fgraph import Graph
 from croton.graph import Apply, Constant, Variable
-from croton.ops.table import OPS
 from croton.shared import SharedVariable
 from croton.types import CXX_TYPE, DTYPE_CODE, FLOAT_DTYPES, TensorType
 
 
 @dataclass(frozen=True)
 class CheckInfo:
-    """What a failed run-time check means: which op, built where, and what it compared."""
+    """What a failed run-time check means: which op, built where, and what it compared.
 
-    kind: str  # broadcast | dot | empty_reduce
+    ``kind`` is ``broadcast | dot | empty_reduce | shape | index``; ``index`` checks raise
+    ``IndexError``, the others ``ValueError``.
+    """
+
+    kind: str
     op: str
     source: str
     detail: str
@@ -85,24 +91,40 @@ def _arg(name: str, var: Variable) -> tuple[str, int, int, int]:
     return (name, DTYPE_CODE[var.dtype], var.ndim, mask)
 
 
-def _shape_of(buf: int) -> str:
+def shape_of(buf: int) -> str:
+    """The C++ name of buffer ``buf``'s shape array: ``shape_of(3) == 'B3.shape'``."""
     return f"B{buf}.shape"
 
 
-class _Lowerer:
+def value_of(buf: int, ctype: str = "int64_t") -> str:
+    """C++ that reads the first element of buffer ``buf`` (a computed scalar) as ``ctype``."""
+    return f"croton::value<{ctype}>(B{buf})"
+
+
+_BUFFER_REF = re.compile(r"\bB(\d+)\.shape|\bF(\d+)_\d+")
+_VALUE_REF = re.compile(r"croton::value<[^>]*>\(B(\d+)\)")
+
+
+class Lowerer:
+    """Builds one ``FunctionPlan``; kernel generators call its methods.
+
+    ``buffer_of(var)`` finds an operand's buffer, ``result_buffer(var, label)`` makes a node's
+    output buffer, ``shape(line)`` adds a shape line or check, ``check(info)`` registers a check,
+    ``emit(step)`` appends a kernel (allocating the buffers made since the last kernel first).
+    """
+
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.buffers: list[Buffer] = []
         self.var_buffer: dict[int, int] = {}
         self.constants: list[ConstantData] = []
         self.shape_arrays: list[tuple[str, int]] = []
-        self.shape_lines: list[ShapeLine] = []
         self.steps: list = []
-        self.commits: list[ElementwiseStep] = []
+        self.commits: list = []
         self.checks: list[CheckInfo] = []
-        self.output_buffers: list[int] = []
         self.updates: list[UpdateTarget] = []
-        self.scratch: list[int] = []
+        self.headers: list[str] = []
+        self.pending_alloc: list[int] = []
         self.shared = tuple(graph.shared_variables())
         self.direct_output: dict[int, int] = {}  # var id -> output index written in place
         seen: set[int] = set()
@@ -118,8 +140,8 @@ class _Lowerer:
         self.buffers.append(Buffer(bid, ttype.dtype, CXX_TYPE[ttype.dtype],
                                    DTYPE_CODE[ttype.dtype], ttype.ndim, role, index, label,
                                    ttype.broadcastable))
-        if role == "scratch":
-            self.scratch.append(bid)
+        if role in ("scratch", "output"):
+            self.pending_alloc.append(bid)
         return bid
 
     def buffer_of(self, var: Variable) -> int:
@@ -136,82 +158,51 @@ class _Lowerer:
         return bid
 
     def result_buffer(self, var: Variable, label: str) -> int:
+        """A new buffer for ``var``: the function's output when ``var`` is one, else scratch."""
         if id(var) in self.direct_output:
-            index = self.direct_output[id(var)]
-            bid = self.new_buffer(var.type, "output", index, label)
+            bid = self.new_buffer(var.type, "output", self.direct_output[id(var)], label)
         else:
             bid = self.new_buffer(var.type, "scratch", -1, label)
         self.var_buffer[id(var)] = bid
         return bid
 
+    def alias(self, var: Variable, ttype: TensorType, label: str) -> int:
+        """A view buffer for ``var`` whose data and strides a kernel sets (no allocation)."""
+        bid = self.new_buffer(ttype, "view", -1, label)
+        self.var_buffer[id(var)] = bid
+        return bid
+
+    def pattern(self, bid: int) -> tuple[bool, ...]:
+        return self.buffers[bid].broadcastable
+
+    # --- shapes, checks, steps ----------------------------------------------------------------
     def check(self, info: CheckInfo) -> int:
         self.checks.append(info)
         return len(self.checks) - 1
 
-    # --- elementwise programs -----------------------------------------------------------------
-    def lower_elementwise(self, node: Apply, leaves: list[Variable], program) -> None:
-        out_var = node.outputs[0]
-        nd = out_var.ndim
-        operands: list[Operand] = []
-        leaf_expr: list[str] = []
-        leaf_shape: list[str | None] = []  # None: a size-1 literal
-        leaf_type: list[TensorType] = []
-        for leaf in leaves:
-            leaf_type.append(leaf.type)
-            if isinstance(leaf, Constant) and leaf.data.size == 1:
-                leaf_expr.append(c_literal(leaf.data.reshape(()).item(), leaf.dtype))
-                leaf_shape.append(None)
-                continue
-            bid = self.buffer_of(leaf)
-            name = f"x{len(operands)}"
-            flat = "0" if all(leaf.broadcastable) and nd else "i"
-            operands.append(Operand(bid, CXX_TYPE[leaf.dtype], name, flat))
-            leaf_expr.append(name)
-            leaf_shape.append(_shape_of(bid))
-        out_buf = self.result_buffer(out_var, node.op_label())
-        step_expr: list[str] = []
-        step_shape: list[str] = []
-        step_type: list[TensorType] = []
-        body: list[str] = []
-        for j, (op_name, params, args, source) in enumerate(program):
-            rec = OPS[op_name]
-            arg_types = [leaf_type[k] if kind == "in" else step_type[k] for kind, k in args]
-            (out_t,) = rec.type_rule(arg_types, dict(params))
-            if j == len(program) - 1:
-                out_t = out_var.type
-            compute = rec.compute_dtype([t.dtype for t in arg_types]) if rec.compute_dtype \
-                else out_t.dtype
-            cty = CXX_TYPE[compute]
-            exprs = [leaf_expr[k] if kind == "in" else step_expr[k] for kind, k in args]
-            cexpr = rec.cpp.format(*[f"static_cast<{cty}>({e})" for e in exprs],
-                                   T=CXX_TYPE[out_t.dtype])
-            tname = f"v{j}"
-            body.append(f"[[maybe_unused]] const {CXX_TYPE[out_t.dtype]} {tname} = "
-                        f"static_cast<{CXX_TYPE[out_t.dtype]}>({cexpr});")
-            step_expr.append(tname)
-            step_type.append(out_t)
-            # shapes: the step's dims follow its non-broadcastable operands, which must agree
-            if j == len(program) - 1:
-                target = _shape_of(out_buf)
-            else:
-                target = f"F{out_buf}_{j}"
-                self.shape_arrays.append((target, nd))
-            step_shape.append(target)
-            arg_shapes = [(leaf_shape[k] if kind == "in" else step_shape[k],
-                           arg_types[n]) for n, (kind, k) in enumerate(args)]
-            label = OPS[op_name].label(params)
-            for d in range(nd):
-                full = [s for s, t in arg_shapes if s is not None and not t.broadcastable[d]]
-                if not full:
-                    self.shape_lines.append(ShapeLine(f"{target}[{d}]", "1"))
-                    continue
-                self.shape_lines.append(ShapeLine(f"{target}[{d}]", f"{full[0]}[{d}]"))
-                for other in full[1:]:
-                    cid = self.check(CheckInfo("broadcast", label, source, f"dimension {d}"))
-                    self.shape_lines.append(ShapeLine(
-                        "", f"{other}[{d}] == {target}[{d}]", cid, full[0], nd, other, nd))
-        body.append(f"result = {step_expr[-1]};")
-        self.emit_elementwise(out_buf, out_var.type, operands, tuple(body))
+    def shape(self, line: ShapeLine, into: list | None = None) -> None:
+        (self.steps if into is None else into).append(line)
+
+    def set_shape(self, buf: int, exprs: list[str], into: list | None = None) -> None:
+        """``B<buf>.shape[d] = exprs[d]`` for every dimension."""
+        for d, e in enumerate(exprs):
+            self.shape(ShapeLine(f"{shape_of(buf)}[{d}]", e), into)
+
+    def emit(self, step, into: list | None = None) -> None:
+        target = self.steps if into is None else into
+        for bid in self.pending_alloc:
+            b = self.buffers[bid]
+            shared_index = -1
+            if b.role == "update":
+                shared_index = self.shared.index(self.graph.updates[b.index][0])
+            target.append(AllocStep(bid, b.role, b.index, b.ndim, b.ctype, shared_index))
+        self.pending_alloc = []
+        target.append(step)
+
+    def need_header(self, name: str) -> None:
+        """Include ``runtime/cpu/<name>`` in this function's translation unit."""
+        if name not in self.headers:
+            self.headers.append(name)
 
     def emit_elementwise(self, out_buf: int, out_type: TensorType, operands: list[Operand],
                          body: tuple[str, ...], into: list | None = None) -> None:
@@ -219,7 +210,7 @@ class _Lowerer:
         contiguous = []
         partial = False
         for op in operands:
-            bc = self._pattern(op.buffer)
+            bc = self.pattern(op.buffer)
             if all(bc) and nd:
                 continue
             if tuple(bc) != tuple(out_type.broadcastable):
@@ -228,86 +219,22 @@ class _Lowerer:
         checks = [f"croton::is_contiguous(B{out_buf})"] + contiguous
         check = "" if partial or nd == 0 else " && ".join(checks)
         step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check)
-        (self.steps if into is None else into).append(step)
+        self.emit(step, into)
 
-    def _pattern(self, bid: int) -> tuple[bool, ...]:
-        return self.buffers[bid].broadcastable
-
-    # --- structured kernels -------------------------------------------------------------------
-    def lower_reduce(self, node: Apply) -> None:
-        (x,) = node.inputs
-        out = node.outputs[0]
-        axes = dict(node.params)["axis"]
-        ib = self.buffer_of(x)
-        ob = self.result_buffer(out, node.op_label())
-        kept = tuple(d for d in range(x.ndim) if d not in axes)
-        for k, d in enumerate(kept):
-            self.shape_lines.append(ShapeLine(f"{_shape_of(ob)}[{k}]", f"{_shape_of(ib)}[{d}]"))
-        combine_name = node.op.cpp
-        in_ct, out_ct = CXX_TYPE[x.dtype], CXX_TYPE[out.dtype]
-        if combine_name in ("add", "mul"):
-            acc = "double" if out.dtype in FLOAT_DTYPES else out_ct
-            identity = "0" if combine_name == "add" else "1"
-            combine = "acc + v" if combine_name == "add" else "acc * v"
-        else:
-            acc = in_ct
-            if axes:
-                n = " * ".join(f"{_shape_of(ib)}[{d}]" for d in axes)
-                cid = self.check(CheckInfo("empty_reduce", node.op_label(), node.source,
-                                           "zero-size array to a reduction with no identity"))
-                self.shape_lines.append(ShapeLine("", f"({n}) > 0", cid, _shape_of(ib), x.ndim))
-            lim = "lowest" if combine_name == "max" else "max"
-            if x.dtype in FLOAT_DTYPES:
-                lim = "infinity"
-            sign = "-" if combine_name == "max" and x.dtype in FLOAT_DTYPES else ""
-            identity = f"{sign}std::numeric_limits<{in_ct}>::{lim}()"
-            if x.dtype == "bool":
-                identity = "false" if combine_name == "max" else "true"
-            combine = f"croton::{'maximum' if combine_name == 'max' else 'minimum'}(acc, v)"
-        self.steps.append(ReduceStep(ib, ob, in_ct, out_ct, acc, x.ndim, kept, axes,
-                                     f"static_cast<{acc}>({identity})", combine))
-
-    def lower_dot(self, node: Apply) -> None:
-        a, b = node.inputs
-        out = node.outputs[0]
-        ab, bb = self.buffer_of(a), self.buffer_of(b)
-        ob = self.result_buffer(out, "dot")
-        inner_a = f"{_shape_of(ab)}[{a.ndim - 1}]"
-        inner_b = f"{_shape_of(bb)}[0]"
-        cid = self.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
-        self.shape_lines.append(ShapeLine("", f"{inner_a} == {inner_b}", cid,
-                                          _shape_of(ab), a.ndim, _shape_of(bb), b.ndim))
-        dims = ([f"{_shape_of(ab)}[0]"] if a.ndim == 2 else []) + \
-               ([f"{_shape_of(bb)}[1]"] if b.ndim == 2 else [])
-        for k, e in enumerate(dims):
-            self.shape_lines.append(ShapeLine(f"{_shape_of(ob)}[{k}]", e))
-        self.steps.append(DotStep(ab, bb, ob, CXX_TYPE[out.dtype], a.ndim, b.ndim))
-
-    def lower_dimshuffle(self, node: Apply) -> None:
-        (x,) = node.inputs
-        out = node.outputs[0]
-        src = self.buffer_of(x)
-        dst = self.new_buffer(out.type, "view", -1, node.op_label())
-        self.var_buffer[id(out)] = dst
-        order = tuple(-1 if d == "x" else d for d in dict(node.params)["order"])
-        for k, d in enumerate(order):
-            self.shape_lines.append(ShapeLine(f"{_shape_of(dst)}[{k}]",
-                                              "1" if d < 0 else f"{_shape_of(src)}[{d}]"))
-        self.steps.append(ViewStep(src, dst, order))
-
-    def lower_shape_i(self, node: Apply) -> None:
-        (x,) = node.inputs
-        src = self.buffer_of(x)
-        ob = self.result_buffer(node.outputs[0], node.op_label())
-        self.steps.append(ShapeValueStep(ob, f"{_shape_of(src)}[{dict(node.params)['i']}]"))
+    def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
+        self.set_shape(dst, [f"{shape_of(src)}[{d}]" for d in range(ttype.ndim)], into)
+        operand = Operand(src, self.buffers[src].ctype, "x0", "0" if all(
+            self.pattern(src)) and ttype.ndim else "i")
+        self.emit_elementwise(dst, ttype, [operand], ("result = x0;",), into=into)
 
     # --- the whole function -------------------------------------------------------------------
-    def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
-        for d in range(ttype.ndim):
-            self.shape_lines.append(ShapeLine(f"{_shape_of(dst)}[{d}]", f"{_shape_of(src)}[{d}]"))
-        operand = Operand(src, self.buffers[src].ctype, "x0", "0" if all(
-            self._pattern(src)) and ttype.ndim else "i")
-        self.emit_elementwise(dst, ttype, [operand], ("result = x0;",), into=into)
+    def lower_node(self, node: Apply) -> None:
+        from croton.codegen.lowering import LOWERINGS
+
+        generator = LOWERINGS.get(node.op.kind)
+        if generator is None:
+            raise NotImplementedError(f"no kernel generator for op kind {node.op.kind!r}")
+        generator(self, node)
 
     def run(self) -> Lowered:
         g = self.graph
@@ -316,24 +243,7 @@ class _Lowerer:
         for k, v in enumerate(self.shared):
             self.var_buffer[id(v)] = self.new_buffer(v.type, "shared", k, v.name or f"shared{k}")
         for node in g.nodes():
-            kind = node.op.kind
-            if kind == "elemwise":
-                self.lower_elementwise(node, list(node.inputs),
-                                       ((node.op.name, node.params,
-                                         tuple(("in", k) for k in range(len(node.inputs))),
-                                         node.source),))
-            elif kind == "fused":
-                self.lower_elementwise(node, list(node.inputs), dict(node.params)["program"])
-            elif kind == "reduce":
-                self.lower_reduce(node)
-            elif kind == "dot":
-                self.lower_dot(node)
-            elif kind == "dimshuffle":
-                self.lower_dimshuffle(node)
-            elif kind == "shape_i":
-                self.lower_shape_i(node)
-            else:
-                raise NotImplementedError(f"no kernel generator for op kind {kind!r}")
+            self.lower_node(node)
         outputs = []
         for i, v in enumerate(g.outputs):
             bid = self.buffer_of(v)
@@ -350,22 +260,50 @@ class _Lowerer:
                 self.copy_into(src, tmp, v.type)
                 src = tmp
             ub = self.new_buffer(s.type, "update", k, f"update{k}")
+            self.pending_alloc.append(ub)
             self.copy_into(src, ub, s.type, into=self.commits)
             self.updates.append(UpdateTarget(k, ub, self.shared.index(s), s.ndim))
+        prologue, steps = hoist_static_shapes(self.steps)
+        commit_prologue, commits = hoist_static_shapes(self.commits)
         plan = FunctionPlan(
             buffers=tuple(self.buffers), constants=tuple(self.constants),
-            shape_arrays=tuple(self.shape_arrays), shape_lines=tuple(self.shape_lines),
-            outputs=tuple(outputs), updates=tuple(self.updates), scratch=tuple(self.scratch),
-            steps=tuple(self.steps), commits=tuple(self.commits),
+            shape_arrays=tuple(self.shape_arrays),
+            shape_lines=tuple(prologue + commit_prologue),
+            outputs=tuple(outputs), updates=tuple(self.updates),
+            steps=tuple(steps), commits=tuple(commits),
             n_inputs=len(g.inputs), n_shared=len(self.shared),
             input_args=tuple(_arg(v.name or f"input{k}", v) for k, v in enumerate(g.inputs)),
             shared_args=tuple(_arg(v.name or f"shared{k}", v) for k, v in enumerate(self.shared)),
             output_args=tuple(_arg(f"output{k}", v) for k, v in enumerate(g.outputs)),
             uses_complex=any(b.dtype.startswith("complex") for b in self.buffers),
+            headers=tuple(self.headers),
         )
         return Lowered(plan, tuple(self.checks), self.shared)
 
 
+def hoist_static_shapes(steps: list) -> tuple[list, list]:
+    """Split ``steps`` into the shape lines and allocations that depend only on input shapes
+    (run first, in order) and the rest (kernels, and shapes that read computed values)."""
+    dynamic: set[str] = set()  # buffer ids / shape-array names whose shape reads values
+    prologue: list = []
+    rest: list = []
+    for s in steps:
+        if isinstance(s, ShapeLine):
+            refs = {a or f"F{b}" for a, b in _BUFFER_REF.findall(s.expr + " " + s.a + " " + s.b)}
+            if _VALUE_REF.search(s.expr) or refs & dynamic:
+                target = _BUFFER_REF.match(s.target)
+                if target:
+                    dynamic.add(target.group(1) or f"F{target.group(2)}")
+                rest.append(s)
+            else:
+                prologue.append(s)
+        elif isinstance(s, AllocStep):
+            (rest if str(s.buffer) in dynamic else prologue).append(s)
+        else:
+            rest.append(s)
+    return prologue, rest
+
+
 def lower(graph: Graph) -> Lowered:
     """Turn an optimized graph into the plan the templates print."""
-    return _Lowerer(graph).run()
+    return Lowerer(graph).run()

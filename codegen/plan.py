@@ -47,6 +47,30 @@ class ShapeLine:
     a_ndim: int = 0
     b: str = ""
     b_ndim: int = 0
+    kind: str = "shape"
+
+
+@dataclass(frozen=True)
+class AllocStep:
+    """Give buffer ``buffer`` memory for its (already computed) shape: scratch from the call's
+    arena, an output or a changed-shape update from the caller's allocator."""
+
+    buffer: int
+    role: str  # scratch | output | update
+    index: int  # output or update index
+    ndim: int
+    ctype: str
+    shared_index: int = -1  # update: the shared variable it replaces
+    kind: str = "alloc"
+
+
+@dataclass(frozen=True)
+class CallStep:
+    """A structured kernel: C++ statements (calls into ``runtime/cpu/kernels``) made in Python."""
+
+    code: tuple[str, ...]
+    comment: str
+    kind: str = "call"
 
 
 @dataclass(frozen=True)
@@ -122,15 +146,15 @@ class FunctionPlan:
     buffers: tuple[Buffer, ...]
     constants: tuple[ConstantData, ...]
     shape_arrays: tuple[tuple[str, int], ...]  # extra int64 arrays for fused steps' shapes
-    shape_lines: tuple[ShapeLine, ...]
+    shape_lines: tuple  # ShapeLine | AllocStep that depend only on input shapes, in order
     outputs: tuple[int, ...]  # buffer ids of role output, by output index
     updates: tuple[UpdateTarget, ...]
-    scratch: tuple[int, ...]  # buffer ids allocated per call
-    steps: tuple  # ElementwiseStep | ReduceStep | DotStep | ViewStep | ShapeValueStep
-    commits: tuple[ElementwiseStep, ...]  # copies into update targets, after every step
+    steps: tuple  # kernels, and the shape lines / allocations that read computed values
+    commits: tuple  # copies into update targets, after every step
     n_inputs: int
     n_shared: int
     input_args: tuple[tuple[str, int, int, int], ...]  # (name, dtype code, ndim, bcast mask)
     shared_args: tuple[tuple[str, int, int, int], ...]
     output_args: tuple[tuple[str, int, int, int], ...]
     uses_complex: bool = False
+    headers: tuple[str, ...] = ()  # runtime/cpu headers the structured kernels need

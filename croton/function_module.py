@@ -123,8 +123,20 @@ def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shap
     """Turn a compiled code's error report into an exception naming the op and the line."""
     if code == 2:
         raise MemoryError(f"function {spec.name!r}: {message or 'out of memory'}")
+    if code == 4 and 0 <= check < len(spec.checks):
+        info = spec.checks[check]
+        raise IndexError(f"index {shape_a[0] if shape_a else '?'} is out of bounds for "
+                         f"{info.detail} of size {shape_b[0] if shape_b else '?'} in {info.op} "
+                         f"(built at {info.source})")
+    if code == 3 and 0 <= check < len(spec.checks):
+        info = spec.checks[check]
+        raise ValueError(f"{info.op} (built at {info.source}): {info.detail}"
+                         f"{': ' + message if message else ''}")
     if code == 1 and 0 <= check < len(spec.checks):
         info = spec.checks[check]
+        if info.kind == "shape":
+            raise ValueError(f"{info.op} (built at {info.source}): {info.detail}; shapes "
+                             f"{shape_a} and {shape_b}")
         if info.kind == "dot":
             raise ValueError(f"shape mismatch in dot (built at {info.source}): shapes "
                              f"{shape_a} and {shape_b} are not aligned")

@@ -15,11 +15,12 @@ import os
 import sys
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from croton.types import TensorType
+from croton.variable_methods import TensorOperators
 
 if TYPE_CHECKING:
     from croton.ops.table import OpRecord
@@ -58,7 +59,7 @@ def user_source_line() -> str:
     return "<unknown>"
 
 
-class Variable:
+class Variable(TensorOperators):
     """A symbolic tensor: a type, maybe a name, and the Apply node that computes it (if any)."""
 
     __slots__ = ("type", "owner", "index", "name", "__weakref__")
@@ -103,106 +104,6 @@ class Variable:
         raise TypeError(
             "a symbolic variable has no truth value; use croton.tensor.switch or ifelse"
         )
-
-    # --- arithmetic: each operator builds a node through croton.tensor -------------------------
-    def __add__(self, other: Any) -> Variable:
-        return _tensor().add(self, other)
-
-    def __radd__(self, other: Any) -> Variable:
-        return _tensor().add(other, self)
-
-    def __sub__(self, other: Any) -> Variable:
-        return _tensor().sub(self, other)
-
-    def __rsub__(self, other: Any) -> Variable:
-        return _tensor().sub(other, self)
-
-    def __mul__(self, other: Any) -> Variable:
-        return _tensor().mul(self, other)
-
-    def __rmul__(self, other: Any) -> Variable:
-        return _tensor().mul(other, self)
-
-    def __truediv__(self, other: Any) -> Variable:
-        return _tensor().true_div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Variable:
-        return _tensor().true_div(other, self)
-
-    def __floordiv__(self, other: Any) -> Variable:
-        return _tensor().int_div(self, other)
-
-    def __rfloordiv__(self, other: Any) -> Variable:
-        return _tensor().int_div(other, self)
-
-    def __mod__(self, other: Any) -> Variable:
-        return _tensor().mod(self, other)
-
-    def __rmod__(self, other: Any) -> Variable:
-        return _tensor().mod(other, self)
-
-    def __pow__(self, other: Any) -> Variable:
-        return _tensor().pow(self, other)
-
-    def __rpow__(self, other: Any) -> Variable:
-        return _tensor().pow(other, self)
-
-    def __neg__(self) -> Variable:
-        return _tensor().neg(self)
-
-    def __abs__(self) -> Variable:
-        return _tensor().abs(self)
-
-    def __lt__(self, other: Any) -> Variable:
-        return _tensor().lt(self, other)
-
-    def __le__(self, other: Any) -> Variable:
-        return _tensor().le(self, other)
-
-    def __gt__(self, other: Any) -> Variable:
-        return _tensor().gt(self, other)
-
-    def __ge__(self, other: Any) -> Variable:
-        return _tensor().ge(self, other)
-
-    __hash__ = object.__hash__
-
-    # --- methods as in Theano -----------------------------------------------------------------
-    def sum(self, axis=None, keepdims: bool = False) -> Variable:
-        return _tensor().sum(self, axis=axis, keepdims=keepdims)
-
-    def mean(self, axis=None, keepdims: bool = False) -> Variable:
-        return _tensor().mean(self, axis=axis, keepdims=keepdims)
-
-    def max(self, axis=None, keepdims: bool = False) -> Variable:
-        return _tensor().max(self, axis=axis, keepdims=keepdims)
-
-    def min(self, axis=None, keepdims: bool = False) -> Variable:
-        return _tensor().min(self, axis=axis, keepdims=keepdims)
-
-    def dot(self, other: Any) -> Variable:
-        return _tensor().dot(self, other)
-
-    def __matmul__(self, other: Any) -> Variable:
-        return _tensor().dot(self, other)
-
-    def __rmatmul__(self, other: Any) -> Variable:
-        return _tensor().dot(other, self)
-
-    def dimshuffle(self, *pattern) -> Variable:
-        if len(pattern) == 1 and isinstance(pattern[0], list | tuple):
-            pattern = tuple(pattern[0])
-        return _tensor().dimshuffle(self, pattern)
-
-    def transpose(self, *axes) -> Variable:
-        return _tensor().transpose(self, axes or None)
-
-    @property
-    def T(self) -> Variable:
-        return _tensor().transpose(self)
-
-    def __iter__(self):
-        raise TypeError("a symbolic variable cannot be iterated over")
 
 
 class Constant(Variable):
@@ -290,9 +191,3 @@ def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
         if out.owner is None:
             found.setdefault(id(out), out)
     return list(found.values())
-
-
-def _tensor():
-    import croton.tensor as tensor_module
-
-    return tensor_module

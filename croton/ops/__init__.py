@@ -1,4 +1,5 @@
-"""The op table. Importing this package registers every record in ``OPS``.
+"""The op table. Importing this package registers every record in ``OPS`` (each module of the
+package registers the records of one op family).
 
 Example::
 
@@ -7,7 +8,12 @@ Example::
     True
 """
 
-from croton.ops import elemwise, fused, linalg, reduce, shape  # noqa: F401  (registers records)
+import importlib
+import pkgutil
+
 from croton.ops.table import OPS, OpRecord, apply_op, make_output, node_perform
+
+for _info in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["OPS", "OpRecord", "apply_op", "make_output", "node_perform"]

@@ -95,6 +95,46 @@ inline int fail_shape(croton_error* err, int32_t check, int32_t na, const int64_
   return CROTON_ERR_SHAPE;
 }
 
+// An index outside [-size, size): check `check` names the op and the user's line.
+inline int fail_index(croton_error* err, int32_t check, int64_t index, int64_t size) {
+  err->code = CROTON_ERR_INDEX;
+  err->check = check;
+  err->ndim_a = 1;
+  err->ndim_b = 1;
+  err->shape_a[0] = index;
+  err->shape_b[0] = size;
+  return CROTON_ERR_INDEX;
+}
+
+// A bad value (a singular matrix, a negative size...): `message` adds the detail.
+inline int fail_value(croton_error* err, int32_t check, const char* message) {
+  err->code = CROTON_ERR_VALUE;
+  err->check = check;
+  err->ndim_a = 0;
+  err->ndim_b = 0;
+  std::strncpy(err->message, message, sizeof(err->message) - 1);
+  return CROTON_ERR_VALUE;
+}
+
+// The first element of a buffer (a computed scalar), converted: shapes and bounds that depend
+// on values computed earlier in the call read them with this.
+template <typename T>
+inline T value(const croton_buffer& b) {
+  switch (b.dtype) {
+    case CROTON_BOOL: return static_cast<T>(*static_cast<const bool*>(b.data));
+    case CROTON_INT8: return static_cast<T>(*static_cast<const int8_t*>(b.data));
+    case CROTON_INT16: return static_cast<T>(*static_cast<const int16_t*>(b.data));
+    case CROTON_INT32: return static_cast<T>(*static_cast<const int32_t*>(b.data));
+    case CROTON_INT64: return static_cast<T>(*static_cast<const int64_t*>(b.data));
+    case CROTON_UINT8: return static_cast<T>(*static_cast<const uint8_t*>(b.data));
+    case CROTON_UINT16: return static_cast<T>(*static_cast<const uint16_t*>(b.data));
+    case CROTON_UINT32: return static_cast<T>(*static_cast<const uint32_t*>(b.data));
+    case CROTON_UINT64: return static_cast<T>(*static_cast<const uint64_t*>(b.data));
+    case CROTON_FLOAT32: return static_cast<T>(*static_cast<const float*>(b.data));
+    default: return static_cast<T>(*static_cast<const double*>(b.data));
+  }
+}
+
 inline int fail_alloc(croton_error* err) {
   err->code = CROTON_ERR_ALLOC;
   err->check = -1;

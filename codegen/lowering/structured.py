@@ -1,0 +1,89 @@
+"""Kernel generators for the vertical slice's structured ops: reductions, ``dot`` (BLAS),
+``dimshuffle`` (a strided view) and ``shape_i``.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.fgraph import Graph
+    >>> from croton.codegen.lower import lower
+    >>> m = T.dmatrix('m')
+    >>> [s.kind for s in lower(Graph.make([m], [m.sum(axis=0)])).plan.steps]
+    ['reduce']
+"""
+
+from __future__ import annotations
+
+from croton.codegen.lower import CheckInfo, Lowerer, shape_of
+from croton.codegen.lowering import lowering
+from croton.codegen.plan import DotStep, ReduceStep, ShapeLine, ShapeValueStep, ViewStep
+from croton.graph import Apply
+from croton.types import CXX_TYPE, FLOAT_DTYPES
+
+
+@lowering("reduce")
+def lower_reduce(lw: Lowerer, node: Apply) -> None:
+    (x,) = node.inputs
+    out = node.outputs[0]
+    axes = dict(node.params)["axis"]
+    ib = lw.buffer_of(x)
+    ob = lw.result_buffer(out, node.op_label())
+    kept = tuple(d for d in range(x.ndim) if d not in axes)
+    lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in kept])
+    combine_name = node.op.cpp
+    in_ct, out_ct = CXX_TYPE[x.dtype], CXX_TYPE[out.dtype]
+    if combine_name in ("add", "mul"):
+        acc = "double" if out.dtype in FLOAT_DTYPES else out_ct
+        identity = "0" if combine_name == "add" else "1"
+        combine = "acc + v" if combine_name == "add" else "acc * v"
+    else:
+        acc = in_ct
+        if axes:
+            n = " * ".join(f"{shape_of(ib)}[{d}]" for d in axes)
+            cid = lw.check(CheckInfo("empty_reduce", node.op_label(), node.source,
+                                     "zero-size array to a reduction with no identity"))
+            lw.shape(ShapeLine("", f"({n}) > 0", cid, shape_of(ib), x.ndim))
+        lim = "lowest" if combine_name == "max" else "max"
+        if x.dtype in FLOAT_DTYPES:
+            lim = "infinity"
+        sign = "-" if combine_name == "max" and x.dtype in FLOAT_DTYPES else ""
+        identity = f"{sign}std::numeric_limits<{in_ct}>::{lim}()"
+        if x.dtype == "bool":
+            identity = "false" if combine_name == "max" else "true"
+        combine = f"croton::{'maximum' if combine_name == 'max' else 'minimum'}(acc, v)"
+    lw.emit(ReduceStep(ib, ob, in_ct, out_ct, acc, x.ndim, kept, axes,
+                       f"static_cast<{acc}>({identity})", combine))
+
+
+@lowering("dot")
+def lower_dot(lw: Lowerer, node: Apply) -> None:
+    a, b = node.inputs
+    out = node.outputs[0]
+    ab, bb = lw.buffer_of(a), lw.buffer_of(b)
+    ob = lw.result_buffer(out, "dot")
+    inner_a = f"{shape_of(ab)}[{a.ndim - 1}]"
+    inner_b = f"{shape_of(bb)}[0]"
+    cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
+    lw.shape(ShapeLine("", f"{inner_a} == {inner_b}", cid,
+                       shape_of(ab), a.ndim, shape_of(bb), b.ndim))
+    lw.set_shape(ob, ([f"{shape_of(ab)}[0]"] if a.ndim == 2 else [])
+                 + ([f"{shape_of(bb)}[1]"] if b.ndim == 2 else []))
+    lw.emit(DotStep(ab, bb, ob, CXX_TYPE[out.dtype], a.ndim, b.ndim))
+
+
+@lowering("dimshuffle")
+def lower_dimshuffle(lw: Lowerer, node: Apply) -> None:
+    (x,) = node.inputs
+    out = node.outputs[0]
+    src = lw.buffer_of(x)
+    dst = lw.alias(out, out.type, node.op_label())
+    order = tuple(-1 if d == "x" else d for d in dict(node.params)["order"])
+    lw.set_shape(dst, ["1" if d < 0 else f"{shape_of(src)}[{d}]" for d in order])
+    lw.emit(ViewStep(src, dst, order))
+
+
+@lowering("shape_i")
+def lower_shape_i(lw: Lowerer, node: Apply) -> None:
+    (x,) = node.inputs
+    src = lw.buffer_of(x)
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
+    lw.emit(ShapeValueStep(ob, f"{shape_of(src)}[{dict(node.params)['i']}]"))

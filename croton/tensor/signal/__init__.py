@@ -1,0 +1,1 @@
+"""``croton.tensor.signal``: Theano's signal namespace (``signal.pool.pool_2d``)."""
