@@ -156,7 +156,11 @@ def test_nan_and_inf_behave_as_numpy():
     with np.errstate(all="ignore"):
         want = [np.maximum(a, 0.0), np.exp(a), np.log(a), 1 / (1 + np.exp(-a))]
     for got, w in zip(f(a), want):
-        np.testing.assert_array_equal(got, w)
+        # NaN and Inf exactly where NumPy has them; finite values within a few ulp (the
+        # vectorized libm and NumPy's own SIMD exp/log may round the last bit differently)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(w))
+        np.testing.assert_array_equal(got[np.isinf(w)], w[np.isinf(w)])
+        np.testing.assert_allclose(got, w, rtol=1e-15, atol=0)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "int32"])

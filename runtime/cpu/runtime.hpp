@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "abi.h"
+#include "simd_math.hpp"
 #include "blas.hpp"
 #include "scalar.hpp"
 
