@@ -187,6 +187,27 @@ def _normalize_updates(updates) -> list[tuple[SharedVariable, Variable]]:
     return out
 
 
+def _default_updates(outputs: list[Variable], explicit: list, no_default_updates
+                     ) -> list[tuple[SharedVariable, Variable]]:
+    """Theano's default updates: ``(s, s.default_update)`` for every shared variable ``s`` the
+    outputs and updates read that has one, is not updated explicitly and is not listed in
+    ``no_default_updates`` (``True``: none at all). Default updates may read more shared
+    variables, whose default updates are added in turn."""
+    if no_default_updates is True:
+        return []
+    skip = {id(v) for v in (no_default_updates or ())}
+    done = {id(s) for s, _ in explicit}
+    roots = list(outputs) + [v for _, v in explicit]
+    added: list = []
+    while roots:
+        found = [v for v in graph_inputs(roots) if isinstance(v, SharedVariable)
+                 and v.default_update is not None and id(v) not in done | skip]
+        done.update(id(v) for v in found)
+        added += [(v, v.default_update) for v in found]
+        roots = [v.default_update for v in found]
+    return _normalize_updates(added)
+
+
 def _apply_givens(graph: Graph, givens) -> Graph:
     if not givens:
         return graph
@@ -231,11 +252,13 @@ def _check_inputs(graph: Graph, ins: list[In], on_unused_input: str) -> None:
 
 def function(inputs: Sequence, outputs=None, updates=None, givens=None,
              allow_input_downcast: bool | None = None, on_unused_input: str = "raise",
-             name: str | None = None, mode: str | None = None, no_default_updates: bool = False,
+             name: str | None = None, mode: str | None = None, no_default_updates=False,
              profile: bool | None = None, rebuild_strict: bool = True):
     """Compile ``outputs`` (one variable or a list) of ``inputs`` into a callable.
 
-    ``updates`` (pairs or a dict) are applied simultaneously, in place, after each call.
+    ``updates`` (pairs or a dict) are applied simultaneously, in place, after each call, with
+    the ``default_update`` of every shared variable used (random states) unless
+    ``no_default_updates`` is True or lists that variable.
     ``mode`` is 'FAST_RUN' (default), 'FAST_COMPILE' (fewer passes) or 'NUMPY' (no compiler:
     the ops' NumPy references, for debugging).
     """
@@ -251,7 +274,9 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
     single = outputs is not None and not isinstance(outputs, list | tuple)
     out_list = [] if outputs is None else ([outputs] if single else list(outputs))
     out_vars = [as_tensor_variable(o) for o in out_list]
-    graph = Graph.make([i.variable for i in ins], out_vars, _normalize_updates(updates))
+    update_pairs = _normalize_updates(updates)
+    update_pairs += _default_updates(out_vars, update_pairs, no_default_updates)
+    graph = Graph.make([i.variable for i in ins], out_vars, update_pairs)
     graph = _apply_givens(graph, givens)
     _check_inputs(graph, ins, on_unused_input)
     mode = mode or config.mode

@@ -21,9 +21,13 @@ from croton.types import TensorType
 
 
 class SharedVariable(Variable):
-    """A variable with a value. Compiled functions read its storage and write updates into it."""
+    """A variable with a value. Compiled functions read its storage and write updates into it.
 
-    __slots__ = ("storage", "strict", "allow_downcast")
+    ``default_update`` (Theano's): an expression every function that uses this variable applies
+    as its update, unless the function updates it explicitly or has ``no_default_updates``.
+    """
+
+    __slots__ = ("storage", "strict", "allow_downcast", "default_update")
 
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None = None,
                  strict: bool = False, allow_downcast: bool | None = None) -> None:
@@ -32,6 +36,7 @@ class SharedVariable(Variable):
         self.storage: list[np.ndarray] = [value]
         self.strict = strict
         self.allow_downcast = allow_downcast
+        self.default_update: Variable | None = None
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
         """The current value: a copy, or the storage itself with ``borrow=True``."""
