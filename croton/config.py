@@ -31,8 +31,9 @@ class Config:
     mode: str = "FAST_RUN"
     cache_dir: str = field(default_factory=_default_cache_dir)
     cxx: str = ""
-    optimization_flags: str = "-O3 -march=native -fno-math-errno -fwrapv"
+    optimization_flags: str = "-O3 -march=native -fno-math-errno -fwrapv -fopenmp"
     debug: bool = False
+    dump_passes: str = ""  # a directory: the graph after each pass, and each pass's time
     verbose_build: bool = False
 
     def apply_flags(self, text: str) -> None:

@@ -36,7 +36,17 @@ def lower_fused(lw: Lowerer, node: Apply) -> None:
 def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program) -> None:
     """One loop computing ``program`` (``(op, params, args, source)`` steps) over ``leaves``."""
     out_var = node.outputs[0]
-    nd = out_var.ndim
+    out_buf = lw.result_buffer(out_var, node.op_label())
+    operands, body = compile_program(lw, leaves, program, out_var.type, shape_of(out_buf))
+    lw.emit_elementwise(out_buf, out_var.type, operands, body)
+
+
+def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: TensorType,
+                    target_shape: str) -> tuple[list[Operand], tuple[str, ...]]:
+    """The operands and loop body of an elementwise ``program``; the last step's value is
+    ``result`` (of ``out_type``), and its shape (the loop's iteration space) is written to the
+    int64 array ``target_shape`` with a broadcast check for each pair of operands."""
+    nd = out_type.ndim
     operands: list[Operand] = []
     leaf_expr: list[str] = []
     leaf_shape: list[str | None] = []  # None: a size-1 literal
@@ -53,7 +63,6 @@ def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program) -> 
         operands.append(Operand(bid, CXX_TYPE[leaf.dtype], name, flat))
         leaf_expr.append(name)
         leaf_shape.append(shape_of(bid))
-    out_buf = lw.result_buffer(out_var, node.op_label())
     step_expr: list[str] = []
     step_shape: list[str] = []
     step_type: list[TensorType] = []
@@ -63,7 +72,7 @@ def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program) -> 
         arg_types = [leaf_type[k] if kind == "in" else step_type[k] for kind, k in args]
         (out_t,) = rec.type_rule(arg_types, dict(params))
         if j == len(program) - 1:
-            out_t = out_var.type
+            out_t = out_type
         compute = rec.compute_dtype([t.dtype for t in arg_types]) if rec.compute_dtype \
             else out_t.dtype
         cty = CXX_TYPE[compute]
@@ -77,9 +86,9 @@ def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program) -> 
         step_type.append(out_t)
         # shapes: the step's dims follow its non-broadcastable operands, which must agree
         if j == len(program) - 1:
-            target = shape_of(out_buf)
+            target = target_shape
         else:
-            target = f"F{out_buf}_{j}"
+            target = f"{target_shape.split('.')[0]}_{j}".replace("B", "F", 1)
             lw.shape_arrays.append((target, nd))
         step_shape.append(target)
         arg_shapes = [(leaf_shape[k] if kind == "in" else step_shape[k],
@@ -96,4 +105,4 @@ def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program) -> 
                 lw.shape(ShapeLine("", f"{other}[{d}] == {target}[{d}]", cid,
                                    full[0], nd, other, nd))
     body.append(f"result = {step_expr[-1]};")
-    lw.emit_elementwise(out_buf, out_var.type, operands, tuple(body))
+    return operands, tuple(body)

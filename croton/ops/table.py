@@ -44,6 +44,8 @@ class OpRecord:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, params: Params) -> str:
+        if "label" in self.extra:
+            return self.extra["label"](dict(params))
         if not params:
             return self.name
         inner = ", ".join(f"{k}={v}" for k, v in params if k not in ("program", "out_type"))

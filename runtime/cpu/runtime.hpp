@@ -11,6 +11,18 @@
 #include "blas.hpp"
 #include "scalar.hpp"
 
+// OpenMP pragmas in generated loops: CROTON_OMP(omp parallel for ...) is a no-op when the code is
+// built without -fopenmp. Loops with less work than CROTON_OMP_MIN_WORK elements stay serial.
+#define CROTON_PRAGMA(x) _Pragma(#x)
+#if defined(_OPENMP)
+#define CROTON_OMP(x) CROTON_PRAGMA(x)
+#else
+#define CROTON_OMP(x)
+#endif
+#ifndef CROTON_OMP_MIN_WORK
+#define CROTON_OMP_MIN_WORK 32768
+#endif
+
 namespace croton {
 
 // Scratch memory for one call: every block is freed when the call returns. (No <vector> or

@@ -1,0 +1,82 @@
+"""The kernel generator of ``fused_reduce``: a reduction of an elementwise program in one loop
+nest (``sum(x ** 2)`` reads x once and writes one number). Contiguous inputs whose kept axes
+lead get a vectorized, OpenMP-threaded path; anything else a general strided loop nest.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.fgraph import Graph
+    >>> from croton.codegen.lower import lower
+    >>> from croton.codegen.passes.fuse_reductions import fuse_reductions
+    >>> x = T.fvector('x')
+    >>> g = fuse_reductions(Graph.make([x], [T.sum(x * x)]))
+    >>> step = lower(g).plan.steps[-1]
+    >>> step.kind, step.omp_op, step.acc_ctype
+    ('fused_reduce', '+', 'double')
+"""
+
+from __future__ import annotations
+
+from croton.codegen.lower import CheckInfo, Lowerer
+from croton.codegen.lowering import lowering
+from croton.codegen.lowering.elementwise import compile_program
+from croton.codegen.plan import FusedReduceStep, ShapeLine
+from croton.graph import Apply
+from croton.types import CXX_TYPE, FLOAT_DTYPES
+
+
+def reduce_semantics(reduce: str, value_dtype: str, out_dtype: str) -> tuple[str, str, str, str]:
+    """(accumulator C++ type, identity, combine expression, OpenMP reduction operator)."""
+    out_ct, val_ct = CXX_TYPE[out_dtype], CXX_TYPE[value_dtype]
+    if reduce in ("add", "mul"):
+        acc = "double" if out_dtype in FLOAT_DTYPES else out_ct
+        if out_dtype.startswith("complex"):
+            acc = out_ct
+        identity = "0" if reduce == "add" else "1"
+        op = "+" if reduce == "add" else "*"
+        omp = op if not out_dtype.startswith("complex") else ""
+        return acc, f"static_cast<{acc}>({identity})", f"acc {op} static_cast<{acc}>(result)", omp
+    fn = "maximum" if reduce == "max" else "minimum"
+    if value_dtype == "bool":
+        identity = "false" if reduce == "max" else "true"
+    elif value_dtype in FLOAT_DTYPES:
+        identity = f"{'-' if reduce == 'max' else ''}std::numeric_limits<{val_ct}>::infinity()"
+    else:
+        lim = "lowest" if reduce == "max" else "max"
+        identity = f"std::numeric_limits<{val_ct}>::{lim}()"
+    return val_ct, f"static_cast<{val_ct}>({identity})", f"croton::{fn}(acc, result)", ""
+
+
+@lowering("fused_reduce")
+def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
+    params = dict(node.params)
+    in_type, axes, reduce = params["in_type"], params["axis"], params["reduce"]
+    out = node.outputs[0]
+    ob = lw.result_buffer(out, node.op_label())
+    it = f"F{ob}_it"
+    lw.shape_arrays.append((it, in_type.ndim))
+    program = params["program"] or (("identity", (), (("in", 0),), node.source),)
+    operands, body = compile_program(lw, list(node.inputs), program, in_type, it)
+    kept = tuple(d for d in range(in_type.ndim) if d not in axes)
+    lw.set_shape(ob, [f"{it}[{d}]" for d in kept])
+    if reduce in ("max", "min") and axes:
+        n = " * ".join(f"{it}[{d}]" for d in axes)
+        cid = lw.check(CheckInfo("empty_reduce", f"{reduce}{{axis={axes}}}", node.source,
+                                 "zero-size array to a reduction with no identity"))
+        lw.shape(ShapeLine("", f"({n}) > 0", cid, it, in_type.ndim))
+    acc, identity, combine, omp = reduce_semantics(reduce, in_type.dtype, out.dtype)
+    fast = ""
+    if kept == tuple(range(len(kept))):
+        conds = [f"croton::is_contiguous(B{ob})"]
+        for op in operands:
+            pattern = lw.pattern(op.buffer)
+            if all(pattern) and in_type.ndim:
+                continue
+            if tuple(pattern) != tuple(in_type.broadcastable):
+                conds = []
+                break
+            conds.append(f"croton::is_contiguous(B{op.buffer})")
+        fast = " && ".join(conds)
+    lw.emit(FusedReduceStep(ob, CXX_TYPE[out.dtype], CXX_TYPE[in_type.dtype], acc,
+                            in_type.ndim, kept, axes, tuple(operands), body, identity,
+                            combine, omp, it, fast))
