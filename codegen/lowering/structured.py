@@ -31,7 +31,11 @@ def lower_reduce(lw: Lowerer, node: Apply) -> None:
     lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in kept])
     combine_name = node.op.cpp
     in_ct, out_ct = CXX_TYPE[x.dtype], CXX_TYPE[out.dtype]
-    if combine_name in ("add", "mul"):
+    if combine_name in ("and", "or"):  # all / any: any input dtype, a bool result
+        acc = "bool"
+        identity = "true" if combine_name == "and" else "false"
+        combine = "acc && v" if combine_name == "and" else "acc || v"
+    elif combine_name in ("add", "mul"):
         acc = "double" if out.dtype in FLOAT_DTYPES else out_ct
         identity = "0" if combine_name == "add" else "1"
         combine = "acc + v" if combine_name == "add" else "acc * v"

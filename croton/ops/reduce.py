@@ -1,8 +1,12 @@
-"""Reductions over a set of axes: ``sum``, ``max``, ``min``, ``prod``. One record each.
+"""Reductions over a set of axes: ``sum``, ``max``, ``min``, ``prod``, ``all``, ``any``,
+``argmax``, ``argmin``. One record each.
 
 ``params['axis']`` is a sorted tuple of the reduced axes; the output drops them (``keepdims`` is
 a dimshuffle added by ``croton.tensor``). ``cpp`` names the combining step; the generator writes
-the loops (``codegen/lower.py``, ``templates/reduce.cpp.j2``).
+the loops (``codegen/lowering/structured.py``, the ``reduce`` macro of ``function.cpp.j2``).
+``argmax``/``argmin`` (kind ``arg_reduce``) return the int64 index of the first extremum in the
+C-order flattening of the reduced axes (NaN wins, as in NumPy); their kernel is in
+``runtime/cpu/kernels/reduce.hpp``.
 
 Example::
 
@@ -97,11 +101,49 @@ def _np_min(x, axis):
 
 register(OpRecord("sum", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.sum(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
-                  _vjp_sum, cpp="add", nin=1))
+                  _vjp_sum, cpp="add", nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
 register(OpRecord("prod", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.prod(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
-                  _vjp_prod, cpp="mul", nin=1))
+                  _vjp_prod, cpp="mul", nin=1, doc="Product over axes."))
 register(OpRecord("max", "reduce", _reduce_rule(lambda d: d), _perform(_np_max),
-                  _vjp_extremum, cpp="max", nin=1))
+                  _vjp_extremum, cpp="max", nin=1, doc="Maximum over axes (NaN propagates)."))
 register(OpRecord("min", "reduce", _reduce_rule(lambda d: d), _perform(_np_min),
-                  _vjp_extremum, cpp="min", nin=1))
+                  _vjp_extremum, cpp="min", nin=1, doc="Minimum over axes (NaN propagates)."))
+
+
+def _np_arg(fn, name):
+    def perform(values, params):
+        (x,) = values
+        axis = params["axis"]
+        if any(x.shape[a] == 0 for a in axis):
+            raise ValueError(f"attempt to get {name} of an empty sequence")
+        kept = [d for d in range(x.ndim) if d not in axis]
+        moved = np.transpose(x, kept + list(axis))
+        count = int(np.prod([x.shape[a] for a in axis], dtype=np.int64))
+        flat = moved.reshape(moved.shape[:len(kept)] + (count,))
+        return [np.asarray(fn(flat, axis=-1), dtype=np.int64)]
+
+    return perform
+
+
+def _arg_rule(types, params):
+    (t,) = types
+    if t.dtype.startswith("complex"):
+        raise TypeError(f"argmax/argmin: complex input {t} has no order")
+    return _reduce_rule(lambda d: "int64")(types, params)
+
+
+def _no_grad(node, g):
+    return [None]
+
+
+register(OpRecord("argmax", "arg_reduce", _arg_rule, _np_arg(np.argmax, "argmax"), _no_grad,
+                  cpp="max", nin=1, doc="Index of the first maximum over axes (NaN wins)."))
+register(OpRecord("argmin", "arg_reduce", _arg_rule, _np_arg(np.argmin, "argmin"), _no_grad,
+                  cpp="min", nin=1, doc="Index of the first minimum over axes (NaN wins)."))
+register(OpRecord("all", "reduce", _reduce_rule(lambda d: "bool"),
+                  _perform(lambda x, axis: np.all(x, axis=axis)), _no_grad, cpp="and", nin=1,
+                  doc="True where every element over the axes is nonzero."))
+register(OpRecord("any", "reduce", _reduce_rule(lambda d: "bool"),
+                  _perform(lambda x, axis: np.any(x, axis=axis)), _no_grad, cpp="or", nin=1,
+                  doc="True where some element over the axes is nonzero."))

@@ -1,0 +1,80 @@
+"""Kernel generators for ``argmax``/``argmin`` (kind ``arg_reduce``) and ``cumsum``/``cumprod``
+(kind ``cumulative``): calls into ``runtime/cpu/kernels/reduce.hpp``.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.fgraph import Graph
+    >>> from croton.codegen.lower import lower
+    >>> m = T.dmatrix('m')
+    >>> [s.kind for s in lower(Graph.make([m], [T.argmax(m, axis=0)])).plan.steps]
+    ['call']
+"""
+
+from __future__ import annotations
+
+from croton.codegen.lower import CheckInfo, Lowerer, shape_of
+from croton.codegen.lowering import lowering
+from croton.codegen.plan import CallStep, ShapeLine
+from croton.graph import Apply
+from croton.types import CXX_TYPE
+
+
+def _int_array(name: str, values: tuple[int, ...]) -> str:
+    items = ", ".join(str(v) for v in values) or "0"
+    return f"const int32_t {name}[] = {{{items}}};"
+
+
+@lowering("arg_reduce")
+def lower_arg_reduce(lw: Lowerer, node: Apply) -> None:
+    (x,) = node.inputs
+    out = node.outputs[0]
+    axes = dict(node.params)["axis"]
+    ib = lw.buffer_of(x)
+    ob = lw.result_buffer(out, node.op_label())
+    kept = tuple(d for d in range(x.ndim) if d not in axes)
+    lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in kept])
+    if axes:
+        n = " * ".join(f"{shape_of(ib)}[{d}]" for d in axes)
+        cid = lw.check(CheckInfo("empty_reduce", node.op_label(), node.source,
+                                 f"attempt to get {node.op.name} of an empty sequence"))
+        lw.shape(ShapeLine("", f"({n}) > 0", cid, shape_of(ib), x.ndim))
+    lw.need_header("kernels/reduce.hpp")
+    is_max = "true" if node.op.name == "argmax" else "false"
+    lw.emit(CallStep((
+        _int_array("kept", kept),
+        _int_array("red", axes),
+        f"croton::arg_reduce<{CXX_TYPE[x.dtype]}, {is_max}>(B{ib}, B{ob}, {len(kept)}, kept, "
+        f"{len(axes)}, red);",
+    ), node.op_label()))
+
+
+@lowering("cumulative")
+def lower_cumulative(lw: Lowerer, node: Apply) -> None:
+    x = node.inputs[0]
+    out = node.outputs[0]
+    params = dict(node.params)
+    axis = params["axis"]
+    ib = lw.buffer_of(x)
+    ob = lw.result_buffer(out, node.op_label())
+    if axis is not None:
+        lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in range(x.ndim)])
+    elif len(node.inputs) == 2:  # the flat walk laid out in the shape of the second input
+        like = node.inputs[1]
+        lb = lw.buffer_of(like)
+        lw.set_shape(ob, [f"{shape_of(lb)}[{d}]" for d in range(like.ndim)])
+        n_like = " * ".join(f"{shape_of(lb)}[{d}]" for d in range(like.ndim)) or "1"
+        n_x = " * ".join(f"{shape_of(ib)}[{d}]" for d in range(x.ndim)) or "1"
+        cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
+                                 "the flat input and the output shape differ in size"))
+        lw.shape(ShapeLine("", f"({n_x}) == ({n_like})", cid, shape_of(ib), x.ndim,
+                           shape_of(lb), like.ndim))
+    else:
+        lw.set_shape(ob, [" * ".join(f"{shape_of(ib)}[{d}]" for d in range(x.ndim)) or "1"])
+    lw.need_header("kernels/reduce.hpp")
+    is_prod = "true" if node.op.name == "cumprod" else "false"
+    reverse = "true" if params["reverse"] else "false"
+    lw.emit(CallStep((
+        f"croton::cumulate<{CXX_TYPE[x.dtype]}, {CXX_TYPE[out.dtype]}, {is_prod}>(B{ib}, B{ob}, "
+        f"{-1 if axis is None else axis}, {reverse});",
+    ), node.op_label()))
