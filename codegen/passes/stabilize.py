@@ -1,10 +1,13 @@
 """stabilize: rewrite numerically fragile forms into stable equivalents.
 
-``log(sigmoid(x)) → -softplus(-x)``, ``log(1 - sigmoid(x)) → -softplus(x)``,
-``log(1 + x) → log1p(x)``, ``exp(x) - 1 → expm1(x)``, ``log(exp(z) / s) → z - log(s)`` (which
-turns a log of softmax into log_softmax), and ``log(sum(exp(x)))`` → logsumexp
-(``log(sum(exp(x - max(x)))) + max(x)``). ``croton.gradient.grad`` applies the same rules to the
-cost before differentiating, so gradients of these forms are stable too.
+- ``1 / (1 + exp(-x)) → sigmoid(x)`` (the logistic written out, as Theano's tutorial does)
+- ``log(sigmoid(x)) → -softplus(-x)``, ``log(1 - sigmoid(x)) → -softplus(x)``
+- ``log(1 + x) → log1p(x)``, ``exp(x) - 1 → expm1(x)``
+- ``log(exp(z) / s) → z - log(s)`` (a log of softmax becomes log_softmax)
+- ``log(sum(exp(x))) → log(sum(exp(x - max(x)))) + max(x)`` (logsumexp)
+
+``croton.gradient.grad`` applies the same rules to the cost before differentiating, so the
+gradients of these forms are stable too.
 
 Before::  out = log(sigmoid(x))          (-inf for x = -1000)
 After::   out = -softplus(-x)            (-1000)
@@ -34,6 +37,24 @@ def _t():
 
 def _float(v: Variable) -> bool:
     return v.dtype in FLOAT_DTYPES
+
+
+def logistic_to_sigmoid(node: Apply, inputs: list[Variable]):
+    """1 / (1 + exp(z)) → sigmoid(-z): the logistic written out (as Theano's tutorial does) is
+    recognized, so the log rules below apply to it."""
+    if node.op.name != "true_div" or single_value(inputs[0]) != 1 or not _float(inputs[1]):
+        return None
+    if op_name(inputs[1]) != "add":
+        return None
+    a, b = inputs[1].owner.inputs
+    if single_value(a) != 1:
+        a, b = b, a
+    if single_value(a) != 1 or op_name(b) != "exp":
+        return None
+    z = b.owner.inputs[0]
+    T = _t()
+    arg = z.owner.inputs[0] if op_name(z) == "neg" else -z
+    return [T.sigmoid(arg)]  # (the engine drops it if broadcasting changed the type)
 
 
 def log_sigmoid(node: Apply, inputs: list[Variable]):
@@ -103,7 +124,8 @@ def log_sum_exp(node: Apply, inputs: list[Variable]):
     return [T.log(T.sum(T.exp(x - m_keep), axis=axis)) + m]
 
 
-RULES = [log_sigmoid, log_one_plus, exp_minus_one, log_of_exp_ratio, log_sum_exp]
+RULES = [logistic_to_sigmoid, log_sigmoid, log_one_plus, exp_minus_one, log_of_exp_ratio,
+         log_sum_exp]
 
 
 def stabilize(graph: Graph) -> Graph:
