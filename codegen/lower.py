@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -101,8 +102,8 @@ def value_of(buf: int, ctype: str = "int64_t") -> str:
     return f"croton::value<{ctype}>(B{buf})"
 
 
-_BUFFER_REF = re.compile(r"\bB(\d+)\.shape|\bF(\d+)_\d+")
-_VALUE_REF = re.compile(r"croton::value<[^>]*>\(B(\d+)\)")
+_BUFFER_REF = re.compile(r"\bB(\d+)\.shape|\bF(\d+)_\w+")
+_VALUE_REF = re.compile(r"croton::value\w*(?:<[^>]*>)?\(B(\d+)\b")  # value, value_at, ...
 
 
 class Lowerer:
@@ -115,6 +116,7 @@ class Lowerer:
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
+        self.profile = False
         self.buffers: list[Buffer] = []
         self.var_buffer: dict[int, int] = {}
         self.constants: list[ConstantData] = []
@@ -124,12 +126,13 @@ class Lowerer:
         self.checks: list[CheckInfo] = []
         self.updates: list[UpdateTarget] = []
         self.headers: list[str] = []
+        self.subfunctions: list = []  # SubFunction (scan steps), shared with nested lowerers
         self.pending_alloc: list[int] = []
         self.shared = tuple(graph.shared_variables())
         self.direct_output: dict[int, int] = {}  # var id -> output index written in place
         seen: set[int] = set()
         for i, v in enumerate(graph.outputs):
-            if v.owner is not None and v.owner.op.kind not in ("dimshuffle",) \
+            if v.owner is not None and v.owner.op.kind not in ("dimshuffle", "subtensor") \
                     and id(v) not in seen:
                 self.direct_output[id(v)] = i
             seen.add(id(v))
@@ -148,7 +151,8 @@ class Lowerer:
         if id(var) in self.var_buffer:
             return self.var_buffer[id(var)]
         if isinstance(var, Constant):
-            bid = self.new_buffer(var.type, "constant", len(self.constants), repr(var))
+            label = " ".join(repr(var).split())  # one line: it ends up in a C++ comment
+            bid = self.new_buffer(var.type, "constant", len(self.constants), label)
             flat = var.data.reshape(-1)
             values = tuple(c_literal(x, var.dtype) for x in flat) or (c_literal(0, var.dtype),)
             self.constants.append(ConstantData(bid, CXX_TYPE[var.dtype], var.data.shape, values))
@@ -242,7 +246,9 @@ class Lowerer:
             self.var_buffer[id(v)] = self.new_buffer(v.type, "input", k, v.name or f"input{k}")
         for k, v in enumerate(self.shared):
             self.var_buffer[id(v)] = self.new_buffer(v.type, "shared", k, v.name or f"shared{k}")
-        for node in g.nodes():
+        from croton.codegen.lowering.control import top_level_nodes
+
+        for node in top_level_nodes(self):  # nodes only a branch needs are lowered inside it
             self.lower_node(node)
         outputs = []
         for i, v in enumerate(g.outputs):
@@ -263,8 +269,9 @@ class Lowerer:
             self.pending_alloc.append(ub)
             self.copy_into(src, ub, s.type, into=self.commits)
             self.updates.append(UpdateTarget(k, ub, self.shared.index(s), s.ndim))
-        prologue, steps = hoist_static_shapes(self.steps)
-        commit_prologue, commits = hoist_static_shapes(self.commits)
+        dynamic: set[str] = set()
+        prologue, steps = hoist_static_shapes(self.steps, dynamic)
+        commit_prologue, commits = hoist_static_shapes(self.commits, dynamic)
         plan = FunctionPlan(
             buffers=tuple(self.buffers), constants=tuple(self.constants),
             shape_arrays=tuple(self.shape_arrays),
@@ -275,16 +282,48 @@ class Lowerer:
             input_args=tuple(_arg(v.name or f"input{k}", v) for k, v in enumerate(g.inputs)),
             shared_args=tuple(_arg(v.name or f"shared{k}", v) for k, v in enumerate(self.shared)),
             output_args=tuple(_arg(f"output{k}", v) for k, v in enumerate(g.outputs)),
-            uses_complex=any(b.dtype.startswith("complex") for b in self.buffers),
+            uses_complex=any(b.dtype.startswith("complex") for b in self.buffers)
+            or any("std::complex" in line for s in self.steps for line in getattr(s, "body", ())),
             headers=tuple(self.headers),
+            subfunctions=tuple(self.subfunctions),
         )
+        if self.profile:
+            plan = with_profiling(plan)
         return Lowered(plan, tuple(self.checks), self.shared)
 
 
-def hoist_static_shapes(steps: list) -> tuple[list, list]:
+UNTIMED_STEPS = ("shape", "alloc", "view")
+
+
+def with_profiling(plan: FunctionPlan) -> FunctionPlan:
+    """The plan with a timing slot for every kernel (labelled by the node it came from)."""
+    labels: list[str] = []
+
+    def slots(steps) -> tuple[int, ...]:
+        out = []
+        for s in steps:
+            if s.kind in UNTIMED_STEPS:
+                out.append(-1)
+                continue
+            bid = getattr(s, "out", None)
+            label = plan.buffers[bid].label if isinstance(bid, int) else \
+                getattr(s, "comment", s.kind)
+            out.append(len(labels))
+            labels.append(f"{s.kind}: {label}")
+        return tuple(out)
+
+    step_slots = slots(plan.steps)
+    commit_slots = slots(plan.commits)
+    return dataclasses.replace(plan, profile_labels=tuple(labels), profile_slots=step_slots,
+                               commit_profile_slots=commit_slots,
+                               headers=plan.headers + ("profile.hpp",))
+
+
+def hoist_static_shapes(steps: list, dynamic: set[str] | None = None) -> tuple[list, list]:
     """Split ``steps`` into the shape lines and allocations that depend only on input shapes
-    (run first, in order) and the rest (kernels, and shapes that read computed values)."""
-    dynamic: set[str] = set()  # buffer ids / shape-array names whose shape reads values
+    (run first, in order) and the rest (kernels, and shapes that read computed values).
+    ``dynamic`` (updated in place) names the buffers already known to have such shapes."""
+    dynamic = set() if dynamic is None else dynamic  # buffer ids / shape arrays reading values
     prologue: list = []
     rest: list = []
     for s in steps:
@@ -301,9 +340,13 @@ def hoist_static_shapes(steps: list) -> tuple[list, list]:
             (rest if str(s.buffer) in dynamic else prologue).append(s)
         else:
             rest.append(s)
+            dynamic.update(str(b) for b in getattr(s, "defines", ()))  # branch / loop outputs
     return prologue, rest
 
 
-def lower(graph: Graph) -> Lowered:
-    """Turn an optimized graph into the plan the templates print."""
-    return Lowerer(graph).run()
+def lower(graph: Graph, profile: bool = False) -> Lowered:
+    """Turn an optimized graph into the plan the templates print (with timing slots around
+    every kernel when ``profile``)."""
+    lowerer = Lowerer(graph)
+    lowerer.profile = profile
+    return lowerer.run()

@@ -142,6 +142,46 @@ class UpdateTarget:
 
 
 @dataclass(frozen=True)
+class BranchStep:
+    """``if (cond) { then_steps } else { else_steps }``: the steps only one branch needs (their
+    shape lines and allocations included, so the untaken branch costs nothing)."""
+
+    cond: int  # buffer holding the scalar condition
+    cond_ctype: str
+    then_steps: tuple
+    else_steps: tuple
+    defines: tuple[int, ...]  # buffers whose shapes the branch sets (never hoisted past it)
+    kind: str = "branch"
+
+
+@dataclass(frozen=True)
+class ScanStep:
+    """A loop: ``declare`` (C++ lines in the loop's scope: ``n``, the step's input and output
+    slots), ``setup``, then for ``t`` in ``[0, count)`` with position ``u = position``, the
+    ``each_step`` steps (which call the inner function, a ``SubFunction``), then ``finish``."""
+
+    comment: str
+    declare: tuple[str, ...]
+    setup: tuple
+    count: str  # C++ expression: the number of steps run
+    position: str  # C++ expression of `t`: the step's position
+    each_step: tuple
+    finish: tuple
+    defines: tuple[int, ...]  # buffers whose shapes the loop sets
+    kind: str = "scan"
+
+
+@dataclass(frozen=True)
+class SubFunction:
+    """A static function of the same translation unit (a scan's step), with the ABI of
+    ``call_impl``; ``prefix`` keeps its constant arrays apart from the caller's."""
+
+    name: str
+    prefix: str
+    plan: FunctionPlan
+
+
+@dataclass(frozen=True)
 class FunctionPlan:
     buffers: tuple[Buffer, ...]
     constants: tuple[ConstantData, ...]
@@ -158,3 +198,32 @@ class FunctionPlan:
     output_args: tuple[tuple[str, int, int, int], ...]
     uses_complex: bool = False
     headers: tuple[str, ...] = ()  # runtime/cpu headers the structured kernels need
+    # profiling (off when empty): one label per timed kernel, and for each step (then each
+    # commit) its slot among them, -1 for shape lines, allocations and views
+    profile_labels: tuple[str, ...] = ()
+    profile_slots: tuple[int, ...] = ()
+    commit_profile_slots: tuple[int, ...] = ()
+    subfunctions: tuple[SubFunction, ...] = ()  # scan steps, each before its first caller
+
+
+@dataclass(frozen=True)
+class FusedReduceStep:
+    """A reduction of an elementwise program: loops over the iteration space ``it`` (an int64
+    shape array), kept dims outside, reduced dims inside; ``fast`` is the C++ condition for the
+    contiguous path (kept dims leading), which vectorizes and threads with OpenMP."""
+
+    out: int
+    out_ctype: str
+    value_ctype: str  # the program's result type
+    acc_ctype: str
+    ndim: int
+    kept: tuple[int, ...]
+    reduced: tuple[int, ...]
+    operands: tuple[Operand, ...]
+    body: tuple[str, ...]
+    identity: str
+    combine: str  # C++ over `acc` and `result`
+    omp_op: str  # "+" or "*" when OpenMP may reassociate; "" keeps the order
+    it: str
+    fast: str
+    kind: str = "fused_reduce"

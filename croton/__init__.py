@@ -23,8 +23,8 @@ __version__ = "0.1.0"
 
 
 _LAZY_ATTRS = {"function": "croton.function_module", "In": "croton.function_module",
-               "Out": "croton.function_module"}
-_LAZY_MODULES = ("printing", "gradient", "function_module", "evaluate")
+               "Out": "croton.function_module", "scan": "croton.scan", "Mode": "croton.mode"}
+_LAZY_MODULES = ("printing", "gradient", "function_module", "evaluate", "ifelse")
 
 
 def __getattr__(name: str):
@@ -38,5 +38,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'croton' has no attribute {name!r}")
 
 
-__all__ = ["tensor", "config", "shared", "SharedVariable", "function", "In", "printing",
-           "gradient", "__version__"]
+__all__ = ["tensor", "config", "shared", "SharedVariable", "function", "In", "Out", "Mode",
+           "printing", "gradient", "scan", "ifelse", "__version__"]

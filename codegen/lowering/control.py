@@ -1,0 +1,313 @@
+"""Kernel generators for control flow: ``ifelse`` (a ``BranchStep``) and ``scan`` (a
+``ScanStep`` calling the step's inner graph, compiled by a nested ``Lowerer`` into a static
+function of the same translation unit).
+
+Each node only one branch of an ``ifelse`` needs is lowered inside that branch (its shape
+lines, checks and allocations too), so the untaken branch costs nothing and cannot fail:
+``top_level_nodes`` decides where every node goes, before lowering starts.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.ifelse import ifelse
+    >>> from croton.fgraph import Graph
+    >>> from croton.codegen.lower import lower
+    >>> a, b = T.dscalars('a', 'b')
+    >>> [s.kind for s in lower(Graph.make([a, b], [ifelse(a < b, T.exp(a), b)])).plan.steps]
+    ['elementwise', 'branch', 'elementwise']
+"""
+
+from __future__ import annotations
+
+from croton.codegen.lower import CheckInfo, Lowerer
+from croton.codegen.lowering import lowering
+from croton.codegen.plan import BranchStep, CallStep, Operand, ScanStep, ShapeLine, SubFunction
+from croton.graph import Apply
+from croton.types import CXX_TYPE, DTYPE_CODE, TensorType
+
+Location = tuple[int, str] | None  # (id of an ifelse node, "then" | "else"), None: top level
+
+
+# --- where each node runs ---------------------------------------------------------------------
+def _branch_homes(nodes: list[Apply], roots: list) -> dict[int, Location]:
+    """For each node: the innermost branch that contains every use of its outputs."""
+    uses: dict[int, list[tuple[Apply | None, int]]] = {}
+    for node in nodes:
+        for pos, inp in enumerate(node.inputs):
+            uses.setdefault(id(inp), []).append((node, pos))
+    for v in roots:
+        uses.setdefault(id(v), []).append((None, 0))
+    home: dict[int, Location] = {}
+
+    def chain(loc: Location) -> list[Location]:
+        out = [loc]
+        while loc is not None:
+            loc = home[loc[0]]
+            out.append(loc)
+        return out
+
+    for node in reversed(nodes):
+        locs: list[Location] = []
+        for out in node.outputs:
+            for client, pos in uses.get(id(out), []):
+                if client is None:
+                    locs.append(None)
+                elif client.op.kind == "ifelse" and pos > 0:
+                    n = dict(client.params)["n_outs"]
+                    locs.append((id(client), "then" if pos <= n else "else"))
+                else:
+                    locs.append(home[id(client)])
+        common = chain(locs[0]) if locs else [None]
+        for loc in locs[1:]:
+            others = set(chain(loc))
+            common = [c for c in common if c in others]
+        home[id(node)] = common[0]
+    return home
+
+
+def top_level_nodes(lw: Lowerer) -> list[Apply]:
+    """The nodes the function body lowers in order; the others wait for their branch
+    (``lw.branch_members[(id(ifelse), side)]``)."""
+    nodes = lw.graph.nodes()
+    lw.branch_members = {}
+    if not any(n.op.kind == "ifelse" for n in nodes):
+        return nodes
+    home = _branch_homes(nodes, lw.graph.roots)
+    for n in nodes:
+        if home[id(n)] is not None:
+            lw.branch_members.setdefault(home[id(n)], []).append(n)
+    return [n for n in nodes if home[id(n)] is None]
+
+
+def _lower_into(lw: Lowerer, nodes: list[Apply]) -> list:
+    """Lower ``nodes`` into a fresh step list (nothing hoisted out of it)."""
+    saved, saved_pending = lw.steps, lw.pending_alloc
+    lw.steps, lw.pending_alloc = [], []
+    try:
+        for n in nodes:
+            lw.lower_node(n)
+        return lw.steps
+    finally:
+        lw.steps, lw.pending_alloc = saved, saved_pending
+
+
+@lowering("ifelse")
+def lower_ifelse(lw: Lowerer, node: Apply) -> None:
+    n = dict(node.params)["n_outs"]
+    cond = lw.buffer_of(node.inputs[0])
+    outs = [lw.alias(o, o.type, f"{node.op_label()}.{k}") for k, o in enumerate(node.outputs)]
+    branches = []
+    for side, values in (("then", node.inputs[1:1 + n]), ("else", node.inputs[1 + n:])):
+        steps = _lower_into(lw, lw.branch_members.get((id(node), side), []))
+        code = tuple(f"B{o} = B{lw.buffer_of(v)};" for o, v in zip(outs, values))
+        steps.append(CallStep(code, f"ifelse outputs: the {side} branch's values (views)"))
+        branches.append(tuple(steps))
+    lw.emit(BranchStep(cond, CXX_TYPE[node.inputs[0].dtype], branches[0], branches[1],
+                       tuple(outs)))
+
+
+# --- scan ---------------------------------------------------------------------------------
+def _compile_step(lw: Lowerer, spec, label: str) -> str:
+    """Lower the inner graph into a ``SubFunction``; returns its C++ name."""
+    from croton.codegen.pipeline import run_pipeline
+
+    inner = run_pipeline(spec.inner)
+    nested = Lowerer(inner)
+    nested.checks = lw.checks  # the inner graph's errors name its ops and the user's lines
+    nested.subfunctions = lw.subfunctions
+    first = len(lw.checks)
+    lowered = nested.run()
+    for i in range(first, len(lw.checks)):  # "mul inside scan{fn=step}"
+        c = lw.checks[i]
+        lw.checks[i] = CheckInfo(c.kind, f"{c.op} inside {label}", c.source, c.detail)
+    if lowered.shared:
+        raise AssertionError("a scan's inner graph reads shared variables only as inputs")
+    for h in lowered.plan.headers:
+        lw.need_header(h)
+    index = len(lw.subfunctions)
+    name = f"scan_step_{index}"
+    lw.subfunctions.append(SubFunction(name, f"S{index}_", lowered.plan))
+    return name
+
+
+def _row_expr(u: str, tap: int, offset: int, backwards: bool, length: str) -> str:
+    r = f"{u} + {tap + offset}" if tap + offset else u
+    return f"{length} - 1 - ({r})" if backwards else r
+
+
+@lowering("scan")
+def lower_scan(lw: Lowerer, node: Apply) -> None:
+    spec = dict(node.params)["fn"]
+    label = node.op_label()
+    function = _compile_step(lw, spec, label)
+    ins, outs = spec.input_slices(), spec.output_slices()
+    inner_in, inner_out = spec.inner.inputs, spec.inner.outputs
+    rev, zero_fill = spec.reverse, str(spec.truncate >= 0).lower()
+
+    def check(kind: str, detail: str) -> int:
+        return lw.check(CheckInfo(kind, label, node.source, detail))
+
+    n_buf = lw.buffer_of(node.inputs[0])
+    seq_bufs = [lw.buffer_of(v) for v in node.inputs[ins["seqs"]]]
+    init_bufs = [lw.buffer_of(v) for v in node.inputs[ins["inits"]]]
+    like_bufs = [lw.buffer_of(v) for v in node.inputs[ins["accums"]]]
+    nonseq_bufs = [lw.buffer_of(v) for v in node.inputs[ins["nonseqs"]]]
+    out_vars = node.outputs
+    stacked = [lw.alias(v, v.type, f"{label}.state{j}")
+               for j, v in enumerate(out_vars[outs["states"]])]
+    nitsots = [lw.result_buffer(v, f"{label}.out{i}")
+               for i, v in enumerate(out_vars[outs["nitsots"]])]
+    lw.pending_alloc = [b for b in lw.pending_alloc if b not in nitsots]  # scan_alloc does it
+    stores = [lw.alias(v, v.type, f"{label}.store{j}")
+              for j, v in enumerate(out_vars[outs["stores"]])]
+    accum_vars = out_vars[outs["accums"]]
+    accums = [lw.result_buffer(v, f"{label}.accum{a}") for a, v in enumerate(accum_vars)]
+    lw.pending_alloc = [b for b in lw.pending_alloc if b not in accums]  # after their shapes
+    finals = [lw.alias(v, v.type, f"{label}.final{j}")
+              for j, v in zip(spec.finals, out_vars[outs["finals"]])]
+    n_out = len(inner_out)
+    shape_cid = check("shape", "a step gave an output another shape than the first step (or "
+                               "than its initial state); scan needs the same shape at every "
+                               "step: shapes of this step's output and of the expected one")
+    neg_cid = check("value", "n_steps must not be negative")
+    declare = [f"const int64_t n = croton::value<int64_t>(B{n_buf});",
+               f"if (n < 0) return croton::fail_value(err, {neg_cid}, \"negative n_steps\");",
+               f"ScanSlot slots[{max(n_out, 1)}] = {{}};",
+               f"croton_buffer inner_in[{max(len(inner_in), 1)}] = {{}};",
+               f"croton_buffer inner_out[{max(n_out, 1)}] = {{}};",
+               f"ScanContext ctx{{alloc, alloc_ctx, out, &scratch, slots, {zero_fill}, -1, 0, "
+               f"{{}}, {{}}}};"]
+
+    # setup: checks, the state stores (initial rows copied in), zeroed accumulators, slots
+    code = []
+    for i, (q, b) in enumerate(zip(spec.seqs, seq_bufs)):
+        cid = check("shape", f"sequence {i} (taps {list(q.taps)}) has fewer rows than the steps "
+                             f"need: the sequence's shape and the rows needed")
+        need = f"n + {max(q.taps) + q.offset}"
+        code.append(f"if (n > 0 && B{b}.shape[0] < {need}) {{ const int64_t need = {need}; "
+                    f"return croton::fail_shape(err, {cid}, B{b}.ndim, B{b}.shape, 1, &need); }}")
+    for j, (q, b, st, sv) in enumerate(zip(spec.states, init_bufs, stores, stacked)):
+        cid = check("shape", f"the initial value of output {j} (taps {list(q.taps)}) has fewer "
+                             f"rows than its taps need: its shape and the rows needed")
+        code += [f"if (B{b}.shape[0] < {q.m}) {{ const int64_t need = {q.m}; "
+                 f"return croton::fail_shape(err, {cid}, B{b}.ndim, B{b}.shape, 1, &need); }}",
+                 f"B{st}.shape[0] = {q.m} + n;",
+                 *(f"B{st}.shape[{d}] = B{b}.shape[{d}];" for d in range(1, lw.buffers[st].ndim)),
+                 f"if (!scan_scratch(scratch, B{st}, {zero_fill})) return croton::fail_alloc(err);",
+                 f"B{sv} = scan_rows(B{st}, {'0' if rev else q.m}, n);"]
+    setup: list = [CallStep(tuple(code), "checks, state stores")]
+    for q, b, st in zip(spec.states, init_bufs, stores):
+        src_b, dst_b = lw.buffers[b], lw.buffers[st]
+        dst_t = TensorType(dst_b.dtype, dst_b.broadcastable)
+        src = lw.new_buffer(TensorType(src_b.dtype, src_b.broadcastable), "view", -1, "init")
+        dst = lw.new_buffer(dst_t, "view", -1, "store rows")
+        setup.append(CallStep((f"B{src} = scan_rows(B{b}, 0, {q.m});",
+                               f"B{dst} = scan_rows(B{st}, {'n' if rev else '0'}, {q.m});"),
+                              "initial rows"))
+        lw.emit_elementwise(dst, dst_t, [Operand(src, src_b.ctype, "x0", "i")],
+                            ("result = x0;",), into=setup)
+    for like, acc, v in zip(like_bufs, accums, accum_vars):
+        lw.pending_alloc.append(acc)
+        lw.set_shape(acc, [f"B{like}.shape[{d}]" for d in range(v.ndim)], into=setup)
+        lw.emit_elementwise(acc, v.type, [], ("result = 0;",), into=setup)
+    slot_lines = [f"slots[{j}].stack = &B{st};" for j, st in enumerate(stores)]
+    base, acc_base = spec.n_state, spec.n_state + spec.n_nitsot
+    for i, b in enumerate(nitsots):
+        buf = lw.buffers[b]
+        slot_lines += [f"slots[{base + i}].stack = &B{b};", f"slots[{base + i}].rows = n;",
+                       f"slots[{base + i}].output = {buf.index if buf.role == 'output' else -1};"]
+    for k in range(acc_base, n_out):
+        slot_lines.append(f"slots[{k}].temp.dtype = {DTYPE_CODE[inner_out[k].dtype]};")
+    nonseq_pos = spec.inner_input_slices()["nonseqs"].start
+    slot_lines += [f"inner_in[{nonseq_pos + k}] = B{b};" for k, b in enumerate(nonseq_bufs)]
+    if slot_lines:
+        setup.append(CallStep(tuple(slot_lines), "the step's fixed inputs and output slots"))
+
+    # the loop body: point the inputs at this step's rows, run the step, add accumulations
+    body_code = []
+    pos = 0
+    for q, b in zip(spec.seqs, seq_bufs):
+        for k in q.taps:
+            row = _row_expr("u", k, q.offset, q.backwards, f"B{b}.shape[0]")
+            body_code.append(f"inner_in[{pos}] = scan_row(B{b}, {row});")
+            pos += 1
+    for j, (q, st) in enumerate(zip(spec.states, stores)):
+        for k in q.taps:
+            body_code.append(f"inner_in[{pos}] = scan_row(B{st}, "
+                             f"{f'u + {-k}' if rev else f'u + {q.m + k}'});")
+            pos += 1
+        body_code.append(f"slots[{j}].row = {'u' if rev else f'u + {q.m}'};")
+    body_code += [f"slots[{base + i}].row = u;" for i in range(spec.n_nitsot)]
+    body_code += [
+        f"const int rc = {function}(inner_in, nullptr, &scan_alloc, &ctx, inner_out, nullptr, "
+        f"err);",
+        f"if (rc != 0) return ctx.failed >= 0 ? croton::fail_shape(err, {shape_cid}, ctx.ndim, "
+        f"ctx.got, ctx.ndim, ctx.want) : rc;"]
+    body: list = [CallStep(tuple(body_code), "one step")]
+    for acc, entries, v in zip(accums, spec.accums, accum_vars):
+        for e in entries:
+            k = acc_base + e.output
+            row_t = inner_out[k].type
+            temp = lw.new_buffer(row_t, "view", -1, "step value")
+            target_t = TensorType(v.dtype, row_t.broadcastable if e.tap is not None
+                                  else v.broadcastable)
+            target = lw.new_buffer(target_t, "view", -1, "accumulated rows")
+            where = f"B{acc}" if e.tap is None else (
+                f"scan_row(B{acc}, "
+                f"{_row_expr('u', e.tap, e.offset, e.backwards, f'B{acc}.shape[0]')})")
+            nd = row_t.ndim
+            body.append(CallStep((
+                f"B{temp} = slots[{k}].temp;", f"B{target} = {where};",
+                f"if (!croton::same_shape({nd}, B{temp}.shape, B{target}.shape)) return "
+                f"croton::fail_shape(err, {shape_cid}, {nd}, B{temp}.shape, {nd}, "
+                f"B{target}.shape);"), "accumulate"))
+            lw.emit_elementwise(target, target_t,
+                                [Operand(target, CXX_TYPE[v.dtype], "x0", "i"),
+                                 Operand(temp, CXX_TYPE[row_t.dtype], "x1", "i")],
+                                ("result = x0 + x1;",), into=body)
+
+    # finish: outputs of a loop that never ran, the final states
+    finish_code = []
+    for i, b in enumerate(nitsots):
+        finish_code.append(f"if (B{b}.data == nullptr) {{ const int64_t zeros[CROTON_MAX_NDIM] "
+                           f"= {{}}; if (scan_stack(&ctx, slots[{base + i}], B{b}.ndim - 1, "
+                           f"zeros) != 0) return croton::fail_alloc(err); }}")
+    for j, f in zip(spec.finals, finals):
+        row = "n - scan_count" if rev else f"{spec.states[j].m} + scan_count - 1"
+        finish_code.append(f"B{f} = scan_row(B{stores[j]}, {row});")
+    finish = (CallStep(tuple(finish_code), "empty outputs, final states"),) if finish_code else ()
+    count = "n" if spec.truncate < 0 else f"std::min<int64_t>(n, {spec.truncate})"
+    lw.emit(ScanStep(label, tuple(declare), tuple(setup), count,
+                     "n - 1 - t" if rev else "t", tuple(body), finish,
+                     tuple(stacked + stores + nitsots + accums + finals)))
+
+
+@lowering("scan_rows")
+def lower_scan_rows(lw: Lowerer, node: Apply) -> None:
+    """Zeros shaped like input 0, with row ``i`` copied from input ``i + 1``."""
+    like, rows = node.inputs[0], node.inputs[1:]
+    out = node.outputs[0]
+    label = node.op_label()
+    lb = lw.buffer_of(like)
+    ob = lw.result_buffer(out, label)
+    lw.set_shape(ob, [f"B{lb}.shape[{d}]" for d in range(out.ndim)])
+    cid = lw.check(CheckInfo("shape", label, node.source, f"the initial value needs at least "
+                                                          f"{len(rows)} rows"))
+    lw.shape(ShapeLine("", f"B{lb}.shape[0] >= {len(rows)}", cid, f"B{lb}.shape", like.ndim))
+    lw.emit_elementwise(ob, out.type, [], ("result = 0;",))
+    row_t = TensorType(out.dtype, out.broadcastable[1:])
+    ct = CXX_TYPE[out.dtype]
+    for i, r in enumerate(rows):
+        rb = lw.buffer_of(r)
+        view = lw.new_buffer(row_t, "view", -1, f"row {i}")
+        lw.set_shape(view, [f"B{ob}.shape[{d + 1}]" for d in range(row_t.ndim)])
+        code = [f"B{view}.data = static_cast<{ct}*>(B{ob}.data) + {i} * B{ob}.strides[0];"]
+        code += [f"B{view}.strides[{d}] = B{ob}.strides[{d + 1}];" for d in range(row_t.ndim)]
+        lw.emit(CallStep(tuple(code), f"row {i}"))
+        cid = lw.check(CheckInfo("shape", label, node.source, f"row {i} has another shape"))
+        same = " && ".join(f"B{rb}.shape[{d}] == B{view}.shape[{d}]"
+                           for d in range(row_t.ndim)) or "true"
+        lw.shape(ShapeLine("", same, cid, f"B{rb}.shape", row_t.ndim, f"B{view}.shape",
+                           row_t.ndim))
+        lw.emit_elementwise(view, row_t, [Operand(rb, CXX_TYPE[r.dtype], "x0", "i")],
+                            ("result = x0;",))
