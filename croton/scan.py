@@ -70,6 +70,25 @@ def _state_output(out, placeholder: Variable, index: int) -> Variable:
     return out
 
 
+def _replace_outer(values: list, replace: dict[int, Variable]) -> list:
+    """``values`` with every outer non-sequence (an input or a computed variable) replaced by
+    its inner placeholder."""
+    import croton.tensor as T
+
+    values = [T.as_tensor_variable(v) for v in values]
+    if not replace or not values:
+        return values
+    graph = Graph.make([], values)
+
+    def transform(node, new_inputs):
+        if any(id(o) in replace for o in node.outputs):
+            return [replace.get(id(o), o) for o in node.outputs]
+        return None
+
+    rebuilt = graph.rebuild(transform, replace_leaf=lambda v: replace.get(id(v), v))
+    return [replace.get(id(v), r) for v, r in zip(values, rebuilt.outputs)]
+
+
 def scan(fn: Callable, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
          truncate_gradient: int = -1, go_backwards: bool = False, mode=None,
          name: str | None = None, profile=False, allow_gc=None, strict: bool = False,
@@ -132,18 +151,24 @@ def scan(fn: Callable, sequences=None, outputs_info=None, non_sequences=None, n_
         states.append((i, init, taps))
         state_ph.append([_placeholder(row, f"out{i}[t{t:+d}]") for t in taps])
     # --- non-sequences: placeholders, except shared variables and constants -----------------
+    # As in Theano, fn receives the non-sequences themselves (so it may differentiate through
+    # them: T.grad(y[i], x) with y = f(x)); afterwards each is replaced by an inner placeholder.
     nonseq_outer = [T.as_tensor_variable(v) for v in _as_list(non_sequences)]
     nonseq_args = [v if isinstance(v, SharedVariable | Constant)
                    else _placeholder(v.type, v.name or f"nonseq{k}")
                    for k, v in enumerate(nonseq_outer)]
+    nonseq_replace = {id(v): a for v, a in zip(nonseq_outer, nonseq_args) if a is not v}
 
-    ret = fn(*seq_ph, *[p for ph in state_ph for p in ph], *nonseq_args)
+    ret = fn(*seq_ph, *[p for ph in state_ph for p in ph], *nonseq_outer)
     outputs, updates = _split_return(ret)
     if infos is None:
         infos = [None] * len(outputs)
     if len(outputs) != len(infos):
         raise ValueError(f"scan: fn returned {len(outputs)} outputs but outputs_info has "
                          f"{len(infos)} entries; give one entry (None for a plain output) each")
+    outputs = _replace_outer(outputs, nonseq_replace)
+    updates = list(zip([u for u, _ in updates],
+                       _replace_outer([e for _, e in updates], nonseq_replace)))
     state_of = {i: s for s, (i, _, _) in enumerate(states)}
     state_outs = [_state_output(outputs[i], state_ph[s][0], i) for i, s in state_of.items()]
     nitsot_index = [i for i in range(len(outputs)) if i not in state_of]
