@@ -157,7 +157,13 @@ def discover() -> Toolchain:
 
 @functools.lru_cache(maxsize=1)
 def load_blas() -> None:
-    """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed)."""
+    """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed).
+
+    Also, before any compiled module loads libgomp: OpenMP threads that finish a loop sleep
+    at once instead of spinning (OMP_WAIT_POLICY=PASSIVE, unless the user set it), so they do
+    not take the cores from OpenBLAS's threads in the BLAS call that follows."""
     import ctypes
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     ctypes.CDLL(discover().blas_library, mode=ctypes.RTLD_GLOBAL)
