@@ -61,32 +61,17 @@ class Scratch {
   Block* head_ = nullptr;
 };
 
-// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements) is large enough.
-template <class Body>
-inline void parallel_for(int64_t n, int64_t work, Body&& body) {
+// The threaded part, written once per translation unit: runs fn(ctx, lo, hi, t) on one
+// contiguous chunk per thread (t = chunk index) and returns the number of chunks, or runs
+// nothing and returns 0 when the work is too small to share (the caller then runs it alone).
+// Kernels reach it through the templates below, which pass the loop as a type-erased lambda,
+// so each loop body is compiled once (not once more per OpenMP region).
+// (noinline/noclone: otherwise g++ specializes the OpenMP region for every kernel's fn and
+// compiles each loop body twice.)
+__attribute__((noinline, noclone)) inline int parallel_chunks(
+    int64_t n, int64_t work, void (*fn)(void*, int64_t, int64_t, int), void* ctx) {
 #if defined(_OPENMP)
   if (work > CROTON_OMP_MIN_WORK && n > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-#pragma omp parallel
-    {
-      const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-      const int64_t chunk = (n + threads - 1) / threads;
-      const int64_t lo = t * chunk, hi = lo + chunk < n ? lo + chunk : n;
-      if (lo < hi) body(lo, hi);
-    }
-    return;
-  }
-#endif
-  (void)work;
-  if (n > 0) body(int64_t(0), n);
-}
-
-// The sum (or product: `combine`) of chunk(lo, hi) partial results over [0, n), threaded like
-// parallel_for; partials are combined in thread order, so results do not vary run to run.
-template <class Acc, class Chunk, class Combine>
-inline Acc parallel_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& combine) {
-#if defined(_OPENMP)
-  if (n > CROTON_OMP_MIN_WORK && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-    Acc partial[64];
     int used = 1;
 #pragma omp parallel
     {
@@ -97,16 +82,45 @@ inline Acc parallel_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& com
       if (t < threads) {
         const int64_t size = (n + threads - 1) / threads;
         const int64_t lo = t * size, hi = lo + size < n ? lo + size : n;
-        partial[t] = lo < hi ? chunk(lo, hi) : identity;
+        if (lo < hi) fn(ctx, lo, hi, t);
       }
     }
-    Acc acc = partial[0];
-    for (int t = 1; t < used; ++t) acc = combine(acc, partial[t]);
-    return acc;
+    return used;
   }
 #endif
-  (void)combine;
-  return n > 0 ? chunk(int64_t(0), n) : identity;
+  (void)n; (void)work; (void)fn; (void)ctx;
+  return 0;
+}
+
+// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements) is large enough.
+template <class Body>
+inline void parallel_for(int64_t n, int64_t work, Body&& body) {
+  auto run = [](void* ctx, int64_t lo, int64_t hi, int) { (*static_cast<Body*>(ctx))(lo, hi); };
+  // the serial case calls through the same pointer: the loop body is compiled once
+  if (parallel_chunks(n, work, run, &body) == 0 && n > 0) run(&body, 0, n, 0);
+}
+
+// The sum (or product: `combine`) of chunk(lo, hi) partial results over [0, n), threaded like
+// parallel_for; partials are combined in chunk order, so results do not vary run to run.
+template <class Acc, class Chunk, class Combine>
+inline Acc parallel_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& combine) {
+  struct Context {
+    Chunk* chunk;
+    Acc partial[64];
+  } ctx{&chunk, {}};
+  for (Acc& p : ctx.partial) p = identity;
+  auto run = [](void* c, int64_t lo, int64_t hi, int t) {
+    auto* context = static_cast<Context*>(c);
+    context->partial[t] = (*context->chunk)(lo, hi);
+  };
+  int used = parallel_chunks(n, n, run, &ctx);
+  if (used == 0 && n > 0) {
+    run(&ctx, 0, n, 0);
+    used = 1;
+  }
+  Acc acc = identity;
+  for (int t = 0; t < used; ++t) acc = combine(acc, ctx.partial[t]);
+  return acc;
 }
 
 // Contiguous (C-order) element strides for `shape`.
