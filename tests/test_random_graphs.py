@@ -27,6 +27,13 @@ UNARY = [
     ("sqrt_abs", lambda a: T.sqrt(T.abs(a))),
     ("pow_2", lambda a: a ** 2),
     ("mul_const", lambda a: a * 0.75),
+    ("reverse_rows", lambda a: a[::-1]),
+    ("reverse_cols_step", lambda a: a[:, ::-1] * 1.5),
+    ("softmax", lambda a: T.nnet.softmax(a)),
+    ("cumsum", lambda a: T.cumsum(a, axis=1)),
+    ("reshape_same", lambda a: T.reshape(a.T, (a.shape[1], a.shape[0])).T),
+    ("erf", T.erf),
+    ("log1p_sqr", lambda a: T.log1p(T.sqr(a))),
 ]
 BINARY = [
     ("add", lambda a, b: a + b),
@@ -72,7 +79,7 @@ def graphs(draw):
     return [x, y, r], outputs, names
 
 
-@settings(max_examples=6, deadline=None,
+@settings(max_examples=8, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(graph=graphs(), seed=st.integers(0, 2**16), layout=st.sampled_from(["c", "t", "step"]))
 def test_random_graphs_match_numpy(graph, seed, layout):
