@@ -89,11 +89,15 @@ class TensorOperators:
     __hash__ = object.__hash__
 
     # --- methods as in Theano -----------------------------------------------------------------
-    def sum(self, axis=None, keepdims: bool = False) -> Any:
-        return _tensor().sum(self, axis=axis, keepdims=keepdims)
+    def sum(self, axis=None, dtype: str | None = None, keepdims: bool = False,
+            acc_dtype: str | None = None) -> Any:
+        return _tensor().sum(self, axis=axis, dtype=dtype, keepdims=keepdims,
+                             acc_dtype=acc_dtype)
 
-    def mean(self, axis=None, keepdims: bool = False) -> Any:
-        return _tensor().mean(self, axis=axis, keepdims=keepdims)
+    def mean(self, axis=None, dtype: str | None = None, keepdims: bool = False,
+             acc_dtype: str | None = None) -> Any:
+        return _tensor().mean(self, axis=axis, dtype=dtype, keepdims=keepdims,
+                              acc_dtype=acc_dtype)
 
     def max(self, axis=None, keepdims: bool = False) -> Any:
         return _tensor().max(self, axis=axis, keepdims=keepdims)
@@ -123,12 +127,134 @@ class TensorOperators:
         return _tensor().transpose(self)
 
     # --- shape methods (reshape, flatten, squeeze, swapaxes, repeat, ...) ----------------------
+    def reshape(self, shape, ndim: int | None = None) -> Any:
+        return _tensor().reshape(self, shape, ndim=ndim)
+
+    def flatten(self, ndim: int = 1, outdim: int | None = None) -> Any:
+        return _tensor().flatten(self, ndim=ndim, outdim=outdim)
+
+    def swapaxes(self, axis1: int, axis2: int) -> Any:
+        return _tensor().swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis=None) -> Any:
+        return _tensor().squeeze(self, axis=axis)
+
+    def repeat(self, repeats, axis: int | None = None) -> Any:
+        return _tensor().repeat(self, repeats, axis=axis)
+
+    def copy(self, name: str | None = None) -> Any:
+        out = _tensor().tensor_copy(self)
+        out.name = name
+        return out
+
+    @property
+    def shape(self) -> Any:
+        """The symbolic shape (an int64 vector); ``x.shape[i]`` is ``shape_i(x, i)``."""
+        return _tensor().shape(self)
+
+    @property
+    def size(self) -> Any:
+        """The number of elements, an int64 scalar."""
+        t = _tensor()
+        out = t.constant(1, dtype="int64")
+        for d in range(self.ndim):  # type: ignore[attr-defined]
+            out = out * t.shape_i(self, d)
+        return out
 
     # --- indexing (__getitem__) ---------------------------------------------------------------
+    def __getitem__(self, key: Any) -> Any:
+        owner = getattr(self, "owner", None)
+        if owner is not None and owner.op.name == "shape" and isinstance(key, int) \
+                and not isinstance(key, bool):
+            try:
+                from croton.tensor.shape_ops import shape_index
+            except ImportError:
+                shape_index = None
+            if shape_index is not None:
+                return shape_index(self, key)
+        from croton.tensor.subtensor import getitem
+
+        return getitem(self, key)
+
 
     # --- reductions (argmax, argmin, var, std, all, any, cumsum, ...) -------------------------
+    def prod(self, axis=None, dtype: str | None = None, keepdims: bool = False,
+             acc_dtype: str | None = None) -> Any:
+        return _tensor().prod(self, axis=axis, dtype=dtype, keepdims=keepdims,
+                              acc_dtype=acc_dtype)
+
+    def argmax(self, axis=None, keepdims: bool = False) -> Any:
+        return _tensor().argmax(self, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis=None, keepdims: bool = False) -> Any:
+        return _tensor().argmin(self, axis=axis, keepdims=keepdims)
+
+    def var(self, axis=None, ddof: int = 0, keepdims: bool = False,
+            corrected: bool = False) -> Any:
+        return _tensor().var(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
+
+    def std(self, axis=None, ddof: int = 0, keepdims: bool = False,
+            corrected: bool = False) -> Any:
+        return _tensor().std(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)
+
+    def all(self, axis=None, keepdims: bool = False) -> Any:
+        return _tensor().all(self, axis=axis, keepdims=keepdims)
+
+    def any(self, axis=None, keepdims: bool = False) -> Any:
+        return _tensor().any(self, axis=axis, keepdims=keepdims)
+
+    def cumsum(self, axis=None) -> Any:
+        return _tensor().cumsum(self, axis=axis)
+
+    def cumprod(self, axis=None) -> Any:
+        return _tensor().cumprod(self, axis=axis)
+
+    def norm(self, L, axis=None, keepdims: bool = False) -> Any:
+        return _tensor().norm(self, L, axis=axis, keepdims=keepdims)
 
     # --- elementwise methods (astype, clip, round, conj, real, imag, ...) ---------------------
+    def astype(self, dtype: str) -> Any:
+        return _tensor().cast(self, str(dtype))
+
+    def clip(self, a_min: Any, a_max: Any) -> Any:
+        return _tensor().clip(self, a_min, a_max)
+
+    def round(self, mode: str | None = None) -> Any:
+        return _tensor().round(self, mode=mode)
+
+    def conj(self) -> Any:
+        return _tensor().conj(self)
+
+    conjugate = conj
+
+    @property
+    def real(self) -> Any:
+        return _tensor().real(self)
+
+    @property
+    def imag(self) -> Any:
+        return _tensor().imag(self)
+
+    def __and__(self, other: Any) -> Any:
+        return _tensor().and_(self, other)
+
+    def __rand__(self, other: Any) -> Any:
+        return _tensor().and_(other, self)
+
+    def __or__(self, other: Any) -> Any:
+        return _tensor().or_(self, other)
+
+    def __ror__(self, other: Any) -> Any:
+        return _tensor().or_(other, self)
+
+    def __xor__(self, other: Any) -> Any:
+        return _tensor().xor(self, other)
+
+    def __rxor__(self, other: Any) -> Any:
+        return _tensor().xor(other, self)
+
+    def __invert__(self) -> Any:
+        return _tensor().invert(self)
 
     def __iter__(self):
         raise TypeError("a symbolic variable cannot be iterated over")

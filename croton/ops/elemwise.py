@@ -19,7 +19,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from croton.ops.table import OpRecord, register
-from croton.types import DISCRETE_DTYPES, TensorType, upcast, upgrade_to_float
+from croton.types import (
+    COMPLEX_DTYPES,
+    DISCRETE_DTYPES,
+    FLOAT_DTYPES,
+    TensorType,
+    upcast,
+    upgrade_to_float,
+)
 
 
 def _t():
@@ -28,17 +35,27 @@ def _t():
     return T
 
 
-def elemwise_type_rule(out_dtype: Callable[[Sequence[str], dict], str]):
-    """Type rule: equal ndims, a dim is broadcastable only where every input's is."""
+def elemwise_type_rule(out_dtype: Callable[[Sequence[str], dict], str], name: str = "",
+                       domain: str = "any"):
+    """Type rule: equal ndims, a dim is broadcastable only where every input's is.
+
+    ``domain`` restricts the input dtypes: 'any', 'real' (no complex) or 'discrete' (bool and
+    integers, for the bitwise ops); a bad dtype raises ``TypeError`` when the graph is built.
+    """
 
     def rule(types: Sequence[TensorType], params: dict) -> list[TensorType]:
         ndims = {t.ndim for t in types}
         if len(ndims) != 1:
             raise TypeError(f"elementwise inputs need equal ndim, got {[t.ndim for t in types]}")
+        dtypes = [t.dtype for t in types]
+        if domain == "real" and any(d in COMPLEX_DTYPES for d in dtypes):
+            raise TypeError(f"{name} is not defined for complex inputs, got {dtypes}")
+        if domain == "discrete" and any(d not in DISCRETE_DTYPES for d in dtypes):
+            raise TypeError(f"{name} needs bool or integer inputs, got {dtypes}")
         pattern = tuple(all(bc) for bc in zip(*(t.broadcastable for t in types)))
         if not types[0].broadcastable:
             pattern = ()
-        return [TensorType(out_dtype([t.dtype for t in types], params), pattern)]
+        return [TensorType(out_dtype(dtypes, params), pattern)]
 
     return rule
 
@@ -55,6 +72,12 @@ def _to_bool(dtypes, params):
     return "bool"
 
 
+def _part_dtype(dtypes, params):
+    """complex64 -> float32, complex128 -> float64; real dtypes unchanged."""
+    dtype = upcast(*dtypes)
+    return {"complex64": "float32", "complex128": "float64"}.get(dtype, dtype)
+
+
 def _last(dtypes, params):
     return dtypes[-1]
 
@@ -67,17 +90,33 @@ def _compute_upcast(dtypes: Sequence[str]) -> str:
     return upcast(*dtypes)
 
 
-def _np_cast(fn):
-    return lambda values, params: [fn(*values)]
+def _np_perform(fn, out_dtype, compute_dtype):
+    """NumPy reference that computes in the dtype the C++ code computes in: a float result of
+    integer inputs (``exp(int8)``) is computed in that float dtype, not in NumPy's float16."""
+
+    def perform(values, params):
+        dtypes = [str(v.dtype) for v in values]
+        if compute_dtype is not None:
+            target = compute_dtype(dtypes)
+        else:
+            target = out_dtype(dtypes, params)
+            if target not in FLOAT_DTYPES and target not in COMPLEX_DTYPES:
+                target = None
+        if target is not None:
+            values = [v if str(v.dtype) == target else v.astype(target) for v in values]
+        return [fn(*values)]
+
+    return perform
 
 
 def elemwise(name: str, nin: int, cpp: str, numpy_fn, vjp=None, out_dtype=_same,
-             compute_dtype=None, doc: str = "") -> OpRecord:
-    """Register an elementwise op."""
+             compute_dtype=None, doc: str = "", domain: str = "real") -> OpRecord:
+    """Register an elementwise op (``domain``: which input dtypes it accepts, see
+    ``elemwise_type_rule``)."""
     return register(OpRecord(
         name=name, kind="elemwise", nin=nin, cpp=cpp, vjp=vjp, doc=doc,
-        type_rule=elemwise_type_rule(out_dtype),
-        perform=_np_cast(numpy_fn),
+        type_rule=elemwise_type_rule(out_dtype, name, domain),
+        perform=_np_perform(numpy_fn, out_dtype, compute_dtype),
         compute_dtype=compute_dtype,
     ))
 
@@ -119,7 +158,11 @@ def _vjp_neg(node, g):
 
 
 def _vjp_abs(node, g):
-    return [g[0] * _t().sgn(node.inputs[0])]
+    T = _t()
+    x = node.inputs[0]
+    if x.dtype in COMPLEX_DTYPES:  # d|z| = Re(conj(z) dz) / |z|
+        return [g[0] * x / node.outputs[0]]
+    return [g[0] * T.sgn(x)]
 
 
 def _vjp_exp(node, g):
@@ -187,6 +230,21 @@ def _no_grad(node, g):
     return [None] * len(node.inputs)
 
 
+def _vjp_zeros(node, g):
+    """Piecewise-constant ops (sgn, floor, round...): zero gradient, as Theano."""
+    T = _t()
+    return [None if _discrete(i) else T.zeros_like(i) for i in node.inputs]
+
+
+def _vjp_int_div(node, g):
+    return _vjp_zeros(node, g)
+
+
+def _vjp_mod(node, g):
+    a, b = node.inputs
+    return [g[0], -g[0] * _t().int_div(a, b)]
+
+
 def _np_floor_div(a, b):
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.floor_divide(a, b)
@@ -244,42 +302,59 @@ def _np_fill(ref, value):
 
 
 def _np_cast_param(values, params):
-    return [values[0].astype(params["dtype"])]
+    value, dtype = values[0], params["dtype"]
+    if value.dtype.kind == "c" and dtype not in COMPLEX_DTYPES and dtype != "bool":
+        value = value.real  # as numpy.astype, without its ComplexWarning
+    return [value.astype(dtype)]
 
 
 # --- the records ------------------------------------------------------------------------------
-elemwise("add", 2, "({0} + {1})", np.add, _vjp_add)
-elemwise("sub", 2, "({0} - {1})", np.subtract, _vjp_sub)
-elemwise("mul", 2, "({0} * {1})", np.multiply, _vjp_mul)
-elemwise("true_div", 2, "({0} / {1})", _np_true_div, _vjp_true_div, out_dtype=_to_float)
-elemwise("int_div", 2, "croton::floor_div({0}, {1})", _np_floor_div, _no_grad)
-elemwise("mod", 2, "croton::py_mod({0}, {1})", _np_mod, _no_grad)
-elemwise("pow", 2, "croton::power({0}, {1})", _np_pow, _vjp_pow)
-elemwise("maximum", 2, "croton::maximum({0}, {1})", np.maximum, _vjp_maximum)
-elemwise("minimum", 2, "croton::minimum({0}, {1})", np.minimum, _vjp_minimum)
-elemwise("neg", 1, "(-{0})", np.negative, _vjp_neg)
-elemwise("abs", 1, "croton::absolute({0})", np.abs, _vjp_abs)
-elemwise("sgn", 1, "croton::sign({0})", np.sign, _no_grad)
-elemwise("exp", 1, "std::exp({0})", _np_exp, _vjp_exp, out_dtype=_to_float)
-elemwise("log", 1, "std::log({0})", _np_log, _vjp_log, out_dtype=_to_float)
-elemwise("sqr", 1, "({0} * {0})", np.square, _vjp_sqr)
-elemwise("sqrt", 1, "std::sqrt({0})", _np_sqrt, _vjp_sqrt, out_dtype=_to_float)
-elemwise("tanh", 1, "std::tanh({0})", np.tanh, _vjp_tanh, out_dtype=_to_float)
-elemwise("sigmoid", 1, "croton::sigmoid({0})", _np_sigmoid, _vjp_sigmoid, out_dtype=_to_float)
+_ANY = {"domain": "any"}  # also complex
+elemwise("add", 2, "({0} + {1})", np.add, _vjp_add, doc="a + b", **_ANY)
+elemwise("sub", 2, "({0} - {1})", np.subtract, _vjp_sub, doc="a - b", **_ANY)
+elemwise("mul", 2, "croton::multiply({0}, {1})", np.multiply, _vjp_mul, doc="a * b", **_ANY)
+elemwise("true_div", 2, "({0} / {1})", _np_true_div, _vjp_true_div, out_dtype=_to_float,
+         doc="a / b; integers divide in floating point", **_ANY)
+elemwise("int_div", 2, "croton::floor_div({0}, {1})", _np_floor_div, _vjp_int_div,
+         doc="a // b, rounding toward -inf as Python; integer x // 0 is 0")
+elemwise("mod", 2, "croton::py_mod({0}, {1})", _np_mod, _vjp_mod,
+         doc="a % b with the sign of b, as Python; integer x % 0 is 0")
+elemwise("pow", 2, "croton::power({0}, {1})", _np_pow, _vjp_pow, doc="a ** b", **_ANY)
+elemwise("maximum", 2, "croton::maximum({0}, {1})", np.maximum, _vjp_maximum,
+         doc="elementwise maximum; NaN propagates")
+elemwise("minimum", 2, "croton::minimum({0}, {1})", np.minimum, _vjp_minimum,
+         doc="elementwise minimum; NaN propagates")
+elemwise("neg", 1, "(-{0})", np.negative, _vjp_neg, doc="-a", **_ANY)
+elemwise("abs", 1, "croton::absolute({0})", np.abs, _vjp_abs, out_dtype=_part_dtype,
+         compute_dtype=_compute_upcast, doc="|a|; the modulus (a real) for complex a", **_ANY)
+elemwise("sgn", 1, "croton::sign({0})", np.sign, _vjp_zeros, doc="sign of a: -1, 0 or 1")
+elemwise("exp", 1, "std::exp({0})", _np_exp, _vjp_exp, out_dtype=_to_float, doc="e ** a", **_ANY)
+elemwise("log", 1, "std::log({0})", _np_log, _vjp_log, out_dtype=_to_float,
+         doc="natural logarithm", **_ANY)
+elemwise("sqr", 1, "croton::multiply({0}, {0})", np.square, _vjp_sqr, doc="a * a", **_ANY)
+elemwise("sqrt", 1, "std::sqrt({0})", _np_sqrt, _vjp_sqrt, out_dtype=_to_float,
+         doc="square root", **_ANY)
+elemwise("tanh", 1, "std::tanh({0})", np.tanh, _vjp_tanh, out_dtype=_to_float,
+         doc="hyperbolic tangent", **_ANY)
+elemwise("sigmoid", 1, "croton::sigmoid({0})", _np_sigmoid, _vjp_sigmoid, out_dtype=_to_float,
+         doc="logistic function 1 / (1 + exp(-a)), stable for large |a|")
 for _name, _sym, _fn in (("lt", "<", np.less), ("gt", ">", np.greater), ("le", "<=", np.less_equal),
                          ("ge", ">=", np.greater_equal), ("eq", "==", np.equal),
                          ("neq", "!=", np.not_equal)):
     elemwise(_name, 2, f"({{0}} {_sym} {{1}})", _fn, _no_grad, out_dtype=_to_bool,
-             compute_dtype=_compute_upcast)
-elemwise("switch", 3, "({0} ? {1} : {2})",
+             compute_dtype=_compute_upcast, doc=f"a {_sym} b (bool)",
+             domain="any" if _name in ("eq", "neq") else "real")
+elemwise("switch", 3, "(({0}) != {T}(0) ? {1} : {2})",
          lambda c, a, b: np.where(c.astype(bool), a, b), _vjp_switch,
          out_dtype=lambda dtypes, params: upcast(*dtypes[1:]),
-         compute_dtype=None)
+         doc="switch(cond, a, b): a where cond is nonzero, else b (numpy.where)", **_ANY)
 elemwise("fill", 2, "{1}", _np_fill, _vjp_fill, out_dtype=_last,
-         doc="fill(ref, value): value broadcast to ref's shape (Theano's `second`)")
-elemwise("identity", 1, "{0}", lambda a: a.copy(), _vjp_identity)
+         doc="fill(ref, value): value broadcast to ref's shape (Theano's `second`)", **_ANY)
+elemwise("identity", 1, "{0}", lambda a: a.copy(), _vjp_identity, doc="a copy of a", **_ANY)
 register(OpRecord(
-    name="cast", kind="elemwise", nin=1, cpp="{0}", vjp=_vjp_cast,
-    type_rule=elemwise_type_rule(_param_dtype), perform=_np_cast_param,
-    doc="cast(x, dtype): convert to another dtype (C++ static_cast semantics).",
+    name="cast", kind="elemwise", nin=1, cpp="croton::convert<{T}>({0})", vjp=_vjp_cast,
+    type_rule=elemwise_type_rule(_param_dtype, "cast"), perform=_np_cast_param,
+    compute_dtype=_compute_upcast,
+    doc="cast(x, dtype): convert to another dtype as numpy.astype (complex -> real keeps the "
+        "real part).",
 ))

@@ -10,7 +10,7 @@ Example::
     TensorType(float64, vector)
 """
 
-from croton.gradient import grad
+from croton.gradient import Lop, Rop, grad, hessian, jacobian
 from croton.tensor import linalg as _linalg
 from croton.tensor import nnet
 from croton.tensor import reductions as _reductions

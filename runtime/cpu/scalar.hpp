@@ -10,7 +10,16 @@
 #include <limits>
 #include <type_traits>
 
+#include "special.hpp"
+
 namespace croton {
+
+template <class T>
+struct is_complex : std::false_type {};
+#ifdef CROTON_NEED_COMPLEX
+template <class F>
+struct is_complex<std::complex<F>> : std::true_type {};
+#endif
 
 // Python/NumPy floor division: rounds toward -inf; integer division by zero gives 0.
 template <class T>
@@ -153,5 +162,149 @@ inline T sigmoid(T x) {
   T e = std::exp(x);
   return e / (T(1) + e);
 }
+
+// a * b; on bools a logical and (bool * bool draws -Wint-in-bool-context); integers wrap as
+// NumPy's, multiplied in unsigned arithmetic at least as wide as `unsigned` (no signed
+// overflow, and no uint16 * uint16 promoted to an overflowing int).
+template <class T>
+inline T multiply(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return a && b;
+  } else if constexpr (std::is_integral_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    using W = std::conditional_t<(sizeof(U) < sizeof(unsigned)), unsigned, U>;
+    return static_cast<T>(static_cast<U>(static_cast<W>(static_cast<U>(a)) *
+                                         static_cast<W>(static_cast<U>(b))));
+  } else {
+    return a * b;
+  }
+}
+
+// numpy.round: half to even (the default rounding mode of the FPU), and C's round.
+template <class T>
+inline T round_half_even(T x) {
+  return std::nearbyint(x);
+}
+
+template <class T>
+inline T round_half_away(T x) {
+  return std::round(x);
+}
+
+// Stable log(1 + exp(x)): no overflow for large x, full precision for very negative x.
+template <class T>
+inline T softplus(T x) {
+  if (x != x) return x;
+  return std::log1p(std::exp(-std::fabs(x))) + (x > T(0) ? x : T(0));
+}
+
+// numpy.clip(x, lo, hi) == minimum(maximum(x, lo), hi), NaN-propagating.
+template <class T>
+inline T clip(T x, T lo, T hi) {
+  return minimum(maximum(x, lo), hi);
+}
+
+// Logical on bools, bitwise on integers.
+template <class T>
+inline T invert(T a) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return !a;
+  } else {
+    return static_cast<T>(~a);
+  }
+}
+
+template <class T>
+inline bool is_nan([[maybe_unused]] T a) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isnan(a);
+  } else {
+    return false;
+  }
+}
+
+template <class T>
+inline bool is_inf([[maybe_unused]] T a) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return std::isinf(a);
+  } else {
+    return false;
+  }
+}
+
+// Conversion as numpy.astype; from complex to a real type keeps the real part.
+template <class To, class From>
+inline To convert(From x) {
+  return static_cast<To>(x);
+}
+
+// Real-valued versions of numpy.real/imag/conj/angle (complex overloads below).
+template <class T>
+inline T real_part(T a) {
+  return a;
+}
+
+template <class T>
+inline T imag_part(T) {
+  return T(0);
+}
+
+template <class T>
+inline T conjugate(T a) {
+  return a;
+}
+
+template <class T>
+inline T angle(T a) {
+  return std::atan2(T(0), a);
+}
+
+#ifdef CROTON_NEED_COMPLEX
+template <class To, class F>
+inline To convert(std::complex<F> x) {
+  if constexpr (is_complex<To>::value) {
+    return To(x);
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return x.real() != F(0) || x.imag() != F(0);
+  } else {
+    return static_cast<To>(x.real());
+  }
+}
+
+template <class F>
+inline F absolute(std::complex<F> a) {
+  return std::abs(a);
+}
+
+template <class F>
+inline F real_part(std::complex<F> a) {
+  return a.real();
+}
+
+template <class F>
+inline F imag_part(std::complex<F> a) {
+  return a.imag();
+}
+
+template <class F>
+inline std::complex<F> conjugate(std::complex<F> a) {
+  return std::conj(a);
+}
+
+template <class F>
+inline F angle(std::complex<F> a) {
+  return std::arg(a);
+}
+
+template <class F>
+inline bool is_nan(std::complex<F> a) {
+  return std::isnan(a.real()) || std::isnan(a.imag());
+}
+
+template <class F>
+inline bool is_inf(std::complex<F> a) {
+  return std::isinf(a.real()) || std::isinf(a.imag());
+}
+#endif
 
 }  // namespace croton
