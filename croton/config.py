@@ -33,6 +33,7 @@ class Config:
     cxx: str = ""
     optimization_flags: str = "-O3 -march=native -fno-math-errno -fwrapv -fopenmp"
     debug: bool = False
+    profile: bool = False  # compile kernel timing into every function (f.profile.summary())
     dump_passes: str = ""  # a directory: the graph after each pass, and each pass's time
     verbose_build: bool = False
 

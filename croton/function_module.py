@@ -279,7 +279,7 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
     graph = Graph.make([i.variable for i in ins], out_vars, update_pairs)
     graph = _apply_givens(graph, givens)
     _check_inputs(graph, ins, on_unused_input)
-    mode = mode or config.mode
+    mode = getattr(mode, "name", mode) or config.mode  # a croton.Mode or a name
     fname = name or source
     spec = CallSpec(
         name=fname, source=source, inputs=ins, types=[i.variable.type for i in ins],
@@ -294,17 +294,19 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
     t1 = time.perf_counter()
     optimized = run_pipeline(graph, "FAST_COMPILE" if mode == "FAST_COMPILE" else "FAST_RUN")
     t2 = time.perf_counter()
+    profile = config.profile if profile is None else bool(profile)
     return _compile(graph, optimized, spec, single,
-                    {"rewrite": t2 - t1, "frontend": t1 - t0})
+                    {"rewrite": t2 - t1, "frontend": t1 - t0}, profile)
 
 
-def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timings: dict):
+def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timings: dict,
+             profile: bool = False):
     from croton.build_tools.build import binding, build_function
     from croton.codegen.lower import lower
     from croton.codegen.render import render_function
 
     t0 = time.perf_counter()
-    lowered = lower(optimized)
+    lowered = lower(optimized, profile=profile)
     t1 = time.perf_counter()
     source = render_function(lowered.plan)
     t2 = time.perf_counter()
@@ -313,8 +315,15 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     native = binding()
     timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
     cls = _function_class(native.NativeFunction)
-    return cls(result.module.function, lowered.shared, spec, single, graph, optimized, source,
-               result, timings)
+    if not profile:
+        return cls(result.module.function, lowered.shared, spec, single, graph, optimized,
+                   source, result, timings)
+    from croton.profiling import ProfileStats, profiled_class
+
+    f = profiled_class(cls)(result.module.function, lowered.shared, spec, single, graph,
+                            optimized, source, result, timings)
+    f.profile = ProfileStats(spec.name, lowered.plan.profile_labels, result.module, timings)
+    return f
 
 
 @functools.cache
@@ -332,6 +341,7 @@ def _function_class(native_base: type) -> type:
             self.source, self.build, self.compile_report = source, build, timings
             self.name = spec.name
             self.trust_input = False
+            self.profile = None
 
         @property
         def input_storage(self):
