@@ -44,10 +44,25 @@ def _test_index(tests_dir: Path) -> dict[str, str]:
     return {p.name: p.read_text() for p in sorted(tests_dir.glob("test_*.py"))}
 
 
+# Primitives users reach under another name (the function that builds them).
+API_NAMES = {"alloc_diag": ("diag",), "extract_diag": ("diag",), "mask_nonzero": ("mask",),
+             "repeat_sum": ("repeat",), "scan_rows": ("scan",), "cholesky_grad": ("cholesky",),
+             "rebroadcast": ("addbroadcast", "patternbroadcast")}
+
+
+def _names(name: str) -> tuple[str, ...]:
+    base = name.removeprefix("random_")
+    for suffix in ("_grad_input", "_grad_filters", "_grad_grad", "_max_grad", "_avg_grad",
+                   "_grad"):
+        base = base.removesuffix(suffix)
+    return (name, base, *API_NAMES.get(name, ()))
+
+
 def _tests_for(name: str, index: dict[str, str]) -> tuple[str, ...]:
-    """Test files that name the op: as ``T.name``, ``.name(``, ``"name"`` or ``nnet.name``."""
-    pattern = re.compile(rf"(\.|\"|'|\b){re.escape(name)}(\(|\"|'|\b)")
-    return tuple(f for f, text in index.items() if pattern.search(text))
+    """Test files that name the op or the function that builds it (``T.name``, ``.name(``,
+    ``"name"``, ``srng.normal(``...)."""
+    patterns = [re.compile(rf"(\.|\"|'|\b){re.escape(n)}(\(|\"|'|\b)") for n in _names(name)]
+    return tuple(f for f, text in index.items() if any(p.search(text) for p in patterns))
 
 
 def catalog_rows(tests_dir: Path = TESTS_DIR) -> list[CatalogRow]:
