@@ -117,6 +117,7 @@ class Lowerer:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.profile = False
+        self.inplace_value = {id(graph.updates[k][1]): k for k in graph.inplace_updates}
         self.buffers: list[Buffer] = []
         self.var_buffer: dict[int, int] = {}
         self.constants: list[ConstantData] = []
@@ -162,7 +163,14 @@ class Lowerer:
         return bid
 
     def result_buffer(self, var: Variable, label: str) -> int:
-        """A new buffer for ``var``: the function's output when ``var`` is one, else scratch."""
+        """A new buffer for ``var``: the function's output when ``var`` is one, the shared
+        variable's storage when ``var`` is an update computed in place, else scratch."""
+        if id(var) in self.inplace_value:
+            k = self.inplace_value[id(var)]
+            bid = self.new_buffer(var.type, "update", k, f"update{k} (in place)")
+            self.pending_alloc.append(bid)
+            self.var_buffer[id(var)] = bid
+            return bid
         if id(var) in self.direct_output:
             bid = self.new_buffer(var.type, "output", self.direct_output[id(var)], label)
         else:
@@ -261,6 +269,9 @@ class Lowerer:
             outputs.append(ob)
         for k, (s, v) in enumerate(g.updates):
             src = self.buffer_of(v)
+            if k in g.inplace_updates:
+                self.updates.append(UpdateTarget(k, src, self.shared.index(s), s.ndim))
+                continue
             if self.buffers[src].role not in ("scratch", "output"):
                 tmp = self.new_buffer(v.type, "scratch", -1, f"update{k}_value")
                 self.copy_into(src, tmp, v.type)
@@ -287,9 +298,39 @@ class Lowerer:
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
         )
+        if g.inplace_updates and not _nothing_can_fail_after_inplace(plan):
+            return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(self.profile)
         if self.profile:
             plan = with_profiling(plan)
         return Lowered(plan, tuple(self.checks), self.shared)
+
+    def run_with(self, profile: bool) -> Lowered:
+        self.profile = profile
+        return self.run()
+
+
+SAFE_AFTER_INPLACE = ("elementwise", "fused_reduce", "reduce", "dot", "view", "shape_value",
+                      "alloc")
+
+
+def _nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
+    """True when no step after the first in-place update kernel has a run-time check: a call
+    that fails must leave the shared variables as they were."""
+    inplace = {u.buffer for u in plan.updates if plan.buffers[u.buffer].label.endswith(
+        "(in place)")}
+    started = False
+    for s in plan.steps:
+        if not started:
+            started = getattr(s, "out", None) in inplace or (
+                s.kind == "call" and any(f"B{b}" in line for b in inplace for line in s.code))
+            continue
+        if s.kind == "shape" and s.check >= 0:
+            return False
+        if s.kind == "call" and not s.code[0].startswith("croton::gemm<"):
+            return False
+        if s.kind not in SAFE_AFTER_INPLACE + ("shape", "call"):
+            return False
+    return True
 
 
 UNTIMED_STEPS = ("shape", "alloc", "view")

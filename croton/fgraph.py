@@ -39,6 +39,9 @@ class Graph:
     inputs: tuple[Variable, ...]
     outputs: tuple[Variable, ...]
     updates: tuple[tuple[SharedVariable, Variable], ...] = ()
+    # indices of updates whose value is computed straight into the shared variable's storage
+    # (decided by the plan_inplace pass; rebuild() drops it, so that pass runs last)
+    inplace_updates: tuple[int, ...] = ()
 
     @staticmethod
     def make(inputs: Sequence[Variable], outputs: Sequence[Variable],
