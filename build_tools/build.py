@@ -151,8 +151,9 @@ def _import_path(name: str, path: Path) -> ModuleType:
 
 
 def binding_dir(store: Cache, tc: Toolchain) -> Path:
-    """``trees/<toolchain>/binding``: the built binding layer, importable from anywhere."""
-    return store.trees / tc.short / "binding"
+    """``trees/binding-<key>``: the built binding layer, importable from anywhere (its tree is
+    ``tree/`` inside). Keyed by ``tc.binding_key``: function flags do not rebuild it."""
+    return store.trees / f"binding-{tc.binding_key[:16]}"
 
 
 def find_binding(store: Cache, tc: Toolchain) -> Path | None:
@@ -196,8 +197,10 @@ class Progress:
         >>> p = Progress("f", after=60.0); p.phase = "compile"; p.finish()
     """
 
-    def __init__(self, label: str, after: float = PROGRESS_AFTER_SECONDS) -> None:
+    def __init__(self, label: str, after: float | None = None) -> None:
         import threading
+
+        after = PROGRESS_AFTER_SECONDS if after is None else after
 
         self.label, self.phase = label or "a function", "start"
         self.t0 = time.perf_counter()

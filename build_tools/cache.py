@@ -90,7 +90,7 @@ class Cache:
 
         try:
             self.ensure()
-            fd, probe = tempfile.mkstemp(dir=self.entries, prefix=".probe-")
+            fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
             os.close(fd)
             os.unlink(probe)
             return True

@@ -83,6 +83,11 @@ class FileLock:
         self.waited = 0.0
 
     # -- public -------------------------------------------------------------------------------
+    @property
+    def fd(self) -> int | None:
+        """The locked descriptor (flock mode), for child processes to inherit."""
+        return self._fd if not self._excl else None
+
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with ``blocking=False`` return False at once if another holds it."""
         t0 = time.perf_counter()
@@ -189,13 +194,12 @@ class FileLock:
         return True
 
     # -- O_EXCL fallback ----------------------------------------------------------------------
-    def _try_excl(self) -> bool:
+    def _try_excl(self, retry: bool = True) -> bool:
         token = f"{os.getpid()} {HOST} {time.time():.3f} {id(self):x}\n"
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
-            self._break_if_stale()
-            return False
+            return retry and self._break_if_stale() and self._try_excl(retry=False)
         with os.fdopen(fd, "w") as f:
             f.write(token)
         try:
@@ -207,13 +211,14 @@ class FileLock:
         self._start_heartbeat()
         return True
 
-    def _break_if_stale(self) -> None:
-        """Remove the lock file if its holder is dead (this host) or silent (another host)."""
+    def _break_if_stale(self) -> bool:
+        """Remove the lock file if its holder is dead (this host) or silent (another host);
+        True if it was removed (or had vanished)."""
         holder = read_holder(self.path)
         try:
             age = time.time() - self.path.stat().st_mtime
         except OSError:
-            return
+            return True
         if holder is None:
             stale = age > 5.0  # a writer died between create and write
         elif holder[1] == HOST:
@@ -221,21 +226,26 @@ class FileLock:
         else:
             stale = age > FOREIGN_STALE_SECONDS
         if not stale:
-            return
+            return False
         # Compare-and-delete: move it aside, and put it back if it changed meanwhile.
         aside = self.path.with_name(f"{self.path.name}.stale-{os.getpid()}-{time.time_ns()}")
         try:
             before = self.path.read_text()
             os.rename(self.path, aside)
         except OSError:
-            return
+            return False
         try:
             if aside.read_text() != before:
                 with contextlib.suppress(OSError):
                     os.link(aside, self.path)
+                return False
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(aside)
+        if holder is not None:
+            print(f"croton: broke the lock of {self.label} left by pid {holder[0]} on host "
+                  f"{holder[1]} ({self.path})", file=sys.stderr, flush=True)
+        return True
 
     def _start_heartbeat(self) -> None:
         import threading

@@ -61,6 +61,14 @@ class Toolchain:
         return hashlib.sha256(blob).hexdigest()
 
     @property
+    def binding_key(self) -> str:
+        """sha256 of what the binding layer depends on: not the functions' flags or BLAS."""
+        names = ("compiler_path", "compiler", "cmake", "ninja", "pybind11", "python", "numpy",
+                 "runtime", "croton")
+        blob = json.dumps({n: self.key_parts.get(n) for n in names}, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    @property
     def short(self) -> str:
         """The directory name of this toolchain's build trees (``trees/<short>``)."""
         return self.key[:16]

@@ -1,11 +1,12 @@
-"""The persistent CMake + Ninja build trees of one toolchain, kept in the cache under
-``trees/<toolchain>/``::
+"""The persistent CMake + Ninja build trees, kept in the cache under ``trees/``::
 
-    binding/          _croton_binding<ext> + binding.json: the pybind11 layer, built once,
+    binding-<b>/      _croton_binding<ext> + binding.json: the pybind11 layer, built once per
+                      compiler/Python/pybind11/NumPy/runtime (``Toolchain.binding_key``) and
                       imported from here by every process (relocatable: no tree needed)
-    binding-build/    the configured tree that built it
-    slot-<n>/         a pool of configured trees (at most MAX_SLOTS); a builder takes a free one
-    slot-<n>.lock     with a non-blocking lock, so independent functions build in parallel
+    binding-<b>/tree/ the configured tree that built it
+    <tc>/slot-<n>/    a pool of configured trees per toolchain (at most MAX_SLOTS); a builder
+    <tc>/slot-<n>.lock  takes a free one with a non-blocking lock, so independent functions
+                      build in parallel
 
 A slot has one target, ``croton_fn``: ``unit.cpp`` includes ``fn_name.h`` (the module name) and
 ``fn.cpp`` (the function), so a new function is a new ``fn.cpp`` and one ``ninja`` run, never a
@@ -71,14 +72,23 @@ def failed_command(text: str, fallback: list[str]) -> list[str]:
     return fallback
 
 
-def run_tool(cmd: list[str], cwd: Path, log: list[str], env: dict | None = None) -> str:
-    """Run a build tool, log its output, raise CompileError when it fails."""
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
+def run_tool(cmd: list[str], cwd: Path, log: list[str], env: dict | None = None,
+             hold: FileLock | None = None) -> str:
+    """Run a build tool, log its output, raise CompileError when it fails. The tool (and the
+    compilers it starts) inherit the flock of ``hold``: if this process is killed, the tree
+    stays locked until its orphaned tools have exited too."""
+    fds = (hold.fd,) if hold is not None and hold.fd is not None and _may_inherit() else ()
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env, pass_fds=fds)
     text = proc.stdout + proc.stderr
     log.append(f"$ {shlex.join(cmd)}\n{text}")
     if proc.returncode != 0:
         raise CompileError(failed_command(text, cmd), first_error(text), cwd, "\n".join(log))
     return text
+
+
+def _may_inherit() -> bool:
+    """sccache starts a server that outlives the build: it must not inherit a tree's lock."""
+    return not os.path.basename(find_launcher()).startswith("sccache")
 
 
 @functools.lru_cache(maxsize=1)
@@ -126,8 +136,9 @@ def _write_atomic(path: Path, text: str) -> None:
 class Tree:
     """A configured CMake + Ninja tree: ``src/`` (CMakeLists and sources) and ``build/``."""
 
-    def __init__(self, root: Path, lists_text: str, tc: Toolchain) -> None:
-        self.root, self.lists_text, self.tc = root, lists_text, tc
+    def __init__(self, root: Path, lists_text: str, tc: Toolchain,
+                 hold: FileLock | None = None) -> None:
+        self.root, self.lists_text, self.tc, self.hold = root, lists_text, tc, hold
         self.src, self.build = root / "src", root / "build"
         self.ready_file = root / "ready.json"
         self.stamp = {"root": str(root.resolve()),
@@ -159,13 +170,13 @@ class Tree:
         run_tool([self.tc.cmake, "-S", str(self.src), "-B", str(self.build), "-G", "Ninja",
                   f"-DCMAKE_MAKE_PROGRAM={self.tc.ninja}", f"-DCMAKE_CXX_COMPILER={self.tc.cxx}",
                   f"-DPython_EXECUTABLE={sys.executable}", "-DCMAKE_BUILD_TYPE="],
-                 self.root, log)
+                 self.root, log, hold=self.hold)
         _write_atomic(self.ready_file, json.dumps(self.stamp))
         return True
 
     def ninja(self, target: str, log: list[str]) -> str:
         return run_tool([self.tc.ninja, "-C", str(self.build), target], self.root, log,
-                        env=tool_env(self.root.parent))
+                        env=tool_env(self.root.parent), hold=self.hold)
 
 
 class Slot(Tree):
@@ -176,7 +187,7 @@ class Slot(Tree):
             "slot_CMakeLists.txt.j2", runtime_dir=tc.runtime_dir, cxx_flags=tc.cxx_flags,
             blas_library=tc.blas_library, compiler_launcher=find_launcher(),
             python_include=sysconfig.get_paths()["include"], ext_suffix=EXT_SUFFIX)
-        super().__init__(store.trees / tc.short / f"slot-{index}", text, tc)
+        super().__init__(store.trees / tc.short / f"slot-{index}", text, tc, hold=lock)
         self.index, self.lock = index, lock
 
     def extra_sources(self) -> dict[str, str]:
@@ -221,10 +232,10 @@ def acquire_slot(store: Cache, tc: Toolchain) -> Iterator[Slot]:
 
 # -- the binding layer -----------------------------------------------------------------------
 def build_binding(store: Cache, tc: Toolchain) -> Path:
-    """Build the pybind11 layer once per toolchain (under a lock) and install it in
-    ``binding/`` atomically."""
+    """Build the pybind11 layer once per binding key (under a lock) and install it in
+    ``binding-<b>/`` atomically."""
     store.ensure()
-    with store.lock(f"binding-{tc.short}", "the binding layer"):
+    with store.lock(f"binding-{tc.binding_key[:16]}", "the binding layer") as lk:
         found = find_binding(store, tc)
         if found is not None:
             return found
@@ -234,7 +245,7 @@ def build_binding(store: Cache, tc: Toolchain) -> Path:
             "binding_CMakeLists.txt.j2", runtime_dir=tc.runtime_dir,
             pybind11_cmake_dir=tc.pybind11_cmake_dir, numpy_include=tc.numpy_include,
             compiler_launcher=find_launcher())
-        tree = Tree(store.trees / tc.short / "binding-build", text, tc)
+        tree = Tree(binding_dir(store, tc) / "tree", text, tc, hold=lk)
         log: list[str] = []
         tree.ensure_configured(log)
         tree.ninja("_croton_binding", log)
@@ -243,7 +254,6 @@ def build_binding(store: Cache, tc: Toolchain) -> Path:
             raise CompileError(["ninja", "_croton_binding"], "binding module not produced",
                                tree.root, "\n".join(log))
         d = binding_dir(store, tc)
-        d.mkdir(parents=True, exist_ok=True)
         tmp = d / f".tmp-{os.getpid()}-{built[0].name}"
         shutil.copy2(built[0], tmp)
         os.replace(tmp, d / built[0].name)
