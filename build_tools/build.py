@@ -185,6 +185,8 @@ def binding() -> ModuleType:
         target = writable_cache(store)
         path = find_binding(target, tc) or build_binding(target, tc)
     _BINDING = _import_path("_croton_binding", path)
+    with contextlib.suppress(OSError):  # in use: `croton cache prune` keeps it
+        os.utime(path.parent / "binding.json")
     return _BINDING
 
 
@@ -304,29 +306,28 @@ def build_function(source: str, label: str = "") -> BuildResult:
 def _build(store: Cache, source: str, label: str, key: str, parts: dict, tc: Toolchain,
            timings: dict) -> tuple[Path, bool]:
     """Build ``key`` into ``store`` unless another process did it meanwhile. Returns the
-    module path and whether this process built it."""
+    module path and whether this process built it. A process that waits for the key's lock
+    prints the waiting line; the one that builds, a progress line after 2 s."""
     store.ensure()
-    progress = Progress(label)
-    ok = False
-    try:
-        progress.phase = "waiting for the lock"
-        with store.key_lock(key, label) as lk:
-            timings["lock_wait"] = lk.waited
-            path = store.lookup(key)
-            if path is not None:
-                ok = True
-                return path, False
-            store.sweep(prefix=f".tmp-{key[:16]}")
+    with store.key_lock(key, label) as lk:
+        timings["lock_wait"] = lk.waited
+        path = store.lookup(key)
+        if path is not None:
+            return path, False
+        store.sweep(prefix=f".tmp-{key[:16]}")
+        progress = Progress(label)
+        ok = False
+        try:
             path = _build_locked(store, source, label, key, parts, tc, timings, progress)
-        t1 = time.perf_counter()
-        with contextlib.suppress(OSError):
-            store.evict(parse_bytes(config.cache_max_bytes), keep=(key,))
-            store.sweep()
-        timings["evict"] = time.perf_counter() - t1
-        ok = True
-        return path, True
-    finally:
-        progress.finish(ok)
+            ok = True
+        finally:
+            progress.finish(ok)
+    t1 = time.perf_counter()
+    with contextlib.suppress(OSError):
+        store.evict(parse_bytes(config.cache_max_bytes), keep=(key,))
+        store.sweep()
+    timings["evict"] = time.perf_counter() - t1
+    return path, True
 
 
 def _build_locked(store: Cache, source: str, label: str, key: str, parts: dict,

@@ -88,10 +88,35 @@ def prune(store, max_bytes: int, older_than_days: float | None) -> dict:
             if lk.acquire(blocking=False):
                 lk.release()
                 locks += 1
+    trees = _prune_trees(store, older_than_days) if store.writable else []
     return {"removed_entries": len(removed), "removed_keys": [k[:16] for k in removed],
             "removed_temporaries": swept, "removed_render_memos": memos,
-            "removed_lock_files": locks, "max_bytes": max_bytes,
+            "removed_lock_files": locks, "removed_trees": trees, "max_bytes": max_bytes,
             "older_than_days": older_than_days}
+
+
+def _prune_trees(store, older_than_days: float | None) -> list[str]:
+    """With an age limit: the build trees and binding layers of other toolchains (an older
+    croton, another Python) untouched for that long. The current toolchain's are kept."""
+    import shutil
+
+    from croton.build_tools.build import binding_dir
+    from croton.build_tools.toolchain import discover
+
+    if older_than_days is None or not store.trees.exists():
+        return []
+    tc = discover()
+    keep = {tc.short, binding_dir(store, tc).name}
+    cutoff = time.time() - older_than_days * 86400
+    removed = []
+    for d in store.trees.iterdir():
+        if d.name in keep or not d.is_dir():
+            continue
+        newest = max((p.stat().st_mtime for p in d.iterdir()), default=d.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    return removed
 
 
 def cmd_cache(args) -> int:

@@ -80,6 +80,8 @@ def _entry(store, key, nbytes, age_days):
 
 
 def test_cache_prune_info_prefix_list_order_and_stats(tmp_path):
+    import os
+
     from croton.build_tools.cache import Cache
 
     store = Cache(tmp_path)
@@ -98,10 +100,16 @@ def test_cache_prune_info_prefix_list_order_and_stats(tmp_path):
     code, out, _ = _private(tmp_path, "cache", "stats", "--json")
     stats = json.loads(out)
     assert stats["entries"] == 3 and stats["bytes"] >= 15000 and stats["writable"] is True
+    old_tree = store.trees / "0123456789abcdef"  # the trees of a toolchain gone long ago
+    (old_tree / "slot-0").mkdir(parents=True)
+    (old_tree / "slot-0.lock").write_text("")
+    for p in (old_tree / "slot-0", old_tree / "slot-0.lock"):
+        os.utime(p, (1e9, 1e9))
     code, out, _ = _private(tmp_path, "cache", "prune", "--older-than", "30", "--json")
     report = json.loads(out)
     assert code == 0 and report["removed_keys"] == ["a1" * 8]
     assert report["removed_render_memos"] == 1
+    assert report["removed_trees"] == ["0123456789abcdef"] and not old_tree.exists()
     code, out, _ = _private(tmp_path, "cache", "prune", "--max-bytes", "6K", "--json")
     assert json.loads(out)["removed_keys"] == ["a2" * 8]
     assert sorted(store.keys()) == ["b3" * 32]
