@@ -107,6 +107,7 @@ def build_templates_digest() -> str:
     return h.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def codegen_templates_digest() -> str:
     """Hash of codegen's templates, computed without importing Jinja (same as
     ``croton.codegen.render.templates_digest``)."""

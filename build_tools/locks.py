@@ -101,6 +101,9 @@ class FileLock:
                 self.waited = time.perf_counter() - t0
                 return True
             if not blocking:
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
                 return False
             if self.announce and not announced:
                 print(_describe(self.label, read_holder(self.path), self.path), file=sys.stderr,
