@@ -167,7 +167,8 @@ class Tree:
         (self.src / "CMakeLists.txt").write_text(self.lists_text)
         for name, text in self.extra_sources().items():
             (self.src / name).write_text(text)
-        run_tool([self.tc.cmake, "-S", str(self.src), "-B", str(self.build), "-G", "Ninja",
+        run_tool([self.tc.cmake, "--no-warn-unused-cli", "-S", str(self.src), "-B", str(self.build),
+                  "-G", "Ninja",
                   f"-DCMAKE_MAKE_PROGRAM={self.tc.ninja}", f"-DCMAKE_CXX_COMPILER={self.tc.cxx}",
                   f"-DPython_EXECUTABLE={sys.executable}", "-DCMAKE_BUILD_TYPE="],
                  self.root, log, hold=self.hold)
@@ -175,7 +176,7 @@ class Tree:
         return True
 
     def ninja(self, target: str, log: list[str]) -> str:
-        return run_tool([self.tc.ninja, "-C", str(self.build), target], self.root, log,
+        return run_tool([self.tc.ninja, "-v", "-C", str(self.build), target], self.root, log,
                         env=tool_env(self.root.parent), hold=self.hold)
 
 

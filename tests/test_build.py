@@ -144,7 +144,9 @@ def test_a_waiter_says_who_holds_the_lock(private, capfd):
 
 def test_a_busy_tree_makes_the_builder_take_another_slot(private):
     build_function(real_source(7.25), label="first")  # configures slot-0
-    tc_dir = next(private.trees.iterdir())
+    from croton.build_tools.toolchain import discover
+
+    tc_dir = private.trees / discover().short
     with FileLock(tc_dir / "slot-0.lock", "slot-0"):
         result = build_function(real_source(7.5), label="second")
     meta = json.loads((result.entry_dir / "meta.json").read_text())
