@@ -106,8 +106,11 @@ class FileLock:
                     self._fd = None
                 return False
             if self.announce and not announced:
-                print(_describe(self.label, read_holder(self.path), self.path), file=sys.stderr,
-                      flush=True)
+                holder = read_holder(self.path)
+                if holder is None:  # the holder is writing its name: give it a moment
+                    time.sleep(0.02)
+                    holder = read_holder(self.path)
+                print(_describe(self.label, holder, self.path), file=sys.stderr, flush=True)
                 announced = True
             if self._fd is not None and not self._excl:
                 self._wait_flock()
@@ -198,13 +201,20 @@ class FileLock:
 
     # -- O_EXCL fallback ----------------------------------------------------------------------
     def _try_excl(self, retry: bool = True) -> bool:
+        """Create the lock file whole: write a private file, then ``link`` it to the lock's
+        name (atomic, and safe on NFS where O_EXCL may not be)."""
         token = f"{os.getpid()} {HOST} {time.time():.3f} {id(self):x}\n"
+        mine = self.path.with_name(f".{self.path.name}.{HOST}.{os.getpid()}.{time.time_ns()}")
+        mine.write_text(token)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            os.link(mine, self.path)
         except FileExistsError:
             return retry and self._break_if_stale() and self._try_excl(retry=False)
-        with os.fdopen(fd, "w") as f:
-            f.write(token)
+        except OSError:  # NFS may report a failed link that did happen: check the content
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(mine)
         try:
             if self.path.read_text() != token:
                 return False
@@ -219,11 +229,14 @@ class FileLock:
         True if it was removed (or had vanished)."""
         holder = read_holder(self.path)
         try:
-            age = time.time() - self.path.stat().st_mtime
+            st = self.path.stat()
         except OSError:
             return True
+        age = time.time() - st.st_mtime
         if holder is None:
-            stale = age > 5.0  # a writer died between create and write
+            # Lock files are linked into place whole, so an empty one was left by a failed flock
+            # attempt (open with O_CREAT); anything else unreadable, after a grace period.
+            stale = st.st_size == 0 or age > 5.0
         elif holder[1] == HOST:
             stale = not pid_alive(holder[0])
         else:
