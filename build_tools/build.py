@@ -232,8 +232,8 @@ class Progress:
 
 def log_compile_report(label: str, timings: dict[str, float]) -> None:
     """``CROTON_FLAGS=profile_compile=1``: one line with every phase's time."""
-    order = ("rewrite", "lower", "render", "key", "lock_wait", "configure", "compile", "link",
-             "commit", "evict", "load", "total")
+    order = ("rewrite", "lower", "render", "key", "lock_wait", "configure", "pch", "compile",
+             "link", "commit", "evict", "load", "total")
     items = [f"{k} {timings[k] * 1e3:.1f}" for k in order if k in timings]
     items += [f"{k} {v * 1e3:.1f}" for k, v in timings.items()
               if k not in order and isinstance(v, float)]

@@ -111,14 +111,43 @@ def tool_env(tc_root: Path) -> dict:
     env.setdefault("CCACHE_BASEDIR", str(tc_root))
     env.setdefault("CCACHE_NOHASHDIR", "1")
     env.setdefault("CCACHE_DEPEND", "1")
+    env.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros")  # what PCH use needs
     return env
 
 
-def ninja_edge_seconds(build_dir: Path) -> dict[str, float]:
-    """Seconds of the last run of each output in ``.ninja_log``."""
+def pch_headers(runtime_dir: str) -> list[str]:
+    """The standard headers the runtime includes unconditionally (``#include <x>`` outside any
+    ``#if``): precompiled once per slot, they save about 0.25 s per function. Conditional ones
+    (``<complex>``) are left to the function."""
+    found: set[str] = set()
+    for path in sorted(Path(runtime_dir, "cpu").glob("*.hpp")):
+        depth = 0
+        for line in path.read_text().splitlines():
+            text = line.strip().replace("# ", "#")
+            if text.startswith("#if"):
+                depth += 1
+            elif text.startswith("#endif"):
+                depth -= 1
+            elif depth == 0 and text.startswith("#include <") and text.endswith(">"):
+                found.add(text[len("#include <"):-1])
+    return sorted(found)
+
+
+def ninja_log_size(build_dir: Path) -> int:
+    try:
+        return (build_dir / ".ninja_log").stat().st_size
+    except OSError:
+        return 0
+
+
+def ninja_edge_seconds(build_dir: Path, since: int = 0) -> dict[str, float]:
+    """Seconds of each edge in ``.ninja_log`` (the last run of each output), counting only
+    lines written after byte ``since`` (all of them if ninja rewrote the log meanwhile)."""
     out: dict[str, float] = {}
     with contextlib.suppress(OSError):
-        for line in (build_dir / ".ninja_log").read_text(errors="replace").splitlines():
+        data = (build_dir / ".ninja_log").read_bytes()
+        data = data[since:] if since <= len(data) else data
+        for line in data.decode(errors="replace").splitlines():
             fields = line.split("\t")
             if line.startswith("#") or len(fields) < 4:
                 continue
@@ -187,7 +216,8 @@ class Slot(Tree):
         text = render_build_template(
             "slot_CMakeLists.txt.j2", runtime_dir=tc.runtime_dir, cxx_flags=tc.cxx_flags,
             blas_library=tc.blas_library, compiler_launcher=find_launcher(),
-            python_include=sysconfig.get_paths()["include"], ext_suffix=EXT_SUFFIX)
+            python_include=sysconfig.get_paths()["include"], ext_suffix=EXT_SUFFIX,
+            pch_headers=pch_headers(tc.runtime_dir))
         super().__init__(store.trees / tc.short / f"slot-{index}", text, tc, hold=lock)
         self.index, self.lock = index, lock
 
@@ -202,10 +232,14 @@ class Slot(Tree):
         for stale in (self.build / OBJECT, self.build / MODULE):  # never reuse a stale output
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
+        since = ninja_log_size(self.build)
         self.ninja("croton_fn", log)
-        edges = ninja_edge_seconds(self.build)
-        return self.build / MODULE, {"compile": edges.get(OBJECT, 0.0),
-                                     "link": edges.get(MODULE, 0.0)}
+        edges = ninja_edge_seconds(self.build, since)
+        times = {"compile": edges.get(OBJECT, 0.0), "link": edges.get(MODULE, 0.0)}
+        pch = sum(v for k, v in edges.items() if k.endswith((".gch", ".pch")))
+        if pch:
+            times["pch"] = pch  # the slot's first build precompiles the standard headers
+        return self.build / MODULE, times
 
 
 @contextlib.contextmanager
