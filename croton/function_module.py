@@ -301,19 +301,21 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
 
 def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timings: dict,
              profile: bool = False):
-    from croton.build_tools.build import binding, build_function
+    from croton.build_tools.build import binding, build_function, log_compile_report
+    from croton.build_tools.render_memo import render_source
     from croton.codegen.lower import lower
-    from croton.codegen.render import render_function
 
     t0 = time.perf_counter()
     lowered = lower(optimized, profile=profile)
     t1 = time.perf_counter()
-    source = render_function(lowered.plan)
+    source = render_source(lowered.plan)  # Jinja only on a memo miss
     t2 = time.perf_counter()
     spec.checks = lowered.checks
     result = build_function(source, label=spec.name)
     native = binding()
     timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
+    if config.profile_compile:
+        log_compile_report(spec.name, timings)
     cls = _function_class(native.NativeFunction)
     if not profile:
         return cls(result.module.function, lowered.shared, spec, single, graph, optimized,
