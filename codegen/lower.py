@@ -102,6 +102,7 @@ def value_of(buf: int, ctype: str = "int64_t") -> str:
     return f"croton::value<{ctype}>(B{buf})"
 
 
+ALWAYS = "always"  # ElementwiseStep.contiguous_check when every buffer is contiguous by design
 _BUFFER_REF = re.compile(r"\bB(\d+)\.shape|\bF(\d+)_\w+")
 _VALUE_REF = re.compile(r"croton::value\w*(?:<[^>]*>)?\(B(\d+)\b")  # value, value_at, ...
 
@@ -184,6 +185,11 @@ class Lowerer:
         self.var_buffer[id(var)] = bid
         return bid
 
+    def always_contiguous(self, bid: int) -> bool:
+        """Buffers croton allocates itself (scratch, outputs from the allocator, constants) are
+        C-contiguous; inputs, shared storage, views and update targets may be strided."""
+        return self.buffers[bid].role in ("scratch", "output", "constant")
+
     def pattern(self, bid: int) -> tuple[bool, ...]:
         return self.buffers[bid].broadcastable
 
@@ -230,6 +236,10 @@ class Lowerer:
             contiguous.append(f"croton::is_contiguous(B{op.buffer})")
         checks = [f"croton::is_contiguous(B{out_buf})"] + contiguous
         check = "" if partial or nd == 0 else " && ".join(checks)
+        if check and self.always_contiguous(out_buf) and all(
+                self.always_contiguous(op.buffer) or (all(self.pattern(op.buffer)) and nd)
+                for op in operands):
+            check = ALWAYS  # no strided loop nest to compile (most kernels of a function)
         step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check)
         self.emit(step, into)
 

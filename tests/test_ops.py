@@ -176,7 +176,10 @@ def test_reductions_with_axis(dtype):
         for got, w in zip(f(arr), want):
             w = np.asarray(w)
             assert got.shape == w.shape
-            np.testing.assert_allclose(got, w, rtol=1e-5 if dtype == "float32" else 1e-12)
+            # float32: croton accumulates in double, NumPy pairwise in float32, so a sum that
+            # cancels to near zero differs in relative terms; bound the error by the data scale
+            np.testing.assert_allclose(got, w, rtol=1e-5 if dtype == "float32" else 1e-12,
+                                       atol=1e-4 if dtype == "float32" else 0)
 
 
 def test_sum_of_bools_and_small_ints_upcasts_like_numpy():
