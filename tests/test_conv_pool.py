@@ -11,6 +11,7 @@ import scipy.signal
 
 import croton
 import croton.tensor as T
+from croton.gradient import numeric_grad
 from croton.graph import ancestors_toposort
 from croton.tensor.signal.pool import pool_2d
 
@@ -70,20 +71,6 @@ def test_conv2d_values_every_border_stride_and_flip(dtype):
 
 def op_names(outputs):
     return {node.op.name for node in ancestors_toposort(outputs)}
-
-
-def numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def check_grads(inputs, outs, args, extra=(), wrt=None):

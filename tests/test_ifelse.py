@@ -8,6 +8,7 @@ import croton
 import croton.tensor as T
 from croton.codegen.lower import lower
 from croton.fgraph import Graph
+from croton.gradient import numeric_grad
 from croton.ifelse import ifelse
 
 
@@ -85,20 +86,6 @@ def test_python_numbers_take_the_other_branch_dtype():
     assert float(f(np.float32(-1.0))) == 0.0
     with pytest.raises(TypeError, match="ifelse"):
         ifelse(a > 0, T.dvector("v"), T.dmatrix("m"))
-
-
-def numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def test_gradient_matches_finite_differences():

@@ -10,6 +10,7 @@ import pytest
 
 import croton
 import croton.tensor as T
+from croton.gradient import numeric_grad as _numeric_grad
 from croton.tensor import nlinalg, slinalg
 
 RNG = np.random.default_rng(11)
@@ -197,20 +198,6 @@ def test_bad_arguments_raise_at_build_time_naming_the_line():
 
 
 # --- gradients ---------------------------------------------------------------------------------
-def _numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
 def verify_grads(cases):
     """cases: (build(*xs), [input shapes], make_values or None). One compiled function for all:
     cost = sum_k sum(build_k(...) * w_k) and its gradient for every input."""

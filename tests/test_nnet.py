@@ -10,24 +10,11 @@ import scipy.special
 
 import croton
 import croton.tensor as T
+from croton.gradient import numeric_grad
 from croton.graph import ancestors_toposort
 
 RNG = np.random.default_rng(7)
 HERE = os.path.basename(__file__)
-
-
-def numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def np_softmax(x, axis=-1):

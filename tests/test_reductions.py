@@ -10,6 +10,7 @@ import pytest
 
 import croton
 import croton.tensor as T
+from croton.gradient import numeric_grad as _numeric_grad
 
 RNG = np.random.default_rng(7)
 
@@ -186,20 +187,6 @@ def test_norm_and_max_and_argmax():
 
 
 # --- gradients ---------------------------------------------------------------------------------
-def _numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
 def verify_grads(builds, shape, away_from_zero=False):
     """One compiled function: cost = sum_k sum(build_k(x_k) * w_k) and its gradients."""
     xs = [T.dtensor3(f"x{k}") for k in range(len(builds))]

@@ -8,6 +8,7 @@ import pytest
 import croton
 import croton as theano
 import croton.tensor as T
+from croton.gradient import numeric_grad
 from croton.ifelse import ifelse
 
 RNG = np.random.default_rng(7)
@@ -176,20 +177,6 @@ def rnn_args():
     rng = np.random.default_rng(11)
     return [rng.standard_normal((5, 3)), rng.standard_normal((3, 4)) * 0.5,
             rng.standard_normal((4, 4)) * 0.5, rng.standard_normal(4), rng.standard_normal(4)]
-
-
-def numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
 
 
 def test_rnn_gradient_matches_finite_differences():

@@ -8,6 +8,7 @@ import pytest
 
 import croton
 import croton.tensor as T
+from croton.gradient import numeric_grad
 
 RNG = np.random.default_rng(7)
 LINE = r"test_shape_ops\.py:\d+"
@@ -335,20 +336,6 @@ def test_broadcast_patterns_and_specify_shape():
 
 
 # --- gradients ------------------------------------------------------------------------------------
-def numeric_grad(f, args, eps=1e-6):
-    grads = []
-    for k, a in enumerate(args):
-        g = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            plus = [x.copy() for x in args]
-            minus = [x.copy() for x in args]
-            plus[k][idx] += eps
-            minus[k][idx] -= eps
-            g[idx] = (float(f(*plus)) - float(f(*minus))) / (2 * eps)
-        grads.append(g)
-    return grads
-
-
 GRADS = {
     "reshape": (lambda x: T.reshape(x.T, (2, -1)), [(3, 4)]),
     "reshape_symbolic": (lambda x: T.reshape(x, (x.shape[0] // 2, -1)), [(4, 3)]),

@@ -131,6 +131,17 @@ inline Acc parallel_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& com
   return acc;
 }
 
+// Bytes per element of a croton dtype code.
+inline int64_t dtype_size(int32_t dtype) {
+  switch (dtype) {
+    case CROTON_BOOL: case CROTON_INT8: case CROTON_UINT8: return 1;
+    case CROTON_INT16: case CROTON_UINT16: return 2;
+    case CROTON_INT32: case CROTON_UINT32: case CROTON_FLOAT32: return 4;
+    case CROTON_COMPLEX128: return 16;
+    default: return 8;
+  }
+}
+
 // Contiguous (C-order) element strides for `shape`.
 inline void contiguous_strides(int32_t ndim, const int64_t* shape, int64_t* strides) {
   int64_t s = 1;

@@ -17,16 +17,6 @@
 
 namespace croton {
 
-inline int64_t dtype_size(int32_t dtype) {
-  switch (dtype) {
-    case CROTON_BOOL: case CROTON_INT8: case CROTON_UINT8: return 1;
-    case CROTON_INT16: case CROTON_UINT16: return 2;
-    case CROTON_INT32: case CROTON_UINT32: case CROTON_FLOAT32: return 4;
-    case CROTON_COMPLEX128: return 16;
-    default: return 8;
-  }
-}
-
 // Element `i` of a 1-d buffer (a computed shape vector), converted.
 template <typename T>
 inline T value(const croton_buffer& b, int64_t i) {

@@ -14,15 +14,7 @@
 namespace croton {
 namespace subtensor {
 
-inline int64_t item_size(int32_t dtype) {
-  switch (dtype) {
-    case CROTON_BOOL: case CROTON_INT8: case CROTON_UINT8: return 1;
-    case CROTON_INT16: case CROTON_UINT16: return 2;
-    case CROTON_INT32: case CROTON_UINT32: case CROTON_FLOAT32: return 4;
-    case CROTON_COMPLEX128: return 16;
-    default: return 8;
-  }
-}
+inline int64_t item_size(int32_t dtype) { return dtype_size(dtype); }
 
 // Python's slice.indices(n): the first index and the length of start:stop:step over n items.
 struct SliceRange {
