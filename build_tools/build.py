@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from croton.build_tools.cache import Cache, file_sha256
+from croton.build_tools.cache import Cache, dir_bytes, file_sha256
 from croton.build_tools.toolchain import Toolchain, discover, load_blas
 from croton.config import config, parse_bytes
 
@@ -325,10 +325,18 @@ def _build(store: Cache, source: str, label: str, key: str, parts: dict, tc: Too
             progress.finish(ok)
     t1 = time.perf_counter()
     with contextlib.suppress(OSError):
-        store.evict(parse_bytes(config.cache_max_bytes), keep=(key,))
-        store.sweep()
+        # the full scan (every entry's size) runs only when the running total says the cap is
+        # reached, or every FULL_SCAN_EVERY builds: not on every compile's critical path
+        cap = parse_bytes(config.cache_max_bytes)
+        approx, builds = store.note_build(dir_bytes(path.parent))
+        if approx < 0 or approx > cap or builds >= FULL_SCAN_EVERY:
+            store.evict(cap, keep=(key,))
+            store.sweep()
     timings["evict"] = time.perf_counter() - t1
     return path, True
+
+
+FULL_SCAN_EVERY = 64
 
 
 def _build_locked(store: Cache, source: str, label: str, key: str, parts: dict,

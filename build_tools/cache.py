@@ -226,6 +226,26 @@ class Cache:
             out.append(meta)
         return out
 
+    def note_build(self, entry_bytes: int) -> tuple[int, int]:
+        """Add a new entry's size to the running total in ``usage.json``; returns (approximate
+        bytes of all entries, builds since the last full scan), or (-1, 0) when unknown. The
+        total is advisory (concurrent builders may lose an update); ``evict`` rewrites it."""
+        path = self.root / "usage.json"
+        try:
+            data = json.loads(path.read_text())
+            total, builds = int(data["bytes"]) + entry_bytes, int(data["builds"]) + 1
+        except (OSError, ValueError, KeyError, TypeError):
+            return -1, 0
+        self._write_usage(total, builds)
+        return total, builds
+
+    def _write_usage(self, total: int, builds: int) -> None:
+        path = self.root / "usage.json"
+        tmp = path.with_name(f".usage-{os.getpid()}-{time.time_ns()}")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps({"bytes": total, "builds": builds}))
+            os.replace(tmp, path)
+
     def evict(self, max_bytes: int, keep: tuple[str, ...] = (),
               older_than_days: float | None = None) -> list[str]:
         """Remove least-recently-used entries until they total at most ``max_bytes`` (and any
@@ -245,6 +265,7 @@ class Cache:
             if self.remove(key):
                 removed.append(key)
                 total -= size
+        self._write_usage(total, 0)
         return removed
 
     def nearest(self, parts: dict, label: str, limit: int = 500) -> tuple[str, list[str]] | None:
