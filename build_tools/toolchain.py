@@ -277,7 +277,7 @@ def discover() -> Toolchain:
     cmake = _find_tool("cmake", "cmake")
     ninja = _find_tool("ninja", "ninja")
     nvcc = find_nvcc()
-    flags = tuple(config.optimization_flags.split()) + ("-Wall", "-Wextra")
+    flags = tuple(config.compile_flags().split()) + ("-Wall", "-Wextra")
     blas = _blas_library()
     python = f"{sys.version.split()[0]} {sysconfig.get_config_var('SOABI') or ''}".strip()
     versions = {

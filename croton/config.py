@@ -32,6 +32,9 @@ class Config:
     cache_dir: str = field(default_factory=_default_cache_dir)
     cxx: str = ""
     optimization_flags: str = "-O3 -march=native -fno-math-errno -fwrapv -fopenmp"
+    # portable=1: code for any x86-64-v2 machine (SSE4.2, no AVX) instead of this CPU, e.g. for
+    # a cache shared by different machines; part of the cache key like every flag
+    portable: bool = False
     debug: bool = False
     profile: bool = False  # compile kernel timing into every function (f.profile.summary())
     dump_passes: str = ""  # a directory: the graph after each pass, and each pass's time
@@ -44,6 +47,22 @@ class Config:
     explain_cache_misses: bool = False
     #: Size cap of the kernel cache (bytes, or with a K/M/G/T suffix); LRU entries are evicted.
     cache_max_bytes: str = "2G"
+
+    def compile_flags(self) -> str:
+        """The C++ flags of generated code: ``optimization_flags``, with ``-march=native``
+        replaced by a portable target when ``portable`` is set.
+
+        Example::
+
+            >>> c = Config(portable=True)
+            >>> '-march=x86-64-v2' in c.compile_flags(), '-march=native' in c.compile_flags()
+            (True, False)
+        """
+        flags = self.optimization_flags.split()
+        if self.portable:
+            flags = [f for f in flags if not f.startswith(("-march=", "-mtune="))]
+            flags += ["-march=x86-64-v2", "-mtune=generic"]
+        return " ".join(flags)
 
     def apply_flags(self, text: str) -> None:
         """Apply ``name=value`` pairs separated by commas, e.g. ``"floatX=float32"``."""
