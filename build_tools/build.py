@@ -403,7 +403,7 @@ def _keep_failure(store: Cache, key: str, src: Path, exc: CompileError) -> Compi
     with contextlib.suppress(OSError):
         shutil.rmtree(kept, ignore_errors=True)
         kept.mkdir(parents=True)
-        for name in ("fn.cpp", "fn_name.h", "unit.cpp", "CMakeLists.txt"):
+        for name in ("fn.cpp", "fn_name.h", "unit.cpp", "init.cpp", "CMakeLists.txt"):
             if (src / name).exists():
                 shutil.copy2(src / name, kept / name)
         (kept / "build.log").write_text(exc.log)

@@ -9,6 +9,10 @@
 
 #include "abi.h"
 
+#include "cold.hpp"
+
+CROTON_COLD_BEGIN
+
 #ifndef CROTON_BLAS_PREFIX
 #define CROTON_BLAS_PREFIX scipy_
 #endif
@@ -124,3 +128,5 @@ inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
 }
 
 }  // namespace croton
+
+CROTON_COLD_END

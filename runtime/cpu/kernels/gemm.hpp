@@ -2,6 +2,10 @@
 #pragma once
 #include "../blas.hpp"
 
+#include "../cold.hpp"
+
+CROTON_COLD_BEGIN
+
 namespace croton {
 
 template <class T>
@@ -17,11 +21,15 @@ inline void gemm(const croton_buffer& C, T alpha, const croton_buffer& A, const 
   const int64_t m = o.rows, n = o.cols, k = a.cols;
   if (m == 0 || n == 0) return;
   T* po = o.data;
-  if (beta != T(0)) {
+  if (beta != T(0)) {  // out = C, broadcast (rows copied with memcpy when they are contiguous)
     const T* pc = static_cast<const T*>(C.data);
     const int64_t rs = C.shape[0] == 1 ? 0 : C.strides[0], cs = C.shape[1] == 1 ? 0 : C.strides[1];
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) po[i * o.rs + j * o.cs] = pc[i * rs + j * cs];
+    if (cs == 1 && o.cs == 1) {
+      for (int64_t i = 0; i < m; ++i) std::memcpy(po + i * o.rs, pc + i * rs, sizeof(T) * size_t(n));
+    } else {
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) po[i * o.rs + j * o.cs] = pc[i * rs + j * cs];
+    }
   }
   if (k == 0) {
     for (int64_t i = 0; i < m; ++i)
@@ -59,3 +67,5 @@ inline void gemm(const croton_buffer& C, T alpha, const croton_buffer& A, const 
 }
 
 }  // namespace croton
+
+CROTON_COLD_END

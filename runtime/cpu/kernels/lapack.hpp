@@ -10,6 +10,9 @@
 #include <type_traits>
 
 #include "../runtime.hpp"
+#include "../cold.hpp"
+
+CROTON_COLD_BEGIN
 
 #define CROTON_LAPACK(name) CROTON_CAT(CROTON_BLAS_PREFIX, CROTON_CAT(name, _))
 
@@ -220,3 +223,5 @@ inline int cholesky_grad(const croton_buffer& factor, const croton_buffer& g,
 }
 
 }  // namespace croton
+
+CROTON_COLD_END

@@ -6,6 +6,9 @@
 //   if (int rc = croton::take_along_last<double, int32_t>(B0, B1, B2, err, 3)) return rc;
 #pragma once
 #include "../runtime.hpp"
+#include "../cold.hpp"
+
+CROTON_COLD_BEGIN
 
 namespace croton {
 
@@ -192,3 +195,5 @@ int pool2d_max_grad(const croton_buffer& x, const croton_buffer& z, const croton
 #undef CROTON_AT
 
 }  // namespace croton
+
+CROTON_COLD_END

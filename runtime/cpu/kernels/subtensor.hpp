@@ -11,6 +11,10 @@
 
 #include "../runtime.hpp"
 
+#include "../cold.hpp"
+
+CROTON_COLD_BEGIN
+
 namespace croton {
 namespace subtensor {
 
@@ -320,3 +324,5 @@ inline void mask_coordinates(const croton_buffer& mask, croton_buffer* const* co
 
 }  // namespace subtensor
 }  // namespace croton
+
+CROTON_COLD_END
