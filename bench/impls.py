@@ -22,6 +22,19 @@ _PROBE_CODE = (
     "print(getattr(m, '__version__', 'unknown version'))\n"
 )
 
+# Runs the workload script as __main__, then prints one more result line for the same
+# workload with the process's peak RSS (Linux reports ru_maxrss in KiB).
+PEAK_RSS_WRAPPER = (
+    "import json, resource, runpy, sys\n"
+    "script = sys.argv[1]\n"
+    "sys.argv = sys.argv[1:]\n"
+    "try:\n"
+    "    runpy.run_path(script, run_name='__main__')\n"
+    "finally:\n"
+    "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+    "    print(json.dumps({'workload': sys.argv[-1], 'peak_rss_mb': round(peak, 1)}), flush=True)\n"
+)
+
 
 @dataclass(frozen=True)
 class Impl:
@@ -40,8 +53,10 @@ class Impl:
     env: Mapping[str, str | None] = field(default_factory=dict)
 
     def command(self, workload: str) -> list[str]:
-        """The argv that runs ``workload`` for this implementation."""
-        return [self.python, str(self.script), *self.argv_prefix, workload]
+        """The argv that runs ``workload`` for this implementation: the peer script, run by a
+        wrapper that also reports the process's peak resident memory (``peak_rss_mb``)."""
+        return [self.python, "-c", PEAK_RSS_WRAPPER, str(self.script), *self.argv_prefix,
+                workload]
 
     def environ(self) -> dict[str, str]:
         """The inherited environment with this implementation's overrides applied.

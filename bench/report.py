@@ -35,6 +35,7 @@ METRICS: dict[str, Metric] = {
     "GBps": Metric("GB/s", "higher"),
     "GFLOPs": Metric("GFLOP/s", "higher"),
     "numpy_ms": Metric("NumPy ms (reference, same process)", None),
+    "peak_rss_mb": Metric("peak RSS MB (whole process)", "lower"),
 }
 
 

@@ -88,10 +88,10 @@ def parse_result_lines(stdout: str, workload: str) -> dict[str, float] | None:
             continue
         if not isinstance(record, dict) or record.get("workload") != workload:
             continue
-        found = {
-            k: float(v)
-            for k, v in record.items()
-            if k not in ("impl", "workload") and isinstance(v, int | float)
+        found = {  # several lines may report one workload (figures, then peak memory)
+            **(found or {}),
+            **{k: float(v) for k, v in record.items()
+               if k not in ("impl", "workload") and isinstance(v, int | float)},
         }
     return found
 
