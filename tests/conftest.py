@@ -19,3 +19,26 @@ def pytest_unconfigure(config):
     if _CREATED and not hasattr(config, "workerinput"):
         shutil.rmtree(os.environ["CROTON_TEST_CACHE_DIR"], ignore_errors=True)
         os.environ.pop("CROTON_TEST_CACHE_DIR", None)
+
+
+# The op tests run with the full pipeline and with none of the optimizing passes
+# (FAST_COMPILE): every pass must keep every result.
+import pytest  # noqa: E402
+
+from croton.config import config  # noqa: E402
+
+BOTH_PIPELINES = {"test_ops", "test_elemwise_ops", "test_reductions", "test_shape_ops",
+                  "test_subtensor", "test_linalg", "test_nnet"}
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.module.__name__.rsplit(".", 1)[-1] in BOTH_PIPELINES:
+        metafunc.fixturenames.append("pipeline")
+        metafunc.parametrize("pipeline", ["FAST_RUN", "FAST_COMPILE"], indirect=True)
+
+
+@pytest.fixture
+def pipeline(request, monkeypatch):
+    """The pass pipeline croton.function uses when no mode is given."""
+    monkeypatch.setattr(config, "mode", request.param)
+    return request.param
