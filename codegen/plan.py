@@ -226,4 +226,5 @@ class FusedReduceStep:
     omp_op: str  # "+" or "*" when OpenMP may reassociate; "" keeps the order
     it: str
     fast: str
+    leading: str = ""  # C++ condition for the path reducing leading axes into a vector
     kind: str = "fused_reduce"

@@ -95,3 +95,31 @@ def test_all_modes_agree():
     want = croton.function([x], out, mode="NUMPY")(a)
     for mode in ("FAST_RUN", "FAST_COMPILE"):
         np.testing.assert_allclose(croton.function([x], out, mode=mode)(a), want, rtol=2e-5)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_reductions_over_leading_axes_accumulate_rows(dtype):
+    # reduced axes first, kept axes last: the row-accumulating path (threaded when large)
+    x = T.tensor3("x", dtype=dtype)
+    outs = [T.sum(x * 2, axis=0), T.max(x, axis=(0, 1)), T.min(x + 1, axis=0),
+            T.prod(T.ones_like(x) + 0, axis=(0, 1)), T.sum(x, axis=(0, 1))]
+    f = croton.function([x], outs)
+    for shape in ((3, 4, 5), (40, 30, 300), (0, 2, 3)):
+        if np.dtype(dtype).kind == "f":
+            a = RNG.standard_normal(shape).astype(dtype)
+        else:
+            a = RNG.integers(-50, 50, shape).astype(dtype)
+        if shape[0] == 0:  # max/min over an empty axis raise, naming the op
+            with pytest.raises(ValueError, match="zero-size"):
+                f(a)
+            continue
+        want = [np.sum(a * 2, axis=0), np.max(a, axis=(0, 1)), np.min(a + 1, axis=0),
+                np.prod(np.ones_like(a), axis=(0, 1)), np.sum(a, axis=(0, 1))]
+        rtol = 2e-5 if dtype == "float32" else 1e-12
+        for g, w in zip(f(a), want):
+            np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 10)
+    if dtype == "float64":
+        a = RNG.standard_normal((6, 7, 8))
+        a[2, 3, 4] = np.nan
+        got = f(a)
+        assert np.isnan(got[0][3, 4]) and np.isnan(got[1][4]) and np.isnan(got[2][3, 4])

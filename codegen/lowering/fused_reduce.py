@@ -65,18 +65,20 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
                                  "zero-size array to a reduction with no identity"))
         lw.shape(ShapeLine("", f"({n}) > 0", cid, it, in_type.ndim))
     acc, identity, combine, omp = reduce_semantics(reduce, in_type.dtype, out.dtype)
-    fast = ""
-    if kept == tuple(range(len(kept))):
-        conds = [f"croton::is_contiguous(B{ob})"]
-        for op in operands:
-            pattern = lw.pattern(op.buffer)
-            if all(pattern) and in_type.ndim:
-                continue
-            if tuple(pattern) != tuple(in_type.broadcastable):
-                conds = []
-                break
-            conds.append(f"croton::is_contiguous(B{op.buffer})")
-        fast = " && ".join(conds)
+    conds = [f"croton::is_contiguous(B{ob})"]
+    for op in operands:
+        pattern = lw.pattern(op.buffer)
+        if all(pattern) and in_type.ndim:
+            continue
+        if tuple(pattern) != tuple(in_type.broadcastable):
+            conds = []
+            break
+        conds.append(f"croton::is_contiguous(B{op.buffer})")
+    contiguous = " && ".join(conds)
+    # kept axes leading (a row-wise reduction) or trailing (sum over the batch axis: rows are
+    # accumulated into a vector, vectorized along it)
+    fast = contiguous if kept == tuple(range(len(kept))) else ""
+    leading = contiguous if kept and axes == tuple(range(len(axes))) else ""
     lw.emit(FusedReduceStep(ob, CXX_TYPE[out.dtype], CXX_TYPE[in_type.dtype], acc,
                             in_type.ndim, kept, axes, tuple(operands), body, identity,
-                            combine, omp, it, fast))
+                            combine, omp, it, fast, leading))
