@@ -146,7 +146,8 @@ def test_read_only_cache_loads_hits_and_builds_misses_elsewhere(tmp_path):
     built, _ = run_program(root, 12.5)
     prefix = _read_only_command(root)
     if prefix is None:
-        pytest.skip("cannot make a directory read-only here (needs unshare -m as root)")
+        pytest.skip("running as root without `unshare -m`: root ignores permission bits, so "
+                    "no read-only directory can be made on this machine")
     before = _snapshot(root)
     env = env_for(root, XDG_CACHE_HOME=str(tmp_path / "xdg"), RO=str(root))
 

@@ -17,10 +17,11 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.lower import CheckInfo, Lowerer
+from croton.codegen.lower import Lowerer
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.elementwise import compile_program
-from croton.codegen.plan import FusedReduceStep, ShapeLine
+from croton.codegen.lowering.structured import check_not_empty, reduced_shape
+from croton.codegen.plan import FusedReduceStep
 from croton.graph import Apply
 from croton.types import CXX_TYPE, FLOAT_DTYPES
 
@@ -57,13 +58,10 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     lw.shape_arrays.append((it, in_type.ndim))
     program = params["program"] or (("identity", (), (("in", 0),), node.source),)
     operands, body = compile_program(lw, list(node.inputs), program, in_type, it)
-    kept = tuple(d for d in range(in_type.ndim) if d not in axes)
-    lw.set_shape(ob, [f"{it}[{d}]" for d in kept])
-    if reduce in ("max", "min") and axes:
-        n = " * ".join(f"{it}[{d}]" for d in axes)
-        cid = lw.check(CheckInfo("empty_reduce", f"{reduce}{{axis={axes}}}", node.source,
-                                 "zero-size array to a reduction with no identity"))
-        lw.shape(ShapeLine("", f"({n}) > 0", cid, it, in_type.ndim))
+    kept = reduced_shape(lw, ob, it, in_type.ndim, axes)
+    if reduce in ("max", "min"):
+        check_not_empty(lw, f"{reduce}{{axis={axes}}}", node.source, it, in_type.ndim, axes,
+                        "zero-size array to a reduction with no identity")
     acc, identity, combine, omp = reduce_semantics(reduce, in_type.dtype, out.dtype)
     conds = [f"croton::is_contiguous(B{ob})"]
     for op in operands:

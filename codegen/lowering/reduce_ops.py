@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
+from croton.codegen.lowering.structured import check_not_empty, reduced_shape
 from croton.codegen.plan import CallStep, ShapeLine
 from croton.graph import Apply
 from croton.types import CXX_TYPE
@@ -32,13 +33,9 @@ def lower_arg_reduce(lw: Lowerer, node: Apply) -> None:
     axes = dict(node.params)["axis"]
     ib = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
-    kept = tuple(d for d in range(x.ndim) if d not in axes)
-    lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in kept])
-    if axes:
-        n = " * ".join(f"{shape_of(ib)}[{d}]" for d in axes)
-        cid = lw.check(CheckInfo("empty_reduce", node.op_label(), node.source,
-                                 f"attempt to get {node.op.name} of an empty sequence"))
-        lw.shape(ShapeLine("", f"({n}) > 0", cid, shape_of(ib), x.ndim))
+    kept = reduced_shape(lw, ob, shape_of(ib), x.ndim, axes)
+    check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
+                    f"attempt to get {node.op.name} of an empty sequence")
     lw.need_header("kernels/reduce.hpp")
     is_max = "true" if node.op.name == "argmax" else "false"
     lw.emit(CallStep((

@@ -20,6 +20,26 @@ from croton.graph import Apply
 from croton.types import CXX_TYPE, FLOAT_DTYPES
 
 
+def reduced_shape(lw: Lowerer, out_buf: int, shape: str, ndim: int,
+                  axes: tuple[int, ...]) -> tuple[int, ...]:
+    """Set ``out_buf``'s shape to the kept dims of ``shape`` (an int64 array of ``ndim``
+    entries) and return the kept axes."""
+    kept = tuple(d for d in range(ndim) if d not in axes)
+    lw.set_shape(out_buf, [f"{shape}[{d}]" for d in kept])
+    return kept
+
+
+def check_not_empty(lw: Lowerer, label: str, source: str, shape: str, ndim: int,
+                    axes: tuple[int, ...], detail: str) -> None:
+    """A run-time ValueError naming ``label`` and the user's line when the reduced axes of
+    ``shape`` hold no element (a reduction with no identity: max, min, argmax...)."""
+    if not axes:
+        return
+    n = " * ".join(f"{shape}[{d}]" for d in axes)
+    cid = lw.check(CheckInfo("empty_reduce", label, source, detail))
+    lw.shape(ShapeLine("", f"({n}) > 0", cid, shape, ndim))
+
+
 @lowering("reduce")
 def lower_reduce(lw: Lowerer, node: Apply) -> None:
     (x,) = node.inputs
@@ -27,8 +47,7 @@ def lower_reduce(lw: Lowerer, node: Apply) -> None:
     axes = dict(node.params)["axis"]
     ib = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
-    kept = tuple(d for d in range(x.ndim) if d not in axes)
-    lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in kept])
+    kept = reduced_shape(lw, ob, shape_of(ib), x.ndim, axes)
     combine_name = node.op.cpp
     in_ct, out_ct = CXX_TYPE[x.dtype], CXX_TYPE[out.dtype]
     if combine_name in ("and", "or"):  # all / any: any input dtype, a bool result
@@ -41,11 +60,8 @@ def lower_reduce(lw: Lowerer, node: Apply) -> None:
         combine = "acc + v" if combine_name == "add" else "acc * v"
     else:
         acc = in_ct
-        if axes:
-            n = " * ".join(f"{shape_of(ib)}[{d}]" for d in axes)
-            cid = lw.check(CheckInfo("empty_reduce", node.op_label(), node.source,
-                                     "zero-size array to a reduction with no identity"))
-            lw.shape(ShapeLine("", f"({n}) > 0", cid, shape_of(ib), x.ndim))
+        check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
+                        "zero-size array to a reduction with no identity")
         lim = "lowest" if combine_name == "max" else "max"
         if x.dtype in FLOAT_DTYPES:
             lim = "infinity"

@@ -1,5 +1,5 @@
 // Vector variants of libm's transcendental functions, so loops over exp/log/tanh/... vectorize
-// into glibc's libmvec calls (8 floats per AVX2 call, 16 with AVX-512) without -ffast-math.
+// into glibc's libmvec calls (8 floats per AVX2 call, 16 with AVX-512) with IEEE semantics kept.
 // glibc declares these only under __FAST_MATH__; declaring them here with the same
 // `__simd__("notinbranch")` attribute lets g++ use them while NaN, Inf and errno-free IEEE
 // semantics stay as in NumPy (libmvec is accurate to 4 ulp and handles special values).
