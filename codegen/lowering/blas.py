@@ -1,5 +1,8 @@
-"""The kernel generator of ``gemm`` (made by specialize_blas): shape checks, then one call to
-``croton::gemm`` (runtime/cpu/kernels/gemm.hpp), which folds transposes into BLAS flags.
+"""The kernel generators of ``gemm``, ``gemv`` and ``ger`` (made by specialize_blas): shape
+checks, then one call to ``croton::gemm`` (runtime/cpu/kernels/gemm.hpp) or ``croton::gemv`` /
+``croton::ger`` (runtime/cpu/kernels/gemv.hpp), which fold transposes and strides into BLAS
+flags and leading dimensions. The output buffer may be a shared variable's storage (an update
+computed in place, the addend being that same storage): the kernels then skip the addend's copy.
 
 Example::
 
@@ -11,6 +14,10 @@ Example::
     >>> b = T.dvector('b')
     >>> g = specialize_blas(Graph.make([x, w, b], [T.dot(x, w) + b]))
     >>> lower(g).plan.steps[-1].code[0].startswith('croton::gemm<double>')
+    True
+    >>> v = T.dvector('v')
+    >>> g = specialize_blas(Graph.make([x, v, b], [b - 0.5 * T.dot(x, v)]))
+    >>> lower(g).plan.steps[-1].code[0].startswith('croton::gemv<double>(B2, ')
     True
 """
 
@@ -34,13 +41,56 @@ def lower_gemm(lw: Lowerer, node: Apply) -> None:
     lw.shape(ShapeLine("", f"{shape_of(ab)}[1] == {shape_of(bb)}[0]", cid,
                        shape_of(ab), 2, shape_of(bb), 2))
     lw.set_shape(ob, [f"{shape_of(ab)}[0]", f"{shape_of(bb)}[1]"])
-    for d in range(2):
-        if not c.broadcastable[d]:
-            bid = lw.check(CheckInfo("broadcast", "add", node.source, f"dimension {d}"))
-            lw.shape(ShapeLine("", f"{shape_of(cb)}[{d}] == {shape_of(ob)}[{d}]", bid,
-                               shape_of(ob), 2, shape_of(cb), 2))
+    _broadcast_checks(lw, node, cb, ob, 2)
     lw.need_header("kernels/gemm.hpp")
     ct = CXX_TYPE[out.dtype]
     alpha, beta = c_literal(params["alpha"], out.dtype), c_literal(params["beta"], out.dtype)
     lw.emit(CallStep((f"croton::gemm<{ct}>(B{cb}, {alpha}, B{ab}, B{bb}, {beta}, B{ob});",),
+                     node.op_label()))
+
+
+def _broadcast_checks(lw: Lowerer, node: Apply, addend: int, out: int, ndim: int) -> None:
+    """The addend's non-broadcastable dimensions must equal the output's."""
+    pattern = node.inputs[0].broadcastable
+    for d in range(ndim):
+        if not pattern[d]:
+            bid = lw.check(CheckInfo("broadcast", "add", node.source, f"dimension {d}"))
+            lw.shape(ShapeLine("", f"{shape_of(addend)}[{d}] == {shape_of(out)}[{d}]", bid,
+                               shape_of(out), ndim, shape_of(addend), ndim))
+
+
+@lowering("gemv")
+def lower_gemv(lw: Lowerer, node: Apply) -> None:
+    y, a, x = node.inputs
+    out = node.outputs[0]
+    params = dict(node.params)
+    trans = bool(params.get("trans", False))
+    yb, ab, xb = lw.buffer_of(y), lw.buffer_of(a), lw.buffer_of(x)
+    ob = lw.result_buffer(out, node.op_label())
+    rows, inner = (1, 0) if trans else (0, 1)
+    cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
+    lw.shape(ShapeLine("", f"{shape_of(ab)}[{inner}] == {shape_of(xb)}[0]", cid,
+                       shape_of(ab), 2, shape_of(xb), 1))
+    lw.set_shape(ob, [f"{shape_of(ab)}[{rows}]"])
+    _broadcast_checks(lw, node, yb, ob, 1)
+    lw.need_header("kernels/gemv.hpp")
+    ct = CXX_TYPE[out.dtype]
+    alpha, beta = c_literal(params["alpha"], out.dtype), c_literal(params["beta"], out.dtype)
+    flag = "true" if trans else "false"
+    lw.emit(CallStep((f"croton::gemv<{ct}>(B{yb}, {alpha}, B{ab}, {flag}, B{xb}, {beta}, "
+                      f"B{ob});",), node.op_label()))
+
+
+@lowering("ger")
+def lower_ger(lw: Lowerer, node: Apply) -> None:
+    a, x, y = node.inputs
+    out = node.outputs[0]
+    ab, xb, yb = lw.buffer_of(a), lw.buffer_of(x), lw.buffer_of(y)
+    ob = lw.result_buffer(out, node.op_label())
+    lw.set_shape(ob, [f"{shape_of(xb)}[0]", f"{shape_of(yb)}[0]"])
+    _broadcast_checks(lw, node, ab, ob, 2)
+    lw.need_header("kernels/gemv.hpp")
+    ct = CXX_TYPE[out.dtype]
+    alpha = c_literal(dict(node.params)["alpha"], out.dtype)
+    lw.emit(CallStep((f"croton::ger<{ct}>(B{ab}, {alpha}, B{xb}, B{yb}, B{ob});",),
                      node.op_label()))

@@ -1,14 +1,15 @@
 """plan_inplace: compute an update's new value directly into the shared variable's storage
 when nothing after that kernel reads the old value, instead of into scratch memory and then
-copying (``W = W - lr * g`` becomes one kernel writing W; with ``gemm``, one BLAS call
-accumulating into W).
+copying (``W = W - lr * g`` becomes one kernel writing W; with ``gemm``, ``gemv`` or ``ger``,
+one BLAS call accumulating into W or b).
 
 An update qualifies when its value is made by an elementwise kernel (the shared variable read
-as a plain operand, element i before element i is written) or by ``gemm`` (the shared variable
-as the addend C only), no other node reads the shared variable or a view of it after that
-kernel, neither it nor its value is also an output, and every later node is of a kind that
-cannot fail at run time (a failed call must leave shared variables unchanged; the lowering
-checks this again on the finished plan). The decision is recorded as ``Graph.inplace_updates``.
+as a plain operand, element i before element i is written) or by ``gemm``, ``gemv`` or ``ger``
+(the shared variable as the addend only: C, y or A), no other node reads the shared variable
+or a view of it after that kernel, neither it nor its value is also an output, and every later
+node is of a kind that cannot fail at run time (a failed call must leave shared variables
+unchanged; the lowering checks this again on the finished plan). The decision is recorded as
+``Graph.inplace_updates``.
 
 Before::  W_new = fused{(i0 - (i1 * i2))}(W, 0.1, g) ; commit: copy W_new into W
 After::   the same kernel with W's storage as its output ; no copy
@@ -33,7 +34,8 @@ from croton.graph import Apply, Variable
 VIEW_KINDS = {"dimshuffle", "subtensor", "reshape", "split", "extract_diag", "rebroadcast",
               "specify_shape"}
 # kinds whose kernels have no run-time check that could fail after the in-place write
-CANNOT_FAIL = {"elemwise", "fused", "fused_reduce", "reduce", "dimshuffle", "shape_i", "gemm"}
+CANNOT_FAIL = {"elemwise", "fused", "fused_reduce", "reduce", "dimshuffle", "shape_i", "gemm",
+               "gemv", "ger"}
 
 
 def _aliases(graph: Graph, s: Variable, nodes: list[Apply]) -> set[int]:
@@ -50,9 +52,10 @@ def _writes_safely(node: Apply, s: Variable, alias: set[int]) -> bool:
     if kind in ("elemwise", "fused"):
         # every read of s is s itself (same layout as the output), never a view of it
         return all(i is s or id(i) not in alias for i in node.inputs)
-    if kind == "gemm":
-        c, a, b = node.inputs
-        return c is s and id(a) not in alias and id(b) not in alias
+    if kind in ("gemm", "gemv", "ger"):
+        # the addend (C, y or A: always the first input) is s; the factors never read s
+        addend, *factors = node.inputs
+        return addend is s and all(id(f) not in alias for f in factors)
     return False
 
 

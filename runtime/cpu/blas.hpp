@@ -1,6 +1,7 @@
-// The BLAS bridge: matrix products for generated kernels. Links the OpenBLAS that NumPy ships
-// (scipy-openblas32, symbols prefixed `scipy_`) by default; define CROTON_BLAS_PREFIX empty to
-// link a system CBLAS (`cblas_sgemm`) instead, e.g. in an exported library.
+// The BLAS bridge: matrix products (gemm, gemv, ger) for generated kernels. Links the OpenBLAS
+// that NumPy ships (scipy-openblas32, symbols prefixed `scipy_`) by default; define
+// CROTON_BLAS_PREFIX empty to link a system CBLAS (`cblas_sgemm`) instead, e.g. in an exported
+// library.
 #pragma once
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +28,14 @@ void CROTON_CBLAS(sgemm)(int order, int ta, int tb, int m, int n, int k, float a
 void CROTON_CBLAS(dgemm)(int order, int ta, int tb, int m, int n, int k, double alpha,
                          const double* a, int lda, const double* b, int ldb, double beta,
                          double* c, int ldc);
+void CROTON_CBLAS(sgemv)(int order, int trans, int m, int n, float alpha, const float* a, int lda,
+                         const float* x, int incx, float beta, float* y, int incy);
+void CROTON_CBLAS(dgemv)(int order, int trans, int m, int n, double alpha, const double* a,
+                         int lda, const double* x, int incx, double beta, double* y, int incy);
+void CROTON_CBLAS(sger)(int order, int m, int n, float alpha, const float* x, int incx,
+                        const float* y, int incy, float* a, int lda);
+void CROTON_CBLAS(dger)(int order, int m, int n, double alpha, const double* x, int incx,
+                        const double* y, int incy, double* a, int lda);
 }
 
 namespace croton {
@@ -62,6 +71,74 @@ template <class T>
 inline void copy_contiguous(const Mat<T>& m, T* out) {
   for (int64_t i = 0; i < m.rows; ++i)
     for (int64_t j = 0; j < m.cols; ++j) out[i * m.cols + j] = m.data[i * m.rs + j * m.cs];
+}
+
+// Copies of operands in layouts BLAS cannot take, freed on every path out of a kernel.
+template <class T>
+struct BlasCopies {
+  T* p[3] = {nullptr, nullptr, nullptr};
+  ~BlasCopies() {
+    for (T* q : p) std::free(q);
+  }
+  T* take(int slot, int64_t n) {
+    p[slot] = static_cast<T*>(std::malloc(sizeof(T) * size_t(n > 0 ? n : 1)));
+    return p[slot];
+  }
+};
+
+// Where BLAS writes a nonempty (m, n) result `o` (any strides: an in-place update writes a shared
+// variable's storage): `o` itself when its rows have unit stride (row-major, leading dimension
+// *ld) or its columns do (*transposed: BLAS writes the row-major o^T), else contiguous scratch
+// (slot `slot` of `tmp`) that `copy_back` copies into `o`.
+template <class T>
+inline Mat<T> blas_target(const Mat<T>& o, BlasCopies<T>& tmp, int slot, bool* transposed,
+                          int64_t* ld) {
+  const int64_t m = o.rows, n = o.cols;
+  *transposed = false;
+  if ((o.cs == 1 || n == 1) && (m == 1 || o.rs >= n)) {
+    *ld = m == 1 ? n : o.rs;
+    return o;
+  }
+  if ((o.rs == 1 || m == 1) && (n == 1 || o.cs >= m)) {
+    *transposed = true;
+    *ld = n == 1 ? m : o.cs;
+    return o;
+  }
+  *ld = n;
+  return Mat<T>{tmp.take(slot, m * n), m, n, n, 1};
+}
+
+template <class T>
+inline void copy_back(const Mat<T>& w, const Mat<T>& o) {
+  if (w.data == o.data) return;
+  for (int64_t i = 0; i < o.rows; ++i)
+    for (int64_t j = 0; j < o.cols; ++j) o.data[i * o.rs + j * o.cs] = w.data[i * w.cols + j];
+}
+
+// w = the (m|1, n|1) buffer `c` broadcast to w's shape; nothing to copy when `c` already is w
+// (an update computed in place).
+template <class T>
+inline void copy_broadcast(const croton_buffer& c, const Mat<T>& w) {
+  const T* pc = static_cast<const T*>(c.data);
+  const int64_t rs = c.shape[0] == 1 ? 0 : c.strides[0], cs = c.shape[1] == 1 ? 0 : c.strides[1];
+  if (pc == w.data && (rs == w.rs || w.rows == 1) && (cs == w.cs || w.cols == 1)) return;
+  if (cs == 1 && w.cs == 1) {
+    for (int64_t i = 0; i < w.rows; ++i)
+      std::memcpy(w.data + i * w.rs, pc + i * rs, sizeof(T) * size_t(w.cols));
+    return;
+  }
+  for (int64_t i = 0; i < w.rows; ++i)
+    for (int64_t j = 0; j < w.cols; ++j) w.data[i * w.rs + j * w.cs] = pc[i * rs + j * cs];
+}
+
+// w *= beta; beta == 0 writes zeros (whatever w held: BLAS with beta 0 never reads it).
+template <class T>
+inline void scale_all(const Mat<T>& w, T beta) {
+  for (int64_t i = 0; i < w.rows; ++i)
+    for (int64_t j = 0; j < w.cols; ++j) {
+      T& v = w.data[i * w.rs + j * w.cs];
+      v = beta == T(0) ? T(0) : v * beta;
+    }
 }
 
 // c = a @ b, for c (m, n), a (m, k), b (k, n). c may have any strides.
