@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from croton.codegen.memory_plan import assign_workspace
 from croton.codegen.plan import (
     AllocStep,
     Buffer,
@@ -223,7 +224,10 @@ class Lowerer:
             self.headers.append(name)
 
     def emit_elementwise(self, out_buf: int, out_type: TensorType, operands: list[Operand],
-                         body: tuple[str, ...], into: list | None = None) -> None:
+                         body: tuple[str, ...], into: list | None = None,
+                         extra_outputs: tuple = ()) -> None:
+        """One loop over ``out_buf``'s shape (and its ``ExtraOutput``s, of the same shape and
+        broadcast pattern); the flat fast path needs every output and operand contiguous."""
         nd = out_type.ndim
         contiguous = []
         partial = False
@@ -234,13 +238,15 @@ class Lowerer:
             if tuple(bc) != tuple(out_type.broadcastable):
                 partial = True
             contiguous.append(f"croton::is_contiguous(B{op.buffer})")
-        checks = [f"croton::is_contiguous(B{out_buf})"] + contiguous
+        outs = [out_buf] + [e.buffer for e in extra_outputs]
+        checks = [f"croton::is_contiguous(B{b})" for b in outs] + contiguous
         check = "" if partial or nd == 0 else " && ".join(checks)
-        if check and self.always_contiguous(out_buf) and all(
+        if check and all(self.always_contiguous(b) for b in outs) and all(
                 self.always_contiguous(op.buffer) or (all(self.pattern(op.buffer)) and nd)
                 for op in operands):
             check = ALWAYS  # no strided loop nest to compile (most kernels of a function)
-        step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check)
+        step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check,
+                               tuple(extra_outputs))
         self.emit(step, into)
 
     def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
@@ -310,6 +316,8 @@ class Lowerer:
         )
         if g.inplace_updates and not _nothing_can_fail_after_inplace(plan):
             return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(self.profile)
+        if g.reuse_memory:
+            plan = assign_workspace(plan)
         if self.profile:
             plan = with_profiling(plan)
         return Lowered(plan, tuple(self.checks), self.shared)
@@ -321,6 +329,16 @@ class Lowerer:
 
 SAFE_AFTER_INPLACE = ("elementwise", "fused_reduce", "reduce", "dot", "view", "shape_value",
                       "alloc")
+# structured kernels (CallStep code prefixes) that have no run-time check that could fail
+CANNOT_FAIL_CALLS = ("croton::gemm<", "croton::gemv<", "croton::ger<")
+
+
+def written_buffers(step) -> set[int]:
+    """The buffers a kernel step writes: ``out``, and each extra output's ``buffer``."""
+    out = getattr(step, "out", None)
+    written = {out} if isinstance(out, int) else set()
+    written.update(e.buffer for e in getattr(step, "extra_outputs", ()))
+    return written
 
 
 def _nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
@@ -331,12 +349,12 @@ def _nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
     started = False
     for s in plan.steps:
         if not started:
-            started = getattr(s, "out", None) in inplace or (
+            started = bool(written_buffers(s) & inplace) or (
                 s.kind == "call" and any(f"B{b}" in line for b in inplace for line in s.code))
             continue
         if s.kind == "shape" and s.check >= 0:
             return False
-        if s.kind == "call" and not s.code[0].startswith("croton::gemm<"):
+        if s.kind == "call" and not s.code[0].startswith(CANNOT_FAIL_CALLS):
             return False
         if s.kind not in SAFE_AFTER_INPLACE + ("shape", "call"):
             return False

@@ -19,6 +19,7 @@ from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.codegen.passes.fuse_reductions import fuse_reductions
 from croton.codegen.passes.merge import merge
 from croton.codegen.passes.plan_inplace import plan_inplace
+from croton.codegen.passes.plan_memory import plan_memory
 from croton.codegen.passes.specialize_blas import specialize_blas
 from croton.codegen.passes.stabilize import stabilize
 from croton.fgraph import Graph
@@ -26,7 +27,7 @@ from croton.fgraph import Graph
 Pass = Callable[[Graph], Graph]
 
 PIPELINE: list[Pass] = [merge, constant_fold, canonicalize, stabilize, merge, specialize_blas,
-                        fuse_elementwise, fuse_reductions, plan_inplace]
+                        fuse_elementwise, fuse_reductions, plan_inplace, plan_memory]
 FAST_COMPILE: list[Pass] = [merge, constant_fold]
 PIPELINES: dict[str, list[Pass]] = {"FAST_RUN": PIPELINE, "FAST_COMPILE": FAST_COMPILE}
 

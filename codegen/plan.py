@@ -65,6 +65,24 @@ class AllocStep:
 
 
 @dataclass(frozen=True)
+class WorkspaceSlot:
+    """One slot of the function's kept workspace and the scratch buffers that share it (their
+    lifetimes do not overlap): ``members`` are ``(buffer, ndim, ctype)``."""
+
+    index: int
+    members: tuple[tuple[int, int, str], ...]
+
+
+@dataclass(frozen=True)
+class WorkspaceStep:
+    """Size each slot for this call's shapes (the largest member), then point every member at
+    its slot's memory; ends the prologue, so a failed allocation happens before any kernel."""
+
+    slots: tuple[WorkspaceSlot, ...]
+    kind: str = "workspace"
+
+
+@dataclass(frozen=True)
 class CallStep:
     """A structured kernel: C++ statements (calls into ``runtime/cpu/kernels``) made in Python."""
 
@@ -82,13 +100,27 @@ class Operand:
 
 
 @dataclass(frozen=True)
+class ExtraOutput:
+    """A further output of an elementwise loop: ``value`` (a C++ name the body defines) is
+    written to buffer ``buffer``, which has the loop's shape."""
+
+    buffer: int
+    ctype: str
+    value: str
+
+
+@dataclass(frozen=True)
 class ElementwiseStep:
+    """One loop over ``out``'s shape; each element's ``result`` goes to ``out``, and each extra
+    output's value to its own buffer (a multi-output ``fused`` node)."""
+
     out: int
     out_ctype: str
     ndim: int
     operands: tuple[Operand, ...]
     body: tuple[str, ...]  # statements; the last assigns `result`
     contiguous_check: str  # C++ condition for the flat fast path ("" = never)
+    extra_outputs: tuple[ExtraOutput, ...] = ()
     kind: str = "elementwise"
 
 
@@ -204,6 +236,7 @@ class FunctionPlan:
     profile_slots: tuple[int, ...] = ()
     commit_profile_slots: tuple[int, ...] = ()
     subfunctions: tuple[SubFunction, ...] = ()  # scan steps, each before its first caller
+    workspace_slots: int = 0  # slots of the kept workspace (0: scratch is allocated per call)
 
 
 @dataclass(frozen=True)

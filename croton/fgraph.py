@@ -42,6 +42,9 @@ class Graph:
     # indices of updates whose value is computed straight into the shared variable's storage
     # (decided by the plan_inplace pass; rebuild() drops it, so that pass runs last)
     inplace_updates: tuple[int, ...] = ()
+    # scratch buffers live in a workspace kept between calls, shared by buffers whose
+    # lifetimes do not overlap (decided by the plan_memory pass; rebuild() drops it too)
+    reuse_memory: bool = False
 
     @staticmethod
     def make(inputs: Sequence[Variable], outputs: Sequence[Variable],

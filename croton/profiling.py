@@ -49,11 +49,13 @@ class ProfileStats:
         self.compile_report = dict(compile_report)
         self._module = module  # keeps the table alive
         address = _capsule_address(module.profile, b"croton_profile")
-        table = (ctypes.c_uint64 * (2 * len(labels))).from_address(address)
-        self._table = np.ctypeslib.as_array(table).reshape(len(labels), 2)
+        # one row per kernel (calls, nanoseconds), then scratch memory (blocks, bytes)
+        table = (ctypes.c_uint64 * (2 * len(labels) + 2)).from_address(address)
+        self._table = np.ctypeslib.as_array(table).reshape(len(labels) + 1, 2)
         self._table[:] = 0
         self.first_call_seconds: float | None = None
         self.first_call_kernels: list[KernelTime] = []
+        self.first_call_scratch: tuple[int, int] = (0, 0)
         self.calls = 0
         self.run_seconds = 0.0
 
@@ -62,10 +64,18 @@ class ProfileStats:
         if self.first_call_seconds is None:
             self.first_call_seconds = seconds
             self.first_call_kernels = self.kernels()
+            self.first_call_scratch = self.scratch_allocations()
             self._table[:] = 0
             return
         self.calls += 1
         self.run_seconds += seconds
+
+    def scratch_allocations(self) -> tuple[int, int]:
+        """(blocks, bytes) of scratch memory allocated since the first call (the first call's
+        are in ``first_call_scratch``): 0 in the steady state, where every call reuses the
+        memory kept from the one before."""
+        blocks, nbytes = self._table[len(self.labels)]
+        return int(blocks), int(nbytes)
 
     def kernels(self) -> list[KernelTime]:
         """Per-kernel totals since the first call, slowest first."""
@@ -89,6 +99,10 @@ class ProfileStats:
         mean = self.run_seconds / self.calls if self.calls else 0.0
         out.write(f"  calls: {self.calls}, run time {self.run_seconds:.6f} s, "
                   f"{mean * 1e6:.1f} us per call\n")
+        blocks, nbytes = self.first_call_scratch
+        later_blocks, later_bytes = self.scratch_allocations()
+        out.write(f"  scratch memory: {blocks} blocks ({_size(nbytes)}) allocated by the first "
+                  f"call and kept; {later_blocks} ({_size(later_bytes)}) allocated since\n")
         kernels = self.kernels()
         in_kernels = sum(k.seconds for k in kernels)
         if self.run_seconds:
@@ -105,6 +119,14 @@ class ProfileStats:
         if file is not None:
             file.write(text)
         return text
+
+
+def _size(nbytes: int) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if nbytes < 1024 or unit == "MiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    return ""
 
 
 @functools.cache

@@ -30,8 +30,12 @@
 
 namespace croton {
 
-// Scratch memory for one call: every block is freed when the call returns. (No <vector> or
-// <memory>: each standard header costs parse time in every generated translation unit.)
+// Scratch memory of one function on one thread (a `static thread_local` in each generated
+// function, handed to a call through ScratchLease). Blocks are handed out in request order and
+// kept when the call returns; the next call gets the same blocks in the same order (a block too
+// small for its request is replaced by a larger one), so a call in the steady state allocates
+// nothing. (No <vector> or <memory>: each standard header costs parse time in every generated
+// translation unit.)
 class Scratch {
  public:
   Scratch() = default;
@@ -44,22 +48,61 @@ class Scratch {
       head_ = next;
     }
   }
-  // 64-byte aligned block of `bytes`; nullptr when out of memory.
+  // 64-byte aligned memory of at least `bytes`; nullptr when out of memory.
   void* alloc(int64_t bytes) {
-    const size_t size = sizeof(Block) + static_cast<size_t>(bytes > 0 ? bytes : 1) + 64;
-    auto* block = static_cast<Block*>(std::malloc(size));
-    if (block == nullptr) return nullptr;
-    block->next = head_;
-    head_ = block;
+    if (bytes < 1) bytes = 1;
+    Block* block = *cursor_;
+    if (block == nullptr || block->capacity < bytes) {
+      auto* grown = static_cast<Block*>(std::malloc(sizeof(Block) + static_cast<size_t>(bytes) + 64));
+      if (grown == nullptr) return nullptr;
+      grown->capacity = bytes;
+      grown->next = block != nullptr ? block->next : nullptr;
+      if (stats_ != nullptr) {  // profiling: blocks and bytes allocated
+        __atomic_fetch_add(&stats_[0], uint64_t(1), __ATOMIC_RELAXED);
+        __atomic_fetch_add(&stats_[1], uint64_t(bytes), __ATOMIC_RELAXED);
+      }
+      std::free(block);
+      *cursor_ = grown;
+      block = grown;
+    }
+    cursor_ = &block->next;
     auto addr = reinterpret_cast<uintptr_t>(block + 1);
     return reinterpret_cast<void*>((addr + 63) & ~uintptr_t(63));
   }
+  // Start a call: hand the kept blocks out again from the first; count new ones in `stats`
+  // (two counters: blocks, bytes; nullptr: not counted).
+  void rewind(uint64_t* stats) {
+    cursor_ = &head_;
+    stats_ = stats;
+  }
+  bool busy = false;
 
  private:
   struct Block {
     Block* next;
+    int64_t capacity;
   };
   Block* head_ = nullptr;
+  Block** cursor_ = &head_;
+  uint64_t* stats_ = nullptr;
+};
+
+// The thread's kept Scratch for one call, or (when a call re-enters the same function on this
+// thread, e.g. from an allocator callback) a private one freed when the call returns.
+class ScratchLease {
+ public:
+  ScratchLease(Scratch& kept, uint64_t* stats) : scratch_(kept.busy ? &own_ : &kept) {
+    scratch_->busy = true;
+    scratch_->rewind(stats);
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  ~ScratchLease() { scratch_->busy = false; }
+  Scratch& get() { return *scratch_; }
+
+ private:
+  Scratch own_;
+  Scratch* scratch_;
 };
 
 // The threaded part, written once per translation unit: runs fn(ctx, lo, hi, t) on one

@@ -420,6 +420,46 @@ void test_scratch() {
   }
 }
 
+// A rewound Scratch hands out the same blocks in the same order: the steady state of a function
+// (same shapes every call) allocates nothing; a request larger than its block replaces it.
+void test_scratch_is_kept_between_calls() {
+  croton::Scratch scratch;
+  uint64_t stats[2] = {0, 0};
+  const int64_t first[] = {100, 5000, 64};
+  void* p[3];
+  scratch.rewind(stats);
+  for (int i = 0; i < 3; ++i) p[i] = scratch.alloc(first[i]);
+  CHECK_SAME_AT(stats[0], uint64_t(3), "blocks after the first call");
+  CHECK_SAME_AT(stats[1], uint64_t(5164), "bytes after the first call");
+  scratch.rewind(stats);
+  for (int i = 0; i < 3; ++i) CHECK_SAME_AT(scratch.alloc(first[i]) == p[i], true, "block %d reused", i);
+  CHECK_SAME_AT(stats[0], uint64_t(3), "no block allocated by a same-shape call");
+  scratch.rewind(stats);
+  CHECK(scratch.alloc(50) == p[0]);  // smaller: fits
+  void* grown = scratch.alloc(6000);  // larger: replaced
+  CHECK(grown != nullptr && reinterpret_cast<uintptr_t>(grown) % 64 == 0);
+  std::memset(grown, 0x5A, 6000);  // the whole grown block is usable (ASan checks)
+  CHECK(scratch.alloc(10) == p[2]);
+  CHECK(scratch.alloc(10) != nullptr);  // one more than before: appended
+  CHECK_SAME_AT(stats[0], uint64_t(5), "blocks after growing one and adding one");
+  scratch.rewind(nullptr);  // not counted
+  CHECK(scratch.alloc(1) == p[0]);
+  CHECK_SAME_AT(stats[0], uint64_t(5), "uncounted call");
+  // a call re-entering the same function on this thread gets a private Scratch
+  croton::Scratch kept;
+  {
+    croton::ScratchLease outer(kept, nullptr);
+    CHECK(&outer.get() == &kept && kept.busy);
+    {
+      croton::ScratchLease inner(kept, nullptr);
+      CHECK(&inner.get() != &kept);
+      CHECK(inner.get().alloc(128) != nullptr);  // freed with the inner lease (LSan checks)
+    }
+    CHECK(kept.busy);
+  }
+  CHECK(!kept.busy);
+}
+
 croton_buffer make_buffer(int32_t ndim, const int64_t* shape, const int64_t* strides) {
   croton_buffer b{};
   b.ndim = ndim;
@@ -518,6 +558,7 @@ int main() {
   test_absolute_sign();
   test_sigmoid();
   test_scratch();
+  test_scratch_is_kept_between_calls();
   test_layout_helpers();
   test_errors();
   if (g_failures != 0) {
