@@ -17,6 +17,7 @@ from croton.codegen.passes.canonicalize import canonicalize
 from croton.codegen.passes.constant_fold import constant_fold
 from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.codegen.passes.fuse_reductions import fuse_reductions
+from croton.codegen.passes.fuse_siblings import fuse_siblings
 from croton.codegen.passes.merge import merge
 from croton.codegen.passes.plan_inplace import plan_inplace
 from croton.codegen.passes.plan_memory import plan_memory
@@ -27,7 +28,8 @@ from croton.fgraph import Graph
 Pass = Callable[[Graph], Graph]
 
 PIPELINE: list[Pass] = [merge, constant_fold, canonicalize, stabilize, merge, specialize_blas,
-                        fuse_elementwise, fuse_reductions, plan_inplace, plan_memory]
+                        fuse_elementwise, fuse_reductions, fuse_siblings, plan_inplace,
+                        plan_memory]
 FAST_COMPILE: list[Pass] = [merge, constant_fold]
 PIPELINES: dict[str, list[Pass]] = {"FAST_RUN": PIPELINE, "FAST_COMPILE": FAST_COMPILE}
 

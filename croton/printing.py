@@ -43,7 +43,8 @@ def _label(name: str, params: tuple) -> str:
         return "dimshuffle{" + ",".join(str(d) for d in p["order"]) + "}"
     if name == "fused":
         arity = 1 + max((k for s in p["program"] for kind, k in s[2] if kind == "in"), default=-1)
-        return "fused{" + _expand_program(p["program"], [f"i{k}" for k in range(arity)]) + "}"
+        leaves = [f"i{k}" for k in range(arity)]
+        return "fused{" + ", ".join(_expand_outputs(p, leaves)) + "}"
     return OPS[name].label(params)
 
 
@@ -68,13 +69,15 @@ def _apply_str(name: str, params: tuple, args: Sequence[str]) -> str:
     return f"{_label(name, params)}({', '.join(args)})"
 
 
-def _expand_program(program: tuple, leaves: Sequence[str]) -> str:
-    """A fused node's program as one expression over the printed ``leaves``."""
+def _expand_outputs(params: dict, leaves: Sequence[str]) -> list[str]:
+    """Each output of a fused node (its program's returned steps) as one expression over the
+    printed ``leaves``."""
+    program = params["program"]
     done: list[str] = []
     for op_name, op_params, args, _source in program:
         strs = [leaves[k] if kind == "in" else done[k] for kind, k in args]
         done.append(_apply_str(op_name, op_params, strs))
-    return done[-1]
+    return [done[k] for k in params.get("outputs", (len(program) - 1,))]
 
 
 # --- pp ----------------------------------------------------------------------------------------
@@ -122,7 +125,9 @@ def pp(var: Variable) -> str:
             transpose = x.ndim >= 2 and tuple(order) == tuple(reversed(range(x.ndim)))
             text = f"{args[0]}.T" if transpose else _apply_str(name, params, args)
         elif name == "fused":
-            text = _expand_program(dict(params)["program"], args)
+            for out, text in zip(node.outputs, _expand_outputs(dict(params), args)):
+                memo[id(out)] = text
+            continue
         else:
             text = _apply_str(name, params, args)
         for out in node.outputs:

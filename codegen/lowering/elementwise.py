@@ -1,4 +1,5 @@
-"""Elementwise kernels: one op, or a fused program of ops, in one loop with broadcasting.
+"""Elementwise kernels: one op, or a fused program of ops, in one loop with broadcasting; a
+``fused`` node with several outputs writes each of them in the same pass.
 
 Example::
 
@@ -7,15 +8,15 @@ Example::
     >>> from croton.codegen.lower import lower
     >>> x = T.fvector('x')
     >>> step = lower(Graph.make([x], [x * 2])).plan.steps[-1]
-    >>> step.kind, step.body[-1]
-    ('elementwise', 'result = v0;')
+    >>> step.kind, step.body[-1], step.extra_outputs
+    ('elementwise', 'result = v0;', ())
 """
 
 from __future__ import annotations
 
 from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import Operand, ShapeLine
+from croton.codegen.plan import ExtraOutput, Operand, ShapeLine
 from croton.graph import Apply, Constant, Variable
 from croton.ops.table import OPS
 from croton.types import CXX_TYPE, TensorType
@@ -25,20 +26,38 @@ from croton.types import CXX_TYPE, TensorType
 def lower_single(lw: Lowerer, node: Apply) -> None:
     program = ((node.op.name, node.params,
                 tuple(("in", k) for k in range(len(node.inputs))), node.source),)
-    lower_program(lw, node, list(node.inputs), program)
+    lower_program(lw, node, list(node.inputs), program, (0,))
 
 
 @lowering("fused")
 def lower_fused(lw: Lowerer, node: Apply) -> None:
-    lower_program(lw, node, list(node.inputs), dict(node.params)["program"])
+    params = dict(node.params)
+    lower_program(lw, node, list(node.inputs), params["program"], params["outputs"])
 
 
-def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program) -> None:
-    """One loop computing ``program`` (``(op, params, args, source)`` steps) over ``leaves``."""
-    out_var = node.outputs[0]
-    out_buf = lw.result_buffer(out_var, node.op_label())
-    operands, body = compile_program(lw, leaves, program, out_var.type, shape_of(out_buf))
-    lw.emit_elementwise(out_buf, out_var.type, operands, body)
+def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program,
+                  outputs: tuple[int, ...]) -> None:
+    """One loop computing ``program`` (``(op, params, args, source)`` steps) over ``leaves``;
+    step ``outputs[k]`` is written to ``node.outputs[k]``. The loop runs over the first
+    output's shape; every other output is checked to have the same shape."""
+    bufs = [lw.result_buffer(v, node.op_label()) for v in node.outputs]
+    types = {j: v.type for j, v in zip(outputs, node.outputs)}
+    targets = {j: shape_of(b) for j, b in zip(outputs, bufs)}
+    operands, body, values = compile_steps(lw, leaves, program, types, targets)
+    first, nd = shape_of(bufs[0]), node.outputs[0].ndim
+    extras = []
+    for j, b, v in zip(outputs[1:], bufs[1:], node.outputs[1:]):
+        op_name, params, _args, source = program[j]
+        for d in range(nd):
+            if not v.broadcastable[d]:
+                cid = lw.check(CheckInfo("broadcast", OPS[op_name].label(params), source,
+                                         f"dimension {d} (outputs of one fused loop)"))
+                lw.shape(ShapeLine("", f"{shape_of(b)}[{d}] == {first}[{d}]", cid,
+                                   first, nd, shape_of(b), nd))
+        extras.append(ExtraOutput(b, CXX_TYPE[v.dtype], values[j]))
+    body += (f"result = {values[outputs[0]]};",)
+    lw.emit_elementwise(bufs[0], node.outputs[0].type, operands, body,
+                        extra_outputs=tuple(extras))
 
 
 def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: TensorType,
@@ -46,23 +65,40 @@ def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: Tens
     """The operands and loop body of an elementwise ``program``; the last step's value is
     ``result`` (of ``out_type``), and its shape (the loop's iteration space) is written to the
     int64 array ``target_shape`` with a broadcast check for each pair of operands."""
-    nd = out_type.ndim
+    last = len(program) - 1
+    operands, body, values = compile_steps(lw, leaves, program, {last: out_type},
+                                           {last: target_shape})
+    return operands, body + (f"result = {values[last]};",)
+
+
+def _leaf_operands(lw: Lowerer, leaves: list[Variable], nd: int):
+    """Each leaf's C++ expression and shape array (None: a size-1 literal), and the operands."""
     operands: list[Operand] = []
-    leaf_expr: list[str] = []
-    leaf_shape: list[str | None] = []  # None: a size-1 literal
-    leaf_type: list[TensorType] = []
+    exprs: list[str] = []
+    shapes: list[str | None] = []
     for leaf in leaves:
-        leaf_type.append(leaf.type)
         if isinstance(leaf, Constant) and leaf.data.size == 1:
-            leaf_expr.append(c_literal(leaf.data.reshape(()).item(), leaf.dtype))
-            leaf_shape.append(None)
+            exprs.append(c_literal(leaf.data.reshape(()).item(), leaf.dtype))
+            shapes.append(None)
             continue
         bid = lw.buffer_of(leaf)
         name = f"x{len(operands)}"
         flat = "0" if all(leaf.broadcastable) and nd else "i"
         operands.append(Operand(bid, CXX_TYPE[leaf.dtype], name, flat))
-        leaf_expr.append(name)
-        leaf_shape.append(shape_of(bid))
+        exprs.append(name)
+        shapes.append(shape_of(bid))
+    return operands, exprs, shapes
+
+
+def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[int, TensorType],
+                  targets: dict[int, str]) -> tuple[list[Operand], tuple[str, ...], list[str]]:
+    """The operands, the loop body (one ``const`` value per step) and each step's value name.
+    Step ``j`` in ``out_types`` has that type, and its shape is written to ``targets[j]``; the
+    other steps' shapes go to new int64 arrays; each pair of operands gets a broadcast check."""
+    nd = next(iter(out_types.values())).ndim
+    base = next(iter(targets.values())).split(".")[0].replace("B", "F", 1)
+    operands, leaf_expr, leaf_shape = _leaf_operands(lw, leaves, nd)
+    leaf_type = [leaf.type for leaf in leaves]
     step_expr: list[str] = []
     step_shape: list[str] = []
     step_type: list[TensorType] = []
@@ -71,8 +107,7 @@ def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: Tens
         rec = OPS[op_name]
         arg_types = [leaf_type[k] if kind == "in" else step_type[k] for kind, k in args]
         (out_t,) = rec.type_rule(arg_types, dict(params))
-        if j == len(program) - 1:
-            out_t = out_type
+        out_t = out_types.get(j, out_t)
         compute = rec.compute_dtype([t.dtype for t in arg_types]) if rec.compute_dtype \
             else out_t.dtype
         cty = CXX_TYPE[compute]
@@ -85,15 +120,14 @@ def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: Tens
         step_expr.append(tname)
         step_type.append(out_t)
         # shapes: the step's dims follow its non-broadcastable operands, which must agree
-        if j == len(program) - 1:
-            target = target_shape
-        else:
-            target = f"{target_shape.split('.')[0]}_{j}".replace("B", "F", 1)
+        target = targets.get(j)
+        if target is None:
+            target = f"{base}_{j}"
             lw.shape_arrays.append((target, nd))
         step_shape.append(target)
         arg_shapes = [(leaf_shape[k] if kind == "in" else step_shape[k],
                        arg_types[n]) for n, (kind, k) in enumerate(args)]
-        label = OPS[op_name].label(params)
+        label = rec.label(params)
         for d in range(nd):
             full = [s for s, t in arg_shapes if s is not None and not t.broadcastable[d]]
             if not full:
@@ -104,5 +138,4 @@ def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: Tens
                 cid = lw.check(CheckInfo("broadcast", label, source, f"dimension {d}"))
                 lw.shape(ShapeLine("", f"{other}[{d}] == {target}[{d}]", cid,
                                    full[0], nd, other, nd))
-    body.append(f"result = {step_expr[-1]};")
-    return operands, tuple(body)
+    return operands, tuple(body), step_expr

@@ -1,78 +1,77 @@
-"""fuse_elementwise: a chain of elementwise ops becomes one ``fused`` node (one loop).
+"""fuse_elementwise: chains of elementwise ops become one ``fused`` node (one loop), with
+several outputs when an absorbed value is also needed elsewhere.
 
-A producer is absorbed into its consumer when it is elementwise, has the same ndim, and the
-consumer is its only reader (and it is not itself an output).
+Visiting producers from the outputs back, an elementwise producer of the consumer's ndim joins
+its consumer's group when:
+
+- every reader of its value is in that one group (the value stays inside the loop), or
+- it has other readers (a dot, a reduction, a function output, an update) but has exactly the
+  loop's broadcast pattern, so the loop can write it as one more output (its run-time shape is
+  then the loop's); other elementwise readers with that pattern join the same loop too.
+
+No merge may make the graph cyclic (a value leaving the loop and coming back through another
+node), and nodes in different ``ifelse`` branches are never fused (a branch stays lazy).
 
 Before::  t1 = exp(x); t2 = t1 * y; out = t2 + 1      (three loops, two temporaries)
 After::   out = fused{exp, mul, add}(x, y, 1)          (one loop)
+
+Before::  h = tanh(z); out = h * 2; d = dot(h, W)       (h is read twice)
+After::   (out, h) = fused{tanh, mul}(z, 2); d = dot(h, W)   (one loop, two outputs)
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.fgraph import Graph
+    >>> x = T.dvector('x')
+    >>> h = T.tanh(x)
+    >>> node = fuse_elementwise(Graph.make([x], [h * 2, h])).outputs[0].owner
+    >>> [s[0] for s in dict(node.params)['program']], dict(node.params)['outputs']
+    (['tanh', 'mul'], (0, 1))
 """
 
 from __future__ import annotations
 
+from croton.codegen.passes.fusion_groups import FusionGroups, build_fused
 from croton.fgraph import Graph
-from croton.graph import Apply, Variable
-from croton.ops.fused import FUSED
-from croton.ops.table import make_output
+from croton.graph import Apply
 
 
-def _is_elemwise(node: Apply | None) -> bool:
-    return node is not None and node.op.kind == "elemwise"
+def _fusable_reader(groups: FusionGroups, producer: Apply, reader: Apply | None) -> bool:
+    return (reader is not None and reader.op.kind == "elemwise"
+            and reader.outputs[0].ndim == producer.outputs[0].ndim
+            and groups.homes[id(reader)] == groups.homes[id(producer)])
 
 
-def _groups(graph: Graph) -> dict[int, Apply]:
-    """Map each absorbable producer node id to the consumer that absorbs it."""
-    clients = graph.clients()
-    absorbed_by: dict[int, Apply] = {}
-    for node in graph.nodes():
-        if not _is_elemwise(node):
+def _absorb(groups: FusionGroups, node: Apply) -> None:
+    """Join ``node`` (still alone in its group) to the group of a reader, if one fits."""
+    p = groups.group_of(node)
+    readers = groups.readers(node.outputs[0])
+    targets: list[int] = []
+    for r in readers:
+        if _fusable_reader(groups, node, r):
+            g = groups.group_of(r)
+            if g not in targets:
+                targets.append(g)
+    if not targets:
+        return
+    if len(targets) == 1 and all(_fusable_reader(groups, node, r) for r in readers):
+        groups.merge(targets[0], p, exact=False)  # read only inside the loop
+        return
+    pattern = tuple(node.outputs[0].broadcastable)
+    merged = None
+    for g in targets:  # the value leaves the loop: it must have the loop's own shape
+        if groups.pattern[g] != pattern:
             continue
-        users = clients.get(id(node.outputs[0]), [])
-        if len(users) != 1 or users[0] is None:
-            continue
-        consumer = users[0]
-        if _is_elemwise(consumer) and consumer.outputs[0].ndim == node.outputs[0].ndim:
-            absorbed_by[id(node)] = consumer
-    return absorbed_by
+        if merged is None and groups.can_merge(g, p):
+            merged = groups.merge(g, p)
+        elif merged is not None and groups.can_merge(merged, g):
+            merged = groups.merge(merged, g)
 
 
 def fuse_elementwise(graph: Graph) -> Graph:
-    """Replace each maximal elementwise tree by one ``fused`` node."""
-    absorbed_by = _groups(graph)
-
-    def build_program(root: Apply, inputs_of: dict[int, list[Variable]]):
-        leaves: list[Variable] = []
-        leaf_index: dict[int, int] = {}
-        steps: list[tuple] = []
-
-        def visit(node: Apply) -> tuple[str, int]:
-            args = []
-            for old, new in zip(node.inputs, inputs_of[id(node)]):
-                producer = old.owner
-                if producer is not None and absorbed_by.get(id(producer)) is node:
-                    args.append(visit(producer))
-                else:
-                    if id(new) not in leaf_index:
-                        leaf_index[id(new)] = len(leaves)
-                        leaves.append(new)
-                    args.append(("in", leaf_index[id(new)]))
-            steps.append((node.op.name, node.params, tuple(args), node.source))
-            return ("step", len(steps) - 1)
-
-        visit(root)
-        return leaves, tuple(steps)
-
-    new_inputs_of: dict[int, list[Variable]] = {}
-
-    def transform(node, inputs):
-        new_inputs_of[id(node)] = inputs
-        if id(node) in absorbed_by or not _is_elemwise(node):
-            return None
-        if not any(i.owner is not None and id(i.owner) in absorbed_by for i in node.inputs):
-            return None  # nothing to absorb: keep the single op
-        leaves, program = build_program(node, new_inputs_of)
-        out = make_output(FUSED, leaves, out_type=node.outputs[0].type, program=program)
-        out.owner.source = node.source
-        out.name = node.outputs[0].name
-        return [out]
-
-    return graph.rebuild(transform)
+    """Replace each group of elementwise nodes by one ``fused`` node."""
+    groups = FusionGroups(graph)
+    for node in reversed(groups.nodes):
+        if node.op.kind == "elemwise":
+            _absorb(groups, node)
+    return build_fused(graph, groups)

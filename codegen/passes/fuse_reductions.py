@@ -2,8 +2,8 @@
 temporary), and every ``sum``/``prod``/``max``/``min`` becomes a ``fused_reduce`` node, whose
 kernel vectorizes and threads.
 
-The producer is absorbed when it is elementwise (or fused), has the reduction as its only
-reader, and is not itself an output.
+The producer is absorbed when it is elementwise (or a single-output fused node), has the
+reduction as its only reader, and is not itself an output.
 
 Before::  t = sqr(x); out = sum{axis=(0,)}(t)           (two loops, a temporary the size of x)
 After::   out = fused_reduce{add, axis=(0,)}[sqr](x)       (one loop)
@@ -43,7 +43,7 @@ def fuse_reductions(graph: Graph) -> Graph:
         producer = x.owner
         users = clients.get(id(node.inputs[0]), [])
         absorb = (producer is not None and producer.op.kind in ("elemwise", "fused")
-                  and len(users) == 1 and users[0] is node)
+                  and len(producer.outputs) == 1 and len(users) == 1 and users[0] is node)
         if absorb and producer.op.kind == "fused":
             leaves = list(producer.inputs)
             program = dict(producer.params)["program"]

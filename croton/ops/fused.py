@@ -1,6 +1,11 @@
-"""``fused``: several elementwise ops computed in one loop. Made by the fuse_elementwise pass,
-never by users. ``params['program']`` lists the steps; each step is
-``(op_name, op_params, args, source)`` with args ``('in', k)`` (the k-th input) or ``('step', j)``.
+"""``fused``: several elementwise ops computed in one loop, with one or more outputs. Made by
+the fuse_elementwise and fuse_siblings passes, never by users (so it has no gradient: fusion
+runs after differentiation).
+
+``params['program']`` lists the steps; each step is ``(op_name, op_params, args, source)`` with
+args ``('in', k)`` (the k-th input) or ``('step', j)``. ``params['outputs']`` names the steps the
+node returns, in order (a single-output node returns its last step), and
+``params['out_types']`` their types; every output has the loop's ndim and broadcast pattern.
 
 Example::
 
@@ -8,9 +13,9 @@ Example::
     >>> from croton.fgraph import Graph
     >>> from croton.codegen.passes.fuse_elementwise import fuse_elementwise
     >>> x = T.dvector('x')
-    >>> g = fuse_elementwise(Graph.make([x], [T.exp(x) * 2 + 1]))
-    >>> [step[0] for step in g.outputs[0].owner.params[0][1]]
-    ['exp', 'mul', 'add']
+    >>> node = fuse_elementwise(Graph.make([x], [T.exp(x) * 2 + 1])).outputs[0].owner
+    >>> [step[0] for step in dict(node.params)['program']], dict(node.params)['outputs']
+    (['exp', 'mul', 'add'], (2,))
 """
 
 from __future__ import annotations
@@ -21,20 +26,30 @@ from croton.ops.table import OPS, OpRecord, register
 
 
 def _fused_rule(types, params):
-    return [params["out_type"]]
+    return list(params["out_types"])
 
 
-def _fused_perform(values, params):
+def run_program(values, program) -> list[np.ndarray]:
+    """Every step's value of ``program`` over the input ``values`` (NumPy)."""
     results: list[np.ndarray] = []
-    for op_name, op_params, args, _source in params["program"]:
+    for op_name, op_params, args, _source in program:
         operands = [values[k] if kind == "in" else results[k] for kind, k in args]
         (out,) = OPS[op_name].perform(operands, dict(op_params))
         results.append(np.asarray(out))
-    out_type = params["out_type"]
-    return [results[-1].astype(out_type.dtype)]
+    return results
 
 
-FUSED = register(OpRecord("fused", "fused", _fused_rule, _fused_perform, None))
+def _fused_perform(values, params):
+    results = run_program(values, params["program"])
+    return [np.asarray(results[j]).astype(t.dtype)
+            for j, t in zip(params["outputs"], params["out_types"])]
+
+
+FUSED = register(OpRecord(
+    "fused", "fused", _fused_rule, _fused_perform, None,
+    extra={"label": lambda params: "fused"},
+    doc="elementwise ops in one loop, with one or more outputs (params['outputs']); made by "
+        "the fuse_elementwise and fuse_siblings passes"))
 
 
 def _fused_reduce_rule(types, params):
@@ -46,8 +61,7 @@ _NUMPY_REDUCE = {"add": np.sum, "mul": np.prod, "max": np.max, "min": np.min}
 
 def _fused_reduce_perform(values, params):
     if params["program"]:
-        (full,) = _fused_perform(values, {"program": params["program"],
-                                          "out_type": params["in_type"]})
+        full = run_program(values, params["program"])[-1].astype(params["in_type"].dtype)
     else:
         full = np.asarray(values[0])
     out_type = params["out_type"]
