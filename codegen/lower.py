@@ -22,11 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from croton.codegen.finish_plan import (
+    hoist_static_shapes,
+    nothing_can_fail_after_inplace,
+    with_profiling,
+)
 from croton.codegen.memory_plan import assign_workspace
 from croton.codegen.plan import (
     AllocStep,
@@ -104,8 +108,6 @@ def value_of(buf: int, ctype: str = "int64_t") -> str:
 
 
 ALWAYS = "always"  # ElementwiseStep.contiguous_check when every buffer is contiguous by design
-_BUFFER_REF = re.compile(r"\bB(\d+)\.shape|\bF(\d+)_\w+")
-_VALUE_REF = re.compile(r"croton::value\w*(?:<[^>]*>)?\(B(\d+)\b")  # value, value_at, ...
 
 
 class Lowerer:
@@ -314,7 +316,7 @@ class Lowerer:
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
         )
-        if g.inplace_updates and not _nothing_can_fail_after_inplace(plan):
+        if g.inplace_updates and not nothing_can_fail_after_inplace(plan):
             return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(self.profile)
         if g.reuse_memory:
             plan = assign_workspace(plan)
@@ -325,92 +327,6 @@ class Lowerer:
     def run_with(self, profile: bool) -> Lowered:
         self.profile = profile
         return self.run()
-
-
-SAFE_AFTER_INPLACE = ("elementwise", "fused_reduce", "reduce", "dot", "view", "shape_value",
-                      "alloc")
-# structured kernels (CallStep code prefixes) that have no run-time check that could fail
-CANNOT_FAIL_CALLS = ("croton::gemm<", "croton::gemv<", "croton::ger<")
-
-
-def written_buffers(step) -> set[int]:
-    """The buffers a kernel step writes: ``out``, and each extra output's ``buffer``."""
-    out = getattr(step, "out", None)
-    written = {out} if isinstance(out, int) else set()
-    written.update(e.buffer for e in getattr(step, "extra_outputs", ()))
-    return written
-
-
-def _nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
-    """True when no step after the first in-place update kernel has a run-time check: a call
-    that fails must leave the shared variables as they were."""
-    inplace = {u.buffer for u in plan.updates if plan.buffers[u.buffer].label.endswith(
-        "(in place)")}
-    started = False
-    for s in plan.steps:
-        if not started:
-            started = bool(written_buffers(s) & inplace) or (
-                s.kind == "call" and any(f"B{b}" in line for b in inplace for line in s.code))
-            continue
-        if s.kind == "shape" and s.check >= 0:
-            return False
-        if s.kind == "call" and not s.code[0].startswith(CANNOT_FAIL_CALLS):
-            return False
-        if s.kind not in SAFE_AFTER_INPLACE + ("shape", "call"):
-            return False
-    return True
-
-
-UNTIMED_STEPS = ("shape", "alloc", "view")
-
-
-def with_profiling(plan: FunctionPlan) -> FunctionPlan:
-    """The plan with a timing slot for every kernel (labelled by the node it came from)."""
-    labels: list[str] = []
-
-    def slots(steps) -> tuple[int, ...]:
-        out = []
-        for s in steps:
-            if s.kind in UNTIMED_STEPS:
-                out.append(-1)
-                continue
-            bid = getattr(s, "out", None)
-            label = plan.buffers[bid].label if isinstance(bid, int) else \
-                getattr(s, "comment", s.kind)
-            out.append(len(labels))
-            labels.append(f"{s.kind}: {label}")
-        return tuple(out)
-
-    step_slots = slots(plan.steps)
-    commit_slots = slots(plan.commits)
-    return dataclasses.replace(plan, profile_labels=tuple(labels), profile_slots=step_slots,
-                               commit_profile_slots=commit_slots,
-                               headers=plan.headers + ("profile.hpp",))
-
-
-def hoist_static_shapes(steps: list, dynamic: set[str] | None = None) -> tuple[list, list]:
-    """Split ``steps`` into the shape lines and allocations that depend only on input shapes
-    (run first, in order) and the rest (kernels, and shapes that read computed values).
-    ``dynamic`` (updated in place) names the buffers already known to have such shapes."""
-    dynamic = set() if dynamic is None else dynamic  # buffer ids / shape arrays reading values
-    prologue: list = []
-    rest: list = []
-    for s in steps:
-        if isinstance(s, ShapeLine):
-            refs = {a or f"F{b}" for a, b in _BUFFER_REF.findall(s.expr + " " + s.a + " " + s.b)}
-            if _VALUE_REF.search(s.expr) or refs & dynamic:
-                target = _BUFFER_REF.match(s.target)
-                if target:
-                    dynamic.add(target.group(1) or f"F{target.group(2)}")
-                rest.append(s)
-            else:
-                prologue.append(s)
-        elif isinstance(s, AllocStep):
-            (rest if str(s.buffer) in dynamic else prologue).append(s)
-        else:
-            rest.append(s)
-            dynamic.update(str(b) for b in getattr(s, "defines", ()))  # branch / loop outputs
-    return prologue, rest
 
 
 def lower(graph: Graph, profile: bool = False) -> Lowered:
