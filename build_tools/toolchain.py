@@ -320,11 +320,9 @@ def discover() -> Toolchain:
 def load_blas() -> None:
     """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed).
 
-    Also, before any compiled module loads libgomp: OpenMP threads that finish a loop sleep
-    at once instead of spinning (OMP_WAIT_POLICY=PASSIVE, unless the user set it), so they do
-    not take the cores from OpenBLAS's threads in the BLAS call that follows."""
+    The compiled code runs OpenBLAS on one thread and splits products across its own OpenMP
+    threads (runtime/cpu/blas.hpp), so OpenMP keeps libgomp's default wait policy: a thread
+    that finishes a loop spins briefly, and the next kernel starts without waking it."""
     import ctypes
-
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     ctypes.CDLL(discover().blas_library, mode=ctypes.RTLD_GLOBAL)

@@ -227,9 +227,10 @@ class Lowerer:
 
     def emit_elementwise(self, out_buf: int, out_type: TensorType, operands: list[Operand],
                          body: tuple[str, ...], into: list | None = None,
-                         extra_outputs: tuple = ()) -> None:
+                         extra_outputs: tuple = (), cost: int = 1) -> None:
         """One loop over ``out_buf``'s shape (and its ``ExtraOutput``s, of the same shape and
-        broadcast pattern); the flat fast path needs every output and operand contiguous."""
+        broadcast pattern); the flat fast path needs every output and operand contiguous.
+        ``cost`` is the work per element (in adds), which decides whether to thread."""
         nd = out_type.ndim
         contiguous = []
         partial = False
@@ -248,7 +249,7 @@ class Lowerer:
                 for op in operands):
             check = ALWAYS  # no strided loop nest to compile (most kernels of a function)
         step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check,
-                               tuple(extra_outputs))
+                               tuple(extra_outputs), cost)
         self.emit(step, into)
 
     def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:

@@ -121,6 +121,7 @@ class ElementwiseStep:
     body: tuple[str, ...]  # statements; the last assigns `result`
     contiguous_check: str  # C++ condition for the flat fast path ("" = never)
     extra_outputs: tuple[ExtraOutput, ...] = ()
+    cost: int = 1  # work per element in adds (OpRecord.cost summed): decides threading
     kind: str = "elementwise"
 
 
@@ -260,4 +261,6 @@ class FusedReduceStep:
     it: str
     fast: str
     leading: str = ""  # C++ condition for the path reducing leading axes into a vector
+    cost: int = 1  # work per element of the program, as ElementwiseStep.cost
+    block_ctype: str = ""  # type of the partial sums inside a vectorized block (accumulate)
     kind: str = "fused_reduce"

@@ -57,7 +57,12 @@ def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program,
         extras.append(ExtraOutput(b, CXX_TYPE[v.dtype], values[j]))
     body += (f"result = {values[outputs[0]]};",)
     lw.emit_elementwise(bufs[0], node.outputs[0].type, operands, body,
-                        extra_outputs=tuple(extras))
+                        extra_outputs=tuple(extras), cost=program_cost(program))
+
+
+def program_cost(program) -> int:
+    """The work per element of an elementwise program, in adds (its ops' ``cost`` summed)."""
+    return max(1, sum(OPS[op_name].cost for op_name, _params, _args, _source in program))
 
 
 def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: TensorType,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from croton.codegen.lower import Lowerer
 from croton.codegen.lowering import lowering
-from croton.codegen.lowering.elementwise import compile_program
+from croton.codegen.lowering.elementwise import compile_program, program_cost
 from croton.codegen.lowering.structured import check_not_empty, reduced_shape
 from croton.codegen.plan import FusedReduceStep
 from croton.graph import Apply
@@ -77,6 +77,10 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     # accumulated into a vector, vectorized along it)
     fast = contiguous if kept == tuple(range(len(kept))) else ""
     leading = contiguous if kept and axes == tuple(range(len(axes))) else ""
+    # a float32 sum adds in float within each vectorized block and in double across blocks
+    # (runtime/cpu/parallel.hpp: accumulate); every other reduction in its accumulator type
+    float_blocks = reduce == "add" and in_type.dtype == out.dtype == "float32"
+    block = "float" if float_blocks else acc
     lw.emit(FusedReduceStep(ob, CXX_TYPE[out.dtype], CXX_TYPE[in_type.dtype], acc,
                             in_type.ndim, kept, axes, tuple(operands), body, identity,
-                            combine, omp, it, fast, leading))
+                            combine, omp, it, fast, leading, program_cost(program), block))

@@ -28,6 +28,8 @@ from croton.types import (
     upgrade_to_float,
 )
 
+LIBM = 10  # the cost of a call into the math library (exp, tanh, ...), in adds
+
 
 def _t():
     import croton.tensor as T
@@ -110,11 +112,13 @@ def _np_perform(fn, out_dtype, compute_dtype):
 
 
 def elemwise(name: str, nin: int, cpp: str, numpy_fn, vjp=None, out_dtype=_same,
-             compute_dtype=None, doc: str = "", domain: str = "real") -> OpRecord:
+             compute_dtype=None, doc: str = "", domain: str = "real",
+             cost: int = 1) -> OpRecord:
     """Register an elementwise op (``domain``: which input dtypes it accepts, see
-    ``elemwise_type_rule``)."""
+    ``elemwise_type_rule``; ``cost``: work per element, 1 for an add, ``LIBM`` for a call
+    into the math library)."""
     return register(OpRecord(
-        name=name, kind="elemwise", nin=nin, cpp=cpp, vjp=vjp, doc=doc,
+        name=name, kind="elemwise", nin=nin, cpp=cpp, vjp=vjp, doc=doc, cost=cost,
         type_rule=elemwise_type_rule(out_dtype, name, domain),
         perform=_np_perform(numpy_fn, out_dtype, compute_dtype),
         compute_dtype=compute_dtype,
@@ -310,6 +314,7 @@ def _np_cast_param(values, params):
 
 # --- the records ------------------------------------------------------------------------------
 _ANY = {"domain": "any"}  # also complex
+_LIBM = {"cost": LIBM}
 elemwise("add", 2, "({0} + {1})", np.add, _vjp_add, doc="a + b", **_ANY)
 elemwise("sub", 2, "({0} - {1})", np.subtract, _vjp_sub, doc="a - b", **_ANY)
 elemwise("mul", 2, "croton::multiply({0}, {1})", np.multiply, _vjp_mul, doc="a * b", **_ANY)
@@ -319,7 +324,7 @@ elemwise("int_div", 2, "croton::floor_div({0}, {1})", _np_floor_div, _vjp_int_di
          doc="a // b, rounding toward -inf as Python; integer x // 0 is 0")
 elemwise("mod", 2, "croton::py_mod({0}, {1})", _np_mod, _vjp_mod,
          doc="a % b with the sign of b, as Python; integer x % 0 is 0")
-elemwise("pow", 2, "croton::power({0}, {1})", _np_pow, _vjp_pow, doc="a ** b", **_ANY)
+elemwise("pow", 2, "croton::power({0}, {1})", _np_pow, _vjp_pow, doc="a ** b", **_ANY, **_LIBM)
 elemwise("maximum", 2, "croton::maximum({0}, {1})", np.maximum, _vjp_maximum,
          doc="elementwise maximum; NaN propagates")
 elemwise("minimum", 2, "croton::minimum({0}, {1})", np.minimum, _vjp_minimum,
@@ -328,16 +333,17 @@ elemwise("neg", 1, "(-{0})", np.negative, _vjp_neg, doc="-a", **_ANY)
 elemwise("abs", 1, "croton::absolute({0})", np.abs, _vjp_abs, out_dtype=_part_dtype,
          compute_dtype=_compute_upcast, doc="|a|; the modulus (a real) for complex a", **_ANY)
 elemwise("sgn", 1, "croton::sign({0})", np.sign, _vjp_zeros, doc="sign of a: -1, 0 or 1")
-elemwise("exp", 1, "std::exp({0})", _np_exp, _vjp_exp, out_dtype=_to_float, doc="e ** a", **_ANY)
+elemwise("exp", 1, "std::exp({0})", _np_exp, _vjp_exp, out_dtype=_to_float, doc="e ** a",
+         **_ANY, **_LIBM)
 elemwise("log", 1, "std::log({0})", _np_log, _vjp_log, out_dtype=_to_float,
-         doc="natural logarithm", **_ANY)
+         doc="natural logarithm", **_ANY, **_LIBM)
 elemwise("sqr", 1, "croton::multiply({0}, {0})", np.square, _vjp_sqr, doc="a * a", **_ANY)
 elemwise("sqrt", 1, "std::sqrt({0})", _np_sqrt, _vjp_sqrt, out_dtype=_to_float,
          doc="square root", **_ANY)
 elemwise("tanh", 1, "std::tanh({0})", np.tanh, _vjp_tanh, out_dtype=_to_float,
-         doc="hyperbolic tangent", **_ANY)
+         doc="hyperbolic tangent", **_ANY, **_LIBM)
 elemwise("sigmoid", 1, "croton::sigmoid({0})", _np_sigmoid, _vjp_sigmoid, out_dtype=_to_float,
-         doc="logistic function 1 / (1 + exp(-a)), stable for large |a|")
+         doc="logistic function 1 / (1 + exp(-a)), stable for large |a|", **_LIBM)
 for _name, _sym, _fn in (("lt", "<", np.less), ("gt", ">", np.greater), ("le", "<=", np.less_equal),
                          ("ge", ">=", np.greater_equal), ("eq", "==", np.equal),
                          ("neq", "!=", np.not_equal)):

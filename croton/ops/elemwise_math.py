@@ -19,7 +19,7 @@ import math
 import numpy as np
 import scipy.special
 
-from croton.ops.elemwise import _to_float, _vjp_zeros, elemwise
+from croton.ops.elemwise import LIBM, _to_float, _vjp_zeros, elemwise
 
 
 def _t():
@@ -159,11 +159,11 @@ _UNARY = (
      "log(1 + exp(a)), stable: log1p(exp(-|a|)) + max(a, 0)", False),
 )
 for _name, _cpp, _ref, _doc, _complex in _UNARY:
-    elemwise(_name, 1, _cpp, _quiet(_ref), _lazy_rule(_name), doc=_doc,
+    elemwise(_name, 1, _cpp, _quiet(_ref), _lazy_rule(_name), doc=_doc, cost=LIBM,
              **(_ANY_FLOAT if _complex else _FLOAT))
 elemwise("tri_gamma", 1, "croton::trigamma({0})", _quiet(lambda a: scipy.special.polygamma(1, a)),
-         None, doc="trigamma: the derivative of psi (no gradient)", **_FLOAT)
+         None, doc="trigamma: the derivative of psi (no gradient)", cost=LIBM, **_FLOAT)
 elemwise("arctan2", 2, "std::atan2({0}, {1})", _quiet(np.arctan2), _vjp_arctan2,
-         doc="arctan2(y, x): the angle of the point (x, y)", **_FLOAT)
+         doc="arctan2(y, x): the angle of the point (x, y)", cost=LIBM, **_FLOAT)
 elemwise("clip", 3, "croton::clip({0}, {1}, {2})", _quiet(np.clip), _vjp_clip,
          doc="clip(a, lo, hi) = minimum(maximum(a, lo), hi); NaN propagates")

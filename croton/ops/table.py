@@ -41,6 +41,9 @@ class OpRecord:
     compute_dtype: Callable[[Sequence[str]], str] | None = None  # elemwise: operands cast to it
     nin: int | None = None
     doc: str = ""
+    # elemwise: work per element relative to an add (a libm function such as exp or tanh is
+    # about 10); a loop is threaded when elements x the program's summed cost is large enough
+    cost: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
 
     def label(self, params: Params) -> str:

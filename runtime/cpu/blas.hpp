@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "abi.h"
+#include "parallel.hpp"
 
 #include "cold.hpp"
 
@@ -36,6 +37,8 @@ void CROTON_CBLAS(sger)(int order, int m, int n, float alpha, const float* x, in
                         const float* y, int incy, float* a, int lda);
 void CROTON_CBLAS(dger)(int order, int m, int n, double alpha, const double* x, int incx,
                         const double* y, int incy, double* a, int lda);
+// OpenBLAS's thread count; weak, so a BLAS without it links too (its threads are then its own).
+void CROTON_CAT(CROTON_BLAS_PREFIX, openblas_set_num_threads)(int) __attribute__((weak));
 }
 
 namespace croton {
@@ -50,6 +53,159 @@ struct Mat {
 };
 
 // How BLAS can read `m` without a copy: returns false when the layout needs one.
+// BLAS itself runs on one thread and croton splits each product across its own OpenMP threads:
+// one pool of threads on the machine. (Two pools, OpenBLAS's and OpenMP's, take turns for the
+// same cores: an OpenMP thread that spins after a loop slows the BLAS call that follows, and
+// one that sleeps costs 0.1-0.3 ms to wake on these machines, more than most loops take.)
+inline void blas_single_threaded() {
+  static const bool done = [] {
+    if (&CROTON_CAT(CROTON_BLAS_PREFIX, openblas_set_num_threads) != nullptr)
+      CROTON_CAT(CROTON_BLAS_PREFIX, openblas_set_num_threads)(1);
+    return true;
+  }();
+  (void)done;
+}
+
+// A BLAS multiply-add counts as 1/32 of an elementwise loop's element in the threading
+// threshold (CROTON_OMP_MIN_WORK): a product is split from about 1M multiply-adds (15-25 us on
+// one core).
+constexpr int64_t kBlasWorkDivisor = 32;
+
+template <class T>
+inline void blas_gemm_call(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    CROTON_CBLAS(sgemm)(kRowMajor, ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b,
+                        int(ldb), beta, c, int(ldc));
+  } else {
+    CROTON_CBLAS(dgemm)(kRowMajor, ta, tb, int(m), int(n), int(k), alpha, a, int(lda), b,
+                        int(ldb), beta, c, int(ldc));
+  }
+}
+
+template <class T>
+inline void blas_gemv(int ta, int64_t rows, int64_t cols, T alpha, const T* a, int64_t lda,
+                      const T* x, int64_t incx, T beta, T* y, int64_t incy);
+
+// Row-major c (m, n) = alpha * op(a) @ op(b) + beta * c, split across the threads by blocks of
+// 16 columns when there are enough of them, else by rows (each thread one BLAS call on its part).
+// A product with one row or one column is a gemv (BLAS's gemm kernels waste most of their work
+// on it: x^T @ g for a 400x784 x took 260 us as a gemm, 30 us as a gemv).
+template <class T>
+inline void blas_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                      int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (n == 1) {  // c's column = op(a) @ op(b)'s column
+    const int64_t incx = tb == kNoTrans ? ldb : 1;
+    if (ta == kNoTrans) {
+      blas_gemv(kNoTrans, m, k, alpha, a, lda, b, incx, beta, c, ldc);
+    } else {
+      blas_gemv(kTrans, k, m, alpha, a, lda, b, incx, beta, c, ldc);
+    }
+    return;
+  }
+  if (m == 1) {  // c's row = op(b)^T @ op(a)'s row
+    const int64_t incx = ta == kNoTrans ? 1 : lda;
+    if (tb == kNoTrans) {
+      blas_gemv(kTrans, k, n, alpha, b, ldb, a, incx, beta, c, 1);
+    } else {
+      blas_gemv(kNoTrans, n, k, alpha, b, ldb, a, incx, beta, c, 1);
+    }
+    return;
+  }
+  blas_single_threaded();
+  constexpr int64_t kBlock = 16;
+  struct Job {
+    int ta, tb;
+    int64_t m, n, k;
+    T alpha;
+    const T* a;
+    int64_t lda;
+    const T* b;
+    int64_t ldb;
+    T beta;
+    T* c;
+    int64_t ldc;
+    bool by_columns;
+  } job{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n >= 4 * kBlock};
+  auto part = [](void* p, int64_t lo, int64_t hi, int) {
+    const Job& j = *static_cast<const Job*>(p);
+    if (j.by_columns) {
+      const int64_t c0 = lo * kBlock, c1 = hi * kBlock < j.n ? hi * kBlock : j.n;
+      const T* bp = j.tb == kNoTrans ? j.b + c0 : j.b + c0 * j.ldb;
+      blas_gemm_call(j.ta, j.tb, j.m, c1 - c0, j.k, j.alpha, j.a, j.lda, bp, j.ldb, j.beta,
+                     j.c + c0, j.ldc);
+    } else {
+      const T* ap = j.ta == kNoTrans ? j.a + lo * j.lda : j.a + lo;
+      blas_gemm_call(j.ta, j.tb, hi - lo, j.n, j.k, j.alpha, ap, j.lda, j.b, j.ldb, j.beta,
+                     j.c + lo * j.ldc, j.ldc);
+    }
+  };
+  const int64_t units = job.by_columns ? (n + kBlock - 1) / kBlock : m;
+  if (parallel_chunks(units, m * n * k / kBlasWorkDivisor, part, &job) == 0) part(&job, 0, units, 0);
+}
+
+// y = alpha * op(a) @ x + beta * y for the row-major (rows, cols) a, split by parts of y.
+template <class T>
+inline void blas_gemv(int ta, int64_t rows, int64_t cols, T alpha, const T* a, int64_t lda,
+                      const T* x, int64_t incx, T beta, T* y, int64_t incy) {
+  blas_single_threaded();
+  struct Job {
+    int ta;
+    int64_t rows, cols;
+    T alpha;
+    const T* a;
+    int64_t lda;
+    const T* x;
+    int64_t incx;
+    T beta;
+    T* y;
+    int64_t incy;
+  } job{ta, rows, cols, alpha, a, lda, x, incx, beta, y, incy};
+  auto part = [](void* p, int64_t lo, int64_t hi, int) {
+    const Job& j = *static_cast<const Job*>(p);
+    const bool by_rows = j.ta == kNoTrans;  // y's elements are a's rows, or with trans its columns
+    const T* ap = by_rows ? j.a + lo * j.lda : j.a + lo;
+    const int r = int(by_rows ? hi - lo : j.rows), c = int(by_rows ? j.cols : hi - lo);
+    if constexpr (std::is_same_v<T, float>) {
+      CROTON_CBLAS(sgemv)(kRowMajor, j.ta, r, c, j.alpha, ap, int(j.lda), j.x, int(j.incx),
+                          j.beta, j.y + lo * j.incy, int(j.incy));
+    } else {
+      CROTON_CBLAS(dgemv)(kRowMajor, j.ta, r, c, j.alpha, ap, int(j.lda), j.x, int(j.incx),
+                          j.beta, j.y + lo * j.incy, int(j.incy));
+    }
+  };
+  const int64_t units = ta == kNoTrans ? rows : cols;
+  if (parallel_chunks(units, rows * cols, part, &job) == 0) part(&job, 0, units, 0);
+}
+
+// Row-major a (m, n) += alpha * x y^T, split by rows.
+template <class T>
+inline void blas_ger(int64_t m, int64_t n, T alpha, const T* x, int64_t incx, const T* y,
+                     int64_t incy, T* a, int64_t lda) {
+  blas_single_threaded();
+  struct Job {
+    int64_t n;
+    T alpha;
+    const T* x;
+    int64_t incx;
+    const T* y;
+    int64_t incy;
+    T* a;
+    int64_t lda;
+  } job{n, alpha, x, incx, y, incy, a, lda};
+  auto part = [](void* p, int64_t lo, int64_t hi, int) {
+    const Job& j = *static_cast<const Job*>(p);
+    if constexpr (std::is_same_v<T, float>) {
+      CROTON_CBLAS(sger)(kRowMajor, int(hi - lo), int(j.n), j.alpha, j.x + lo * j.incx,
+                         int(j.incx), j.y, int(j.incy), j.a + lo * j.lda, int(j.lda));
+    } else {
+      CROTON_CBLAS(dger)(kRowMajor, int(hi - lo), int(j.n), j.alpha, j.x + lo * j.incx,
+                         int(j.incx), j.y, int(j.incy), j.a + lo * j.lda, int(j.lda));
+    }
+  };
+  if (parallel_chunks(m, m * n, part, &job) == 0) part(&job, 0, m, 0);
+}
+
 template <class T>
 inline bool blas_layout(const Mat<T>& m, int* trans, int64_t* ld) {
   if ((m.cs == 1 || m.cols == 1) && m.rs >= (m.cols > 1 ? m.cols : 1)) {
@@ -183,13 +339,7 @@ inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
       ldc = n;
     }
     if (ldc < 1) ldc = 1;
-    if constexpr (std::is_same_v<T, float>) {
-      CROTON_CBLAS(sgemm)(kRowMajor, ta, tb, int(m), int(n), int(k), 1.0f, A.data, int(lda),
-                          B.data, int(ldb), 0.0f, cdata, int(ldc));
-    } else {
-      CROTON_CBLAS(dgemm)(kRowMajor, ta, tb, int(m), int(n), int(k), 1.0, A.data, int(lda),
-                          B.data, int(ldb), 0.0, cdata, int(ldc));
-    }
+    blas_gemm<T>(ta, tb, m, n, k, T(1), A.data, lda, B.data, ldb, T(0), cdata, ldc);
     if (!c_direct)
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) c.data[i * c.rs + j * c.cs] = cdata[i * n + j];

@@ -9,24 +9,9 @@
 
 #include "abi.h"
 #include "simd_math.hpp"
+#include "parallel.hpp"
 #include "blas.hpp"
 #include "scalar.hpp"
-
-// Threads for generated loops. CROTON_OMP(x) is a pragma only when built with -fopenmp.
-// parallel_for splits [0, n) into one contiguous chunk per thread when the loop has more than
-// CROTON_OMP_MIN_WORK elements of work (below that, waking a second thread costs more than it
-// saves on these 2-core machines); the chunk body is an ordinary loop the compiler vectorizes.
-// (`omp parallel for simd if(...)` is avoided: g++ 12 compiles its serial case 50x slower.)
-#define CROTON_PRAGMA(x) _Pragma(#x)
-#if defined(_OPENMP)
-#include <omp.h>
-#define CROTON_OMP(x) CROTON_PRAGMA(x)
-#else
-#define CROTON_OMP(x)
-#endif
-#ifndef CROTON_OMP_MIN_WORK
-#define CROTON_OMP_MIN_WORK 262144
-#endif
 
 namespace croton {
 
@@ -104,75 +89,6 @@ class ScratchLease {
   Scratch own_;
   Scratch* scratch_;
 };
-
-// The threaded part, written once per translation unit: runs fn(ctx, lo, hi, t) on one
-// contiguous chunk per thread (t = chunk index) and returns the number of chunks, or runs
-// nothing and returns 0 when the work is too small to share (the caller then runs it alone).
-// Kernels reach it through the templates below, which pass the loop as a type-erased lambda,
-// so each loop body is compiled once (not once more per OpenMP region).
-// (noinline/noclone: otherwise g++ specializes the OpenMP region for every kernel's fn and
-// compiles each loop body twice.)
-__attribute__((noinline, noclone)) inline int parallel_chunks(
-    int64_t n, int64_t work, void (*fn)(void*, int64_t, int64_t, int), void* ctx) {
-#if defined(_OPENMP)
-  if (work > CROTON_OMP_MIN_WORK && n > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-    int used = 1;
-#pragma omp parallel
-    {
-      const int threads = omp_get_num_threads() < 64 ? omp_get_num_threads() : 64;
-      const int t = omp_get_thread_num();
-#pragma omp single
-      used = threads;
-      if (t < threads) {
-        const int64_t size = (n + threads - 1) / threads;
-        const int64_t lo = t * size, hi = lo + size < n ? lo + size : n;
-        if (lo < hi) fn(ctx, lo, hi, t);
-      }
-    }
-    return used;
-  }
-#endif
-  (void)n; (void)work; (void)fn; (void)ctx;
-  return 0;
-}
-
-// One chunk of a loop, never inlined into its caller: the loop body is compiled once, in a
-// small function the vectorizer handles (inlined into a large call_impl, g++ 12 left the
-// serial loop scalar: tanhf per element instead of 16 at a time).
-template <class Body>
-__attribute__((noinline)) void run_chunk(void* ctx, int64_t lo, int64_t hi, int) {
-  (*static_cast<Body*>(ctx))(lo, hi);
-}
-
-// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements) is large enough.
-template <class Body>
-inline void parallel_for(int64_t n, int64_t work, Body&& body) {
-  using B = std::remove_reference_t<Body>;
-  if (parallel_chunks(n, work, &run_chunk<B>, &body) == 0 && n > 0) run_chunk<B>(&body, 0, n, 0);
-}
-
-// The sum (or product: `combine`) of chunk(lo, hi) partial results over [0, n), threaded like
-// parallel_for; partials are combined in chunk order, so results do not vary run to run.
-template <class Acc, class Chunk, class Combine>
-inline Acc parallel_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& combine) {
-  struct Context {
-    Chunk* chunk;
-    Acc partial[64];
-  } ctx{&chunk, {}};
-  for (Acc& p : ctx.partial) p = identity;
-  auto run = [](void* c, int64_t lo, int64_t hi, int t) __attribute__((noinline)) {
-    auto* context = static_cast<Context*>(c);
-    context->partial[t] = (*context->chunk)(lo, hi);
-  };
-  int used = parallel_chunks(n, n, run, &ctx);
-  if (used == 0 && n > 0) {
-    run(&ctx, 0, n, 0);
-    used = 1;
-  }
-  Acc acc = identity;
-  for (int t = 0; t < used; ++t) acc = combine(acc, ctx.partial[t]);
-  return acc;
-}
 
 // Bytes per element of a croton dtype code.
 inline int64_t dtype_size(int32_t dtype) {

@@ -204,6 +204,13 @@ void test_all_layouts() {
   for (int la : {kC, kF, kNegRow})
     for (int lb : {kC, kF, kStrided})
       for (int lc : {kC, kF, kPadC}) run_case<T>(67, 33, 129, Layout(la), Layout(lb), Layout(lc));
+  // big enough to be split across croton's OpenMP threads (runtime/cpu/blas.hpp): by blocks of
+  // columns, by rows (few columns), and the one-column / one-row products that become gemv
+  const Shape split[] = {{130, 70, 150}, {1100, 40, 30}, {5000, 30, 1}, {1, 30, 5000}};
+  for (const Shape& s : split)
+    for (int la : {kC, kF})
+      for (int lb : {kC, kF, kStrided})
+        for (int lc : {kC, kF}) run_case<T>(s.m, s.k, s.n, Layout(la), Layout(lb), Layout(lc));
 }
 
 }  // namespace

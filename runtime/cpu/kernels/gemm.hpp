@@ -59,14 +59,7 @@ inline void gemm(const croton_buffer& C, T alpha, const croton_buffer& A, const 
     int64_t lda = 1, ldb = 1;
     a = blas_operand(a, tmp, 1, &ta, &lda);
     b = blas_operand(b, tmp, 2, &tb, &ldb);
-    const int rows = int(a.rows), cols = int(b.cols);
-    if constexpr (std::is_same_v<T, float>) {
-      CROTON_CBLAS(sgemm)(kRowMajor, ta, tb, rows, cols, int(k), alpha, a.data, int(lda), b.data,
-                          int(ldb), beta, w.data, int(ldc));
-    } else {
-      CROTON_CBLAS(dgemm)(kRowMajor, ta, tb, rows, cols, int(k), alpha, a.data, int(lda), b.data,
-                          int(ldb), beta, w.data, int(ldc));
-    }
+    blas_gemm<T>(ta, tb, a.rows, b.cols, k, alpha, a.data, lda, b.data, ldb, beta, w.data, ldc);
   }
   copy_back(w, o);
 }

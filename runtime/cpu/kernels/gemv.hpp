@@ -67,14 +67,8 @@ inline void gemv(const croton_buffer& Y, T alpha, const croton_buffer& A, bool t
     const Mat<T> a2 = blas_operand(a, tmp, 1, &ta, &lda);
     const StridedVec<T> x = blas_vec(as_vec<T>(X), tmp, 2);
     // the stored row-major matrix is (m, k) without transpose, (k, m) with it
-    const int rows = int(ta == kNoTrans ? m : k), cols = int(ta == kNoTrans ? k : m);
-    if constexpr (std::is_same_v<T, float>) {
-      CROTON_CBLAS(sgemv)(kRowMajor, ta, rows, cols, alpha, a2.data, int(lda), x.data,
-                          int(x.s), beta, py, int(incy));
-    } else {
-      CROTON_CBLAS(dgemv)(kRowMajor, ta, rows, cols, alpha, a2.data, int(lda), x.data,
-                          int(x.s), beta, py, int(incy));
-    }
+    const int64_t rows = ta == kNoTrans ? m : k, cols = ta == kNoTrans ? k : m;
+    blas_gemv<T>(ta, rows, cols, alpha, a2.data, lda, x.data, x.s, beta, py, incy);
   }
   if (!direct)
     for (int64_t i = 0; i < m; ++i) po[i * os] = py[i];
@@ -96,13 +90,7 @@ inline void ger(const croton_buffer& A, T alpha, const croton_buffer& X, const c
   // a column-major out is the row-major out^T: out^T += alpha * y x^T
   const StridedVec<T>& u = transposed ? y : x;
   const StridedVec<T>& v = transposed ? x : y;
-  if constexpr (std::is_same_v<T, float>) {
-    CROTON_CBLAS(sger)(kRowMajor, int(u.n), int(v.n), alpha, u.data, int(u.s), v.data, int(v.s),
-                       w.data, int(ld));
-  } else {
-    CROTON_CBLAS(dger)(kRowMajor, int(u.n), int(v.n), alpha, u.data, int(u.s), v.data, int(v.s),
-                       w.data, int(ld));
-  }
+  blas_ger<T>(u.n, v.n, alpha, u.data, u.s, v.data, v.s, w.data, ld);
   copy_back(w, o);
 }
 

@@ -36,6 +36,7 @@ namespace croton {
 
 template <class T>
 inline void lapack_getrf(int n, T* a, int* ipiv, int* info) {
+  blas_single_threaded();  // as every BLAS call (blas.hpp): one thread pool
   const int lda = n > 1 ? n : 1;
   if constexpr (std::is_same_v<T, float>) {
     CROTON_LAPACK(sgetrf)(&n, &n, a, &lda, ipiv, info);
@@ -46,6 +47,7 @@ inline void lapack_getrf(int n, T* a, int* ipiv, int* info) {
 
 template <class T>
 inline void lapack_gesv(int n, int nrhs, T* a, int* ipiv, T* b, int* info) {
+  blas_single_threaded();  // as every BLAS call (blas.hpp): one thread pool
   const int ld = n > 1 ? n : 1;
   if constexpr (std::is_same_v<T, float>) {
     CROTON_LAPACK(sgesv)(&n, &nrhs, a, &ld, ipiv, b, &ld, info);
@@ -56,6 +58,7 @@ inline void lapack_gesv(int n, int nrhs, T* a, int* ipiv, T* b, int* info) {
 
 template <class T>
 inline void lapack_potrf(bool lower, int n, T* a, int* info) {
+  blas_single_threaded();  // as every BLAS call (blas.hpp): one thread pool
   const int lda = n > 1 ? n : 1;
   const char uplo = lower ? 'L' : 'U';
   if constexpr (std::is_same_v<T, float>) {

@@ -1,0 +1,141 @@
+// Threads for generated loops and for BLAS calls, on one OpenMP pool.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+
+// Threads for generated loops. CROTON_OMP(x) is a pragma only when built with -fopenmp.
+// parallel_for splits [0, n) into one contiguous chunk per thread when the loop has more than
+// CROTON_OMP_MIN_WORK elements of work (below that, waking a second thread costs more than it
+// saves on these 2-core machines); the chunk body is an ordinary loop the compiler vectorizes.
+// (`omp parallel for simd if(...)` is avoided: g++ 12 compiles its serial case 50x slower.)
+#define CROTON_PRAGMA(x) _Pragma(#x)
+#if defined(_OPENMP)
+#include <omp.h>
+#define CROTON_OMP(x) CROTON_PRAGMA(x)
+#else
+#define CROTON_OMP(x)
+#endif
+#ifndef CROTON_OMP_MIN_WORK
+#define CROTON_OMP_MIN_WORK 32768
+#endif
+
+namespace croton {
+
+// The threaded part, written once per translation unit: runs fn(ctx, lo, hi, t) on one
+// contiguous chunk per thread (t = chunk index) and returns the number of chunks, or runs
+// nothing and returns 0 when the work is too small to share (the caller then runs it alone).
+// Kernels reach it through the templates below, which pass the loop as a type-erased lambda,
+// so each loop body is compiled once (not once more per OpenMP region).
+// (noinline/noclone: otherwise g++ specializes the OpenMP region for every kernel's fn and
+// compiles each loop body twice.)
+__attribute__((noinline, noclone)) inline int parallel_chunks(
+    int64_t n, int64_t work, void (*fn)(void*, int64_t, int64_t, int), void* ctx) {
+#if defined(_OPENMP)
+  if (work > CROTON_OMP_MIN_WORK && n > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+    int used = 1;
+#pragma omp parallel
+    {
+      const int threads = omp_get_num_threads() < 64 ? omp_get_num_threads() : 64;
+      const int t = omp_get_thread_num();
+#pragma omp single
+      used = threads;
+      if (t < threads) {
+        const int64_t size = (n + threads - 1) / threads;
+        const int64_t lo = t * size, hi = lo + size < n ? lo + size : n;
+        if (lo < hi) fn(ctx, lo, hi, t);
+      }
+    }
+    return used;
+  }
+#endif
+  (void)n; (void)work; (void)fn; (void)ctx;
+  return 0;
+}
+
+// One chunk of a loop, never inlined into its caller: the loop body is compiled once, in a
+// small function the vectorizer handles (inlined into a large call_impl, g++ 12 left the
+// serial loop scalar: tanhf per element instead of 16 at a time).
+template <class Body>
+__attribute__((noinline)) void run_chunk(void* ctx, int64_t lo, int64_t hi, int) {
+  (*static_cast<Body*>(ctx))(lo, hi);
+}
+
+// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements) is large enough.
+template <class Body>
+inline void parallel_for(int64_t n, int64_t work, Body&& body) {
+  using B = std::remove_reference_t<Body>;
+  if (parallel_chunks(n, work, &run_chunk<B>, &body) == 0 && n > 0) run_chunk<B>(&body, 0, n, 0);
+}
+
+// The sum (or product: `combine`) of chunk(lo, hi) partial results over [0, n), threaded like
+// parallel_for; partials are combined in chunk order, so results do not vary run to run.
+template <class Acc, class Chunk, class Combine>
+inline Acc parallel_reduce(int64_t n, int64_t work, Acc identity, Chunk&& chunk,
+                           Combine&& combine) {
+  struct Context {
+    Chunk* chunk;
+    Acc partial[64];
+  } ctx{&chunk, {}};
+  for (Acc& p : ctx.partial) p = identity;
+  auto run = [](void* c, int64_t lo, int64_t hi, int t) __attribute__((noinline)) {
+    auto* context = static_cast<Context*>(c);
+    context->partial[t] = (*context->chunk)(lo, hi);
+  };
+  int used = parallel_chunks(n, work, run, &ctx);
+  if (used == 0 && n > 0) {
+    run(&ctx, 0, n, 0);
+    used = 1;
+  }
+  Acc acc = identity;
+  for (int t = 0; t < used; ++t) acc = combine(acc, ctx.partial[t]);
+  return acc;
+}
+
+// The sum (Op '+') or product ('*') of acc and value(i) over [lo, hi), vectorized: in blocks
+// of 4 x 1024 elements, four interleaved partial results of type Block, each a SIMD reduction
+// (four independent chains keep the adders busy; one chain waits 3-4 cycles per add), then
+// folded into acc once per block. With Block float and Acc double (a float32 sum), each SIMD
+// lane adds 128 values in float: the error stays near NumPy's pairwise summation, at the speed
+// of memory (sum(x**2) over 10M float32: 1.3 -> 0.9 ms on 2 cores).
+template <class Block, char Op, class Acc, class Value>
+__attribute__((always_inline)) inline Acc accumulate(int64_t lo, int64_t hi, Acc acc,
+                                                  const Value& value) {
+  static_assert(Op == '+' || Op == '*', "accumulate sums or multiplies");
+  constexpr int64_t kStream = 1024;
+  const Block id = Op == '+' ? Block(0) : Block(1);
+  int64_t b = lo;
+  for (; b + 4 * kStream <= hi; b += 4 * kStream) {
+    Block s0 = id, s1 = id, s2 = id, s3 = id;
+    if constexpr (Op == '+') {
+      CROTON_OMP(omp simd reduction(+ : s0, s1, s2, s3))
+      for (int64_t k = 0; k < kStream; ++k) {
+        s0 += value(b + k);
+        s1 += value(b + kStream + k);
+        s2 += value(b + 2 * kStream + k);
+        s3 += value(b + 3 * kStream + k);
+      }
+      acc = acc + static_cast<Acc>((s0 + s1) + (s2 + s3));
+    } else {
+      CROTON_OMP(omp simd reduction(* : s0, s1, s2, s3))
+      for (int64_t k = 0; k < kStream; ++k) {
+        s0 *= value(b + k);
+        s1 *= value(b + kStream + k);
+        s2 *= value(b + 2 * kStream + k);
+        s3 *= value(b + 3 * kStream + k);
+      }
+      acc = acc * static_cast<Acc>((s0 * s1) * (s2 * s3));
+    }
+  }
+  Block tail = id;
+  if constexpr (Op == '+') {
+    CROTON_OMP(omp simd reduction(+ : tail))
+    for (int64_t i = b; i < hi; ++i) tail += value(i);
+    return acc + static_cast<Acc>(tail);
+  } else {
+    CROTON_OMP(omp simd reduction(* : tail))
+    for (int64_t i = b; i < hi; ++i) tail *= value(i);
+    return acc * static_cast<Acc>(tail);
+  }
+}
+
+}  // namespace croton

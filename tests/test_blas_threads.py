@@ -1,0 +1,77 @@
+"""Products large enough that the BLAS bridge splits them across croton's OpenMP threads
+(runtime/cpu/blas.hpp: gemm by blocks of columns or by rows, gemv by parts of y, ger by rows,
+one-row and one-column products as gemv), against NumPy, over operand layouts BLAS takes
+directly and ones it needs copied, in place into shared storage too."""
+
+import numpy as np
+import pytest
+
+import croton
+import croton.tensor as T
+
+RNG = np.random.default_rng(7)
+
+
+def _layouts(a: np.ndarray) -> list[np.ndarray]:
+    """``a`` C-ordered, Fortran-ordered and strided (no unit stride) with the same values."""
+    m, n = a.shape
+    big = np.zeros((2 * m, 2 * n), a.dtype)
+    big[::2, ::2] = a
+    return [a, np.asfortranarray(a), big[::2, ::2]]
+
+
+def _tol(dtype: str) -> float:
+    return 2e-4 if dtype == "float32" else 1e-11
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("m,k,n", [(300, 120, 170),  # split by blocks of 16 columns
+                                   (2100, 40, 24)])   # few columns: split by rows
+def test_split_gemm_and_dot(dtype, m, k, n):
+    A, B, C = (T.matrix(s, dtype=dtype) for s in "ABC")
+    f = croton.function([A, B, C], [C - 0.5 * T.dot(A, B), T.dot(B.T, A.T)])
+    ops = [nd.op.name for nd in f.maker.fgraph.nodes()]
+    assert "gemm" in ops and "dot" in ops
+    a0, b0, c0 = (RNG.standard_normal(s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
+    tol = _tol(dtype)
+    for a in _layouts(a0):
+        for b in _layouts(b0):
+            got = f(a, b, c0)
+            want = [c0 - np.asarray(0.5, dtype) * (a0 @ b0), (a0 @ b0).T]
+            for g_, w_ in zip(got, want):
+                np.testing.assert_allclose(g_, w_, rtol=tol, atol=tol * k)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_split_gemv_ger_and_one_row_products(dtype):
+    A, C = T.matrix("A", dtype=dtype), T.matrix("C", dtype=dtype)
+    x, y, z = (T.vector(s, dtype=dtype) for s in "xyz")
+    r = T.matrix("r", dtype=dtype)  # (1, k): a one-row matrix product
+    outs = [z + 2.0 * T.dot(A, x), T.dot(y, A), C - T.outer(y, x), T.dot(A, x),
+            T.dot(r, A.T), T.dot(A, r.T)]
+    f = croton.function([A, C, x, y, z, r], outs)
+    m, k = 3000, 90
+    a0, c0 = RNG.standard_normal((m, k)).astype(dtype), RNG.standard_normal((m, k)).astype(dtype)
+    x0, y0, z0 = (RNG.standard_normal(s).astype(dtype) for s in (k, m, m))
+    r0 = RNG.standard_normal((1, k)).astype(dtype)
+    tol = _tol(dtype)
+    for a in _layouts(a0):
+        got = f(a, c0, x0, y0, z0, r0)
+        want = [z0 + 2 * (a0 @ x0), y0 @ a0, c0 - np.outer(y0, x0), a0 @ x0, r0 @ a0.T,
+                a0 @ r0.T]
+        for g_, w_ in zip(got, want):
+            assert g_.shape == w_.shape
+            np.testing.assert_allclose(g_, w_, rtol=tol, atol=tol * m)
+
+
+def test_split_update_in_place_into_shared_weights():
+    """An SGD step whose weight update (a gemm computed in place) is split across threads."""
+    W0 = RNG.standard_normal((400, 300)).astype("float32")
+    W = croton.shared(W0.copy(), "W")
+    X, G = T.fmatrices("X", "G")
+    f = croton.function([X, G], [], updates=[(W, W - np.float32(0.01) * T.dot(X.T, G))])
+    xa = RNG.standard_normal((128, 400)).astype("float32")
+    ga = RNG.standard_normal((128, 300)).astype("float32")
+    f(xa, ga)
+    np.testing.assert_allclose(W.get_value(), W0 - np.float32(0.01) * (xa.T @ ga),
+                               rtol=1e-5, atol=1e-4)
