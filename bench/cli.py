@@ -20,7 +20,7 @@ from bench import PEERS, WORKLOADS
 from bench.impls import PEERS_SCRIPT, THEANO_SCRIPT, make_impls, probe
 from bench.machine import REPO_ROOT
 from bench.report import Report, fmt_value
-from bench.runner import RunResult, run_workload
+from bench.runner import RunResult, run_interleaved
 
 DEFAULT_PEERS_DIR = REPO_ROOT.parent / "shared" / "peers"
 DEFAULT_OUT = Path(__file__).resolve().parent / "RESULTS.md"
@@ -152,12 +152,17 @@ def main(argv: list[str] | None = None) -> int:
         peer_python=peer_python,
     )
     order = ["croton", *report.installed_peers]
+
+    def one_done(name: str, round_no: int, r: RunResult) -> None:
+        _progress(f"[bench] {name} {r.workload} (run {round_no + 1}/{args.repeat}): "
+                  f"{_summary(r)} ({r.wall_s:.1f} s)")
+
     for w in workloads:
+        _progress(f"[bench] {w}: {', '.join(order)}, {args.repeat} round(s) ...")
+        results = run_interleaved([impls[n] for n in order], w, peers_dir, args.timeout,
+                                  args.repeat, one_done)
         for name in order:
-            _progress(f"[bench] {name} {w} ...")
-            r = run_workload(impls[name], w, peers_dir, args.timeout, args.repeat)
-            report.results[(name, w)] = r
-            _progress(f"[bench] {name} {w}: {_summary(r)} ({r.wall_s:.1f} s)")
+            report.results[(name, w)] = results[name]
     report.wall_s = time.perf_counter() - t0
 
     print(report.console())

@@ -218,7 +218,8 @@ class Report:
         out += [
             f"- Workload scripts: `{self.peers_dir}`",
             f"- Peer interpreter: `{self.peer_python}`",
-            f"- Runs per (implementation, workload): {self.repeat}, each in a fresh process;"
+            f"- Runs per (implementation, workload): {self.repeat}, each in a fresh process, in "
+            "rounds that run every implementation once (order rotated each round);"
             " figures are the medians the scripts report"
             + (" (median over runs)" if self.repeat > 1 else ""),
             f"- Total bench wall time: {self.wall_s:.1f} s",

@@ -146,27 +146,41 @@ def _text(data: str | bytes | None) -> str:
     return data.decode(errors="replace") if isinstance(data, bytes) else data
 
 
-def run_workload(
-    impl: Impl, workload: str, cwd: Path, timeout: float, repeat: int = 1
-) -> RunResult:
-    """Run ``workload`` ``repeat`` times (one process each); report per-figure medians.
+def run_interleaved(
+    impls: list[Impl], workload: str, cwd: Path, timeout: float, repeat: int = 1,
+    progress=None,
+) -> dict[str, RunResult]:
+    """Run ``workload`` on every implementation ``repeat`` times, in rounds: each round runs
+    each implementation once (in an order rotated from round to round), so a slow spell of
+    this shared machine falls on all of them rather than on one implementation's series.
+    Reports per-figure medians; an implementation's first failure ends its series.
 
-    The first failing repeat ends the series and its failure is what gets reported.
-    """
-    samples: dict[str, list[float]] = {}
-    wall = 0.0
-    for _ in range(max(1, repeat)):
-        one = run_once(impl, workload, cwd, timeout)
-        wall += one.wall_s
-        if not one.ok:
-            one.wall_s = wall
-            return one
-        for key, value in one.metrics.items():
-            samples.setdefault(key, []).append(value)
-    return RunResult(
-        impl.name,
-        workload,
-        metrics={k: float(statistics.median(v)) for k, v in samples.items()},
-        samples=samples,
-        wall_s=wall,
-    )
+    Example: 3 implementations, repeat 2 -> a b c, b c a."""
+    samples: dict[str, dict[str, list[float]]] = {i.name: {} for i in impls}
+    wall = {i.name: 0.0 for i in impls}
+    failed: dict[str, RunResult] = {}
+    for round_no in range(max(1, repeat)):
+        shift = round_no % len(impls)
+        for impl in impls[shift:] + impls[:shift]:
+            if impl.name in failed:
+                continue
+            one = run_once(impl, workload, cwd, timeout)
+            wall[impl.name] += one.wall_s
+            if progress is not None:
+                progress(impl.name, round_no, one)
+            if not one.ok:
+                one.wall_s = wall[impl.name]
+                failed[impl.name] = one
+                continue
+            for key, value in one.metrics.items():
+                samples[impl.name].setdefault(key, []).append(value)
+    results = {}
+    for impl in impls:
+        results[impl.name] = failed.get(impl.name) or RunResult(
+            impl.name,
+            workload,
+            metrics={k: float(statistics.median(v)) for k, v in samples[impl.name].items()},
+            samples=samples[impl.name],
+            wall_s=wall[impl.name],
+        )
+    return results
