@@ -52,7 +52,6 @@ struct Mat {
   int64_t rows, cols, rs, cs;
 };
 
-// How BLAS can read `m` without a copy: returns false when the layout needs one.
 // BLAS itself runs on one thread and croton splits each product across its own OpenMP threads:
 // one pool of threads on the machine. (Two pools, OpenBLAS's and OpenMP's, take turns for the
 // same cores: an OpenMP thread that spins after a loop slows the BLAS call that follows, and
@@ -206,6 +205,7 @@ inline void blas_ger(int64_t m, int64_t n, T alpha, const T* x, int64_t incx, co
   if (parallel_chunks(m, m * n, part, &job) == 0) part(&job, 0, m, 0);
 }
 
+// How BLAS can read `m` without a copy: returns false when the layout needs one.
 template <class T>
 inline bool blas_layout(const Mat<T>& m, int* trans, int64_t* ld) {
   if ((m.cs == 1 || m.cols == 1) && m.rs >= (m.cols > 1 ? m.cols : 1)) {

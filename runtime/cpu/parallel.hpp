@@ -5,8 +5,9 @@
 
 // Threads for generated loops. CROTON_OMP(x) is a pragma only when built with -fopenmp.
 // parallel_for splits [0, n) into one contiguous chunk per thread when the loop has more than
-// CROTON_OMP_MIN_WORK elements of work (below that, waking a second thread costs more than it
-// saves on these 2-core machines); the chunk body is an ordinary loop the compiler vectorizes.
+// CROTON_OMP_MIN_WORK units of work (elements x the ops' cost in adds; below that, starting the
+// second thread costs more than it saves); the chunk body is an ordinary loop the compiler
+// vectorizes.
 // (`omp parallel for simd if(...)` is avoided: g++ 12 compiles its serial case 50x slower.)
 #define CROTON_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
@@ -60,7 +61,8 @@ __attribute__((noinline)) void run_chunk(void* ctx, int64_t lo, int64_t hi, int)
   (*static_cast<Body*>(ctx))(lo, hi);
 }
 
-// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements) is large enough.
+// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements x cost) is large
+// enough.
 template <class Body>
 inline void parallel_for(int64_t n, int64_t work, Body&& body) {
   using B = std::remove_reference_t<Body>;
