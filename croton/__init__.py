@@ -14,10 +14,21 @@ Example::
     4.0
 """
 
-from croton import ops as _ops  # noqa: F401  (registers the op table)
-from croton import tensor
-from croton.config import config
-from croton.shared import SharedVariable, shared
+import os as _os
+
+# A source checkout keeps codegen/, build_tools/ and runtime/ beside croton/ (pyproject maps them to
+# croton.codegen, croton.build_tools and croton.runtime). When this croton/ is imported from a
+# checkout (Python run in the project root, a worktree, PYTHONPATH), its subpackages must come from
+# the same tree, not from an installed copy.
+_checkout = _os.path.dirname(_os.path.dirname(_os.path.abspath(__file__)))
+if not _os.path.isdir(_os.path.join(_os.path.dirname(__file__), "codegen")) and _os.path.isfile(
+        _os.path.join(_checkout, "codegen", "pipeline.py")):
+    __path__.append(_checkout)  # noqa: F821  (a package's __path__)
+
+from croton import ops as _ops  # noqa: E402,F401  (registers the op table)
+from croton import tensor  # noqa: E402
+from croton.config import config  # noqa: E402
+from croton.shared import SharedVariable, shared  # noqa: E402
 
 __version__ = "0.1.0"
 
