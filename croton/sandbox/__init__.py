@@ -1,0 +1,1 @@
+"""Theano's ``theano.sandbox`` names that real programs import (``rng_mrg``)."""
