@@ -34,8 +34,11 @@ __version__ = "0.1.0"
 
 
 _LAZY_ATTRS = {"function": "croton.function_module", "In": "croton.function_module",
-               "Out": "croton.function_module", "scan": "croton.scan", "Mode": "croton.mode"}
-_LAZY_MODULES = ("printing", "gradient", "function_module", "evaluate", "ifelse")
+               "Out": "croton.function_module", "scan": "croton.scan", "Mode": "croton.mode",
+               "grad": "croton.gradient", "Variable": "croton.graph", "Apply": "croton.graph",
+               "Constant": "croton.graph", "clone": ("croton.graph", "clone_replace")}
+_LAZY_MODULES = ("printing", "gradient", "function_module", "evaluate", "ifelse", "gof",
+                 "compile", "scalar", "scan_module", "sandbox", "graph", "theano_alias", "gpuarray")
 
 
 def __getattr__(name: str):
@@ -43,11 +46,13 @@ def __getattr__(name: str):
     import importlib
 
     if name in _LAZY_ATTRS:
-        return getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
+        module, attr = _LAZY_ATTRS[name] if isinstance(_LAZY_ATTRS[name], tuple) else (
+            _LAZY_ATTRS[name], name)
+        return getattr(importlib.import_module(module), attr)
     if name in _LAZY_MODULES:
         return importlib.import_module(f"croton.{name}")
     raise AttributeError(f"module 'croton' has no attribute {name!r}")
 
 
 __all__ = ["tensor", "config", "shared", "SharedVariable", "function", "In", "Out", "Mode",
-           "printing", "gradient", "scan", "ifelse", "__version__"]
+           "printing", "gradient", "scan", "ifelse", "grad", "Variable", "clone", "__version__"]

@@ -9,6 +9,8 @@ Example::
     $ croton cache stats
     $ croton cache prune --max-bytes 500M --older-than 30
     $ croton cache clear
+    $ croton run train.py --epochs 3   # the program's `import theano` gives croton
+    $ croton run -m pytest tests/      # (and its subprocesses' too)
 """
 
 from __future__ import annotations
@@ -247,7 +249,37 @@ def cmd_doctor(args) -> int:
     return 0 if ok else 1
 
 
+def run_program(argv: list[str]) -> int:
+    """``croton run script.py args...`` / ``croton run -m module args...``: run a Python program
+    whose ``import theano`` gives croton (and its subprocesses' too: the opt-in travels in the
+    environment, ``CROTON_AS_THEANO=1`` and croton's ``theano`` directory on ``PYTHONPATH``)."""
+    import subprocess
+
+    from croton import theano_alias
+
+    if not argv or argv[0] in ("-h", "--help") or (argv[0] == "-m" and len(argv) < 2):
+        print("usage: croton run SCRIPT [ARGS...] | croton run -m MODULE [ARGS...]\n"
+              "Runs a Python program with `import theano` resolving to croton.",
+              file=sys.stderr if argv[:1] != ["-h"] and argv[:1] != ["--help"] else sys.stdout)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    if argv[0] != "-m" and not os.path.isfile(argv[0]):
+        print(f"croton run: no such script {argv[0]!r}", file=sys.stderr)
+        return 2
+    env = theano_alias.run_environ(os.environ)
+    croton_root = os.path.dirname(os.path.dirname(theano_alias.__file__))
+    env["PYTHONPATH"] = os.pathsep.join([*env["PYTHONPATH"].split(os.pathsep), croton_root])
+    cmd = [sys.executable, *argv]
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, cmd, env)
+    return subprocess.call(cmd, env=env)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:
+        return run_program(argv[1:])
     parser = argparse.ArgumentParser(prog="croton", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p_cache = sub.add_parser("cache", help="inspect, prune or clear the compiled-function cache")
@@ -266,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     p_ver.add_argument("--json", action="store_true")
     p_ver.set_defaults(fn=lambda a: _print({"version": __import__("croton").__version__}, a.json)
                        if a.json else print(__import__("croton").__version__) or 0)
+    sub.add_parser("run", help="run a Python program (SCRIPT args or -m MODULE args) whose "
+                   "`import theano` gives croton")
     args = parser.parse_args(argv)
     return args.fn(args) or 0
 

@@ -47,6 +47,22 @@ class Config:
     explain_cache_misses: bool = False
     #: Size cap of the kernel cache (bytes, or with a K/M/G/T suffix); LRU entries are evicted.
     cache_max_bytes: str = "2G"
+    # Theano's flags that libraries read (``theano.config.device``...): croton computes on the
+    # CPU, has no test values and one linker; the values are Theano's defaults.
+    device: str = "cpu"
+    init_gpu_device: str = ""
+    compute_test_value: str = "off"
+    compute_test_value_opt: str = "off"
+    print_test_value: bool = False
+    optimizer: str = "fast_run"
+    linker: str = "cvm"
+    exception_verbosity: str = "low"
+    warn_float64: str = "ignore"
+    cast_policy: str = "custom"
+    on_unused_input: str = "raise"
+    allow_gc: bool = True
+    openmp: bool = True
+    deterministic: str = "default"
 
     def compile_flags(self) -> str:
         """The C++ flags of generated code: ``optimization_flags``, with ``-march=native``

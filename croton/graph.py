@@ -62,7 +62,7 @@ def user_source_line() -> str:
 class Variable(TensorOperators):
     """A symbolic tensor: a type, maybe a name, and the Apply node that computes it (if any)."""
 
-    __slots__ = ("type", "owner", "index", "name", "__weakref__")
+    __slots__ = ("type", "owner", "index", "name", "_no_truth", "_fn_cache", "__weakref__")
 
     def __init__(
         self,
@@ -75,6 +75,8 @@ class Variable(TensorOperators):
         self.owner = owner
         self.index = index
         self.name = name
+        self._no_truth = False  # set on the results of < <= > >= (Theano's _is_nonzero)
+        self._fn_cache = None
 
     # --- type shortcuts -------------------------------------------------------------------
     @property
@@ -101,9 +103,54 @@ class Variable(TensorOperators):
         return repr(self)
 
     def __bool__(self) -> bool:
-        raise TypeError(
-            "a symbolic variable has no truth value; use croton.tensor.switch or ifelse"
-        )
+        # As Theano: variables are truthy (``if not W:``), except the results of < <= > >=,
+        # so that ``a < b < c`` (which Python runs as ``(a < b) and (b < c)``) fails loudly.
+        if self._no_truth:
+            raise TypeError("a symbolic comparison has no truth value; use "
+                            "croton.tensor.switch, and_/or_, or ifelse")
+        return True
+
+    def eval(self, inputs_to_values: dict | None = None):
+        """Compute this variable's value, as Theano's ``Variable.eval``: ``inputs_to_values``
+        maps the variables it depends on to values. The compiled function is kept, keyed by the
+        inputs, for the next call.
+
+        Example::
+
+            >>> import croton.tensor as T
+            >>> x = T.dvector('x')
+            >>> (x * 2).eval({x: [1.0, 2.0]})
+            array([2., 4.])
+        """
+        from croton.function_module import function
+
+        inputs_to_values = dict(inputs_to_values or {})
+        if not all(isinstance(k, Variable) for k in inputs_to_values):
+            raise TypeError("eval: the keys of inputs_to_values must be variables, got "
+                            f"{[type(k).__name__ for k in inputs_to_values]}")
+        keys = list(inputs_to_values)
+        cache_key = tuple(id(k) for k in keys)
+        if self._fn_cache is None:
+            self._fn_cache = {}
+        if cache_key not in self._fn_cache:
+            self._fn_cache[cache_key] = (keys, function(keys, self))
+        return self._fn_cache[cache_key][1](*[inputs_to_values[k] for k in keys])
+
+    def __getstate__(self):
+        state = {k: getattr(self, k) for k in _all_slots(type(self)) if hasattr(self, k)}
+        state["_fn_cache"] = None  # compiled helpers of eval() are rebuilt on demand
+        return state
+
+    def __setstate__(self, state) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        for k in ("_no_truth", "_fn_cache"):
+            if k not in state:
+                object.__setattr__(self, k, False if k == "_no_truth" else None)
+
+
+def _all_slots(cls: type) -> list[str]:
+    return [n for c in cls.__mro__ for n in getattr(c, "__slots__", ()) if n != "__weakref__"]
 
 
 class Constant(Variable):
@@ -191,3 +238,150 @@ def graph_inputs(outputs: Iterable[Variable]) -> list[Variable]:
         if out.owner is None:
             found.setdefault(id(out), out)
     return list(found.values())
+
+
+def inputs(variables: Iterable[Variable], blockers: Iterable[Variable] | None = None
+           ) -> list[Variable]:
+    """Theano's ``theano.gof.graph.inputs``: the variables without an owner (or in
+    ``blockers``) that ``variables`` depend on, in depth-first order.
+
+    Example::
+
+        >>> import croton.tensor as T
+        >>> x, y = T.dvectors('x', 'y')
+        >>> inputs([x * 2 + y])
+        [x, 2, y]
+    """
+    blocked = {id(b) for b in blockers or ()}
+    found: list[Variable] = []
+    seen: set[int] = set()
+    stack = list(reversed(list(variables)))
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        if v.owner is None or id(v) in blocked:
+            found.append(v)
+        else:
+            stack.extend(reversed(v.owner.inputs))
+    return found
+
+
+def ancestors(variables: Iterable[Variable], blockers: Iterable[Variable] | None = None
+              ) -> list[Variable]:
+    """Every variable ``variables`` depend on, themselves included (Theano's ``ancestors``)."""
+    blocked = {id(b) for b in blockers or ()}
+    found: list[Variable] = []
+    seen: set[int] = set()
+    stack = list(reversed(list(variables)))
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        found.append(v)
+        if v.owner is not None and id(v) not in blocked:
+            stack.extend(reversed(v.owner.inputs))
+    return found
+
+
+def clone_replace(outputs, replace=None, strict: bool = True, share_inputs: bool = True):
+    """Theano's ``theano.clone``: ``outputs`` (a variable or a list) rebuilt with the variables
+    in ``replace`` (a dict or pairs) substituted, each by a variable of the same type.
+
+    Example::
+
+        >>> import croton.tensor as T
+        >>> x, y = T.dscalars('x', 'y')
+        >>> z = clone_replace(x * 2, replace={x: y})
+        >>> z.owner.inputs[0] is y
+        True
+    """
+    from croton.tensor.basic import as_tensor_variable
+
+    single = isinstance(outputs, Variable)
+    outs = [outputs] if single else list(outputs)
+    pairs = list(replace.items()) if isinstance(replace, dict) else list(replace or [])
+    table: dict[int, Variable] = {}
+    for old, new in pairs:
+        new = as_tensor_variable(new, like=[old])
+        if strict and (new.type.dtype != old.type.dtype or new.ndim != old.ndim):
+            raise TypeError(f"clone: {old!r} ({old.type}) cannot be replaced by {new!r} "
+                            f"({new.type}) with strict=True")
+        table[id(old)] = new
+    memo: dict[int, Variable] = dict(table)
+
+    def get(v: Variable) -> Variable:
+        return memo.get(id(v), v)
+
+    for node in ancestors_toposort(outs):
+        if any(id(o) in table for o in node.outputs):
+            continue
+        new_inputs = [get(i) for i in node.inputs]
+        if not share_inputs or any(a is not b for a, b in zip(new_inputs, node.inputs)):
+            new = Apply(node.op, node.params, new_inputs, [o.type for o in node.outputs],
+                        node.source)
+            for old, out in zip(node.outputs, new.outputs):
+                out.name = old.name
+                memo[id(old)] = out
+    result = [get(o) for o in outs]
+    return result[0] if single else result
+
+
+def equal_computations(xs: Sequence[Variable], ys: Sequence[Variable],
+                       in_xs: Sequence[Variable] | None = None,
+                       in_ys: Sequence[Variable] | None = None) -> bool:
+    """Theano's ``scan_utils.equal_computations``: whether ``xs`` and ``ys`` compute the same
+    thing: the same ops with the same parameters over the same leaves (``in_xs[i]`` standing
+    for ``in_ys[i]``; equal constants are equal).
+
+    Example::
+
+        >>> import croton.tensor as T
+        >>> x, y = T.dvectors('x', 'y')
+        >>> equal_computations([x + 1], [x + 1]), equal_computations([x + 1], [y + 1])
+        (True, False)
+        >>> equal_computations([x + 1], [y + 1], [x], [y])
+        True
+    """
+    xs, ys = list(xs), list(ys)
+    if len(xs) != len(ys):
+        return False
+    pairs: dict[int, int] = {id(a): id(b) for a, b in zip(in_xs or (), in_ys or ())}
+
+    def same(a: Variable, b: Variable) -> bool:
+        if id(a) in pairs:
+            return pairs[id(a)] == id(b)
+        if a is b:
+            return True
+        if a.type != b.type:
+            return False
+        if isinstance(a, Constant) and isinstance(b, Constant):
+            return a.data.shape == b.data.shape and bool(np.array_equal(a.data, b.data))
+        if a.owner is None or b.owner is None or a.index != b.index:
+            return False
+        na, nb = a.owner, b.owner
+        if na.op is not nb.op or na.params != nb.params or len(na.inputs) != len(nb.inputs):
+            return False
+        ok = all(same(i, j) for i, j in zip(na.inputs, nb.inputs))
+        if ok:
+            pairs[id(a)] = id(b)
+        return ok
+
+    return all(same(a, b) for a, b in zip(xs, ys))
+
+
+def is_same_graph(var1: Variable, var2: Variable, givens: dict | None = None) -> bool:
+    """Theano's ``theano.gof.graph.is_same_graph``: whether two variables compute the same
+    thing, ``givens`` mapping leaves of ``var1``'s graph to leaves of ``var2``'s.
+
+    Example::
+
+        >>> import croton.tensor as T
+        >>> x = T.dmatrix('x')
+        >>> is_same_graph(x.sum(axis=0), x.sum(axis=0)), is_same_graph(x.sum(), x.max())
+        (True, False)
+    """
+    pairs = list((givens or {}).items())
+    return equal_computations([var1], [var2], [a for a, _ in pairs], [b for _, b in pairs])

@@ -12,7 +12,7 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -61,6 +61,9 @@ class TensorType:
 
     dtype: str
     broadcastable: tuple[bool, ...]
+    #: Theano's optional type name (``TensorType('float32', (False,), name='fvec')``); it does
+    #: not take part in equality, hashing or printing.
+    name: str | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPE_CODE:

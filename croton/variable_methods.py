@@ -20,10 +20,20 @@ def _tensor():
     return tensor_module
 
 
+def _comparison(out: Any) -> Any:
+    out._no_truth = True  # bool(a < b) raises, as in Theano
+    return out
+
+
 class TensorOperators:
     """Mixed into ``croton.graph.Variable``; holds no state."""
 
     __slots__ = ()
+
+    # A NumPy array on the left of an operator defers to the variable: ``ndarray + x`` calls
+    # ``x.__radd__`` (one variable), not an object array of variables.
+    __array_ufunc__ = None
+    __array_priority__ = 1000
 
     # --- arithmetic: each operator builds a node through croton.tensor -------------------------
     def __add__(self, other: Any) -> Any:
@@ -75,16 +85,16 @@ class TensorOperators:
         return _tensor().abs(self)
 
     def __lt__(self, other: Any) -> Any:
-        return _tensor().lt(self, other)
+        return _comparison(_tensor().lt(self, other))
 
     def __le__(self, other: Any) -> Any:
-        return _tensor().le(self, other)
+        return _comparison(_tensor().le(self, other))
 
     def __gt__(self, other: Any) -> Any:
-        return _tensor().gt(self, other)
+        return _comparison(_tensor().gt(self, other))
 
     def __ge__(self, other: Any) -> Any:
-        return _tensor().ge(self, other)
+        return _comparison(_tensor().ge(self, other))
 
     __hash__ = object.__hash__
 
@@ -257,4 +267,17 @@ class TensorOperators:
         return _tensor().invert(self)
 
     def __iter__(self):
-        raise TypeError("a symbolic variable cannot be iterated over")
+        # As Theano: a vector of statically known length (a shape, a stacked list, a
+        # constant) iterates over its elements: ``b, c, h, w = x.shape``.
+        from croton.tensor.shape_ops import get_vector_length
+
+        try:
+            n = get_vector_length(self)
+        except ValueError:
+            raise TypeError("a symbolic variable can be iterated over only when it is a vector "
+                            "of statically known length (such as x.shape)") from None
+        for i in range(n):
+            yield self[i]
+
+    def __len__(self) -> int:
+        raise TypeError("len() of a symbolic variable is not known statically; use x.shape[0]")

@@ -11,12 +11,17 @@ Example::
 """
 
 from croton.gradient import Lop, Rop, grad, hessian, jacobian
+from croton.graph import Constant as TensorConstant
+from croton.graph import Variable
+from croton.graph import Variable as TensorVariable
+from croton.shared import SharedVariable as TensorSharedVariable
+from croton.tensor import extra_ops, nnet
 from croton.tensor import linalg as _linalg
-from croton.tensor import nnet
 from croton.tensor import reductions as _reductions
 from croton.tensor import shape_ops as _shape_ops
 from croton.tensor import subtensor as _subtensor
 from croton.tensor.basic import CONSTRUCTORS, as_tensor_variable, constant, tensor
+from croton.tensor.extra_ops import bincount, diff, fill_diagonal, searchsorted, to_one_hot
 from croton.tensor.linalg import *  # noqa: F403
 from croton.tensor.math import *  # noqa: F403
 from croton.tensor.math import __all__ as _math_all
@@ -28,6 +33,8 @@ from croton.types import TensorType
 globals().update(CONSTRUCTORS)
 
 __all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_variable", "constant",
-           "tensor", "TensorType",
+           "tensor", "TensorType", "Variable", "TensorVariable", "TensorConstant",
+           "TensorSharedVariable", "extra_ops", "bincount", "diff", "fill_diagonal",
+           "searchsorted", "to_one_hot",
            *CONSTRUCTORS, *_math_all, *_linalg.__all__, *_reductions.__all__,
            *_shape_ops.__all__, *_subtensor.__all__]

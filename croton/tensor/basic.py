@@ -62,11 +62,19 @@ def _plural_name(kind: str) -> str:
 
 
 def _plural(single, name: str):
-    def make(*names) -> list[Variable]:
+    def make(*names) -> list[Variable] | Variable:
+        # Theano 1.0.5's rules: an int n gives n unnamed variables; one string of several
+        # characters names one variable per character (``p, t = matrices('pt')``), and a
+        # one-character string gives that one variable. croton also splits one string at commas.
         if len(names) == 1 and isinstance(names[0], int):
             return [single() for _ in range(names[0])]
-        if len(names) == 1 and isinstance(names[0], str) and "," in names[0]:
-            names = tuple(n.strip() for n in names[0].split(","))
+        if len(names) == 1 and isinstance(names[0], str):
+            text = names[0]
+            if "," in text:
+                return [single(n.strip()) for n in text.split(",")]
+            if len(text) == 1:
+                return single(text)
+            return [single(c) for c in text]
         return [single(n) for n in names]
 
     make.__name__ = name
@@ -136,5 +144,12 @@ def as_tensor_variable(value, like: Sequence[Variable] = (), name: str | None = 
     if isinstance(value, bool | int | float | complex) and not isinstance(value, np.generic):
         return constant(value, name=name, dtype=_weak_dtype(value, like))
     if isinstance(value, list | tuple) and any(isinstance(v, Variable) for v in value):
-        raise TypeError("a list mixing symbolic variables cannot become one tensor; use stack")
+        # As Theano: a list holding variables is stacked (``[a.shape, b.shape]`` is a matrix)
+        from croton.tensor.shape_ops import stack
+
+        symbolic = [v for v in value if isinstance(v, Variable)]
+        out = stack([as_tensor_variable(v, like=symbolic) for v in value])
+        if name is not None:
+            out.name = name
+        return out
     return constant(value, name=name)

@@ -375,6 +375,23 @@ def dot(a, b) -> Variable:
     return contract(a, b, 1)
 
 
+def inv(x) -> Variable:
+    """``1 / x`` elementwise (Theano's ``inv``; integers give floats as in Theano).
+
+    >>> import croton.tensor as T
+    >>> inv(T.fvector('x')).dtype, inv(T.ivector('i')).dtype
+    ('float32', 'float64')
+    """
+    x = _as_vars([x])[0]
+    from croton.tensor.basic import constant
+    from croton.types import upgrade_to_float
+
+    return true_div(constant(1, dtype=upgrade_to_float(x.dtype)), x)
+
+
+reciprocal = inv
+
+
 def outer(a, b) -> Variable:
     """Outer product of two vectors, as a (n, 1) x (1, m) product."""
     a, b = _as_vars([a, b])
@@ -394,5 +411,5 @@ __all__ = [
     "erf", "erfc", "erfinv", "gamma", "gammaln", "psi", "tri_gamma", "digamma", "lgamma",
     "softplus", "clip", "and_", "or_", "xor", "invert", "bitwise_and", "bitwise_or",
     "bitwise_xor", "bitwise_not", "isnan", "isinf", "real", "imag", "conj", "conjugate",
-    "angle", "complex",
+    "angle", "complex", "inv", "reciprocal",
 ]

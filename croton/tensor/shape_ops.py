@@ -33,7 +33,7 @@ __all__ = [
     "reshape", "flatten", "swapaxes", "concatenate", "stack", "join", "split", "repeat",
     "tile", "squeeze", "shape", "shape_index", "arange", "alloc", "zeros", "ones", "eye",
     "diag", "addbroadcast", "unbroadcast", "patternbroadcast", "specify_shape",
-    "shape_padleft", "shape_padright", "shape_padaxis", "tensor_copy",
+    "shape_padleft", "shape_padright", "shape_padaxis", "tensor_copy", "get_vector_length",
 ]
 
 
@@ -130,6 +130,29 @@ def _dims(shape, first: int, what: str, ndim: int | None = None,
 def shape(x) -> Variable:
     """The shape of ``x`` as an int64 vector (``x.shape``); ``x.shape[0]`` is ``shape_i``."""
     return make_output(OPS["shape"], [as_tensor_variable(x)])
+
+
+def get_vector_length(v) -> int:
+    """The statically known length of a vector (Theano's ``get_vector_length``): of a shape,
+    a constant, a broadcastable vector, or a concatenation of those. ValueError otherwise.
+
+    >>> import croton.tensor as T
+    >>> get_vector_length(T.tensor4('x').shape)
+    4
+    """
+    v = as_tensor_variable(v)
+    if v.ndim != 1:
+        raise ValueError(f"get_vector_length: {v!r} is not a vector ({v.type})")
+    if v.broadcastable[0]:
+        return 1
+    if isinstance(v, Constant):
+        return len(v.data)
+    owner = v.owner
+    if owner is not None and owner.op.name == "shape":
+        return owner.inputs[0].ndim
+    if owner is not None and owner.op.name == "join":
+        return sum(get_vector_length(i) for i in owner.inputs)
+    raise ValueError(f"get_vector_length: the length of {v!r} is not known statically")
 
 
 def shape_index(var: Variable, i) -> Variable | None:

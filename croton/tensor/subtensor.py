@@ -148,6 +148,8 @@ def getitem(x: Variable, key) -> Variable:
         2
     """
     x = as_tensor_variable(x)
+    if isinstance(key, list) and any(isinstance(k, slice) for k in key):
+        key = tuple(key)  # as Theano (and old NumPy): a list holding slices is a tuple of indices
     entries = _expand(x, key)
     parsed = _Key()
     advanced = any(kind in ("array", "mask") for kind, _ in entries)

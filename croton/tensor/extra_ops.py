@@ -1,0 +1,138 @@
+"""Theano's ``theano.tensor.extra_ops``: ``repeat``, ``cumsum``, ``to_one_hot``, ``bincount``,
+``diff``, ``fill_diagonal``, ``searchsorted``... Each is croton's own function (the same object as
+``croton.tensor.repeat``) or a composition of croton's primitives, so it compiles, fuses and
+differentiates like any other graph.
+
+Example::
+
+    >>> import numpy as np, croton, croton.tensor as T
+    >>> from croton.tensor import extra_ops
+    >>> y = T.lvector('y')
+    >>> f = croton.function([y], extra_ops.to_one_hot(y, 3))
+    >>> f(np.array([0, 2]))
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
+"""
+
+from __future__ import annotations
+
+from croton.config import config
+from croton.graph import Variable
+from croton.tensor.basic import as_tensor_variable
+from croton.tensor.math import cast, eq, le, lt, maximum, switch
+from croton.tensor.reductions import cumprod, cumsum
+from croton.tensor.shape_ops import arange, eye, repeat, squeeze, zeros
+from croton.tensor.subtensor import inc_subtensor
+from croton.types import INT_DTYPES
+
+__all__ = ["repeat", "cumsum", "cumprod", "squeeze", "to_one_hot", "bincount", "diff",
+           "fill_diagonal", "fill_diagonal_offset", "searchsorted"]
+
+
+def to_one_hot(y, nb_class: int, dtype: str | None = None) -> Variable:
+    """An ``(n, nb_class)`` matrix with a one in row i at column ``y[i]`` (``dtype``, default
+    floatX), as Theano's ``to_one_hot``.
+
+    >>> import croton.tensor as T
+    >>> to_one_hot(T.ivector('y'), 4).type
+    TensorType(float64, matrix)
+    """
+    y = as_tensor_variable(y)
+    if y.ndim != 1 or y.dtype not in INT_DTYPES:
+        raise TypeError(f"to_one_hot: y must be an integer vector, got {y.type}")
+    hit = eq(y.dimshuffle(0, "x"), arange(nb_class).dimshuffle("x", 0))
+    return cast(hit, dtype or config.floatX)
+
+
+def bincount(x, weights=None, minlength=None, assert_nonneg: bool = False) -> Variable:
+    """How often each value ``0..max(x)`` occurs in the integer vector ``x`` (summing
+    ``weights`` instead of ones when given), at least ``minlength`` long: ``numpy.bincount``.
+    The result has ``x``'s dtype (``weights``' with weights), as in Theano.
+
+    >>> import croton.tensor as T
+    >>> bincount(T.lvector('x')).type
+    TensorType(int64, vector)
+    """
+    x = as_tensor_variable(x)
+    if x.ndim != 1 or x.dtype not in INT_DTYPES:
+        raise TypeError(f"bincount: x must be an integer vector, got {x.type}")
+    if assert_nonneg:
+        raise NotImplementedError("bincount(assert_nonneg=True): croton has no run-time assert "
+                                  "op; negative values are an error of the indexing instead")
+    length = cast(x.max() + 1, "int64")
+    if minlength is not None:
+        length = maximum(length, minlength)
+    if weights is None:
+        return inc_subtensor(zeros([length], dtype=x.dtype)[x], 1)
+    weights = as_tensor_variable(weights)
+    return inc_subtensor(zeros([length], dtype=weights.dtype)[x], weights)
+
+
+def diff(x, n: int = 1, axis: int = -1) -> Variable:
+    """The ``n``-th discrete difference along ``axis``: ``numpy.diff``.
+
+    >>> import croton.tensor as T
+    >>> diff(T.dmatrix('x'), axis=0).ndim
+    2
+    """
+    x = as_tensor_variable(x)
+    axis = axis % x.ndim
+    for _ in range(n):
+        hi = [slice(None)] * x.ndim
+        lo = [slice(None)] * x.ndim
+        hi[axis], lo[axis] = slice(1, None), slice(None, -1)
+        x = x[tuple(hi)] - x[tuple(lo)]
+    return x
+
+
+def fill_diagonal_offset(a, val, offset) -> Variable:
+    """``a`` (a matrix) with diagonal ``offset`` (above the main one when positive) set to
+    the scalar ``val``, as Theano's ``fill_diagonal_offset``."""
+    a = as_tensor_variable(a)
+    if a.ndim != 2:
+        raise TypeError(f"fill_diagonal_offset: a must be a matrix, got {a.type}")
+    val = as_tensor_variable(val, like=[a])
+    if val.ndim != 0:
+        raise TypeError(f"fill_diagonal_offset: val must be a scalar, got {val.type}")
+    mask = eye(a.shape[0], a.shape[1], k=offset, dtype="bool")
+    return switch(mask, cast(val, a.dtype), a)
+
+
+def fill_diagonal(a, val) -> Variable:
+    """``a`` with its main diagonal set to the scalar ``val``: ``numpy.fill_diagonal`` without
+    the in-place write (a matrix; for more dimensions every dimension must be equal)."""
+    a = as_tensor_variable(a)
+    if a.ndim == 2:
+        return fill_diagonal_offset(a, val, 0)
+    if a.ndim < 2:
+        raise TypeError(f"fill_diagonal: a needs at least 2 dimensions, got {a.type}")
+    val = as_tensor_variable(val, like=[a])
+    idx = arange(a.shape[0])
+    mask = eq(idx.dimshuffle(0, *["x"] * (a.ndim - 1)), idx.dimshuffle("x", 0,
+                                                                        *["x"] * (a.ndim - 2)))
+    for d in range(2, a.ndim):
+        mask = mask & eq(idx.dimshuffle(*["x"] * d, 0, *["x"] * (a.ndim - d - 1)),
+                         idx.dimshuffle(0, *["x"] * (a.ndim - 1)))
+    return switch(mask, cast(val, a.dtype), a)
+
+
+def searchsorted(x, v, side: str = "left", sorter=None) -> Variable:
+    """Where each element of ``v`` would go in the sorted vector ``x`` to keep it sorted
+    (``numpy.searchsorted``; int64 indices, ``v``'s shape). ``sorter`` sorts ``x`` first.
+
+    >>> import croton.tensor as T
+    >>> searchsorted(T.dvector('x'), T.dmatrix('v')).type
+    TensorType(int64, matrix)
+    """
+    if side not in ("left", "right"):
+        raise ValueError(f"searchsorted: side must be 'left' or 'right', got {side!r}")
+    x = as_tensor_variable(x)
+    v = as_tensor_variable(v, like=[x])
+    if x.ndim != 1:
+        raise TypeError(f"searchsorted: x must be a vector, got {x.type}")
+    if sorter is not None:
+        x = x[as_tensor_variable(sorter)]
+    xs = x.dimshuffle(*["x"] * v.ndim, 0)
+    vs = v.dimshuffle(*range(v.ndim), "x")
+    before = lt(xs, vs) if side == "left" else le(xs, vs)
+    return cast(before, "int64").sum(axis=-1)
