@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
 from collections.abc import Sequence
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from croton.config import config
-from croton.fgraph import Graph
+from croton.fgraph import Graph, clone_node
 from croton.graph import Constant, Variable, graph_inputs, user_source_line
 from croton.shared import SharedVariable
 from croton.tensor.basic import as_tensor_variable
@@ -157,10 +158,29 @@ def _as_in(x) -> In:
                         f"used implicitly (use givens to substitute it)")
     if isinstance(x, Constant) or not isinstance(x, Variable):
         raise TypeError(f"function inputs must be symbolic variables, got {x!r}")
-    if x.owner is not None:
-        raise TypeError(f"input {x!r} is computed by {x.owner.op_label()}; inputs must be "
-                        f"free variables (use givens to replace an expression)")
     return In(x)
+
+
+def _cut_at_inputs(graph: Graph, ins: list[In]) -> Graph:
+    """As Theano: an input that is computed by a node (not a root) cuts the graph there; the
+    function takes its value and computes nothing above it. Each such input gets a free
+    placeholder of its type, which ``ins`` then holds."""
+    table: dict[int, Variable] = {}
+    for i in ins:
+        v = i.variable
+        if v.owner is not None:
+            i.variable = table[id(v)] = Variable(v.type, name=v.name)
+    if not table:
+        return graph
+
+    def transform(node, new_inputs):
+        if not any(id(o) in table for o in node.outputs):
+            return None
+        outs = clone_node(node, new_inputs)
+        return [table.get(id(old), new) for old, new in zip(node.outputs, outs)]
+
+    cut = graph.rebuild(transform)
+    return Graph(tuple(i.variable for i in ins), cut.outputs, cut.updates)
 
 
 def _normalize_updates(updates) -> list[tuple[SharedVariable, Variable]]:
@@ -271,12 +291,14 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
     ins = [_as_in(x) for x in inputs]
     if len({id(i.variable) for i in ins}) != len(ins):
         raise ValueError("the same variable appears twice among the inputs")
+    ins = [copy.copy(i) if i.variable.owner is not None else i for i in ins]
     single = outputs is not None and not isinstance(outputs, list | tuple)
     out_list = [] if outputs is None else ([outputs] if single else list(outputs))
     out_vars = [as_tensor_variable(o) for o in out_list]
     update_pairs = _normalize_updates(updates)
     update_pairs += _default_updates(out_vars, update_pairs, no_default_updates)
     graph = Graph.make([i.variable for i in ins], out_vars, update_pairs)
+    graph = _cut_at_inputs(graph, ins)
     graph = _apply_givens(graph, givens)
     _check_inputs(graph, ins, on_unused_input)
     mode = getattr(mode, "name", mode) or config.mode  # a croton.Mode or a name

@@ -6,7 +6,7 @@ Example::
     >>> import croton.tensor as T
     >>> from croton import gof
     >>> isinstance(T.dmatrix('x'), gof.Variable), gof.graph.inputs([T.dmatrix('y') * 2])
-    (True, [y, 2])
+    (True, [y, 2.0])
 """
 
 from croton import graph

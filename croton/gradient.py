@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from croton.config import config
 from croton.graph import Variable, ancestors_toposort, source_override
 from croton.types import DISCRETE_DTYPES
 
@@ -61,8 +62,6 @@ def grad(cost, wrt, consider_constant: Sequence | None = None,
         raise TypeError("grad needs a cost or known_grads")
     if cost is not None and cost.ndim != 0:
         raise TypeError(f"cost must be a scalar, got {cost.type} (ndim {cost.ndim})")
-    if cost is not None and cost.dtype in DISCRETE_DTYPES:
-        raise TypeError(f"cost must be of a float dtype to be differentiated, got {cost.dtype}")
     single = not isinstance(wrt, list | tuple)
     wrt_vars = [_as_variable(w) for w in ([wrt] if single else wrt)]
     constants = {id(_as_variable(c)) for c in (consider_constant or ())}
@@ -77,7 +76,9 @@ def grad(cost, wrt, consider_constant: Sequence | None = None,
     roots = [cost] if cost is not None else []
     grads: dict[int, Variable] = {}
     if cost is not None:
-        grads[id(cost)] = T.ones_like(cost)
+        # an integer cost is seeded with floatX ones, as in Theano (its gradients are zeros)
+        grads[id(cost)] = T.ones_like(cost, dtype=config.floatX if cost.dtype in
+                                      DISCRETE_DTYPES else None)
     for var, g in (known_grads or {}).items():
         var = _as_variable(var)
         roots.append(var)
@@ -125,6 +126,9 @@ def grad(cost, wrt, consider_constant: Sequence | None = None,
 
                     warnings.warn(msg, stacklevel=2)
             g = T.zeros_like(w)
+        if w.dtype in DISCRETE_DTYPES:
+            # As Theano: the gradient with respect to an integer variable is floatX zeros
+            g = T.zeros_like(w, dtype=config.floatX)
         results.append(g)
     return results[0] if single else results
 

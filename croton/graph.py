@@ -249,32 +249,22 @@ def inputs(variables: Iterable[Variable], blockers: Iterable[Variable] | None = 
 
         >>> import croton.tensor as T
         >>> x, y = T.dvectors('x', 'y')
-        >>> inputs([x * 2 + y])
-        [x, 2, y]
+        >>> inputs([x * 2 + y]), inputs([x, y])
+        ([x, 2.0, y], [y, x])
     """
-    blocked = {id(b) for b in blockers or ()}
-    found: list[Variable] = []
-    seen: set[int] = set()
-    stack = list(reversed(list(variables)))
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        if v.owner is None or id(v) in blocked:
-            found.append(v)
-        else:
-            stack.extend(reversed(v.owner.inputs))
-    return found
+    return [v for v in ancestors(variables, blockers)
+            if v.owner is None or id(v) in {id(b) for b in blockers or ()}]
 
 
 def ancestors(variables: Iterable[Variable], blockers: Iterable[Variable] | None = None
               ) -> list[Variable]:
-    """Every variable ``variables`` depend on, themselves included (Theano's ``ancestors``)."""
+    """Every variable ``variables`` depend on, themselves included, in Theano's order: a
+    depth-first search that starts from the LAST of ``variables`` and visits each node's
+    inputs left to right (so Lasagne's ``inputs(reversed(exprs))`` lists the first first)."""
     blocked = {id(b) for b in blockers or ()}
     found: list[Variable] = []
     seen: set[int] = set()
-    stack = list(reversed(list(variables)))
+    stack = list(variables)
     while stack:
         v = stack.pop()
         if id(v) in seen:

@@ -191,13 +191,16 @@ def scan(fn: Callable, sequences=None, outputs_info=None, non_sequences=None, n_
     nonseq_ph = [a for a in nonseq_args if not isinstance(a, SharedVariable | Constant)]
     nonseq_outer = [v for v, a in zip(nonseq_outer, nonseq_args) if a is not v]
     known = {id(v) for v in inner_inputs + nonseq_ph}
+    passed_shared = {id(a) for a in nonseq_args if isinstance(a, SharedVariable)}
     inner_outputs = state_outs + nitsot_outs
     for leaf in graph_inputs(inner_outputs):
         if id(leaf) in known or id(leaf) in replace or isinstance(leaf, Constant):
             continue
-        if strict and not isinstance(leaf, SharedVariable):
-            raise ValueError(f"scan (strict=True): the step uses {leaf!r}, which is not passed "
-                             f"as a sequence or a non-sequence")
+        # As Theano: strict=True concerns shared variables only; other free variables of the
+        # step become implicit non-sequences either way
+        if strict and isinstance(leaf, SharedVariable) and id(leaf) not in passed_shared:
+            raise ValueError(f"scan (strict=True): the step uses the shared variable {leaf!r}, "
+                             f"which is not passed in non_sequences")
         ph = _placeholder(leaf.type, leaf.name or "free")
         replace[id(leaf)] = ph
         nonseq_ph.append(ph)

@@ -181,7 +181,9 @@ class TensorOperators:
             except ImportError:
                 shape_index = None
             if shape_index is not None:
-                return shape_index(self, key)
+                found = shape_index(self, key)
+                if found is not None:
+                    return found
         from croton.tensor.subtensor import getitem
 
         return getitem(self, key)
