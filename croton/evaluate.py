@@ -55,6 +55,11 @@ class NumpyFunction:
         self._resolve = functools.partial(resolve_arguments, spec)
         self.name = spec.name
 
+    def __reduce__(self):
+        from croton.function_module import _unpickle_function
+
+        return (_unpickle_function, (self._origin,))
+
     def __call__(self, *args, **kwargs):
         args = self._resolve(args, kwargs)
         inputs = [self._convert(i, a) for i, a in enumerate(args)]

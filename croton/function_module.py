@@ -281,13 +281,34 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
     ``no_default_updates`` is True or lists that variable.
     ``mode`` is 'FAST_RUN' (default), 'FAST_COMPILE' (fewer passes) or 'NUMPY' (no compiler:
     the ops' NumPy references, for debugging).
-    """
-    from croton.codegen.pipeline import run_pipeline
 
+    Compiled functions pickle (and load in another process: the function is rebuilt from its
+    graph, which hits the compile cache) with their shared variables; ``copy.copy(f)`` shares
+    them, ``copy.deepcopy(f)`` gets its own.
+    """
     t0 = time.perf_counter()
     source = user_source_line()
     if isinstance(inputs, Variable | In):
         raise TypeError("inputs must be a list of variables, e.g. function([x], y)")
+    # what pickling keeps: the function is rebuilt from it (a cache hit) in another process
+    origin = {"inputs": list(inputs), "outputs": outputs, "updates": updates,
+              "givens": givens, "allow_input_downcast": allow_input_downcast,
+              "on_unused_input": on_unused_input, "name": name,
+              "mode": getattr(mode, "name", mode), "no_default_updates": no_default_updates,
+              "profile": profile}
+    f = _function(origin, source, t0, rebuild_strict)
+    f._origin = origin
+    return f
+
+
+def _function(origin: dict, source: str, t0: float, rebuild_strict: bool):
+    from croton.codegen.pipeline import run_pipeline
+
+    inputs, outputs, updates, givens = (origin[k] for k in ("inputs", "outputs", "updates",
+                                                            "givens"))
+    allow_input_downcast, on_unused_input, name, mode, no_default_updates, profile = (
+        origin[k] for k in ("allow_input_downcast", "on_unused_input", "name", "mode",
+                            "no_default_updates", "profile"))
     ins = [_as_in(x) for x in inputs]
     if len({id(i.variable) for i in ins}) != len(ins):
         raise ValueError("the same variable appears twice among the inputs")
@@ -386,13 +407,41 @@ def _function_class(native_base: type) -> type:
                                     f"{new!r} is {new.type}")
                 shared.append(new)
             spec = CallSpec(**{**self._spec.__dict__, "name": name or self._spec.name})
-            return type(self)(self._table, shared, spec, self._single, self.graph,
-                              self.maker.fgraph, self.source, self.build, dict(self.compile_report))
+            new = type(self)(self._table, shared, spec, self._single, self.graph,
+                             self.maker.fgraph, self.source, self.build, dict(self.compile_report))
+            if not swap:
+                new._origin = getattr(self, "_origin", None)
+            return new
 
         def __repr__(self) -> str:
             return f"<croton.Function {self.name}>"
 
+        def __reduce__(self):
+            if getattr(self, "_origin", None) is None:
+                raise TypeError("a function copied with swap= cannot be pickled; pickle a "
+                                "function built over those shared variables")
+            return (_unpickle_function, (self._origin,))
+
+        def __copy__(self):
+            return self.copy()
+
+        def __deepcopy__(self, memo: dict):
+            # its own shared variables (deep copies, values included), the same compiled code
+            swap = {s: copy.deepcopy(s, memo) for s in self._shared}
+            new = self.copy(swap=swap)
+            new._origin = copy.deepcopy(self._origin, memo)
+            return new
+
     return Function
+
+
+def _unpickle_function(origin: dict):
+    """Rebuild a pickled function from its graph and options (a compile-cache hit when the
+    cache holds it, else a compile)."""
+    f = _function(origin, origin.get("name") or "<unpickled function>", time.perf_counter(),
+                  True)
+    f._origin = origin
+    return f
 
 
 @dataclass

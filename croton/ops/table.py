@@ -57,8 +57,21 @@ class OpRecord:
     def __repr__(self) -> str:
         return f"OpRecord({self.name})"
 
+    def __reduce__(self):
+        # pickled by name: a graph loads in a new process against that process's op table
+        if OPS.get(self.name) is not self:
+            raise TypeError(f"op {self.name!r} is not in the op table and cannot be pickled")
+        return (op_by_name, (self.name,))
+
 
 OPS: dict[str, OpRecord] = {}
+
+
+def op_by_name(name: str) -> OpRecord:
+    """The registered op record called ``name`` (how pickled graphs find their ops)."""
+    import croton.ops  # noqa: F401  (registers every op)
+
+    return OPS[name]
 
 
 def register(record: OpRecord) -> OpRecord:

@@ -90,7 +90,7 @@ def _build_constructors() -> dict[str, object]:
             single = _typed(prefix, kind)
             found[single.__name__] = single
             found[_plural_name(single.__name__)] = _plural(single, _plural_name(single.__name__))
-    for kind in ("scalar", "vector", "matrix", "row", "col"):
+    for kind in _KIND_PATTERN:
         found[_plural_name(kind)] = _plural(found[kind], _plural_name(kind))
     return found
 

@@ -42,16 +42,25 @@ def _axis(x: Variable, axis: int) -> int:
     return axis % x.ndim
 
 
+def _row_if_vector(x: Variable, axis: int) -> Variable:
+    # Theano 1.0.5's Softmax and LogSoftmax take a vector as a (1, n) row (and give a row); an
+    # explicit axis (a croton extension) keeps the vector
+    if x.ndim == 1 and axis == -1:
+        return _math.dimshuffle(x, ("x", 0))
+    return x
+
+
 def softmax(x, axis: int = -1) -> Variable:
     """``exp(x) / sum(exp(x))`` along ``axis`` (the last by default), computed as
-    ``exp(x - max) / sum(exp(x - max))`` so large logits do not overflow.
+    ``exp(x - max) / sum(exp(x - max))`` so large logits do not overflow. A vector gives a
+    ``(1, n)`` row, as in Theano 1.0.5 (unless ``axis`` is given).
 
     >>> import croton, numpy, croton.tensor as T
     >>> x = T.dmatrix('x')
     >>> croton.function([x], T.nnet.softmax(x), mode='NUMPY')([[0.0, 0.0]])
     array([[0.5, 0.5]])
     """
-    x = _float_input(x, "softmax")
+    x = _row_if_vector(_float_input(x, "softmax"), axis)
     axis = _axis(x, axis)
     e = _math.exp(x - _math.max(x, axis=axis, keepdims=True))
     return e / _math.sum(e, axis=axis, keepdims=True)
@@ -64,9 +73,9 @@ def log_softmax(x, axis: int = -1) -> Variable:
     >>> import croton, croton.tensor as T
     >>> x = T.dvector('x')
     >>> croton.function([x], T.nnet.log_softmax(x), mode='NUMPY')([-1000.0, 1000.0])
-    array([-2000.,     0.])
+    array([[-2000.,     0.]])
     """
-    x = _float_input(x, "log_softmax")
+    x = _row_if_vector(_float_input(x, "log_softmax"), axis)
     axis = _axis(x, axis)
     shifted = x - _math.max(x, axis=axis, keepdims=True)
     return shifted - _math.log(_math.sum(_math.exp(shifted), axis=axis, keepdims=True))
