@@ -97,6 +97,10 @@ def hoist_static_shapes(steps: list, dynamic: set[str] | None = None) -> tuple[l
                 target = _BUFFER_REF.match(s.target)
                 if target:
                     dynamic.add(target.group(1) or f"F{target.group(2)}")
+                else:
+                    # a check may complete the shape arrays it is given (infer_reshape fills
+                    # the -1 of a requested shape): lines that read them run after it
+                    dynamic.update(f"F{b}" for _, b in _BUFFER_REF.findall(s.expr) if b)
                 rest.append(s)
             else:
                 prologue.append(s)

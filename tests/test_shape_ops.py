@@ -375,3 +375,18 @@ def test_grad(name):
         assert g.shape == nm.shape
         np.testing.assert_allclose(g, nm, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(g, r, rtol=1e-12, atol=1e-12)
+
+
+def test_reshape_minus_one_of_a_computed_shape_is_resolved_before_use():
+    # Lasagne's _meshgrid: the -1 of reshape((1, -1)) over a tensor whose shape is computed (an
+    # alloc of a symbolic size) must be filled in before the reshaped shape is read (it read -1)
+    h = T.lscalar("h")
+    w = T.dvector("w")
+    r = T.dot(T.ones((h, 1)), w.dimshuffle("x", 0)).reshape((1, -1))
+    grid = T.concatenate([r, r * 2, T.ones_like(r)], axis=0)
+    f = croton.function([h, w], [r.shape, grid.shape, grid])
+    rs, gs, g = f(4, np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    np.testing.assert_array_equal(rs, [1, 20])
+    np.testing.assert_array_equal(gs, [3, 20])
+    want = np.tile([1.0, 2.0, 3.0, 4.0, 5.0], 4)
+    np.testing.assert_array_equal(g, [want, 2 * want, np.ones(20)])
