@@ -215,6 +215,16 @@ class TensorOperators:
     def any(self, axis=None, keepdims: bool = False) -> Any:
         return _tensor().any(self, axis=axis, keepdims=keepdims)
 
+    def nonzero(self, return_matrix: bool = False) -> Any:
+        from croton.tensor.extra_ops import nonzero
+
+        return nonzero(self, return_matrix=return_matrix)
+
+    def nonzero_values(self) -> Any:
+        from croton.tensor.extra_ops import nonzero_values
+
+        return nonzero_values(self)
+
     def cumsum(self, axis=None) -> Any:
         return _tensor().cumsum(self, axis=axis)
 

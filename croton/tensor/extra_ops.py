@@ -19,14 +19,15 @@ from __future__ import annotations
 from croton.config import config
 from croton.graph import Variable
 from croton.tensor.basic import as_tensor_variable
-from croton.tensor.math import cast, eq, le, lt, maximum, switch
+from croton.tensor.math import cast, eq, le, lt, maximum, neq, switch
 from croton.tensor.reductions import cumprod, cumsum
 from croton.tensor.shape_ops import arange, eye, repeat, squeeze, zeros
 from croton.tensor.subtensor import inc_subtensor
 from croton.types import INT_DTYPES
 
 __all__ = ["repeat", "cumsum", "cumprod", "squeeze", "to_one_hot", "bincount", "diff",
-           "fill_diagonal", "fill_diagonal_offset", "searchsorted"]
+           "fill_diagonal", "fill_diagonal_offset", "searchsorted", "nonzero", "flatnonzero",
+           "nonzero_values"]
 
 
 def to_one_hot(y, nb_class: int, dtype: str | None = None) -> Variable:
@@ -136,3 +137,44 @@ def searchsorted(x, v, side: str = "left", sorter=None) -> Variable:
     vs = v.dimshuffle(*range(v.ndim), "x")
     before = lt(xs, vs) if side == "left" else le(xs, vs)
     return cast(before, "int64").sum(axis=-1)
+
+
+def flatnonzero(a) -> Variable:
+    """The int64 indices of the nonzero elements of ``a`` flattened: ``numpy.flatnonzero``
+    (the length depends on the values)."""
+    a = as_tensor_variable(a)
+    if a.ndim == 0:
+        raise ValueError("flatnonzero: a must have at least one dimension")
+    flat = a.flatten()
+    return arange(flat.shape[0])[neq(flat, 0)]
+
+
+def nonzero(a, return_matrix: bool = False):
+    """The indices of the nonzero elements of ``a``: a tuple of int64 vectors, one per
+    dimension (``numpy.nonzero``), or with ``return_matrix`` one ``(ndim, n)`` matrix, as in
+    Theano. ``x[mask.nonzero()]`` picks the elements where ``mask`` is nonzero.
+
+    >>> import croton.tensor as T
+    >>> rows, cols = nonzero(T.dmatrix('m'))
+    >>> rows.type
+    TensorType(int64, vector)
+    """
+    a = as_tensor_variable(a)
+    flat = flatnonzero(a)
+    index = []
+    for d in range(a.ndim):
+        stride = 1
+        for k in range(d + 1, a.ndim):
+            stride = stride * a.shape[k]
+        index.append((flat // stride) % a.shape[d] if d else flat // stride)
+    if return_matrix:
+        from croton.tensor.shape_ops import stack
+
+        return stack(index)
+    return tuple(index)
+
+
+def nonzero_values(a) -> Variable:
+    """The nonzero elements of ``a``, flattened in C order (Theano's ``nonzero_values``)."""
+    a = as_tensor_variable(a)
+    return a.flatten()[flatnonzero(a)]
