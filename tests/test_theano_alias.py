@@ -232,3 +232,27 @@ def test_extra_ops_reject_bad_input():
         extra_ops.bincount(T.lmatrix())
     with pytest.raises(ValueError, match="side"):
         extra_ops.searchsorted(T.dvector(), T.dvector(), side="middle")
+
+
+def test_readme_theano_program_runs_unchanged(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    section = text.split("## Running Theano code unchanged", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    assert "import theano" in code and "croton" not in code
+    script = tmp_path / "logreg.py"
+    script.write_text(code)
+    run = subprocess.run([sys.executable, "-m", "croton", "run", str(script)], env=_env(False),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    cost = float(run.stdout.split()[0])
+    # the same training loop in NumPy
+    rng = np.random.RandomState(0)
+    X = rng.randn(100, 3)
+    y = (X.dot([1.0, -2.0, 0.5]) > 0).astype(float)
+    w, b = np.zeros(3), 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(X @ w + b)))
+        c = -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean()
+        w, b = w - 0.5 * X.T @ (p - y) / 100, b - 0.5 * (p - y).mean()
+    assert cost == pytest.approx(c, rel=1e-12)
+    assert "0.1215765222285700" in code and abs(c - 0.1215765222285700) < 1e-15
