@@ -36,6 +36,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+import types
+import warnings
 
 ENV_VAR = "CROTON_AS_THEANO"
 
@@ -124,12 +126,17 @@ class TheanoFinder(importlib.abc.MetaPathFinder):
         try:
             module = importlib.import_module(target_name)
         except ModuleNotFoundError as exc:
-            if exc.name is not None and (target_name == exc.name
-                                         or target_name.startswith(exc.name + ".")):
+            parent, _, child = target_name.rpartition(".")
+            found = getattr(sys.modules.get(parent), child, None)
+            if isinstance(found, types.ModuleType):  # a module kept as an attribute
+                module = found
+            elif exc.name is not None and (target_name == exc.name
+                                           or target_name.startswith(exc.name + ".")):
                 raise ModuleNotFoundError(
                     f"No module named {fullname!r} (croton, standing in for Theano through "
                     f"{ENV_VAR}, has no {target_name})", name=fullname) from None
-            raise
+            else:
+                raise
         if not hasattr(module, "__path__") and _has_children(fullname):
             module.__path__ = []  # a module that stands for a Theano package
         return importlib.machinery.ModuleSpec(fullname, _AliasLoader(module),
@@ -145,6 +152,7 @@ def install() -> None:
     os.environ[ENV_VAR] = "1"
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
+        apply_theano_flags(os.environ.get("THEANO_FLAGS", ""))
     if sys.modules.get("theano") is not None and sys.modules["theano"] is not \
             sys.modules.get("croton"):
         existing = sys.modules["theano"]
@@ -152,6 +160,36 @@ def install() -> None:
             raise ImportError(f"a real Theano is already imported ({existing.__file__}); "
                               f"{ENV_VAR} must be set before `import theano`")
     sys.modules["theano"] = importlib.import_module("croton")
+
+
+def apply_theano_flags(text: str) -> list[str]:
+    """Apply the ``THEANO_FLAGS`` entries croton knows (``floatX=float32``, ``mode=...``,
+    ``device=cpu``...) to ``croton.config``, then ``CROTON_FLAGS`` again (it wins); warn about the
+    others and return their names, as Theano warns about flags it does not know.
+
+    Example::
+
+        >>> from croton.config import config
+        >>> before = config.floatX
+        >>> apply_theano_flags("floatX=float32,gpuarray.preallocate=0.9")
+        ['gpuarray.preallocate']
+        >>> config.floatX
+        'float32'
+        >>> config.floatX = before
+    """
+    from croton.config import config
+
+    known, unknown = [], []
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        name = item.partition("=")[0].strip()
+        (known if hasattr(config, name) and not name.startswith("_") else unknown).append(item)
+    if known:
+        config.apply_flags(",".join(known))
+        config.apply_flags(os.environ.get("CROTON_FLAGS", ""))
+    names = [item.partition("=")[0].strip() for item in unknown]
+    if names:
+        warnings.warn(f"THEANO_FLAGS: croton does not use {', '.join(names)}", stacklevel=2)
+    return names
 
 
 def run_environ(environ: dict) -> dict:

@@ -256,3 +256,19 @@ def test_readme_theano_program_runs_unchanged(tmp_path):
         w, b = w - 0.5 * X.T @ (p - y) / 100, b - 0.5 * (p - y).mean()
     assert cost == pytest.approx(c, rel=1e-12)
     assert "0.1215765222285700" in code and abs(c - 0.1215765222285700) < 1e-15
+
+
+def test_theano_flags_apply_under_the_alias():
+    env = theano_alias.run_environ(_env(False))
+    env["THEANO_FLAGS"] = "floatX=float32,mode=FAST_COMPILE,lib.cnmem=0.5"
+    out = _python("""
+        import warnings
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            import theano
+        print(theano.config.floatX, theano.config.mode, theano.tensor.matrix().dtype,
+              [str(x.message) for x in w])
+    """, env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split(" ", 3)[:3] == ["float32", "FAST_COMPILE", "float32"]
+    assert "lib.cnmem" in out.stdout

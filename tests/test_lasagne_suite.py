@@ -1,0 +1,64 @@
+"""A fixed subset of Lasagne's own test suite runs on croton, unmodified, through
+CROTON_AS_THEANO=1 (issue 11): layers with weights, recurrent layers (scan), merge layers,
+updates and objectives. Lasagne master 5d3c63c (MIT licence), its runner and the list of the
+1017 tests Theano 1.0.5 passes are vendored in tests/thirdparty/lasagne; the runner applies
+only three fixes for modern pytest and NumPy. The whole suite is one command
+(docs/compatibility.md):
+
+    CROTON_AS_THEANO=1 tests/thirdparty/lasagne/run_lasagne_suite.sh /tmp/lasagne
+"""
+
+import os
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import croton.tensor as T
+from croton import theano_alias
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "tests" / "thirdparty" / "lasagne"
+FILES = ("test_dense", "test_recurrent", "test_merge", "test_updates", "test_objectives")
+
+# Tests of the subset that Theano 1.0.5 passes and croton does not (yet), with the reason.
+KNOWN_GAPS = {
+    "lasagne.tests.test_objectives::test_squared_error_preserve_dtype":
+        "float16 tensors (issue 11 section 4)",
+    "lasagne.tests.test_objectives::test_categorical_accuracy_top_k":
+        "T.argsort (issue 11 section 4)",
+}
+
+
+def _reference_subset() -> list[str]:
+    ref = [ln.strip() for ln in (SUITE / "lasagne-theano-1.0.5-passing.txt").read_text()
+           .splitlines() if ln.strip()]
+    return [r for r in ref if set(r.split("::")[0].split(".")) & set(FILES)]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not hasattr(T.nnet, "abstract_conv"),
+                    reason="`import lasagne` needs T.nnet.abstract_conv (issue 11 section 4)")
+def test_lasagne_subset_passes(tmp_path):
+    env = theano_alias.run_environ(os.environ)
+    env["PYTHONPATH"] += os.pathsep + str(ROOT)
+    env["LASAGNE_WORKERS"] = "1"
+    env["OMP_NUM_THREADS"] = "1"
+    keyword = " or ".join(FILES)
+    run = subprocess.run(["bash", str(SUITE / "run_lasagne_suite.sh"), str(tmp_path), "-k",
+                          keyword], env=env, capture_output=True, text=True, timeout=3000)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = re.search(r"(\d+) of (\d+) tests that Theano 1.0.5 passes pass here", run.stdout)
+    assert found, run.stdout[-3000:] + (tmp_path / "run.log").read_text()[-3000:]
+    passed = set()
+    for tc in ET.parse(tmp_path / "result.xml").getroot().iter("testcase"):
+        if not any(ch.tag in ("failure", "error", "skipped") for ch in tc):
+            passed.add(tc.get("classname") + "::" + tc.get("name"))
+    subset = _reference_subset()
+    failing = [r for r in subset if r not in passed]
+    assert set(failing) <= set(KNOWN_GAPS), \
+        f"Lasagne tests that Theano passes fail on croton: {sorted(set(failing) - set(KNOWN_GAPS))}"
+    assert len(subset) == 154
+    assert int(found.group(1)) >= len(subset) - len(KNOWN_GAPS)
