@@ -290,6 +290,3 @@ class TensorOperators:
                             "of statically known length (such as x.shape)") from None
         for i in range(n):
             yield self[i]
-
-    def __len__(self) -> int:
-        raise TypeError("len() of a symbolic variable is not known statically; use x.shape[0]")

@@ -201,7 +201,8 @@ def test_extra_ops_match_numpy():
             extra_ops.searchsorted(s, m, side="right"),
             extra_ops.squeeze(T.addbroadcast(m[:1], 0)), *extra_ops.nonzero(m),
             extra_ops.nonzero(m, return_matrix=True), extra_ops.flatnonzero(m),
-            m.nonzero_values(), m[(m > 0).nonzero()]]
+            m.nonzero_values(), m[(m > 0).nonzero()], extra_ops.compress(i > 0, m, axis=0),
+            extra_ops.compress(i, a)]
     f = croton.function([a, m, i, s], outs)
     av = np.array([0.5, -1.0, 2.0, 3.5, 3.0])
     mv = np.arange(12.0).reshape(4, 3) - 5
@@ -218,7 +219,8 @@ def test_extra_ops_match_numpy():
             np.bincount(iv), np.bincount(iv, minlength=9), np.bincount(iv, weights=av[:4]),
             np.diff(av), np.diff(mv, n=2, axis=0), fd, off1, off2, np.searchsorted(sv, av),
             np.searchsorted(sv, mv, side="right"), np.squeeze(mv[:1]), *np.nonzero(mv),
-            np.array(np.nonzero(mv)), np.flatnonzero(mv), mv[mv != 0], mv[np.nonzero(mv > 0)]]
+            np.array(np.nonzero(mv)), np.flatnonzero(mv), mv[mv != 0], mv[np.nonzero(mv > 0)],
+            np.compress(iv > 0, mv, axis=0), np.compress(iv, av)]
     for k, (g, w) in enumerate(zip(got, want)):
         assert g.shape == w.shape, k
         np.testing.assert_allclose(g, w, rtol=1e-15, err_msg=str(k))

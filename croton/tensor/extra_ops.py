@@ -27,7 +27,7 @@ from croton.types import INT_DTYPES
 
 __all__ = ["repeat", "cumsum", "cumprod", "squeeze", "to_one_hot", "bincount", "diff",
            "fill_diagonal", "fill_diagonal_offset", "searchsorted", "nonzero", "flatnonzero",
-           "nonzero_values"]
+           "nonzero_values", "compress"]
 
 
 def to_one_hot(y, nb_class: int, dtype: str | None = None) -> Variable:
@@ -178,3 +178,11 @@ def nonzero_values(a) -> Variable:
     """The nonzero elements of ``a``, flattened in C order (Theano's ``nonzero_values``)."""
     a = as_tensor_variable(a)
     return a.flatten()[flatnonzero(a)]
+
+
+def compress(condition, x, axis: int | None = None) -> Variable:
+    """The slices of ``x`` along ``axis`` (of ``x`` flattened when None) where ``condition`` is
+    nonzero: ``numpy.compress``, as Theano writes it (``x.take(flatnonzero(condition))``)."""
+    from croton.tensor.subtensor import take
+
+    return take(as_tensor_variable(x), flatnonzero(condition), axis=axis)
