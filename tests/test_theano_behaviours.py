@@ -59,6 +59,15 @@ def test_numpy_array_on_the_left_defers_to_the_variable():
         np.testing.assert_allclose(g, w, rtol=1e-15)
 
 
+def test_relu_of_a_numpy_value_is_a_numpy_value():
+    # Theano's relu is the expression 0.5 * (x + abs(x)): Lasagne's tests compute expected
+    # values with rectify(ndarray) and compare them with np.allclose
+    got = T.nnet.relu(np.array([-1.5, 0.0, 2.0]))
+    assert isinstance(got, np.ndarray)
+    np.testing.assert_array_equal(got, [0.0, 0.0, 2.0])
+    assert isinstance(T.nnet.relu(T.dvector()), T.TensorVariable)
+
+
 def test_shape_unpacks_and_a_list_of_shapes_stacks():
     a, b = T.tensor4("a"), T.tensor4("b")
     n, c, h, w = a.shape  # Lasagne's `b, c, h, w = x.shape`
