@@ -101,9 +101,13 @@ def _may_inherit() -> bool:
 def _environment():
     import jinja2  # only when a tree is configured: a warm process never needs Jinja
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True)
+    from croton.codegen.escape import FILTERS
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(FILTERS)  # paths reach CMake only through cmake_string
+    return env
 
 
 def render_build_template(name: str, **context) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from croton.codegen.escape import FILTERS
 from croton.codegen.plan import FunctionPlan
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -47,7 +48,7 @@ def environment() -> jinja2.Environment:
         bytecode_cache = _QuietBytecodeCache(str(bytecode_dir))
     except OSError:
         bytecode_cache = None
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         bytecode_cache=bytecode_cache,
         undefined=jinja2.StrictUndefined,
@@ -55,6 +56,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(FILTERS)  # user text reaches the C++ only through these
+    return env
 
 
 def render_function(plan: FunctionPlan) -> str:

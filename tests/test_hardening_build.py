@@ -1,0 +1,121 @@
+"""Issue 12, code generation, cache, build and process items: hostile names cannot reach the
+generated C++ unescaped, cache directories other users can write are refused, a corrupt or
+truncated module (function or binding layer) is rebuilt instead of crashing the process, a
+forked child runs threaded kernels, and ccache works with an unwritable HOME."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import croton
+import croton.tensor as T
+from croton.codegen.escape import c_comment, c_string, cmake_string
+
+ROOT = Path(__file__).resolve().parents[1]
+
+HOSTILE = [
+    "x\n  static_cast<double*>(B0.data)[0] = 666.0; //",
+    "trailing backslash \\",
+    "\r#error planted",
+    "w\U0001F642",
+    'quote " and \' and \\" end',
+    "nul\0byte",
+    "*/ int planted = 1; /*",
+    "??= ??/ ??' trigraphs",
+    "\\x41\\u0041 fake escapes \\\n",
+    "\u2028line separator\u0085next line\ud800 lone surrogate",
+    "abc\\xffdef\x7f\x1b[31m",
+]
+
+
+# -- 6. names reach the C++ only through one escaping function ----------------------------------
+def _compile_and_run(tmp_path: Path, source: str) -> bytes:
+    cpp = tmp_path / "probe.cpp"
+    cpp.write_text(source, encoding="utf-8")
+    exe = tmp_path / "probe"
+    proc = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
+                           str(cpp)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return subprocess.run([str(exe)], capture_output=True, timeout=60, check=True).stdout
+
+
+def test_escaped_strings_and_comments_are_valid_cpp_for_any_text(tmp_path):
+    """Every hostile text round-trips through a C++ string literal byte for byte, and inside
+    comments changes nothing around it (the program prints exactly what it would without)."""
+    lines = ["#include <cstdio>", "static const char* kNames[] = {"]
+    lines += [f"    {c_string(name)}," for name in HOSTILE]
+    lines += ["};", "static const unsigned kSizes[] = {"]
+    lines += [f"    sizeof({c_string(name)}) - 1," for name in HOSTILE]
+    lines += ["};", "int main() {", "  int planted = 0;"]
+    for name in HOSTILE:
+        lines.append(f"  planted += 0;  // {c_comment(name)}")
+        lines.append(f"  /* {c_comment(name)} */ planted += 0;")
+    lines += ["  for (unsigned i = 0; i < sizeof(kSizes) / sizeof(kSizes[0]); ++i) {",
+              "    std::fwrite(kNames[i], 1, kSizes[i], stdout);",
+              "    std::fputc(0xff, stdout);  // separator (never valid UTF-8)",
+              "  }",
+              "  std::printf(\"planted=%d\", planted);",
+              "  return 0;", "}"]
+    out = _compile_and_run(tmp_path, "\n".join(lines) + "\n")
+    body, _, tail = out.rpartition(b"\xff")
+    assert tail == b"planted=0"
+    assert body.split(b"\xff") == [n.encode("utf-8", "surrogatepass") for n in HOSTILE]
+    for name in HOSTILE:
+        text = c_comment(name)
+        assert text.isascii() and text.isprintable() and "*/" not in text and "/*" not in text
+        assert "\\" not in text and "??" not in text
+
+
+def test_cmake_string_keeps_paths_literal(tmp_path):
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        from croton.build_tools.toolchain import discover
+
+        cmake = discover().cmake
+    values = ['/tmp/a "b" c', "${CMAKE_COMMAND}", "back\\slash", "semi;colon", "new\nline",
+              "w\U0001F642"]
+    script = tmp_path / "probe.cmake"
+    script.write_text("".join(f"message(STATUS {cmake_string(v)})\n" for v in values),
+                      encoding="utf-8")
+    proc = subprocess.run([cmake, "-P", str(script)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    printed = proc.stdout.replace("-- ", "")
+    for v in values:
+        assert v in printed
+
+
+def test_hostile_names_compile_and_compute_without_touching_the_callers_array():
+    names = HOSTILE
+    xs = [T.dvector(name) for name in names]
+    W = croton.shared(np.array([1.0, 2.0]), "W " + HOSTILE[0])
+    total = W * 1.0
+    for k, x in enumerate(xs):
+        total = total + x * float(k + 1)
+    f = croton.function(xs, total, updates=[(W, W + 1.0)], name=HOSTILE[0])
+    args = [np.array([float(k), 0.5]) for k in range(len(xs))]
+    copies = [a.copy() for a in args]
+    out = f(*args)
+    want = np.array([1.0, 2.0]) + sum(a * (k + 1) for k, a in enumerate(copies))
+    np.testing.assert_allclose(out, want)
+    for a, c in zip(args, copies):
+        np.testing.assert_array_equal(a, c)  # the caller's arrays are untouched
+    np.testing.assert_array_equal(W.get_value(), [2.0, 3.0])
+    source = (Path(f.build.entry_dir) / "fn.cpp").read_text()
+    assert source.isascii()
+    for line in source.splitlines():  # planted text is only in comments or the names table
+        for planted in ("666.0", "#error", "planted"):
+            if planted in line and not line.lstrip().startswith('{"'):
+                assert "//" in line and line.index("//") < line.index(planted), line
+
+
+def test_hostile_names_with_profiling_labels():
+    x = T.dvector("p\n  return 1; //\\")
+    y = T.exp(x).sum()
+    y.name = "s */ return 2; /* \U0001F642"
+    f = croton.function([x], y, profile=True)
+    assert float(f(np.array([0.0, 1.0]))) == pytest.approx(1.0 + np.e)
