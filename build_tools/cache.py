@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from croton.build_tools.locks import HOST, FileLock, pid_alive
+from croton.build_tools.trust import UntrustedCacheError, check_cache_dir, make_private_dirs
 
 LAYOUT_VERSION = "v1"
 _SAFE_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", HOST)[:40]
@@ -65,35 +66,62 @@ def dir_bytes(path: Path) -> int:
 
 
 class Cache:
-    """``root/v1/entries/<key>/`` holds sources, build log, module and ``meta.json``."""
+    """``root/v1/entries/<key>/`` holds sources, build log, module and ``meta.json``.
+
+    Every path into the cache goes through ``root``, which refuses (``UntrustedCacheError``) a
+    directory another user could write, and names a file given as the directory
+    (``NotADirectoryError``): see ``build_tools/trust.py``."""
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.base = Path(root).expanduser()
-        self.root = self.base / LAYOUT_VERSION
-        self.entries = self.root / "entries"
-        self.locks = self.root / "locks"
-        self.trees = self.root / "trees"
-        self.render = self.root / "render"
+
+    @property
+    def root(self) -> Path:
+        check_cache_dir(self.base)
+        return self.base / LAYOUT_VERSION
+
+    @property
+    def entries(self) -> Path:
+        return self.root / "entries"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
+    def trees(self) -> Path:
+        return self.root / "trees"
+
+    @property
+    def render(self) -> Path:
+        return self.root / "render"
 
     def __repr__(self) -> str:
         return f"Cache({str(self.base)!r})"
 
     def ensure(self) -> None:
-        for d in (self.entries, self.locks, self.trees):
-            d.mkdir(parents=True, exist_ok=True)
+        """Create the cache's directories (mode 0700), then check the result: a directory
+        another user created first is refused."""
+        check_cache_dir(self.base)
+        for d in ("entries", "locks", "trees"):
+            make_private_dirs(self.base / LAYOUT_VERSION / d)
+        check_cache_dir(self.base)
 
     @functools.cached_property
     def writable(self) -> bool:
         """Whether entries can be written here (probed once: root ignores permission bits, so
-        ``os.access`` is not enough)."""
+        ``os.access`` is not enough). An untrusted directory raises instead."""
         import tempfile
 
+        check_cache_dir(self.base)
         try:
             self.ensure()
             fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
             os.close(fd)
             os.unlink(probe)
             return True
+        except UntrustedCacheError:
+            raise
         except OSError:
             return False
 
@@ -167,7 +195,8 @@ class Cache:
 
     def staging_dir(self, key: str) -> Path:
         path = self.entries / f".tmp-{key[:16]}-{_SAFE_HOST}-{os.getpid()}-{time.time_ns()}"
-        path.mkdir(parents=True)
+        make_private_dirs(self.entries)
+        path.mkdir(mode=0o700)
         return path
 
     def lock_path(self, name: str) -> Path:
@@ -178,7 +207,7 @@ class Cache:
              remove_on_release: bool = False) -> Iterator[FileLock]:
         """An exclusive per-name lock, held by this process until the block ends. A waiter
         prints one line naming the holder; a holder that died releases it at once."""
-        self.locks.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.locks)
         lk = FileLock(self.lock_path(name), label or name, remove_on_release=remove_on_release)
         with lk:
             yield lk

@@ -45,6 +45,7 @@ from croton.build_tools.build import TEMPLATE_DIR, CompileError, binding_dir, fi
 from croton.build_tools.cache import Cache, file_sha256
 from croton.build_tools.locks import FileLock
 from croton.build_tools.toolchain import Toolchain, find_launcher
+from croton.build_tools.trust import make_private_dirs
 
 MAX_SLOTS = 4
 EXT_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
@@ -201,8 +202,8 @@ class Tree:
             self.ready_file.unlink()
         shutil.rmtree(self.src, ignore_errors=True)
         shutil.rmtree(self.build, ignore_errors=True)
-        self.src.mkdir(parents=True)
-        self.build.mkdir(parents=True)
+        make_private_dirs(self.src)
+        make_private_dirs(self.build)
         (self.src / "CMakeLists.txt").write_text(self.lists_text)
         for name, text in self.extra_sources().items():
             (self.src / name).write_text(text)
@@ -258,7 +259,7 @@ def acquire_slot(store: Cache, tc: Toolchain) -> Iterator[Slot]:
     """A free slot of the pool (a new one while fewer than MAX_SLOTS exist and all are busy);
     if all MAX_SLOTS are busy, wait for the first to free up."""
     base = store.trees / tc.short
-    base.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(base)
     announced = False
     while True:
         for i in range(MAX_SLOTS):

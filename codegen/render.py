@@ -40,11 +40,14 @@ class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
 def environment() -> jinja2.Environment:
     """The Jinja environment; compiled templates are cached on disk beside the kernel cache, so
     a new process renders without recompiling the templates."""
+    from croton.build_tools.trust import check_cache_dir, make_private_dirs
     from croton.config import config
 
     bytecode_dir = Path(config.cache_dir) / "v1" / "jinja"
     try:
-        bytecode_dir.mkdir(parents=True, exist_ok=True)
+        # compiled templates are code: only from a cache no other user can write
+        check_cache_dir(config.cache_dir)
+        make_private_dirs(bytecode_dir)
         bytecode_cache = _QuietBytecodeCache(str(bytecode_dir))
     except OSError:
         bytecode_cache = None

@@ -5,12 +5,14 @@ forked child runs threaded kernels, and ccache works with an unwritable HOME."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_program, seed_private_cache
 
 import croton
 import croton.tensor as T
@@ -119,3 +121,92 @@ def test_hostile_names_with_profiling_labels():
     y.name = "s */ return 2; /* \U0001F642"
     f = croton.function([x], y, profile=True)
     assert float(f(np.array([0.0, 1.0]))) == pytest.approx(1.0 + np.e)
+
+
+# -- 7. planted modules: caches other users can write are refused -------------------------------
+def _chown_tree(root: Path, uid: int) -> None:
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            os.lchown(os.path.join(dirpath, name), uid, uid)
+    os.chown(root, uid, uid)
+
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another uid needs root")
+
+
+@needs_root
+def test_a_cache_owned_by_another_user_is_refused_not_loaded(tmp_path):
+    root = seed_private_cache(tmp_path / "planted")
+    built, _ = run_program(root, 31.5)
+    assert built["cached"] is False
+    _chown_tree(root, 65534)  # now "another user" could have written every module in it
+    report, err = run_program(root, 31.5, check=False)
+    assert report["returncode"] != 0
+    assert f"croton: refusing cache directory {root}: it is owned by uid 65534" in err
+    assert "UntrustedCacheError" in err
+
+
+def test_a_cache_writable_by_others_is_refused(tmp_path):
+    root = seed_private_cache(tmp_path / "open")
+    run_program(root, 32.5)
+    os.chmod(root, 0o757)  # chmod o+w
+    report, err = run_program(root, 32.5, check=False)
+    assert report["returncode"] != 0
+    assert f"croton: refusing cache directory {root}: it is writable by others (mode 0757)" in err
+    os.chmod(root, 0o770)  # group-writable
+    report, err = run_program(root, 32.5, check=False)
+    assert "it is writable by its group (mode 0770)" in err and report["returncode"] != 0
+    os.chmod(root, 0o700)
+    again, _ = run_program(root, 32.5)
+    assert again["cached"] is True
+
+
+def test_an_ancestor_writable_by_others_is_refused_unless_sticky(tmp_path):
+    from croton.build_tools.trust import UntrustedCacheError, check_cache_dir
+
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    os.chmod(parent, 0o777)
+    with pytest.raises(UntrustedCacheError, match="its ancestor .*parent.*writable by"):
+        check_cache_dir(parent / "cache")
+    os.chmod(parent, 0o1777)  # sticky, like /tmp: others cannot rename what is ours
+    assert check_cache_dir(parent / "cache") == str(parent / "cache")
+
+
+def test_new_cache_directories_are_private(tmp_path):
+    from croton.build_tools.cache import Cache
+
+    store = Cache(tmp_path / "a" / "b" / "cache")
+    assert store.writable
+    for d in (tmp_path / "a", tmp_path / "a" / "b", store.base, store.root, store.entries,
+              store.locks, store.trees):
+        assert (d.stat().st_mode & 0o777) == 0o700, d
+
+
+@needs_root
+def test_overflow_never_uses_a_directory_planted_by_another_user(tmp_path, monkeypatch):
+    import tempfile
+
+    from croton.build_tools import build
+
+    xdg, tmp = tmp_path / "xdg", tmp_path / "tmp"
+    for planted in (xdg / "croton-overflow", tmp / f"croton-overflow-{os.getuid()}"):
+        planted.mkdir(parents=True)
+        os.chown(planted, 65534, 65534)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(xdg))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    monkeypatch.setattr(build, "_OVERFLOW", None)
+    chosen = build.overflow_cache()
+    assert chosen.base.parent == tmp and chosen.base.name.startswith(
+        f"croton-overflow-{os.getuid()}-")
+    st = chosen.base.stat()
+    assert st.st_uid == os.getuid() and (st.st_mode & 0o777) == 0o700
+    assert chosen.writable
+
+
+def test_cache_dir_that_is_a_file_is_named_as_such(tmp_path):
+    path = tmp_path / "not-a-dir"
+    path.write_text("")
+    report, err = run_program(path, 33.5, check=False)
+    assert report["returncode"] != 0
+    assert f"{path} is a file, not a directory" in err and "read-only" not in err
