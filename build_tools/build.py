@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from croton.build_tools.cache import Cache, dir_bytes, file_sha256
+from croton.build_tools.cache import Cache, dir_bytes, file_sha256, warn_user
+from croton.build_tools.elf import elf_problem
 from croton.build_tools.toolchain import Toolchain, discover, load_blas
 from croton.build_tools.trust import make_private_dirs
 from croton.config import config, parse_bytes
@@ -172,7 +173,8 @@ def find_binding(store: Cache, tc: Toolchain) -> Path | None:
     try:
         meta = json.loads((d / "binding.json").read_text())
         path = d / meta["module"]
-        if os.path.getsize(path) == meta["size"] and file_sha256(path) == meta["sha256"]:
+        if os.path.getsize(path) == meta["size"] and file_sha256(path) == meta["sha256"] \
+                and elf_problem(path) is None:
             return path
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -194,7 +196,16 @@ def binding() -> ModuleType:
 
         target = writable_cache(store)
         path = find_binding(target, tc) or build_binding(target, tc)
-    _BINDING = _import_path("_croton_binding", path)
+    try:
+        _BINDING = _import_path("_croton_binding", path)
+    except ImportError as exc:  # damaged in a way the checks above cannot see: rebuild once
+        from croton.build_tools.tree import build_binding
+
+        target = writable_cache(store)
+        warn_user(f"croton's binding layer {path} cannot be imported ({exc}); rebuilding")
+        with contextlib.suppress(OSError):
+            (path.parent / "binding.json").unlink()
+        _BINDING = _import_path("_croton_binding", build_binding(target, tc))
     with contextlib.suppress(OSError):  # in use: `croton cache prune` keeps it
         os.utime(path.parent / "binding.json")
     return _BINDING

@@ -1,6 +1,7 @@
 """The on-disk cache: one directory per compiled function, named by the sha256 of everything
 that changes the binary. Entries are built elsewhere and moved into place atomically; a corrupt
-entry (its module's checksum differs from ``meta.json``) is treated as a miss.
+entry (its module's checksum differs from ``meta.json``, or the module is not a complete ELF
+file) is treated as a miss.
 
 Layout under ``<cache_dir>/v1/``::
 
@@ -32,6 +33,7 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from croton.build_tools.elf import elf_problem
 from croton.build_tools.locks import HOST, FileLock, pid_alive
 from croton.build_tools.trust import UntrustedCacheError, check_cache_dir, make_private_dirs
 
@@ -63,6 +65,19 @@ def dir_bytes(path: Path) -> int:
             with contextlib.suppress(OSError):
                 total += os.lstat(os.path.join(root, name)).st_size
     return total
+
+
+def warn_user(message: str) -> None:
+    """``warnings.warn`` attributed to the user's line: the first frame outside croton."""
+    import sys
+
+    from croton.graph import _INTERNAL_DIRS
+
+    frame, level = sys._getframe(0), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _INTERNAL_DIRS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
 
 
 class Cache:
@@ -143,6 +158,9 @@ class Cache:
             module = self.entry_dir(key) / meta["module"]
             if file_sha256(module) != meta["module_sha256"]:
                 raise ValueError("module checksum mismatch")
+            problem = elf_problem(module)  # a checksum rewritten to match a damaged file
+            if problem is not None:
+                raise ValueError(f"module {problem}")
         except FileNotFoundError:
             if self.entry_dir(key).is_dir():  # a directory without meta.json or module
                 self._corrupt(key, "incomplete entry")
@@ -153,8 +171,7 @@ class Cache:
         return module
 
     def _corrupt(self, key: str, why: str) -> None:
-        warnings.warn(f"croton cache entry {key[:16]} is corrupt ({why}); rebuilding",
-                      stacklevel=4)
+        warn_user(f"croton cache entry {key[:16]} is corrupt ({why}); rebuilding")
         self.remove(key)
 
     def touch(self, key: str) -> None:

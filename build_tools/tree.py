@@ -43,6 +43,7 @@ from pathlib import Path
 
 from croton.build_tools.build import TEMPLATE_DIR, CompileError, binding_dir, find_binding
 from croton.build_tools.cache import Cache, file_sha256
+from croton.build_tools.elf import elf_problem
 from croton.build_tools.locks import FileLock
 from croton.build_tools.toolchain import Toolchain, find_launcher
 from croton.build_tools.trust import make_private_dirs
@@ -295,10 +296,13 @@ def build_binding(store: Cache, tc: Toolchain) -> Path:
         tree = Tree(binding_dir(store, tc) / "tree", text, tc, hold=lk)
         log: list[str] = []
         tree.ensure_configured(log)
+        for stale in tree.build.glob("_croton_binding*.so"):
+            stale.unlink()  # never reuse an output ninja thinks is up to date (it may be damaged)
         tree.ninja("_croton_binding", log)
         built = sorted(tree.build.glob("_croton_binding*.so"))
-        if not built:
-            raise CompileError(["ninja", "_croton_binding"], "binding module not produced",
+        problem = elf_problem(built[0]) if built else "not produced"
+        if problem is not None:
+            raise CompileError(["ninja", "_croton_binding"], f"binding module {problem}",
                                tree.root, "\n".join(log))
         d = binding_dir(store, tc)
         tmp = d / f".tmp-{os.getpid()}-{built[0].name}"

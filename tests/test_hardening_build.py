@@ -5,14 +5,16 @@ forked child runs threaded kernels, and ccache works with an unwritable HOME."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import run_program, seed_private_cache
+from helpers import env_for, parse, run_program, seed_private_cache
 
 import croton
 import croton.tensor as T
@@ -210,3 +212,79 @@ def test_cache_dir_that_is_a_file_is_named_as_such(tmp_path):
     report, err = run_program(path, 33.5, check=False)
     assert report["returncode"] != 0
     assert f"{path} is a file, not a directory" in err and "read-only" not in err
+
+
+# -- 10, 12. corrupt modules are verified and rebuilt, never imported ---------------------------
+def _truncate_every_module(root: Path) -> int:
+    n = 0
+    for path in root.rglob("*.so"):
+        size = path.stat().st_size
+        with open(path, "r+b") as f:
+            f.truncate(size // 2)
+        n += 1
+    return n
+
+
+def test_truncated_modules_and_binding_layer_are_rebuilt(tmp_path):
+    root = tmp_path / "fresh"  # this cache builds its own binding layer (ccache makes it quick)
+    first, _ = run_program(root, 41.5)
+    assert _truncate_every_module(root) >= 3  # function, binding and the binding tree's copy
+    again, err = run_program(root, 41.5)
+    assert again["out"] == 2.0 * 41.5 + 1.0
+    assert again["cached"] is False and "is corrupt" in err
+    other, _ = run_program(root, 41.75)  # and the rebuilt binding layer serves new functions
+    assert other["out"] == 2.0 * 41.75 + 1.0
+
+
+SCRIPT = """import json, sys, croton, croton.tensor as T
+x = T.dvector('x')
+f = croton.function([x], x * float(sys.argv[1]) + 1.0)
+print(json.dumps({"cached": f.build.cached, "out": float(f([2.0])[0]),
+                  "entry": str(f.build.entry_dir)}))
+"""
+
+
+def _run_script(tmp_path: Path, root: Path, k: float) -> subprocess.CompletedProcess:
+    script = tmp_path / "user_program.py"
+    script.write_text(SCRIPT)
+    return subprocess.run([sys.executable, str(script), repr(k)], capture_output=True,
+                          text=True, timeout=600, env=env_for(root))
+
+
+def test_truncated_module_with_matching_checksum_is_rebuilt_not_mapped(tmp_path):
+    """A tampered but self-consistent entry: the module truncated and its recorded sha256
+    rewritten to match. Mapping it would kill the process with SIGBUS."""
+    from croton.build_tools.cache import file_sha256
+
+    root = seed_private_cache(tmp_path / "cache")
+    first = _run_script(tmp_path, root, 51.5)
+    assert first.returncode == 0, first.stderr
+    entry = Path(parse(first.stdout)["entry"])
+    meta = json.loads((entry / "meta.json").read_text())
+    module = entry / meta["module"]
+    with open(module, "r+b") as f:
+        f.truncate(module.stat().st_size * 2 // 3)
+    meta["module_sha256"] = file_sha256(module)
+    meta["files"][module.name] = {"bytes": module.stat().st_size, "sha256": meta["module_sha256"]}
+    (entry / "meta.json").write_text(json.dumps(meta))
+    again = _run_script(tmp_path, root, 51.5)
+    assert again.returncode == 0, f"rc {again.returncode}: {again.stderr}"
+    report = parse(again.stdout)
+    assert report["out"] == 2.0 * 51.5 + 1.0 and report["cached"] is False
+    # the warning names the user's line (the croton.function call), not croton's internals
+    assert f"{tmp_path / 'user_program.py'}:3: UserWarning: croton cache entry" in again.stderr
+    assert "past the end of the file" in again.stderr and "truncated" in again.stderr
+
+
+def test_elf_check_accepts_real_modules_and_rejects_damaged_ones(tmp_path):
+    from croton.build_tools.build import binding
+    from croton.build_tools.elf import elf_problem
+
+    real = Path(binding().__file__)
+    assert elf_problem(real) is None
+    data = real.read_bytes()
+    for cut, what in ((len(data) - 1, "past the end"), (len(data) // 2, "past the end"),
+                      (40, "truncated ELF header"), (3, "not an ELF file")):
+        bad = tmp_path / f"cut{cut}.so"
+        bad.write_bytes(data[:cut])
+        assert what in elf_problem(bad)
