@@ -312,7 +312,7 @@ def child(queue):
 
 ctx = multiprocessing.get_context("fork")
 queue = ctx.Queue()
-p = ctx.Process(target=child, args=(queue,))
+p = ctx.Process(target=child, args=(queue,), daemon=True)
 p.start()
 results = queue.get(timeout=120)
 p.join(60)
@@ -375,3 +375,18 @@ def test_ccache_with_a_read_only_home_keeps_its_cache_inside_crotons(tmp_path):
     report = parse(proc.stdout)
     assert report["cached"] is False and report["out"] == 2.0 * 61.5 + 1.0
     assert any((root / "v1" / "ccache").iterdir())  # ccache kept its files in croton's cache
+
+
+# -- smaller: the source tree is importable as croton from the project root ----------------------
+def test_source_tree_is_importable_from_the_project_root():
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    code = ("import croton, croton.codegen, croton.build_tools, croton.runtime; "
+            "print(croton.__file__); print(croton.codegen.__file__); "
+            "print(croton.build_tools.__file__); print(croton.runtime.__file__)")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    paths = [Path(p).resolve() for p in proc.stdout.split()]
+    assert paths == [ROOT / "croton" / "__init__.py", ROOT / "codegen" / "__init__.py",
+                     ROOT / "build_tools" / "__init__.py", ROOT / "runtime" / "__init__.py"]
