@@ -256,6 +256,9 @@ def _memoized_slow_parts(identity: dict, compute) -> dict:
     path = _memo_path(identity)
     try:
         check_cache_dir(config.cache_dir)
+    except OSError:  # an untrusted cache: neither read nor written (using it raises later)
+        return compute()
+    try:
         data = json.loads(path.read_text())
         if data.get("identity") == identity:
             return data["parts"]

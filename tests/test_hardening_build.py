@@ -152,9 +152,14 @@ def test_a_cache_writable_by_others_is_refused(tmp_path):
     root = seed_private_cache(tmp_path / "open")
     run_program(root, 32.5)
     os.chmod(root, 0o757)  # chmod o+w
-    report, err = run_program(root, 32.5, check=False)
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*"))
+    report, err = run_program(root, 32.75, check=False)  # a miss: nothing may be written there
     assert report["returncode"] != 0
     assert f"croton: refusing cache directory {root}: it is writable by others (mode 0757)" in err
+    assert sorted((str(p), p.stat().st_mtime_ns) for p in root.rglob("*")) == before
+    cli = subprocess.run([sys.executable, "-m", "croton", "cache", "list"], capture_output=True,
+                         text=True, env=env_for(root), timeout=120)
+    assert cli.returncode == 2 and "refusing cache directory" in cli.stderr
     os.chmod(root, 0o770)  # group-writable
     report, err = run_program(root, 32.5, check=False)
     assert "it is writable by its group (mode 0770)" in err and report["returncode"] != 0
