@@ -395,3 +395,16 @@ def test_source_tree_is_importable_from_the_project_root():
     paths = [Path(p).resolve() for p in proc.stdout.split()]
     assert paths == [ROOT / "croton" / "__init__.py", ROOT / "codegen" / "__init__.py",
                      ROOT / "build_tools" / "__init__.py", ROOT / "runtime" / "__init__.py"]
+
+
+def test_hostile_scan_name_and_step_function_name():
+    v = T.dvector("v")
+
+    def step(x_t, acc):
+        return acc + x_t * 2.0
+
+    step.__name__ = step.__qualname__ = "step\n  return 1; // \\"
+    outs, _ = croton.scan(step, sequences=[v], outputs_info=[T.constant(0.0)],
+                          name="loop */ #error \U0001F642\r")
+    f = croton.function([v], outs)
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [2.0, 6.0, 12.0])
