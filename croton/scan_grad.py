@@ -49,6 +49,43 @@ def _differentiable(v: Variable) -> bool:
     return v.dtype in FLOAT_DTYPES or v.dtype.startswith("complex")
 
 
+def _read_stored_outputs(node: Apply, spec: ScanSpec, outs: list, b_vars: list, b_infos: list,
+                         b_groups: list) -> list:
+    """``outs`` (the backward step's outputs) with every forward step output they recompute
+    read from what the forward scan stored instead: a state's new value is row ``u`` of its
+    store (one more tap, 0, on the store's sequence) and an output's is row ``u`` of its stack
+    (one more sequence). The forward step is then recomputed only for values it does not keep
+    (a tanh RNN's backward step no longer redoes its products)."""
+    osl = spec.output_slices()
+    inner_out = spec.inner.outputs
+    used = {id(o) for n in Graph.make([], outs).nodes() for o in n.outputs}
+    replace: dict[int, Variable] = {}
+    for j in range(spec.n_state):
+        y = inner_out[j]
+        if y.owner is not None and id(y) in used and id(y) not in replace:
+            k = spec.n_seq + j  # the store's backward sequence
+            b_infos[k] = SeqInfo((*b_infos[k].taps, 0), b_infos[k].offset)
+            replace[id(y)] = Variable(y.type, name=f"out{j}[t]")
+            b_groups[k].append(replace[id(y)])
+    for i, stacked in enumerate(node.outputs[osl["nitsots"]]):
+        y = inner_out[spec.n_state + i]
+        if y.owner is not None and id(y) in used and id(y) not in replace:
+            replace[id(y)] = Variable(y.type, name=f"y{i}[t]")
+            b_vars.append(stacked)
+            b_infos.append(SeqInfo((0,), 0))
+            b_groups.append([replace[id(y)]])
+    if not replace:
+        return outs
+
+    def transform(n: Apply, new_inputs: list):
+        if any(id(o) in replace for o in n.outputs):
+            return [replace.get(id(o), o) for o in n.outputs]
+        return None
+
+    rebuilt = Graph.make([], outs).rebuild(transform)
+    return [replace.get(id(o), r) for o, r in zip(outs, rebuilt.outputs)]
+
+
 def scan_vjp(node: Apply, output_grads) -> list:
     """The input gradients of a scan node (see the module docstring)."""
     import croton.tensor as T
@@ -77,18 +114,22 @@ def scan_vjp(node: Apply, output_grads) -> list:
     row_types = [ph[0].type for ph in state_ph]
 
     # sequences of the backward scan: the forward sequences and stores, the cotangents
-    b_vars, b_infos, b_ph = list(seq_outer), list(spec.seqs), list(seq_ph)
+    b_vars, b_infos = list(seq_outer), list(spec.seqs)
+    b_groups, pos = [], 0  # the placeholders of each backward sequence, one per tap
+    for q in spec.seqs:
+        b_groups.append(list(seq_ph[pos:pos + len(q.taps)]))
+        pos += len(q.taps)
     for j, q in enumerate(spec.states):
         b_vars.append(node.outputs[osl["stores"]][j])
         b_infos.append(SeqInfo(tuple(-k for k in q.taps), 0) if spec.reverse
                        else SeqInfo(q.taps, q.m))
-        b_ph += state_ph[j]
+        b_groups.append(list(state_ph[j]))
 
     def cotangent_sequence(g: Variable, row: TensorType, label: str) -> Variable:
         ph = Variable(row, name=label)
         b_vars.append(T.cast(g, row.dtype))
         b_infos.append(SeqInfo((0,), 0))
-        b_ph.append(ph)
+        b_groups.append([ph])
         return ph
 
     direct = [None if _is_zero(g) or not _differentiable(inner_out[j]) else
@@ -164,7 +205,11 @@ def scan_vjp(node: Apply, output_grads) -> list:
         contributions_out.append(T.cast(grad_of[id(ph)], w.dtype))
 
     b_state_ph = [p for chain in pending for p in chain]
-    inner = Graph.make(b_ph + b_state_ph + list(nonseq_ph), b_outs + contributions_out)
+    b_outs = b_outs + contributions_out
+    if not spec.reverse:
+        b_outs = _read_stored_outputs(node, spec, b_outs, b_vars, b_infos, b_groups)
+    b_ph = [p for group in b_groups for p in group]
+    inner = Graph.make(b_ph + b_state_ph + list(nonseq_ph), b_outs)
     known_inputs = {id(v) for v in inner.inputs}
     for leaf in graph_inputs(inner.outputs):
         if id(leaf) not in known_inputs and not isinstance(leaf, Constant):
