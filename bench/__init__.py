@@ -12,6 +12,7 @@ Modules:
 
 - :mod:`bench.impls` -- the implementations (croton and peers) and how to launch them.
 - :mod:`bench.runner` -- running one workload in a subprocess, parsing its output or failure.
+- :mod:`bench.contention` -- busy processes run beside each measurement (``--contention N``).
 - :mod:`bench.report` -- metric metadata, the comparison table, machine info, markdown output.
 - :mod:`bench.cli` -- the command line (``python -m bench``).
 """
@@ -25,6 +26,8 @@ WORKLOADS: tuple[str, ...] = (
     "matmul",
     "mlp_step",
     "logreg",
+    "lenet_step",
+    "rnn_step",
 )
 """Workload names, in the order the shared scripts define them."""
 
