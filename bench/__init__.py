@@ -1,6 +1,7 @@
 """croton's benchmark harness: croton side by side with its peers, in one run.
 
-``python -m bench [workload ...] [--peers pytensor,pytensor-c,jax,torch] [--out FILE]``
+``python -m bench [workload ...] [--peers pytensor,pytensor-c,jax,torch] [--contention N]``
+``[--out FILE]``
 
 The workloads themselves live outside this repository, in the shared peers directory
 (``../shared/peers`` relative to the repository root): ``workloads_theano.py`` (Theano's API,
