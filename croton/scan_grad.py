@@ -86,6 +86,35 @@ def _read_stored_outputs(node: Apply, spec: ScanSpec, outs: list, b_vars: list, 
     return [replace.get(id(o), r) for o, r in zip(outs, rebuilt.outputs)]
 
 
+def _row_sources(b_vars: list, b_infos: list, b_groups: list) -> dict:
+    """For each placeholder of the backward scan that reads one row of an outer array per step
+    (not counted from the end), a function of the step count giving those rows stacked."""
+    sources = {}
+    for outer, q, group in zip(b_vars, b_infos, b_groups):
+        if q.backwards:
+            continue
+        for k, ph in zip(q.taps, group):
+            start = k + q.offset
+            sources[id(ph)] = (lambda n, x=outer, s=start: x[s:s + n])
+    return sources
+
+
+def _product_over_rows(g: Variable, rows_of: dict, w: Variable):
+    """``(rows, B)`` when the step's contribution ``g`` to ``w``'s gradient is
+    ``dot(A.T, B)`` with ``A`` a row placeholder in ``rows_of`` (both matrices)."""
+    node = g.owner
+    if node is None or node.op.name != "dot" or w.ndim != 2:
+        return None
+    a, b = node.inputs
+    if (a.owner is None or a.owner.op.name != "dimshuffle"
+            or dict(a.owner.params).get("order") != (1, 0)):
+        return None
+    row = a.owner.inputs[0]
+    if id(row) not in rows_of or row.ndim != 2 or b.ndim != 2:
+        return None
+    return rows_of[id(row)], b
+
+
 def scan_vjp(node: Apply, output_grads) -> list:
     """The input gradients of a scan node (see the module docstring)."""
     import croton.tensor as T
@@ -196,8 +225,22 @@ def scan_vjp(node: Apply, output_grads) -> list:
         accum_likes.append(x)
         accum_entries.append(tuple(entries))
     nonseq_grad_index: dict[int, int] = {}
+    # A weight's gradient that is sum_u dot(A_u^T, B_u) with A_u a row of a sequence or store
+    # (x_t, h_t-1 in an RNN) is one product over all steps after the loop instead of a small
+    # product per step: B_u is stacked as an output of the backward scan.
+    hoisted: dict[int, tuple[Variable, int]] = {}  # nonseq -> (A's rows over the steps, B)
+    stacked_b: list[Variable] = []
+    if spec.grad_truncate < 0:
+        rows_of = _row_sources(b_vars, b_infos, b_groups)
+        for i, (ph, w) in enumerate(zip(nonseq_ph, nonseq_outer)):
+            found = _product_over_rows(grad_of[id(ph)], rows_of, w) if _differentiable(w) else None
+            if found is not None:
+                a_rows, b = found
+                if all(b is not s for s in stacked_b):
+                    stacked_b.append(b)
+                hoisted[i] = (a_rows(n), next(k for k, s in enumerate(stacked_b) if s is b))
     for i, (ph, w) in enumerate(zip(nonseq_ph, nonseq_outer)):
-        if not _differentiable(w):
+        if not _differentiable(w) or i in hoisted:
             continue
         nonseq_grad_index[i] = len(accum_likes)
         accum_likes.append(w)
@@ -205,7 +248,7 @@ def scan_vjp(node: Apply, output_grads) -> list:
         contributions_out.append(T.cast(grad_of[id(ph)], w.dtype))
 
     b_state_ph = [p for chain in pending for p in chain]
-    b_outs = b_outs + contributions_out
+    b_outs = b_outs + stacked_b + contributions_out
     if not spec.reverse:
         b_outs = _read_stored_outputs(node, spec, b_outs, b_vars, b_infos, b_groups)
     b_ph = [p for group in b_groups for p in group]
@@ -214,7 +257,8 @@ def scan_vjp(node: Apply, output_grads) -> list:
     for leaf in graph_inputs(inner.outputs):
         if id(leaf) not in known_inputs and not isinstance(leaf, Constant):
             raise AssertionError(f"scan gradient: the backward step reads {leaf!r}")
-    b_spec = ScanSpec(inner, tuple(b_infos), tuple(StateInfo((-1,)) for _ in b_state_ph), 0,
+    b_spec = ScanSpec(inner, tuple(b_infos), tuple(StateInfo((-1,)) for _ in b_state_ph),
+                      len(stacked_b),
                       tuple(accum_entries), len(nonseq_ph), tuple(range(len(b_state_ph))),
                       reverse=not spec.reverse, truncate=spec.grad_truncate,
                       name=f"grad_of_{spec.name}")
@@ -238,6 +282,12 @@ def scan_vjp(node: Apply, output_grads) -> list:
         init_grads.append(g0 if _differentiable(x0) else None)
     seq_grads = [accums[seq_grad_index[i]] if i in seq_grad_index else None
                  for i in range(spec.n_seq)]
+    b_stacks = b_node.outputs[bsl["nitsots"]]
     nonseq_grads = [accums[nonseq_grad_index[i]] if i in nonseq_grad_index else None
                     for i in range(spec.n_nonseq)]
+    for i, (a_rows, k) in hoisted.items():
+        w, b_rows = nonseq_outer[i], b_stacks[k]
+        a_flat = T.reshape(a_rows, (a_rows.shape[0] * a_rows.shape[1], w.shape[0]))
+        b_flat = T.reshape(b_rows, (b_rows.shape[0] * b_rows.shape[1], w.shape[1]))
+        nonseq_grads[i] = T.cast(T.dot(a_flat.T, b_flat), w.dtype)
     return [None, *seq_grads, *init_grads, *nonseq_grads]

@@ -31,19 +31,25 @@ def _ops_in(spec):
     return [n.op.name for n in spec.inner.nodes()]
 
 
-def test_backward_step_reads_stored_states_and_drops_unread_gradients():
+def _backward(graph):
+    return [s for s in _scans(graph) if s.name.startswith("grad_of_")]
+
+
+def test_backward_step_reads_stored_states_and_hoists_weight_gradients():
     X, h0, Wx, Wh, hs = _rnn()
     cost = (hs[-1] ** 2).sum()
     gWx, gWh = T.grad(cost, [Wx, Wh])
     graph = Graph.make([X, h0], [gWx, gWh])
-    backward = [s for s in _scans(graph) if s.accums]
-    assert len(backward) == 1
-    # the forward products (tanh's input) are not recomputed: only the three pull-backs remain
-    assert "tanh" not in _ops_in(backward[0])
-    assert len(backward[0].accums) == 3  # X, Wx, Wh before pruning
-    pruned = [s for s in _scans(run_pipeline(graph)) if s.accums]
-    assert len(pruned[0].accums) == 2  # X's gradient is not asked for
-    assert sum(op == "dot" or op.startswith("gemm") for op in _ops_in(pruned[0])) <= 3
+    (backward,) = _backward(graph)
+    # the forward products (tanh's input) are not recomputed from the step's inputs
+    assert "tanh" not in _ops_in(backward)
+    # Wx's and Wh's gradients, sum over steps of x_t^T g_t and h_t-1^T g_t, are one product
+    # each after the loop: the step stacks g_t once (an output) and accumulates only X's rows
+    assert backward.n_nitsot == 1 and len(backward.accums) == 1
+    (pruned,) = _backward(run_pipeline(graph))
+    assert len(pruned.accums) == 0  # X's gradient is not asked for
+    products = [op for op in _ops_in(pruned) if op == "dot" or op.startswith("gemm")]
+    assert len(products) == 1  # g_t . Wh^T, the recurrence itself
 
 
 def test_rnn_gradients_match_finite_differences():
