@@ -328,9 +328,8 @@ def discover() -> Toolchain:
 def load_blas() -> None:
     """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed).
 
-    The compiled code runs OpenBLAS on one thread and splits products across its own OpenMP
-    threads (runtime/cpu/blas.hpp), so OpenMP keeps libgomp's default wait policy: a thread
-    that finishes a loop spins briefly, and the next kernel starts without waking it."""
+    The compiled code runs OpenBLAS on one thread and splits products across croton's own
+    thread pool (runtime/cpu/blas.hpp, runtime/cpu/thread_pool.hpp)."""
     import ctypes
 
     ctypes.CDLL(discover().blas_library, mode=ctypes.RTLD_GLOBAL)
