@@ -57,14 +57,24 @@ def check_cache_dir(path: str | os.PathLike, what: str = "cache directory") -> s
     text = str(path)
     if text in _CHECKED:
         return text
-    p = Path(text).expanduser().absolute()
-    leaf, exists = True, p.exists()
+    given = Path(text).expanduser().absolute()
+    exists = given.exists()
+    # the path as given and, through any symlink, the directory it leads to
+    for start in dict.fromkeys((given, given.resolve())):
+        _check_chain(start, text, what)
+    if exists:
+        _CHECKED.add(text)
+    return text
+
+
+def _check_chain(p: Path, text: str, what: str) -> None:
+    leaf = True
     while True:
         try:
             st = os.stat(p)
         except FileNotFoundError:
             if p.parent == p:
-                break
+                return
             p, leaf = p.parent, False
             continue
         if not stat.S_ISDIR(st.st_mode):
@@ -74,15 +84,14 @@ def check_cache_dir(path: str | os.PathLike, what: str = "cache directory") -> s
         why = _problem(p, st, leaf)
         if why is not None:
             name = text if str(p) == text else f"{text} (its ancestor {p})"
+            if leaf and str(p) != text:
+                name = f"{text} (which is {p})"
             raise UntrustedCacheError(
                 f"croton: refusing {what} {name}: {why}. Set CROTON_CACHE_DIR to a directory "
                 f"only you can write.")
         if p.parent == p:
-            break
+            return
         p, leaf = p.parent, False
-    if exists:
-        _CHECKED.add(text)
-    return text
 
 
 def make_private_dirs(path: str | os.PathLike) -> None:

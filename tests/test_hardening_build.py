@@ -176,8 +176,15 @@ def test_an_ancestor_writable_by_others_is_refused_unless_sticky(tmp_path):
     os.chmod(parent, 0o777)
     with pytest.raises(UntrustedCacheError, match="its ancestor .*parent.*writable by"):
         check_cache_dir(parent / "cache")
+    link = tmp_path / "safe" / "link"  # a symlink from a private directory into that one
+    link.parent.mkdir(mode=0o700)
+    (parent / "real").mkdir(mode=0o700)
+    link.symlink_to(parent / "real")
+    with pytest.raises(UntrustedCacheError, match="its ancestor .*parent.*writable by"):
+        check_cache_dir(link)
     os.chmod(parent, 0o1777)  # sticky, like /tmp: others cannot rename what is ours
     assert check_cache_dir(parent / "cache") == str(parent / "cache")
+    assert check_cache_dir(link) == str(link)
 
 
 def test_new_cache_directories_are_private(tmp_path):
