@@ -90,6 +90,12 @@ def test_two_shared_variables_over_one_array():
     g()
     np.testing.assert_array_equal(W.get_value(), [2.0, 2.0, 2.0])
     np.testing.assert_array_equal(V.get_value(), [0.0, 1.0, 2.0])  # V was not updated
+    g()  # apart now (remembered by the binding)
+    np.testing.assert_array_equal(W.get_value(), [4.0, 3.0, 2.0])
+    W.set_value(V.get_value(borrow=True), borrow=True)  # together again
+    g()
+    np.testing.assert_array_equal(W.get_value(), [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(V.get_value(), [0.0, 1.0, 2.0])
 
 
 def test_read_only_borrowed_storage_is_not_written():
