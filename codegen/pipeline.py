@@ -22,14 +22,15 @@ from croton.codegen.passes.merge import merge
 from croton.codegen.passes.plan_inplace import plan_inplace
 from croton.codegen.passes.plan_memory import plan_memory
 from croton.codegen.passes.prune_scan import prune_scan
+from croton.codegen.passes.scan_pushout import scan_pushout
 from croton.codegen.passes.specialize_blas import specialize_blas
 from croton.codegen.passes.stabilize import stabilize
 from croton.fgraph import Graph
 
 Pass = Callable[[Graph], Graph]
 
-PIPELINE: list[Pass] = [merge, prune_scan, constant_fold, canonicalize, stabilize, merge,
-                        specialize_blas, fuse_elementwise, fuse_reductions, fuse_siblings,
+PIPELINE: list[Pass] = [merge, prune_scan, scan_pushout, constant_fold, canonicalize, stabilize,
+                        merge, specialize_blas, fuse_elementwise, fuse_reductions, fuse_siblings,
                         plan_inplace, plan_memory]
 FAST_COMPILE: list[Pass] = [merge, constant_fold]
 PIPELINES: dict[str, list[Pass]] = {"FAST_RUN": PIPELINE, "FAST_COMPILE": FAST_COMPILE}

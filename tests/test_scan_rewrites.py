@@ -91,3 +91,34 @@ def test_nitsot_output_reused_by_the_gradient():
     xv = np.random.RandomState(3).randn(5, 2)
     np.testing.assert_allclose(croton.function([x], g)(xv),
                                (xv * np.exp(xv * w.get_value())).sum(axis=0), rtol=1e-12)
+
+
+def test_input_projection_is_one_product_before_the_loop():
+    X, h0, Wx, Wh, hs = _rnn()
+    graph = run_pipeline(Graph.make([X, h0], [hs]))
+    (forward,) = _scans(graph)
+    products = [op for op in _ops_in(forward) if op == "dot" or op.startswith("gemm")]
+    assert len(products) == 1  # h_t-1 . Wh only; x_t . Wx is read from the hoisted product
+    xv = np.random.RandomState(4).randn(5, 2, 3)
+    hv = np.random.RandomState(5).randn(2, 4)
+    got = croton.function([X, h0], hs)(xv, hv)
+    h, expected = hv, []
+    for x in xv:
+        h = np.tanh(x @ Wx.get_value() + h @ Wh.get_value())
+        expected.append(h)
+    np.testing.assert_allclose(got, np.stack(expected), rtol=1e-12)
+
+
+def test_projection_of_a_backwards_sequence_with_taps_and_fewer_steps():
+    X = T.dtensor3("X")
+    W = croton.shared(np.random.RandomState(6).randn(3, 2), "W")
+    ys, _ = croton.scan(lambda a, b, W: T.dot(a, W) - T.dot(b, W.T.T),
+                        sequences=dict(input=X, taps=[-1, 1]), non_sequences=W,
+                        go_backwards=True, n_steps=3)
+    xv = np.random.RandomState(7).randn(6, 2, 3)
+    got = croton.function([X], ys)(xv)
+    rev, w = xv[::-1], W.get_value()
+    expected = np.stack([rev[u] @ w - rev[u + 2] @ w for u in range(3)])
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    graph = run_pipeline(Graph.make([X], [ys]))
+    assert not any(op == "dot" or op.startswith("gemm") for op in _ops_in(_scans(graph)[0]))
