@@ -11,7 +11,7 @@ Example::
     >>> from croton.build_tools.toolchain import discover
     >>> tc = discover()
     >>> sorted(tc.key_parts)[:3]
-    ['blas', 'cmake', 'compiler']
+    ['binding_abi', 'blas', 'cmake']
 """
 
 from __future__ import annotations

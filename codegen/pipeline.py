@@ -4,7 +4,7 @@ Example::
 
     >>> from croton.codegen.pipeline import PIPELINES
     >>> [p.__name__ for p in PIPELINES["FAST_RUN"]][:4]
-    ['merge', 'prune_scan', 'constant_fold', 'canonicalize']
+    ['merge', 'prune_scan', 'scan_pushout', 'constant_fold']
 """
 
 from __future__ import annotations
