@@ -5,8 +5,10 @@ forked child runs threaded kernels, and ccache works with an unwritable HOME."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -160,9 +162,13 @@ def test_a_cache_writable_by_others_is_refused(tmp_path):
     cli = subprocess.run([sys.executable, "-m", "croton", "cache", "list"], capture_output=True,
                          text=True, env=env_for(root), timeout=120)
     assert cli.returncode == 2 and "refusing cache directory" in cli.stderr
-    os.chmod(root, 0o770)  # group-writable
+    os.chmod(root, 0o770)  # group-writable, by a group others belong to
+    os.chown(root, -1, 65534)
     report, err = run_program(root, 32.5, check=False)
     assert "it is writable by its group (mode 0770)" in err and report["returncode"] != 0
+    os.chown(root, -1, os.getgid())  # the user's private group (umask 002): trusted
+    if grp.getgrgid(os.getgid()).gr_name == pwd.getpwuid(os.getuid()).pw_name:
+        run_program(root, 32.5)
     os.chmod(root, 0o700)
     again, _ = run_program(root, 32.5)
     assert again["cached"] is True
