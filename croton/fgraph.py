@@ -9,7 +9,7 @@ Example::
     >>> x = T.dvector('x')
     >>> g = Graph.make([x], [T.exp(x) * 2])
     >>> [n.op.name for n in g.nodes()]
-    ['exp', 'mul']
+    ['exp', 'dimshuffle', 'mul']
 """
 
 from __future__ import annotations

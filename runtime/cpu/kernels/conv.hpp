@@ -89,7 +89,7 @@ inline bool image_matrix(const croton_buffer& b, int64_t n, Mat<T>* m) {
 
 template <class T>
 inline T* scratch_array(Scratch& scratch, int64_t count) {
-  return static_cast<T*>(scratch.alloc(count * int64_t(sizeof(T))));
+  return static_cast<T*>(scratch.alloc(mul_sat(count, int64_t(sizeof(T)))));
 }
 
 // y = conv2d(x, w): y[n] (o, pixels) = wm (o, taps) @ col_n (taps, pixels).
