@@ -16,17 +16,14 @@ Three ways in, all the same finder:
   that directory on ``PYTHONPATH`` for the run (works from a source checkout, too).
 - ``croton.theano_alias.install()`` in code.
 
-Example::
+Example (after ``install()``, in a program run with the opt-in, ``theano is croton`` and
+``theano.tensor.matrix is croton.tensor.matrix``)::
 
-    >>> import sys
     >>> from croton import theano_alias
-    >>> theano_alias.install()
-    >>> import theano, theano.tensor as T, croton
-    >>> theano is croton, T.matrix is croton.tensor.matrix
-    (True, True)
-    >>> from theano.gof.graph import inputs
-    >>> inputs is croton.graph.inputs
-    True
+    >>> theano_alias.croton_name("theano.gof.graph"), theano_alias.croton_name("theano.tensor")
+    ('croton.graph', 'croton.tensor')
+    >>> theano_alias.enabled({"CROTON_AS_THEANO": "1"}), theano_alias.enabled({})
+    (True, False)
 """
 
 from __future__ import annotations
