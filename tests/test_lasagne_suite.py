@@ -1,6 +1,6 @@
 """A fixed subset of Lasagne's own test suite runs on croton, unmodified, through
-CROTON_AS_THEANO=1 (issue 11): layers with weights, recurrent layers (scan), merge layers,
-updates and objectives. Lasagne master 5d3c63c (MIT licence), its runner and the list of the
+CROTON_AS_THEANO=1 (issue 11): layers with weights, recurrent layers (scan), updates and
+objectives (about 8 minutes of one core from a cold compile cache on a loaded 2-core machine). Lasagne master 5d3c63c (MIT licence), its runner and the list of the
 1017 tests Theano 1.0.5 passes are vendored in tests/thirdparty/lasagne; the runner applies
 only three fixes for modern pytest and NumPy. The whole suite is one command
 (docs/compatibility.md):
@@ -21,7 +21,7 @@ from croton import theano_alias
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE = ROOT / "tests" / "thirdparty" / "lasagne"
-FILES = ("test_dense", "test_recurrent", "test_merge", "test_updates", "test_objectives")
+FILES = ("test_dense", "test_recurrent", "test_updates", "test_objectives")
 
 # Tests of the subset that Theano 1.0.5 passes and croton does not (yet), with the reason.
 KNOWN_GAPS = {
@@ -60,5 +60,5 @@ def test_lasagne_subset_passes(tmp_path):
     failing = [r for r in subset if r not in passed]
     assert set(failing) <= set(KNOWN_GAPS), \
         f"Lasagne tests that Theano passes fail on croton: {sorted(set(failing) - set(KNOWN_GAPS))}"
-    assert len(subset) == 154
+    assert len(subset) == 140
     assert int(found.group(1)) >= len(subset) - len(KNOWN_GAPS)
