@@ -1,8 +1,9 @@
 """A fixed subset of Lasagne's own test suite runs on croton, unmodified, through
 CROTON_AS_THEANO=1 (issue 11): layers with weights, recurrent layers (scan), updates and
-objectives (about 8 minutes of one core from a cold compile cache on a loaded 2-core machine). Lasagne master 5d3c63c (MIT licence), its runner and the list of the
-1017 tests Theano 1.0.5 passes are vendored in tests/thirdparty/lasagne; the runner applies
-only three fixes for modern pytest and NumPy. The whole suite is one command
+objectives (about 8 minutes of one core from a cold compile cache on a loaded 2-core
+machine). Lasagne master 5d3c63c (MIT licence), its runner and the list of the 1017 tests
+Theano 1.0.5 passes are vendored in tests/thirdparty/lasagne; the runner applies only three
+fixes for modern pytest and NumPy. The whole suite is one command
 (docs/compatibility.md):
 
     CROTON_AS_THEANO=1 tests/thirdparty/lasagne/run_lasagne_suite.sh /tmp/lasagne
