@@ -36,7 +36,8 @@ __version__ = "0.1.0"
 _LAZY_ATTRS = {"function": "croton.function_module", "In": "croton.function_module",
                "Out": "croton.function_module", "scan": "croton.scan", "Mode": "croton.mode",
                "grad": "croton.gradient", "Variable": "croton.graph", "Apply": "croton.graph",
-               "Constant": "croton.graph", "clone": ("croton.graph", "clone_replace")}
+               "Constant": "croton.graph", "clone": ("croton.graph", "clone_replace"),
+               "pp": "croton.printing"}
 _LAZY_MODULES = ("printing", "gradient", "function_module", "evaluate", "ifelse", "gof",
                  "compile", "scalar", "scan_module", "sandbox", "graph", "theano_alias", "gpuarray")
 

@@ -176,6 +176,11 @@ class Constant(Variable):
         return f"Constant{{{self.type}, shape={self.data.shape}}}"
 
 
+# Theano's names (``theano.tensor.var.TensorVariable``, ``TensorConstant``)
+TensorVariable = Variable
+TensorConstant = Constant
+
+
 class Apply:
     """One application of an op to input variables, producing output variables."""
 

@@ -64,6 +64,10 @@ class SharedVariable(Variable):
                               self.allow_downcast)
 
 
+#: Theano's name (``theano.tensor.sharedvar.TensorSharedVariable``)
+TensorSharedVariable = SharedVariable
+
+
 def _own(data: np.ndarray, copy: bool) -> np.ndarray:
     if copy or not data.flags.writeable or not data.flags.aligned:
         return np.array(data, copy=True, order="C")

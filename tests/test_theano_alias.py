@@ -113,6 +113,9 @@ from theano.gof.graph import inputs, is_same_graph
 from theano.scan_module.scan_utils import equal_computations
 from theano.compile import SharedVariable
 from theano import gpuarray
+from theano.tensor.sharedvar import TensorSharedVariable
+from theano.tensor.var import TensorVariable
+import croton.printing
 import croton.sandbox.rng_mrg
 V = croton.graph.Variable
 same = {
@@ -134,6 +137,8 @@ same = {
              theano.config.compute_test_value] == ['float64', 'cpu', 'FAST_RUN', 'off'],
   'gpuarray': gpuarray.pygpu_activated is False and gpuarray.dnn.dnn_present() is False,
   'T.inv': T.inv is croton.tensor.inv,
+  'pp': theano.pp is croton.printing.pp, 'as_tensor': T.as_tensor is T.as_tensor_variable,
+  'sharedvar': TensorSharedVariable is croton.SharedVariable, 'var': TensorVariable is V,
 }
 errors = []
 for name in ('theano.sandbox.cuda', 'theano.sandbox.gpuarray', 'theano.sandbox.cuda.dnn'):

@@ -40,8 +40,10 @@ from croton.tensor.subtensor import *  # noqa: F403
 from croton.types import TensorType
 
 globals().update(CONSTRUCTORS)
+as_tensor = as_tensor_variable  # Theano's short name
 
-__all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_variable", "constant",
+__all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_variable", "as_tensor",
+           "constant",
            "tensor", "TensorType", "Variable", "TensorVariable", "TensorConstant",
            "TensorSharedVariable", "extra_ops", "bincount", "diff", "fill_diagonal",
            "searchsorted", "to_one_hot", "nonzero", "flatnonzero", "nonzero_values",
