@@ -187,6 +187,33 @@ def test_huge_shapes_raise_instead_of_wrapping():
     assert lines[9] == "0.0 (2, 3)"
 
 
+def test_shapes_computed_from_values_do_not_wrap():
+    proc = _run_python("""
+        import numpy as np, croton, croton.tensor as T
+        x = T.dvector('x')
+        a, b = T.lscalars('a', 'b')
+        r = T.lvector('r')
+        reshape = croton.function([x, a, b], T.reshape(x, (a, b)) * 2)
+        repeat = croton.function([x, r], T.repeat(x, r))
+        arange = croton.function([a, b], T.arange(a, b))
+        for fn, args in [(reshape, (np.arange(4.0), 2**62 + 1, 4)),  # product wraps to 4
+                         (repeat, (np.arange(4.0), [2**62] * 4)),     # total wraps to 0
+                         (arange, (-2**63, 2**63 - 1))]:              # span overflows
+            try:
+                fn(*args)
+            except ValueError as e:
+                print('ValueError')
+            else:
+                print('no error')
+        print(reshape(np.arange(4.0), 2, 2).tolist(), repeat(np.arange(2.0), [2, 1]).tolist(),
+              arange(-2, 2).tolist())
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split("\n")[:4] == [
+        "ValueError", "ValueError", "ValueError",
+        "[[0.0, 2.0], [4.0, 6.0]] [0.0, 0.0, 1.0] [-2, -1, 0, 1]"], proc.stdout
+
+
 # --- 5. Python numbers convert exactly or not at all --------------------------------------------
 
 def test_inexact_python_ints_are_refused_consistently():
