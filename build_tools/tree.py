@@ -130,10 +130,11 @@ def tool_env(tc_root: Path) -> dict:
     if os.path.basename(launcher).startswith("ccache") and not _ccache_dir_writable(
             launcher, env.get("CCACHE_DIR", ""), env.get("HOME", ""),
             env.get("XDG_CACHE_HOME", "")):
-        root = tc_root
+        root = tc_root  # <cache>/v1/trees/...: ccache's files go in <cache>/v1/ccache
         while root.name != "trees" and root.parent != root:
             root = root.parent
-        env["CCACHE_DIR"] = str(root.parent / "ccache")
+        env["CCACHE_DIR"] = str(root.parent / "ccache" if root.name == "trees"
+                                else tc_root / "ccache")
         make_private_dirs(env["CCACHE_DIR"])
     return env
 

@@ -5,7 +5,9 @@ write is a way to plant code. croton uses a cache directory only when
 * it is a directory (not a file),
 * it and every directory above it are owned by the current user or by root, and
 * none of them can be written by group or others, except a sticky directory such as ``/tmp``
-  (whose other users can neither rename nor remove what is ours);
+  (whose other users can neither rename nor remove what is ours) and except by a user-private
+  group (Debian's and Ubuntu's convention under umask 002: a group named after you, whose only
+  member is you);
 
 and creates the directories it makes mode 0700. A module's recorded sha256 only detects
 corruption (a truncated or damaged file): anyone who can write the cache can also rewrite the
@@ -41,12 +43,28 @@ def _problem(path: Path, st: os.stat_result, leaf: bool) -> str | None:
         return (f"it is owned by uid {st.st_uid}, not by you (uid {uid}) or root, so that user "
                 f"could plant a module there")
     writable = st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    if writable & stat.S_IWGRP and _private_group(st.st_gid):
+        writable &= ~stat.S_IWGRP
     if writable and (leaf or not st.st_mode & stat.S_ISVTX):
         who = "group and others" if writable == (stat.S_IWGRP | stat.S_IWOTH) else (
             "its group" if writable == stat.S_IWGRP else "others")
         return (f"it is writable by {who} (mode {stat.S_IMODE(st.st_mode):04o}), so another "
                 f"user could plant a module there; `chmod go-w {path}` if that is not intended")
     return None
+
+
+def _private_group(gid: int) -> bool:
+    """Whether group ``gid`` is the current user's private group: your primary group, named
+    after you, with no other member."""
+    import grp
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+        group = grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return gid == os.getgid() and group.gr_name == user and set(group.gr_mem) <= {user}
 
 
 def check_cache_dir(path: str | os.PathLike, what: str = "cache directory") -> str:
@@ -57,14 +75,24 @@ def check_cache_dir(path: str | os.PathLike, what: str = "cache directory") -> s
     text = str(path)
     if text in _CHECKED:
         return text
-    p = Path(text).expanduser().absolute()
-    leaf, exists = True, p.exists()
+    given = Path(text).expanduser().absolute()
+    exists = given.exists()
+    # the path as given and, through any symlink, the directory it leads to
+    for start in dict.fromkeys((given, given.resolve())):
+        _check_chain(start, text, what)
+    if exists:
+        _CHECKED.add(text)
+    return text
+
+
+def _check_chain(p: Path, text: str, what: str) -> None:
+    leaf = True
     while True:
         try:
             st = os.stat(p)
         except FileNotFoundError:
             if p.parent == p:
-                break
+                return
             p, leaf = p.parent, False
             continue
         if not stat.S_ISDIR(st.st_mode):
@@ -74,15 +102,14 @@ def check_cache_dir(path: str | os.PathLike, what: str = "cache directory") -> s
         why = _problem(p, st, leaf)
         if why is not None:
             name = text if str(p) == text else f"{text} (its ancestor {p})"
+            if leaf and str(p) != text:
+                name = f"{text} (which is {p})"
             raise UntrustedCacheError(
                 f"croton: refusing {what} {name}: {why}. Set CROTON_CACHE_DIR to a directory "
                 f"only you can write.")
         if p.parent == p:
-            break
+            return
         p, leaf = p.parent, False
-    if exists:
-        _CHECKED.add(text)
-    return text
 
 
 def make_private_dirs(path: str | os.PathLike) -> None:

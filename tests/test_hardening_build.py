@@ -5,8 +5,10 @@ forked child runs threaded kernels, and ccache works with an unwritable HOME."""
 
 from __future__ import annotations
 
+import grp
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
@@ -160,9 +162,13 @@ def test_a_cache_writable_by_others_is_refused(tmp_path):
     cli = subprocess.run([sys.executable, "-m", "croton", "cache", "list"], capture_output=True,
                          text=True, env=env_for(root), timeout=120)
     assert cli.returncode == 2 and "refusing cache directory" in cli.stderr
-    os.chmod(root, 0o770)  # group-writable
+    os.chmod(root, 0o770)  # group-writable, by a group others belong to
+    os.chown(root, -1, 65534)
     report, err = run_program(root, 32.5, check=False)
     assert "it is writable by its group (mode 0770)" in err and report["returncode"] != 0
+    os.chown(root, -1, os.getgid())  # the user's private group (umask 002): trusted
+    if grp.getgrgid(os.getgid()).gr_name == pwd.getpwuid(os.getuid()).pw_name:
+        run_program(root, 32.5)
     os.chmod(root, 0o700)
     again, _ = run_program(root, 32.5)
     assert again["cached"] is True
@@ -176,8 +182,15 @@ def test_an_ancestor_writable_by_others_is_refused_unless_sticky(tmp_path):
     os.chmod(parent, 0o777)
     with pytest.raises(UntrustedCacheError, match="its ancestor .*parent.*writable by"):
         check_cache_dir(parent / "cache")
+    link = tmp_path / "safe" / "link"  # a symlink from a private directory into that one
+    link.parent.mkdir(mode=0o700)
+    (parent / "real").mkdir(mode=0o700)
+    link.symlink_to(parent / "real")
+    with pytest.raises(UntrustedCacheError, match="its ancestor .*parent.*writable by"):
+        check_cache_dir(link)
     os.chmod(parent, 0o1777)  # sticky, like /tmp: others cannot rename what is ours
     assert check_cache_dir(parent / "cache") == str(parent / "cache")
+    assert check_cache_dir(link) == str(link)
 
 
 def test_new_cache_directories_are_private(tmp_path):
