@@ -266,8 +266,9 @@ def test_sigint_during_a_call_leaves_no_update():
         A, B = T.dmatrices('A', 'B')
         W = croton.shared(np.zeros(2), 'W')
         g = croton.function([A, B], T.dot(A, B).sum(), updates=[(W, W + 1)])
-        a = np.full((1500, 1500), 1e-3)
+        a = np.full((1000, 1000), 1e-3)
         g(a[:2, :2], a[:2, :2])  # W = [1, 1]
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # ignored if pytest runs in &
         sys.setswitchinterval(30)
         results = []
         for attempt in range(3):
@@ -283,6 +284,8 @@ def test_sigint_during_a_call_leaves_no_update():
             except KeyboardInterrupt:
                 results.append('interrupted' if (W.get_value() == before).all() else 'BAD')
             helper.join()
+            if results[-1] == 'interrupted':
+                break
         print(' '.join(results), W.get_value()[0] == 1 + results.count('completed'))
     """)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -297,7 +300,7 @@ def test_sigint_during_a_call_leaves_no_update():
 def test_other_threads_run_during_a_long_call():
     A, B = T.dmatrices("A", "B")
     f = croton.function([A, B], T.dot(A, B).sum())
-    a = np.full((1500, 1500), 1e-3)
+    a = np.full((1000, 1000), 1e-3)
     f(a[:2, :2], a[:2, :2])
     ticks: list[int] = []
     stop = threading.Event()
@@ -318,7 +321,9 @@ def test_other_threads_run_during_a_long_call():
             n0 = len(ticks)
             result = f(a, a)  # holding the GIL, no tick could happen in here
             progressed.append(len(ticks) - n0)
-            assert float(result) == pytest.approx(1500**3 * 1e-6)
+            assert float(result) == pytest.approx(1000**3 * 1e-6)
+            if progressed[-1]:
+                break
     finally:
         stop.set()
         t.join()
