@@ -295,6 +295,50 @@ def test_sigint_during_a_call_leaves_no_update():
     assert "BAD" not in words and "interrupted" in words and words[-1] == "True", proc.stdout
 
 
+def test_sigint_after_the_commit_point_says_the_step_completed():
+    # W += A.B is computed in place into W after the commit point (a long gemm): a Ctrl-C that
+    # lands there cannot undo it, so it comes out as StepInterrupted with the step's outputs.
+    proc = _run_python("""
+        import os, signal, sys, threading, time, numpy as np, croton, croton.tensor as T
+        from croton.function_module import StepInterrupted
+        A, B = T.dmatrices('A', 'B')
+        W = croton.shared(np.zeros((1000, 1000)), 'W')
+        g = croton.function([A, B], A[0, 0] * 2, updates=[(W, W + T.dot(A, B))])
+        a = np.full((1000, 1000), 1e-3)
+        g(a, a)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sys.setswitchinterval(30)
+        step = a @ a
+        seen = []
+        for attempt in range(5):
+            before, outcome = W.get_value(), None
+            helper = threading.Thread(target=lambda: (time.sleep(0.002),
+                                                      os.kill(os.getpid(), signal.SIGINT)))
+            try:
+                helper.start()
+                g(a, a)
+                outcome = 'completed'  # the signal comes after the call
+                helper.join()
+                time.sleep(0.05)
+            except StepInterrupted as e:
+                ok = np.allclose(W.get_value(), before + step) and float(e.outputs) == 2e-3
+                outcome = 'step_interrupted' if ok else 'BAD'
+            except KeyboardInterrupt:
+                if outcome is None:  # before the commit point: nothing written
+                    outcome = 'interrupted' if (W.get_value() == before).all() else 'BAD'
+            helper.join()
+            if outcome == 'completed' and not np.allclose(W.get_value(), before + step):
+                outcome = 'BAD'
+            seen.append(outcome)
+            if outcome == 'step_interrupted':
+                break
+        print(' '.join(seen))
+    """)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    words = proc.stdout.split()
+    assert "BAD" not in words and "step_interrupted" in words, proc.stdout
+
+
 # --- 14. the GIL --------------------------------------------------------------------------------
 
 def test_other_threads_run_during_a_long_call():

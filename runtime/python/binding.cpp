@@ -328,10 +328,27 @@ class NativeFunction {
       PyObject* cell = PyList_GET_ITEM(cells, fn_->update_target[k]);
       PyList_SetItem(cell, 0, value);  // steals the reference
     }
-    if (single_output_) return py::reinterpret_steal<py::object>(outs[0]);
-    PyObject* list = PyList_New(fn_->n_outputs);
-    for (int32_t k = 0; k < fn_->n_outputs; ++k) PyList_SET_ITEM(list, k, outs[k]);
-    return py::reinterpret_steal<py::object>(list);
+    py::object result;
+    if (single_output_) {
+      result = py::reinterpret_steal<py::object>(outs[0]);
+    } else {
+      PyObject* list = PyList_New(fn_->n_outputs);
+      for (int32_t k = 0; k < fn_->n_outputs; ++k) PyList_SET_ITEM(list, k, outs[k]);
+      result = py::reinterpret_steal<py::object>(list);
+    }
+    // A Ctrl-C that came after the commit point (while updates were written in place): the
+    // step is done and cannot be undone, so it comes out as croton's StepInterrupted (a
+    // KeyboardInterrupt) that says so and carries the step's outputs.
+    if (PyErr_CheckSignals() != 0) {
+      if (PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        PyErr_Clear();
+        py::object cls = py::module_::import("croton.function_module").attr("StepInterrupted");
+        py::object exc = cls(result);
+        PyErr_SetObject(cls.ptr(), exc.ptr());
+      }
+      throw py::error_already_set();
+    }
+    return result;
   }
 
   int n_inputs() const { return fn_->n_inputs; }
