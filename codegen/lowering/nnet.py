@@ -1,15 +1,14 @@
 """Kernel generators for the neural-network primitives (``croton/ops/nnet.py``): per-row gather
-and scatter, conv2d and its two gradients, pool_2d and its gradients. Each emits its shape
-checks and output shapes (hoisted before every kernel) and one call into
-``runtime/cpu/kernels/{conv,nnet}.hpp``.
+and scatter, pooling and its gradients. Each emits its shape checks and output shapes (hoisted
+before every kernel) and one call into ``runtime/cpu/kernels/nnet.hpp``.
 
 Example::
 
     >>> import croton.tensor as T
     >>> from croton.fgraph import Graph
     >>> from croton.codegen.lower import lower
-    >>> x, w = T.dtensor4('x'), T.dtensor4('w')
-    >>> [s.kind for s in lower(Graph.make([x, w], [T.nnet.conv2d(x, w)])).plan.steps]
+    >>> x, i = T.dmatrix('x'), T.ivector('i')
+    >>> [s.kind for s in lower(Graph.make([x, i], [T.nnet.take_along_last(x, i)])).plan.steps]
     ['call']
 """
 
@@ -66,99 +65,6 @@ def lower_take_grad(lw: Lowerer, node: Apply) -> None:
     ct, it = CXX_TYPE[g.dtype], CXX_TYPE[idx.dtype]
     _call(lw, node, "kernels/nnet.hpp",
           f"croton::take_along_last_grad<{ct}, {it}>(B{gb}, B{ib}, B{ob}, err, {cid})")
-
-
-# --- conv2d --------------------------------------------------------------------------------------
-def _conv_geometry(node: Apply, xb: int, wb: int) -> tuple[str, str, str, str, str]:
-    """C++ (pad rows, pad cols, stride rows, stride cols, flip) for input ``xb``, filters ``wb``."""
-    params = dict(node.params)
-    border = params["border"]
-    kh, kw = f"{shape_of(wb)}[2]", f"{shape_of(wb)}[3]"
-    if border == "full":
-        ph, pw = f"({kh} - 1)", f"({kw} - 1)"
-    elif border == "half":
-        ph, pw = f"({kh} / 2)", f"({kw} / 2)"
-    else:
-        ph, pw = str(int(border[0])), str(int(border[1]))
-    sh, sw = params["subsample"]
-    return ph, pw, str(int(sh)), str(int(sw)), "true" if params["filter_flip"] else "false"
-
-
-def _conv_checks(lw: Lowerer, node: Apply, xb: int, wb: int, ph: str, pw: str) -> None:
-    x, w = shape_of(xb), shape_of(wb)
-    _shape_check(lw, node, f"{x}[1] == {w}[1]",
-                 "input channels (dim 1 of the input and of the filters) differ", xb, wb)
-    _shape_check(lw, node, f"{w}[2] > 0 && {w}[3] > 0 && {x}[2] + 2 * {ph} >= {w}[2] && "
-                 f"{x}[3] + 2 * {pw} >= {w}[3]",
-                 "the filters are empty or larger than the padded input", xb, wb)
-
-
-def _conv_out_dims(xb: int, wb: int, ph: str, pw: str, sh: str, sw: str) -> list[str]:
-    x, w = shape_of(xb), shape_of(wb)
-    return [f"({x}[2] + 2 * {ph} - {w}[2]) / {sh} + 1", f"({x}[3] + 2 * {pw} - {w}[3]) / {sw} + 1"]
-
-
-def _declared_shape_check(lw: Lowerer, node: Apply, buf: int, declared, what: str) -> None:
-    if declared is None:
-        return
-    conds = [f"{shape_of(buf)}[{d}] == {int(s)}" for d, s in enumerate(declared) if s is not None]
-    if conds:
-        _shape_check(lw, node, " && ".join(conds),
-                     f"the {what} differs from the declared {what}_shape {tuple(declared)}", buf)
-
-
-@lowering("conv2d")
-def lower_conv2d(lw: Lowerer, node: Apply) -> None:
-    x, w = node.inputs
-    params = dict(node.params)
-    xb, wb = lw.buffer_of(x), lw.buffer_of(w)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    ph, pw, sh, sw, flip = _conv_geometry(node, xb, wb)
-    _declared_shape_check(lw, node, xb, params.get("input_shape"), "input")
-    _declared_shape_check(lw, node, wb, params.get("filter_shape"), "filter")
-    _conv_checks(lw, node, xb, wb, ph, pw)
-    lw.set_shape(ob, [f"{shape_of(xb)}[0]", f"{shape_of(wb)}[0]",
-                      *_conv_out_dims(xb, wb, ph, pw, sh, sw)])
-    _call(lw, node, "kernels/conv.hpp",
-          f"croton::conv2d_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{wb}, B{ob}, {ph}, {pw}, {sh}, "
-          f"{sw}, {flip}, scratch, err)")
-
-
-def _output_grad_check(lw: Lowerer, node: Apply, xb: int, wb: int, gb: int, ph: str, pw: str,
-                       sh: str, sw: str) -> None:
-    rows, cols = _conv_out_dims(xb, wb, ph, pw, sh, sw)
-    g, x, w = shape_of(gb), shape_of(xb), shape_of(wb)
-    _shape_check(lw, node, f"{g}[0] == {x}[0] && {g}[1] == {w}[0] && {g}[2] == {rows} && "
-                 f"{g}[3] == {cols}", "the output gradient does not have the output's shape",
-                 gb, xb)
-
-
-@lowering("conv2d_grad_input")
-def lower_conv2d_grad_input(lw: Lowerer, node: Apply) -> None:
-    x, w, gz = node.inputs
-    xb, wb, gb = lw.buffer_of(x), lw.buffer_of(w), lw.buffer_of(gz)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    ph, pw, sh, sw, flip = _conv_geometry(node, xb, wb)
-    _conv_checks(lw, node, xb, wb, ph, pw)
-    _output_grad_check(lw, node, xb, wb, gb, ph, pw, sh, sw)
-    lw.set_shape(ob, [f"{shape_of(xb)}[{d}]" for d in range(4)])
-    _call(lw, node, "kernels/conv.hpp",
-          f"croton::conv2d_grad_input<{CXX_TYPE[x.dtype]}>(B{wb}, B{gb}, B{ob}, {ph}, {pw}, "
-          f"{sh}, {sw}, {flip}, scratch, err)")
-
-
-@lowering("conv2d_grad_filters")
-def lower_conv2d_grad_filters(lw: Lowerer, node: Apply) -> None:
-    x, gz, w = node.inputs
-    xb, gb, wb = lw.buffer_of(x), lw.buffer_of(gz), lw.buffer_of(w)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    ph, pw, sh, sw, flip = _conv_geometry(node, xb, wb)
-    _conv_checks(lw, node, xb, wb, ph, pw)
-    _output_grad_check(lw, node, xb, wb, gb, ph, pw, sh, sw)
-    lw.set_shape(ob, [f"{shape_of(wb)}[{d}]" for d in range(4)])
-    _call(lw, node, "kernels/conv.hpp",
-          f"croton::conv2d_grad_filters<{CXX_TYPE[x.dtype]}>(B{xb}, B{gb}, B{ob}, {ph}, {pw}, "
-          f"{sh}, {sw}, {flip}, scratch, err)")
 
 
 # --- pooling -------------------------------------------------------------------------------------
