@@ -116,3 +116,16 @@ def test_pool_argument_forms_as_theano():
         pool_3d(T.dmatrix("m"), (2, 2, 2), ignore_border=True)
     y = pool_2d(x, (2, 2), ignore_border=True, pad=None, mode="max_deterministic")
     assert dict(y.owner.params)["mode"] == "max"
+
+
+def test_pool_3d_second_order_max():
+    x, v = T.dtensor3("x"), T.dtensor3("v")
+    y = pool_3d(x, (2, 2, 2), ignore_border=True, stride=(1, 1, 2), pad=(1, 0, 1))
+    gx = T.grad((y * v).sum(), x)
+    ggv = T.grad((gx * gx).sum(), v)
+    from croton.graph import ancestors_toposort
+
+    assert "pool_3d_max_grad_grad" in {n.op.name for n in ancestors_toposort([ggv])}
+    xa = RNG.permutation(60).reshape(3, 4, 5) / 10.0
+    va = RNG.standard_normal((4, 3, 3))
+    check_grads([v, x], [gx * gx], [va, xa], wrt=[v])

@@ -22,12 +22,13 @@ from croton.tensor.math import *  # noqa: F403
 from croton.tensor.math import __all__ as _math_all
 from croton.tensor.reductions import *  # noqa: F403
 from croton.tensor.shape_ops import *  # noqa: F403
+from croton.tensor.sort import argsort, sort
 from croton.tensor.subtensor import *  # noqa: F403
 from croton.types import TensorType
 
 globals().update(CONSTRUCTORS)
 
 __all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_variable", "constant",
-           "tensor", "TensorType",
+           "tensor", "TensorType", "sort", "argsort",
            *CONSTRUCTORS, *_math_all, *_linalg.__all__, *_reductions.__all__,
            *_shape_ops.__all__, *_subtensor.__all__]
