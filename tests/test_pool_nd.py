@@ -129,3 +129,12 @@ def test_pool_3d_second_order_max():
     xa = RNG.permutation(60).reshape(3, 4, 5) / 10.0
     va = RNG.standard_normal((4, 3, 3))
     check_grads([v, x], [gx * gx], [va, xa], wrt=[v])
+
+
+def test_pool_window_from_an_int64_vector_input():
+    # regression: the vector is read directly (no cast), so the generated code needs the header
+    # that reads vector elements
+    x, w = T.dmatrix("x"), T.lvector("w")
+    f = croton.function([x, w], pool_2d(x, w, ignore_border=True, pad=None))
+    xa = np.arange(16.0).reshape(4, 4)
+    np.testing.assert_array_equal(f(xa, [2, 4]), ref_pool(xa, (2, 4), None, (0, 0), True, "max"))
