@@ -29,6 +29,7 @@ from croton.types import TensorType
 globals().update(CONSTRUCTORS)
 
 __all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_variable", "constant",
-           "tensor", "TensorType", "sort", "argsort",
+           "tensor", "TensorType",
            *CONSTRUCTORS, *_math_all, *_linalg.__all__, *_reductions.__all__,
            *_shape_ops.__all__, *_subtensor.__all__]
+__all__ += ["sort", "argsort"]
