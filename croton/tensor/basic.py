@@ -93,8 +93,6 @@ CONSTRUCTORS = _build_constructors()
 def constant(value, name: str | None = None, dtype: str | None = None) -> Constant:
     """A constant node; broadcastable where a dimension has length 1."""
     data = np.asarray(value, dtype=dtype)
-    if str(data.dtype) == "float16":
-        data = data.astype("float32")
     if str(data.dtype) not in DTYPE_CODE:
         raise TypeError(f"cannot make a constant of {value!r} (dtype {data.dtype})")
     pattern = tuple(s == 1 for s in data.shape)
