@@ -1,6 +1,7 @@
 """croton's benchmark harness: croton side by side with its peers, in one run.
 
-``python -m bench [workload ...] [--peers pytensor,pytensor-c,jax,torch] [--out FILE]``
+``python -m bench [workload ...] [--peers pytensor,pytensor-c,jax,torch] [--contention N]``
+``[--out FILE]``
 
 The workloads themselves live outside this repository, in the shared peers directory
 (``../shared/peers`` relative to the repository root): ``workloads_theano.py`` (Theano's API,
@@ -12,6 +13,7 @@ Modules:
 
 - :mod:`bench.impls` -- the implementations (croton and peers) and how to launch them.
 - :mod:`bench.runner` -- running one workload in a subprocess, parsing its output or failure.
+- :mod:`bench.contention` -- busy processes run beside each measurement (``--contention N``).
 - :mod:`bench.report` -- metric metadata, the comparison table, machine info, markdown output.
 - :mod:`bench.cli` -- the command line (``python -m bench``).
 """
@@ -25,6 +27,8 @@ WORKLOADS: tuple[str, ...] = (
     "matmul",
     "mlp_step",
     "logreg",
+    "lenet_step",
+    "rnn_step",
 )
 """Workload names, in the order the shared scripts define them."""
 

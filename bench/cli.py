@@ -1,8 +1,9 @@
-"""Command line: ``python -m bench [workload ...] [--peers ...] [--out FILE]``.
+"""Command line: ``python -m bench [workload ...] [--peers ...] [--contention N] [--out FILE]``.
 
 Runs croton's workloads (``workloads_theano.py`` with ``THEANO_IMPL=croton``) and the same
 workloads for every requested peer that is installed, prints the comparison table and writes
-the markdown report.
+the markdown report. With ``--contention N`` every workload is measured a second time with N
+busy processes beside every run, and the report holds both tables.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import datetime as _dt
 import os
 import shlex
 import shutil
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -22,7 +25,18 @@ from bench.machine import REPO_ROOT
 from bench.report import Report, fmt_value
 from bench.runner import RunResult, run_interleaved
 
-DEFAULT_PEERS_DIR = REPO_ROOT.parent / "shared" / "peers"
+
+def _default_peers_dir() -> Path:
+    """``shared/peers`` beside the repository root, or beside the nearest ancestor that has
+    one (a git worktree such as ``/work/wt/NAME`` finds ``/work/shared/peers``)."""
+    for parent in REPO_ROOT.parents:
+        candidate = parent / "shared" / "peers"
+        if (candidate / THEANO_SCRIPT).is_file():
+            return candidate
+    return REPO_ROOT.parent / "shared" / "peers"
+
+
+DEFAULT_PEERS_DIR = _default_peers_dir()
 DEFAULT_OUT = Path(__file__).resolve().parent / "RESULTS.md"
 
 
@@ -37,6 +51,17 @@ def _peer_list(text: str) -> list[str]:
             f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)} or 'none'"
         )
     return list(dict.fromkeys(names))
+
+
+def _non_negative_int(text: str) -> int:
+    """Parse ``--contention``: a whole number of busy processes, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds allowed per process before it counts as failed (default: 1200)",
     )
+    p.add_argument(
+        "--contention",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="also measure every workload with N busy processes ('while True: pass') running "
+        "beside every run; the report gets a quiet and a contended table (default: 0, quiet only)",
+    )
     return p
 
 
@@ -105,9 +138,16 @@ def _progress(msg: str) -> None:
 
 def _summary(r: RunResult) -> str:
     """One progress line for a finished run."""
+    if r.skipped is not None:
+        return f"skipped: {r.skipped}"
     if not r.ok:
         return f"failed: {r.error}"
     return ", ".join(f"{k}={fmt_value(v)}" for k, v in r.metrics.items())
+
+
+def _terminate_as_exit(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwind like Ctrl-C does, so busy processes and runs get killed."""
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -150,19 +190,32 @@ def main(argv: list[str] | None = None) -> int:
         repeat=args.repeat,
         peers_dir=str(peers_dir),
         peer_python=peer_python,
+        contention=args.contention,
     )
     order = ["croton", *report.installed_peers]
 
     def one_done(name: str, round_no: int, r: RunResult) -> None:
-        _progress(f"[bench] {name} {r.workload} (run {round_no + 1}/{args.repeat}): "
+        busy = f", {r.busy} busy" if r.busy else ""
+        _progress(f"[bench] {name} {r.workload} (run {round_no + 1}/{args.repeat}{busy}): "
                   f"{_summary(r)} ({r.wall_s:.1f} s)")
 
-    for w in workloads:
-        _progress(f"[bench] {w}: {', '.join(order)}, {args.repeat} round(s) ...")
-        results = run_interleaved([impls[n] for n in order], w, peers_dir, args.timeout,
-                                  args.repeat, one_done)
-        for name in order:
-            report.results[(name, w)] = results[name]
+    levels = [0, args.contention] if args.contention else [0]
+    # SIGTERM unwinds like Ctrl-C, so the running workload and busy processes get killed.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _terminate_as_exit) if in_main_thread else None
+    try:
+        for w in workloads:
+            for busy in levels:
+                what = f", {busy} busy process(es) beside each run" if busy else ""
+                _progress(f"[bench] {w}: {', '.join(order)}, {args.repeat} round(s){what} ...")
+                results = run_interleaved([impls[n] for n in order], w, peers_dir,
+                                          args.timeout, args.repeat, one_done, busy=busy)
+                target = report.contended if busy else report.results
+                for name in order:
+                    target[(name, w)] = results[name]
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
     report.wall_s = time.perf_counter() - t0
 
     print(report.console())

@@ -73,6 +73,8 @@ def _cell(result: RunResult | None, key: str | None, first: bool) -> str:
     """One implementation's cell for one metric row of a workload."""
     if result is None:
         return "not run"
+    if result.skipped is not None:
+        return "skipped"
     if not result.ok:
         return f"failed: {result.error}" if first else "failed"
     if key is None or key not in result.metrics:
@@ -147,12 +149,72 @@ def call_overhead_rows(
         r = results.get((name, "seed_step"))
         if r is None:
             continue
+        if r.skipped is not None:
+            rows.append([name, "skipped", ""])
+            continue
         if not r.ok:
             rows.append([name, f"failed: {r.error}", ""])
             continue
         lst, arr = r.metrics.get("us_per_call_list"), r.metrics.get("us_per_call_array")
         rows.append([name, fmt_value(lst) if lst else "—", fmt_value(arr) if arr else "—"])
     return rows
+
+
+SLOWDOWN_KEYS: tuple[str, ...] = ("us_per_call_list", "us_per_call_array", "ms", "ms_per_step")
+"""The time figures the quiet-versus-contended table compares."""
+
+
+def _status(result: RunResult | None) -> str | None:
+    """``not run``, ``skipped`` or ``failed`` for a result without figures, else None."""
+    if result is None:
+        return "not run"
+    if result.skipped is not None:
+        return "skipped"
+    if not result.ok:
+        return "failed"
+    return None
+
+
+def contention_rows(
+    workloads: list[str],
+    impls: list[str],
+    quiet: dict[tuple[str, str], RunResult],
+    busy: dict[tuple[str, str], RunResult],
+) -> list[list[str]]:
+    """Rows comparing each implementation's time figures quiet and with busy processes.
+
+    One row per workload and time figure (:data:`SLOWDOWN_KEYS`) that some implementation
+    reported; each implementation's cell reads ``quiet → busy (busy/quiet×)``, e.g.
+    ``6.3 → 13.7 (2.17×)``: above 1× the busy processes slowed it down.
+    """
+    rows: list[list[str]] = []
+    for w in workloads:
+        pairs = [(quiet.get((n, w)), busy.get((n, w))) for n in impls]
+        first = True
+        for key in SLOWDOWN_KEYS:
+            values = [
+                tuple(r.metrics.get(key) if r is not None and r.ok else None for r in pair)
+                for pair in pairs
+            ]
+            if all(q is None and b is None for q, b in values):
+                continue
+            cells = []
+            for (qr, br), (q, b) in zip(pairs, values, strict=True):
+                if q is not None and b is not None:
+                    ratio = f" ({b / q:.2f}×)" if q > 0 else ""
+                    cells.append(f"{fmt_value(q)} → {fmt_value(b)}{ratio}")
+                else:
+                    left = fmt_value(q) if q is not None else (_status(qr) or "—")
+                    right = fmt_value(b) if b is not None else (_status(br) or "—")
+                    cells.append(f"{left} → {right}")
+            rows.append([w if first else "", metric_for(key).label, *cells])
+            first = False
+    return rows
+
+
+def _busy_label(n: int) -> str:
+    """``with 1 busy process`` / ``with 3 busy processes``."""
+    return f"with {n} busy process" + ("" if n == 1 else "es")
 
 
 @dataclass
@@ -169,6 +231,9 @@ class Report:
     peers_dir: str = ""
     peer_python: str = ""
     wall_s: float = 0.0
+    contention: int = 0
+    contended: dict[tuple[str, str], RunResult] = field(default_factory=dict)
+    """With ``contention`` > 0: the results of the runs with that many busy processes."""
 
     @property
     def installed_peers(self) -> list[str]:
@@ -180,18 +245,50 @@ class Report:
         """Requested peers that are not installed in the peer interpreter."""
         return [p for p in self.peers if p not in self.installed_peers]
 
-    def table(self) -> tuple[list[str], list[list[str]]]:
-        """The comparison table's header and rows."""
-        return build_table(self.workloads, self.installed_peers, self.results)
+    def table(self, contended: bool = False) -> tuple[list[str], list[list[str]]]:
+        """The comparison table's header and rows (quiet, or with the busy processes)."""
+        results = self.contended if contended else self.results
+        return build_table(self.workloads, self.installed_peers, results)
+
+    def _all_results(self) -> list[RunResult]:
+        """Every result, quiet ones first, each group in run order."""
+        return [*self.results.values(), *self.contended.values()]
 
     def failures(self) -> list[RunResult]:
         """Failed runs, in run order."""
-        return [r for r in self.results.values() if not r.ok]
+        return [r for r in self._all_results() if r.failed]
+
+    def skips(self) -> list[RunResult]:
+        """Runs the script skipped (it cannot run that workload), in run order."""
+        return [r for r in self._all_results() if r.skipped is not None]
+
+    def _tag(self, r: RunResult) -> str:
+        """`` (with N busy processes)`` for a contended result, else empty."""
+        return f" ({_busy_label(r.busy)})" if r.busy else ""
+
+    def contention_header(self) -> list[str]:
+        """Header of the quiet-versus-contended table."""
+        return ["workload", "metric", "croton", *self.installed_peers]
+
+    def contention_rows(self) -> list[list[str]]:
+        """Rows of the quiet-versus-contended table (empty without ``--contention``)."""
+        if not self.contention:
+            return []
+        return contention_rows(self.workloads, ["croton", *self.installed_peers],
+                               self.results, self.contended)
 
     def console(self) -> str:
         """The text printed at the end of a run."""
         header, rows = self.table()
         parts = [render_console_table(header, rows)]
+        if self.contention:
+            parts[0] = "quiet (no busy processes):\n" + parts[0]
+            header, rows = self.table(contended=True)
+            parts.append(f"{_busy_label(self.contention)}:\n"
+                         + render_console_table(header, rows))
+            parts.append(f"quiet → {_busy_label(self.contention)} (busy/quiet):\n"
+                         + render_console_table(self.contention_header(),
+                                                self.contention_rows()))
         if self.missing_peers:
             parts.append("not installed: " + ", ".join(self.missing_peers))
         overhead = call_overhead_rows(["croton", *self.installed_peers], self.results)
@@ -200,8 +297,10 @@ class Report:
                 "call overhead (seed_step):\n"
                 + render_console_table(["impl", "µs/call list", "µs/call array"], overhead)
             )
+        for r in self.skips():
+            parts.append(f"SKIPPED {r.impl} {r.workload}{self._tag(r)}: {r.skipped}")
         for r in self.failures():
-            parts.append(f"FAILED {r.impl} {r.workload}: {r.error}")
+            parts.append(f"FAILED {r.impl} {r.workload}{self._tag(r)}: {r.error}")
         return "\n\n".join(parts)
 
     def markdown(self) -> str:
@@ -222,6 +321,15 @@ class Report:
             "rounds that run every implementation once (order rotated each round);"
             " figures are the medians the scripts report"
             + (" (median over runs)" if self.repeat > 1 else ""),
+            "- Contention: "
+            + (
+                f"every workload measured twice, quiet and {_busy_label(self.contention)}"
+                f" (each a Python `while True: pass` loop, one core each) started before each"
+                f" run's process and killed after it; the quiet rounds of a workload run first,"
+                f" then its contended rounds"
+                if self.contention
+                else "none (quiet; `--contention N` adds a run with N busy processes)"
+            ),
             f"- Total bench wall time: {self.wall_s:.1f} s",
             "",
             "## Implementations",
@@ -238,10 +346,33 @@ class Report:
             "Speedup = how many times faster croton is (peer time / croton time; croton"
             " throughput / peer throughput); above 1× croton wins. `NumPy ms` is NumPy timed"
             " in the same process, a reference for machine noise, not the implementation's"
-            " figure. `compile s` is measured with whatever the compile caches already held.",
+            " figure. `compile s` is measured with whatever the compile caches already held."
+            " `skipped`: the script cannot run that workload on that implementation (see"
+            " Skipped).",
             "",
-            render_markdown_table(header, rows),
         ]
+        if self.contention:
+            out += ["Quiet: no busy processes beside the runs.", ""]
+        out.append(render_markdown_table(header, rows))
+        if self.contention:
+            busy = _busy_label(self.contention)
+            c_header, c_rows = self.table(contended=True)
+            out += [
+                "",
+                f"## Results {busy}",
+                "",
+                f"The same workloads and implementations, {busy} (`while True: pass`)"
+                " running beside every run for the whole of it. Speedups as above.",
+                "",
+                render_markdown_table(c_header, c_rows),
+                "",
+                f"## Quiet → {busy}",
+                "",
+                "Each implementation's time figures quiet → contended, with the slowdown"
+                " (contended / quiet) in brackets: above 1× the busy processes slowed it down.",
+                "",
+                render_markdown_table(self.contention_header(), self.contention_rows()),
+            ]
         if self.missing_peers:
             out += [
                 "",
@@ -260,11 +391,15 @@ class Report:
                     ["impl", "µs/call, list input", "µs/call, array input"], overhead
                 ),
             ]
+        skips = self.skips()
+        if skips:
+            out += ["", "## Skipped", ""]
+            out += [f"- {r.impl} / {r.workload}{self._tag(r)}: `{r.skipped}`" for r in skips]
         failures = self.failures()
         if failures:
             out += ["", "## Failures", ""]
             for r in failures:
-                out += [f"### {r.impl} / {r.workload}", "", f"`{r.error}`", ""]
+                out += [f"### {r.impl} / {r.workload}{self._tag(r)}", "", f"`{r.error}`", ""]
                 if r.error_tail:
                     out += ["```", r.error_tail, "```", ""]
         return "\n".join(out).rstrip() + "\n"

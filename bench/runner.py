@@ -3,7 +3,11 @@
 The shared scripts print one JSON line per workload, e.g.
 ``{"impl": "croton", "workload": "matmul", "ms": 12.7, "numpy_ms": 13.3, "GFLOPs": 169.0}``.
 Each (implementation, workload) pair gets a fresh process, so a workload that raises (an op
-croton lacks), crashes or hangs is recorded as a failure and the bench goes on.
+croton lacks), crashes or hangs is recorded as a failure and the bench goes on. A script that
+cannot run a workload says so with a ``"skipped"`` reason instead of figures (PyTensor has no
+``conv2d`` for ``lenet_step``); that is recorded as skipped, neither a result nor a failure.
+With ``busy=N`` every run has N busy processes (:mod:`bench.contention`) beside it from before
+the workload's process starts until it has ended.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.contention import BusyProcesses
 from bench.impls import Impl
 
 _TAIL_LINES = 25
@@ -28,7 +33,9 @@ class RunResult:
 
     ``metrics`` holds the median over repeats of each figure the script reported;
     ``samples`` keeps every repeat's value. On failure ``error`` is the one-line reason and
-    ``error_tail`` the last lines of the subprocess's output, for the report's details.
+    ``error_tail`` the last lines of the subprocess's output, for the report's details. When
+    the script skipped the workload, ``skipped`` holds its reason and there are no figures.
+    ``busy`` is the number of busy processes that ran beside it.
     """
 
     impl: str
@@ -38,11 +45,18 @@ class RunResult:
     error: str | None = None
     error_tail: str = ""
     wall_s: float = 0.0
+    skipped: str | None = None
+    busy: int = 0
 
     @property
     def ok(self) -> bool:
         """True when the workload ran and reported figures."""
-        return self.error is None
+        return self.error is None and self.skipped is None
+
+    @property
+    def failed(self) -> bool:
+        """True when the workload failed (raised, crashed, timed out, printed no result)."""
+        return self.error is not None
 
 
 def first_error_line(stderr: str, returncode: int) -> str:
@@ -96,25 +110,46 @@ def parse_result_lines(stdout: str, workload: str) -> dict[str, float] | None:
     return found
 
 
+def parse_skip_reason(stdout: str, workload: str) -> str | None:
+    """The reason from a ``{"workload": workload, "skipped": "..."}`` line, or None."""
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and record.get("workload") == workload and "skipped" in record:
+            return _shorten(str(record["skipped"]).strip() or "skipped")
+    return None
+
+
 def _tail(*texts: str) -> str:
     """The last lines of the combined output, for failure details."""
     lines = "\n".join(t for t in texts if t).splitlines()
     return "\n".join(lines[-_TAIL_LINES:])
 
 
-def run_once(impl: Impl, workload: str, cwd: Path, timeout: float) -> RunResult:
-    """Run ``workload`` once for ``impl`` in a fresh subprocess."""
-    result = RunResult(impl.name, workload)
+def run_once(
+    impl: Impl, workload: str, cwd: Path, timeout: float, busy: int = 0
+) -> RunResult:
+    """Run ``workload`` once for ``impl`` in a fresh subprocess, with ``busy`` busy
+    processes running beside it for the whole of the run (none by default)."""
+    result = RunResult(impl.name, workload, busy=busy)
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run(
-            impl.command(workload),
-            cwd=cwd,
-            env=impl.environ(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        # The busy processes outlive the run by at most a minute should they not be killed.
+        with BusyProcesses(busy, limit_s=timeout + 60.0):
+            t0 = time.perf_counter()
+            proc = subprocess.run(
+                impl.command(workload),
+                cwd=cwd,
+                env=impl.environ(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
     except subprocess.TimeoutExpired as exc:
         result.wall_s = time.perf_counter() - t0
         result.error = f"timed out after {timeout:g} s"
@@ -124,10 +159,18 @@ def run_once(impl: Impl, workload: str, cwd: Path, timeout: float) -> RunResult:
         result.wall_s = time.perf_counter() - t0
         result.error = _shorten(f"could not start {impl.python}: {exc}")
         return result
+    except RuntimeError as exc:  # a busy process did not start
+        result.wall_s = time.perf_counter() - t0
+        result.error = _shorten(str(exc))
+        return result
     result.wall_s = time.perf_counter() - t0
     if proc.returncode != 0:
         result.error = first_error_line(proc.stderr, proc.returncode)
         result.error_tail = _tail(proc.stderr)
+        return result
+    skipped = parse_skip_reason(proc.stdout, workload)
+    if skipped is not None:
+        result.skipped = skipped
         return result
     metrics = parse_result_lines(proc.stdout, workload)
     if metrics is None:
@@ -148,12 +191,13 @@ def _text(data: str | bytes | None) -> str:
 
 def run_interleaved(
     impls: list[Impl], workload: str, cwd: Path, timeout: float, repeat: int = 1,
-    progress=None,
+    progress=None, busy: int = 0,
 ) -> dict[str, RunResult]:
     """Run ``workload`` on every implementation ``repeat`` times, in rounds: each round runs
     each implementation once (in an order rotated from round to round), so a slow spell of
     this shared machine falls on all of them rather than on one implementation's series.
-    Reports per-figure medians; an implementation's first failure ends its series.
+    Reports per-figure medians; an implementation's first failure (or skip) ends its series.
+    ``busy`` busy processes run beside every run (see :func:`run_once`).
 
     Example: 3 implementations, repeat 2 -> a b c, b c a."""
     samples: dict[str, dict[str, list[float]]] = {i.name: {} for i in impls}
@@ -164,7 +208,7 @@ def run_interleaved(
         for impl in impls[shift:] + impls[:shift]:
             if impl.name in failed:
                 continue
-            one = run_once(impl, workload, cwd, timeout)
+            one = run_once(impl, workload, cwd, timeout, busy)
             wall[impl.name] += one.wall_s
             if progress is not None:
                 progress(impl.name, round_no, one)
@@ -182,5 +226,6 @@ def run_interleaved(
             metrics={k: float(statistics.median(v)) for k, v in samples[impl.name].items()},
             samples=samples[impl.name],
             wall_s=wall[impl.name],
+            busy=busy,
         )
     return results

@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from croton.build_tools.cache import Cache, dir_bytes, file_sha256
+from croton.build_tools.cache import Cache, dir_bytes, file_sha256, warn_user
+from croton.build_tools.elf import elf_problem
 from croton.build_tools.toolchain import Toolchain, discover, load_blas
+from croton.build_tools.trust import make_private_dirs
 from croton.config import config, parse_bytes
 
 
@@ -65,7 +67,9 @@ _OVERFLOW: Cache | None = None
 
 def overflow_cache() -> Cache:
     """Where misses are built when the cache directory is read-only: a writable sibling
-    (``$XDG_CACHE_HOME/croton-overflow``), else a per-user directory in the temp dir."""
+    (``$XDG_CACHE_HOME/croton-overflow``), else ``croton-overflow-<uid>`` in the temp dir, each
+    only if this user owns it and nobody else can write it (``build_tools/trust.py``); else a new
+    private directory (``mkdtemp``, used by this process only)."""
     global _OVERFLOW
     if _OVERFLOW is None:
         import tempfile
@@ -74,12 +78,18 @@ def overflow_cache() -> Cache:
         for root in (os.path.join(base, "croton-overflow"),
                      os.path.join(tempfile.gettempdir(), f"croton-overflow-{os.getuid()}")):
             candidate = Cache(root)
-            if candidate.writable:
-                _OVERFLOW = candidate
-                break
+            try:
+                if candidate.writable:
+                    _OVERFLOW = candidate
+                    break
+            except OSError:  # refused: another user's, or writable by others
+                continue
         else:
-            raise OSError("croton: no writable directory for the kernel cache: set "
-                          "CROTON_CACHE_DIR")
+            try:
+                _OVERFLOW = Cache(tempfile.mkdtemp(prefix=f"croton-overflow-{os.getuid()}-"))
+            except OSError:
+                raise OSError("croton: no writable directory for the kernel cache: set "
+                              "CROTON_CACHE_DIR") from None
     return _OVERFLOW
 
 
@@ -163,7 +173,8 @@ def find_binding(store: Cache, tc: Toolchain) -> Path | None:
     try:
         meta = json.loads((d / "binding.json").read_text())
         path = d / meta["module"]
-        if os.path.getsize(path) == meta["size"] and file_sha256(path) == meta["sha256"]:
+        if os.path.getsize(path) == meta["size"] and file_sha256(path) == meta["sha256"] \
+                and elf_problem(path) is None:
             return path
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -185,7 +196,16 @@ def binding() -> ModuleType:
 
         target = writable_cache(store)
         path = find_binding(target, tc) or build_binding(target, tc)
-    _BINDING = _import_path("_croton_binding", path)
+    try:
+        _BINDING = _import_path("_croton_binding", path)
+    except ImportError as exc:  # damaged in a way the checks above cannot see: rebuild once
+        from croton.build_tools.tree import build_binding
+
+        target = writable_cache(store)
+        warn_user(f"croton's binding layer {path} cannot be imported ({exc}); rebuilding")
+        with contextlib.suppress(OSError):
+            (path.parent / "binding.json").unlink()
+        _BINDING = _import_path("_croton_binding", build_binding(target, tc))
     with contextlib.suppress(OSError):  # in use: `croton cache prune` keeps it
         os.utime(path.parent / "binding.json")
     return _BINDING
@@ -402,7 +422,7 @@ def _keep_failure(store: Cache, key: str, src: Path, exc: CompileError) -> Compi
     kept = store.root / "failed" / f"{key[:16]}-{os.getpid()}"
     with contextlib.suppress(OSError):
         shutil.rmtree(kept, ignore_errors=True)
-        kept.mkdir(parents=True)
+        make_private_dirs(kept)
         for name in ("fn.cpp", "fn_name.h", "unit.cpp", "init.cpp", "CMakeLists.txt"):
             if (src / name).exists():
                 shutil.copy2(src / name, kept / name)

@@ -1,6 +1,7 @@
 """The on-disk cache: one directory per compiled function, named by the sha256 of everything
 that changes the binary. Entries are built elsewhere and moved into place atomically; a corrupt
-entry (its module's checksum differs from ``meta.json``) is treated as a miss.
+entry (its module's checksum differs from ``meta.json``, or the module is not a complete ELF
+file) is treated as a miss.
 
 Layout under ``<cache_dir>/v1/``::
 
@@ -32,7 +33,9 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from croton.build_tools.elf import elf_problem
 from croton.build_tools.locks import HOST, FileLock, pid_alive
+from croton.build_tools.trust import UntrustedCacheError, check_cache_dir, make_private_dirs
 
 LAYOUT_VERSION = "v1"
 _SAFE_HOST = re.sub(r"[^A-Za-z0-9.-]", "_", HOST)[:40]
@@ -64,36 +67,76 @@ def dir_bytes(path: Path) -> int:
     return total
 
 
+def warn_user(message: str) -> None:
+    """``warnings.warn`` attributed to the user's line: the first frame outside croton."""
+    import sys
+
+    from croton.graph import _INTERNAL_DIRS
+
+    frame, level = sys._getframe(0), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+            _INTERNAL_DIRS):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
+
+
 class Cache:
-    """``root/v1/entries/<key>/`` holds sources, build log, module and ``meta.json``."""
+    """``root/v1/entries/<key>/`` holds sources, build log, module and ``meta.json``.
+
+    Every path into the cache goes through ``root``, which refuses (``UntrustedCacheError``) a
+    directory another user could write, and names a file given as the directory
+    (``NotADirectoryError``): see ``build_tools/trust.py``."""
 
     def __init__(self, root: str | os.PathLike) -> None:
         self.base = Path(root).expanduser()
-        self.root = self.base / LAYOUT_VERSION
-        self.entries = self.root / "entries"
-        self.locks = self.root / "locks"
-        self.trees = self.root / "trees"
-        self.render = self.root / "render"
+
+    @property
+    def root(self) -> Path:
+        check_cache_dir(self.base)
+        return self.base / LAYOUT_VERSION
+
+    @property
+    def entries(self) -> Path:
+        return self.root / "entries"
+
+    @property
+    def locks(self) -> Path:
+        return self.root / "locks"
+
+    @property
+    def trees(self) -> Path:
+        return self.root / "trees"
+
+    @property
+    def render(self) -> Path:
+        return self.root / "render"
 
     def __repr__(self) -> str:
         return f"Cache({str(self.base)!r})"
 
     def ensure(self) -> None:
-        for d in (self.entries, self.locks, self.trees):
-            d.mkdir(parents=True, exist_ok=True)
+        """Create the cache's directories (mode 0700), then check the result: a directory
+        another user created first is refused."""
+        check_cache_dir(self.base)
+        for d in ("entries", "locks", "trees"):
+            make_private_dirs(self.base / LAYOUT_VERSION / d)
+        check_cache_dir(self.base)
 
     @functools.cached_property
     def writable(self) -> bool:
         """Whether entries can be written here (probed once: root ignores permission bits, so
-        ``os.access`` is not enough)."""
+        ``os.access`` is not enough). An untrusted directory raises instead."""
         import tempfile
 
+        check_cache_dir(self.base)
         try:
             self.ensure()
             fd, probe = tempfile.mkstemp(dir=self.root, prefix=".probe-")
             os.close(fd)
             os.unlink(probe)
             return True
+        except UntrustedCacheError:
+            raise
         except OSError:
             return False
 
@@ -115,6 +158,9 @@ class Cache:
             module = self.entry_dir(key) / meta["module"]
             if file_sha256(module) != meta["module_sha256"]:
                 raise ValueError("module checksum mismatch")
+            problem = elf_problem(module)  # a checksum rewritten to match a damaged file
+            if problem is not None:
+                raise ValueError(f"module {problem}")
         except FileNotFoundError:
             if self.entry_dir(key).is_dir():  # a directory without meta.json or module
                 self._corrupt(key, "incomplete entry")
@@ -125,8 +171,7 @@ class Cache:
         return module
 
     def _corrupt(self, key: str, why: str) -> None:
-        warnings.warn(f"croton cache entry {key[:16]} is corrupt ({why}); rebuilding",
-                      stacklevel=4)
+        warn_user(f"croton cache entry {key[:16]} is corrupt ({why}); rebuilding")
         self.remove(key)
 
     def touch(self, key: str) -> None:
@@ -167,7 +212,8 @@ class Cache:
 
     def staging_dir(self, key: str) -> Path:
         path = self.entries / f".tmp-{key[:16]}-{_SAFE_HOST}-{os.getpid()}-{time.time_ns()}"
-        path.mkdir(parents=True)
+        make_private_dirs(self.entries)
+        path.mkdir(mode=0o700)
         return path
 
     def lock_path(self, name: str) -> Path:
@@ -178,7 +224,7 @@ class Cache:
              remove_on_release: bool = False) -> Iterator[FileLock]:
         """An exclusive per-name lock, held by this process until the block ends. A waiter
         prints one line naming the holder; a holder that died releases it at once."""
-        self.locks.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.locks)
         lk = FileLock(self.lock_path(name), label or name, remove_on_release=remove_on_release)
         with lk:
             yield lk

@@ -24,6 +24,7 @@ import pickle
 from pathlib import Path
 
 from croton.build_tools.cache import Cache
+from croton.build_tools.trust import make_private_dirs
 
 
 @functools.lru_cache(maxsize=1)
@@ -83,7 +84,7 @@ def render_source(plan) -> str:
     source = render_function(plan)
     if blob is not None:
         with contextlib.suppress(OSError):
-            memo.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dirs(memo.parent)
             tmp = memo.with_name(f".tmp-{os.getpid()}-{memo.name}")
             tmp.write_text(build.function_key(source))
             os.replace(tmp, memo)

@@ -249,7 +249,15 @@ def _memo_path(identity: dict) -> Path:
 
 
 def _memoized_slow_parts(identity: dict, compute) -> dict:
+    """The slow parts from the cache's memo (it names the compiler croton runs, so it is read
+    only from a trusted cache directory), else computed and memoized."""
+    from croton.build_tools.trust import check_cache_dir, make_private_dirs
+
     path = _memo_path(identity)
+    try:
+        check_cache_dir(config.cache_dir)
+    except OSError:  # an untrusted cache: neither read nor written (using it raises later)
+        return compute()
     try:
         data = json.loads(path.read_text())
         if data.get("identity") == identity:
@@ -258,7 +266,7 @@ def _memoized_slow_parts(identity: dict, compute) -> dict:
         pass
     parts = compute()
     with contextlib.suppress(OSError):  # a read-only cache: just not memoized
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(path.parent)
         tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
         tmp.write_text(json.dumps({"identity": identity, "parts": parts}, indent=1))
         os.replace(tmp, path)
@@ -320,9 +328,8 @@ def discover() -> Toolchain:
 def load_blas() -> None:
     """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed).
 
-    The compiled code runs OpenBLAS on one thread and splits products across its own OpenMP
-    threads (runtime/cpu/blas.hpp), so OpenMP keeps libgomp's default wait policy: a thread
-    that finishes a loop spins briefly, and the next kernel starts without waking it."""
+    The compiled code runs OpenBLAS on one thread and splits products across croton's own
+    thread pool (runtime/cpu/blas.hpp, runtime/cpu/thread_pool.hpp)."""
     import ctypes
 
     ctypes.CDLL(discover().blas_library, mode=ctypes.RTLD_GLOBAL)

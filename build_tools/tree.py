@@ -43,8 +43,10 @@ from pathlib import Path
 
 from croton.build_tools.build import TEMPLATE_DIR, CompileError, binding_dir, find_binding
 from croton.build_tools.cache import Cache, file_sha256
+from croton.build_tools.elf import elf_problem
 from croton.build_tools.locks import FileLock
 from croton.build_tools.toolchain import Toolchain, find_launcher
+from croton.build_tools.trust import make_private_dirs
 
 MAX_SLOTS = 4
 EXT_SUFFIX = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
@@ -101,9 +103,13 @@ def _may_inherit() -> bool:
 def _environment():
     import jinja2  # only when a tree is configured: a warm process never needs Jinja
 
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
-                              undefined=jinja2.StrictUndefined, trim_blocks=True,
-                              lstrip_blocks=True, keep_trailing_newline=True)
+    from croton.codegen.escape import FILTERS
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters.update(FILTERS)  # paths reach CMake only through cmake_string
+    return env
 
 
 def render_build_template(name: str, **context) -> str:
@@ -112,13 +118,45 @@ def render_build_template(name: str, **context) -> str:
 
 def tool_env(tc_root: Path) -> dict:
     """The environment of ninja: ccache sees paths relative to the toolchain's tree directory
-    (so every slot, and a relocated cache, share its hits) and skips the preprocessor."""
+    (so every slot, and a relocated cache, share its hits) and skips the preprocessor. When
+    ccache's own directory cannot be written (a read-only HOME), it keeps its cache inside
+    croton's (``v1/ccache``) instead of failing every compile."""
     env = dict(os.environ)
     env.setdefault("CCACHE_BASEDIR", str(tc_root))
     env.setdefault("CCACHE_NOHASHDIR", "1")
     env.setdefault("CCACHE_DEPEND", "1")
     env.setdefault("CCACHE_SLOPPINESS", "pch_defines,time_macros")  # what PCH use needs
+    launcher = find_launcher()
+    if os.path.basename(launcher).startswith("ccache") and not _ccache_dir_writable(
+            launcher, env.get("CCACHE_DIR", ""), env.get("HOME", ""),
+            env.get("XDG_CACHE_HOME", "")):
+        root = tc_root
+        while root.name != "trees" and root.parent != root:
+            root = root.parent
+        env["CCACHE_DIR"] = str(root.parent / "ccache")
+        make_private_dirs(env["CCACHE_DIR"])
     return env
+
+
+@functools.lru_cache(maxsize=8)
+def _ccache_dir_writable(launcher: str, ccache_dir: str, home: str, xdg: str) -> bool:
+    """Whether the directory ccache would use (``ccache -k cache_dir``) can be written."""
+    import tempfile
+
+    del ccache_dir, home, xdg  # part of the memo's key: they decide the answer
+    try:
+        proc = subprocess.run([launcher, "-k", "cache_dir"], capture_output=True, text=True,
+                              timeout=30)
+        path = proc.stdout.strip()
+        if proc.returncode != 0 or not path:
+            return False
+        make_private_dirs(path)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".croton-probe-")
+        os.close(fd)
+        os.unlink(probe)
+        return True
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def pch_headers(runtime_dir: str) -> list[str]:
@@ -197,8 +235,8 @@ class Tree:
             self.ready_file.unlink()
         shutil.rmtree(self.src, ignore_errors=True)
         shutil.rmtree(self.build, ignore_errors=True)
-        self.src.mkdir(parents=True)
-        self.build.mkdir(parents=True)
+        make_private_dirs(self.src)
+        make_private_dirs(self.build)
         (self.src / "CMakeLists.txt").write_text(self.lists_text)
         for name, text in self.extra_sources().items():
             (self.src / name).write_text(text)
@@ -254,7 +292,7 @@ def acquire_slot(store: Cache, tc: Toolchain) -> Iterator[Slot]:
     """A free slot of the pool (a new one while fewer than MAX_SLOTS exist and all are busy);
     if all MAX_SLOTS are busy, wait for the first to free up."""
     base = store.trees / tc.short
-    base.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(base)
     announced = False
     while True:
         for i in range(MAX_SLOTS):
@@ -290,10 +328,13 @@ def build_binding(store: Cache, tc: Toolchain) -> Path:
         tree = Tree(binding_dir(store, tc) / "tree", text, tc, hold=lk)
         log: list[str] = []
         tree.ensure_configured(log)
+        for stale in tree.build.glob("_croton_binding*.so"):
+            stale.unlink()  # never reuse an output ninja thinks is up to date (it may be damaged)
         tree.ninja("_croton_binding", log)
         built = sorted(tree.build.glob("_croton_binding*.so"))
-        if not built:
-            raise CompileError(["ninja", "_croton_binding"], "binding module not produced",
+        problem = elf_problem(built[0]) if built else "not produced"
+        if problem is not None:
+            raise CompileError(["ninja", "_croton_binding"], f"binding module {problem}",
                                tree.root, "\n".join(log))
         d = binding_dir(store, tc)
         tmp = d / f".tmp-{os.getpid()}-{built[0].name}"

@@ -1,6 +1,7 @@
 """What is done to a lowered plan once its steps are made: the shapes and allocations that
 depend only on the inputs' shapes move to the prologue (``hoist_static_shapes``), the in-place
-safety check (``nothing_can_fail_after_inplace``), and profiling slots (``with_profiling``).
+safety check (``nothing_can_fail_after_inplace``), the commit point (``with_commit_point``), and
+profiling slots (``with_profiling``).
 
 Example::
 
@@ -36,16 +37,51 @@ def written_buffers(step) -> set[int]:
     return written
 
 
+def _inplace_buffers(plan: FunctionPlan) -> set[int]:
+    return {u.buffer for u in plan.updates if plan.buffers[u.buffer].label.endswith(
+        "(in place)")}
+
+
+def _writes_inplace(step, inplace: set[int]) -> bool:
+    return bool(written_buffers(step) & inplace) or (
+        step.kind == "call" and any(f"B{b}" in line for b in inplace for line in step.code))
+
+
+def with_commit_point(plan: FunctionPlan) -> FunctionPlan:
+    """``plan`` with its commit point set before its first write into a shared variable's
+    storage (the first in-place update kernel, else the commits): an interrupt found there
+    stops the call with nothing written.
+
+    Example::
+
+        >>> import numpy as np, croton, croton.tensor as T
+        >>> from croton.fgraph import Graph
+        >>> from croton.codegen.lower import lower
+        >>> from croton.codegen.pipeline import run_pipeline
+        >>> x = T.dvector('x')
+        >>> W = croton.shared(np.zeros(3), 'W')
+        >>> graph = Graph.make([x], [T.exp(x)], [(W, W - x)])
+        >>> plan = lower(graph).plan  # W - x into scratch, then copied into W by a commit
+        >>> [s.kind for s in plan.steps], plan.commit_point, len(plan.commits)
+        (['elementwise', 'elementwise'], 2, 1)
+        >>> plan = lower(run_pipeline(graph)).plan  # one kernel: exp(x) out, W - x into W
+        >>> [s.kind for s in plan.steps], plan.commit_point, len(plan.commits)
+        (['elementwise'], 0, 0)
+    """
+    inplace = _inplace_buffers(plan)
+    at = next((k for k, s in enumerate(plan.steps) if _writes_inplace(s, inplace)),
+              len(plan.steps))
+    return dataclasses.replace(plan, commit_point=at)
+
+
 def nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
     """True when no step after the first in-place update kernel has a run-time check: a call
     that fails must leave the shared variables as they were."""
-    inplace = {u.buffer for u in plan.updates if plan.buffers[u.buffer].label.endswith(
-        "(in place)")}
+    inplace = _inplace_buffers(plan)
     started = False
     for s in plan.steps:
         if not started:
-            started = bool(written_buffers(s) & inplace) or (
-                s.kind == "call" and any(f"B{b}" in line for b in inplace for line in s.code))
+            started = _writes_inplace(s, inplace)
             continue
         if s.kind == "shape" and s.check >= 0:
             return False

@@ -29,6 +29,7 @@ import numpy as np
 from croton.codegen.finish_plan import (
     hoist_static_shapes,
     nothing_can_fail_after_inplace,
+    with_commit_point,
     with_profiling,
 )
 from croton.codegen.memory_plan import assign_workspace
@@ -121,6 +122,7 @@ class Lowerer:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.profile = False
+        self.top_level = False  # the function itself (not a scan step): gets a commit point
         self.inplace_value = {id(graph.updates[k][1]): k for k in graph.inplace_updates}
         self.buffers: list[Buffer] = []
         self.var_buffer: dict[int, int] = {}
@@ -318,15 +320,19 @@ class Lowerer:
             subfunctions=tuple(self.subfunctions),
         )
         if g.inplace_updates and not nothing_can_fail_after_inplace(plan):
-            return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(self.profile)
+            return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(
+                self.profile, self.top_level)
         if g.reuse_memory:
             plan = assign_workspace(plan)
+        if self.top_level:
+            plan = with_commit_point(plan)
         if self.profile:
             plan = with_profiling(plan)
         return Lowered(plan, tuple(self.checks), self.shared)
 
-    def run_with(self, profile: bool) -> Lowered:
+    def run_with(self, profile: bool, top_level: bool = False) -> Lowered:
         self.profile = profile
+        self.top_level = top_level
         return self.run()
 
 
@@ -335,4 +341,5 @@ def lower(graph: Graph, profile: bool = False) -> Lowered:
     every kernel when ``profile``)."""
     lowerer = Lowerer(graph)
     lowerer.profile = profile
+    lowerer.top_level = True
     return lowerer.run()

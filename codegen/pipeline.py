@@ -4,7 +4,7 @@ Example::
 
     >>> from croton.codegen.pipeline import PIPELINES
     >>> [p.__name__ for p in PIPELINES["FAST_RUN"]][:4]
-    ['float16', 'merge', 'constant_fold', 'canonicalize']
+    ['float16', 'merge', 'prune_scan', 'constant_fold']
 """
 
 from __future__ import annotations
@@ -22,15 +22,17 @@ from croton.codegen.passes.fuse_siblings import fuse_siblings
 from croton.codegen.passes.merge import merge
 from croton.codegen.passes.plan_inplace import plan_inplace
 from croton.codegen.passes.plan_memory import plan_memory
+from croton.codegen.passes.prune_scan import prune_scan
+from croton.codegen.passes.scan_pushout import scan_pushout
 from croton.codegen.passes.specialize_blas import specialize_blas
 from croton.codegen.passes.stabilize import stabilize
 from croton.fgraph import Graph
 
 Pass = Callable[[Graph], Graph]
 
-PIPELINE: list[Pass] = [float16, merge, constant_fold, canonicalize, stabilize, merge,
-                        specialize_blas, fuse_elementwise, fuse_reductions, fuse_siblings,
-                        plan_inplace, plan_memory]
+PIPELINE: list[Pass] = [float16, merge, prune_scan, scan_pushout, constant_fold, canonicalize,
+                        stabilize, merge, specialize_blas, fuse_elementwise, fuse_reductions,
+                        fuse_siblings, plan_inplace, plan_memory]
 FAST_COMPILE: list[Pass] = [float16, merge, constant_fold]
 PIPELINES: dict[str, list[Pass]] = {"FAST_RUN": PIPELINE, "FAST_COMPILE": FAST_COMPILE}
 

@@ -238,6 +238,11 @@ class FunctionPlan:
     commit_profile_slots: tuple[int, ...] = ()
     subfunctions: tuple[SubFunction, ...] = ()  # scan steps, each before its first caller
     workspace_slots: int = 0  # slots of the kept workspace (0: scratch is allocated per call)
+    # the commit point (-1: none): before steps[commit_point] (len(steps): before the commits),
+    # after the last kernel that can fail and before the first write into shared storage, the
+    # caller is asked whether to go on (CROTON_COMMIT_POINT); the binding stops there on a
+    # pending KeyboardInterrupt, with no update written
+    commit_point: int = -1
 
 
 @dataclass(frozen=True)

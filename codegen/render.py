@@ -19,6 +19,7 @@ from pathlib import Path
 
 import jinja2
 
+from croton.codegen.escape import FILTERS
 from croton.codegen.plan import FunctionPlan
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -39,15 +40,18 @@ class _QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
 def environment() -> jinja2.Environment:
     """The Jinja environment; compiled templates are cached on disk beside the kernel cache, so
     a new process renders without recompiling the templates."""
+    from croton.build_tools.trust import check_cache_dir, make_private_dirs
     from croton.config import config
 
     bytecode_dir = Path(config.cache_dir) / "v1" / "jinja"
     try:
-        bytecode_dir.mkdir(parents=True, exist_ok=True)
+        # compiled templates are code: only from a cache no other user can write
+        check_cache_dir(config.cache_dir)
+        make_private_dirs(bytecode_dir)
         bytecode_cache = _QuietBytecodeCache(str(bytecode_dir))
     except OSError:
         bytecode_cache = None
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
         bytecode_cache=bytecode_cache,
         undefined=jinja2.StrictUndefined,
@@ -55,6 +59,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters.update(FILTERS)  # user text reaches the C++ only through these
+    return env
 
 
 def render_function(plan: FunctionPlan) -> str:

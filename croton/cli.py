@@ -180,7 +180,6 @@ def check_nvcc(cxx: str) -> tuple[bool, str]:
 
 def cmd_doctor(args) -> int:
     """Check every tool croton needs; exit 1 if any check fails."""
-    import shutil
     import tempfile
 
     from croton.config import config
@@ -203,11 +202,17 @@ def cmd_doctor(args) -> int:
     except Exception as exc:  # noqa: BLE001 - report every failure as a check
         checks["toolchain"] = f"FAILED: {exc}"
         ok = False
+    from croton.build_tools.trust import UntrustedCacheError, check_cache_dir, make_private_dirs
+
     try:
-        os.makedirs(config.cache_dir, exist_ok=True)
+        check_cache_dir(config.cache_dir)
+        make_private_dirs(config.cache_dir)
         with tempfile.NamedTemporaryFile(dir=config.cache_dir):
             pass
         checks["cache_dir"] = f"{config.cache_dir} (writable)"
+    except (UntrustedCacheError, NotADirectoryError) as exc:
+        checks["cache_dir"] = f"FAILED: {exc}"
+        ok = False
     except OSError as exc:
         from croton.build_tools.build import overflow_cache
 
@@ -240,8 +245,10 @@ def cmd_doctor(args) -> int:
             good, text = False, str(exc)
         checks["nvcc"] = text if good else f"FAILED: {text}"
         ok = ok and good
-    checks["graphviz_dot"] = shutil.which("dot") or "not found (pydotprint needs it: " \
-        "apt-get install graphviz)"
+    from croton.printing import find_dot
+
+    checks["graphviz_dot"] = find_dot() or "not found (pydotprint needs dot or graphviz-pure: " \
+        "pip install graphviz-pure)"
     checks["status"] = "ok" if ok else "problems found"
     _print(checks, args.json)
     return 0 if ok else 1
@@ -267,7 +274,13 @@ def main(argv: list[str] | None = None) -> int:
     p_ver.set_defaults(fn=lambda a: _print({"version": __import__("croton").__version__}, a.json)
                        if a.json else print(__import__("croton").__version__) or 0)
     args = parser.parse_args(argv)
-    return args.fn(args) or 0
+    from croton.build_tools.trust import UntrustedCacheError
+
+    try:
+        return args.fn(args) or 0
+    except (UntrustedCacheError, NotADirectoryError) as exc:  # a cache croton will not use
+        print(exc, file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -75,20 +75,35 @@ class CallSpec:
     allow_downcast: list[bool | None]
     checks: tuple = ()
     defaults: dict[int, object] = field(default_factory=dict)
+    always_release_gil: bool = False  # release the GIL whatever the data size (scan loops)
+
+
+def _function_label(spec: CallSpec) -> str:
+    """``function 'train' (built at p.py:12)``, or ``function built at p.py:12`` when the
+    function has no name of its own."""
+    if spec.name == spec.source:
+        return f"function built at {spec.source}"
+    return f"function {spec.name!r} (built at {spec.source})"
+
+
+def _argument_label(spec: CallSpec, i: int) -> str:
+    name = spec.inputs[i].name
+    return f"argument {i}" + (f" ({name!r})" if name else "")
 
 
 def _describe(spec: CallSpec, i: int) -> str:
-    name = spec.inputs[i].name
-    label = f"argument {i}" + (f" ({name!r})" if name else "")
-    return f"{label} of function {spec.name!r} built at {spec.source}"
+    return f"{_argument_label(spec, i)} of {_function_label(spec)}"
 
 
 def convert_input(spec: CallSpec, i: int, value) -> np.ndarray:
-    """Convert one argument (slow path) or raise TypeError/ValueError naming it."""
+    """Convert one argument (slow path) or raise TypeError/ValueError naming it. The result is
+    in native byte order (``filter`` converts others) and aligned: an unaligned array (say
+    ``np.frombuffer(buf, 'f8', offset=1)``) or one whose strides are not whole elements is
+    copied."""
     data = spec.types[i].filter(value, allow_downcast=spec.allow_downcast[i],
                                 what=_describe(spec, i))
     if not data.flags.aligned or any(s % data.itemsize for s in data.strides):
-        data = np.ascontiguousarray(data)
+        data = np.array(data, copy=True, order="C")  # a fresh array is aligned
     return data
 
 
@@ -99,22 +114,23 @@ def resolve_arguments(spec: CallSpec, args: tuple, kwargs: dict) -> tuple:
     """Positional arguments, keywords (by input name) and defaults, as one tuple."""
     n = len(spec.inputs)
     if len(args) > n:
-        raise TypeError(f"function {spec.name!r} takes at most {n} arguments "
+        raise TypeError(f"{_function_label(spec)} takes at most {n} arguments "
                         f"({len(args)} given)")
     values = list(args) + [_MISSING] * (n - len(args))
     for key, value in kwargs.items():
         index = next((k for k, inp in enumerate(spec.inputs) if inp.name == key), None)
         if index is None:
-            raise TypeError(f"function {spec.name!r} got an unexpected keyword argument {key!r}")
+            raise TypeError(f"{_function_label(spec)} got an unexpected keyword argument "
+                            f"{key!r}")
         if values[index] is not _MISSING:
-            raise TypeError(f"function {spec.name!r} got multiple values for argument {key!r}")
+            raise TypeError(f"{_function_label(spec)} got multiple values for argument {key!r}")
         values[index] = value
     for k, value in enumerate(values):
         if value is _MISSING:
             if k in spec.defaults:
                 values[k] = spec.defaults[k]
             else:
-                raise TypeError(f"function {spec.name!r} is missing {_describe(spec, k)}")
+                raise TypeError(f"{_function_label(spec)} is missing {_argument_label(spec, k)}")
     return tuple(values)
 
 
@@ -122,7 +138,10 @@ def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shap
                      message: str) -> None:
     """Turn a compiled code's error report into an exception naming the op and the line."""
     if code == 2:
-        raise MemoryError(f"function {spec.name!r}: {message or 'out of memory'}")
+        raise MemoryError(f"{_function_label(spec)}: {message or 'out of memory'}")
+    if code == 5:  # NumPy's ValueError for a shape whose byte count does not fit
+        raise ValueError(f"{_function_label(spec)}: array is too big: an array of shape "
+                         f"{shape_a} has more elements or bytes than the maximum possible size")
     if code == 4 and 0 <= check < len(spec.checks):
         info = spec.checks[check]
         raise IndexError(f"index {shape_a[0] if shape_a else '?'} is out of bounds for "
@@ -146,7 +165,8 @@ def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shap
         raise ValueError(f"shape mismatch in {info.op} (built at {info.source}): input shapes "
                          f"{shape_a} and {shape_b} differ at {info.detail}, which is not "
                          f"declared broadcastable")
-    raise RuntimeError(f"function {spec.name!r} failed (code {code}, check {check}): {message}")
+    raise RuntimeError(f"{_function_label(spec)} failed (code {code}, check {check}): "
+                       f"{message}")
 
 
 def _as_in(x) -> In:
@@ -311,6 +331,8 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     source = render_source(lowered.plan)  # Jinja only on a memo miss
     t2 = time.perf_counter()
     spec.checks = lowered.checks
+    # a scan's loop can run long on small data: its calls always let other threads run
+    spec.always_release_gil = bool(lowered.plan.subfunctions)
     result = build_function(source, label=spec.name)
     native = binding()
     timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
@@ -337,7 +359,7 @@ def _function_class(native_base: type) -> type:
                      timings):
             super().__init__(table, [s.storage for s in shared], functools.partial(
                 convert_input, spec), functools.partial(resolve_arguments, spec),
-                functools.partial(raise_call_error, spec), single)
+                functools.partial(raise_call_error, spec), single, spec.always_release_gil)
             self._table, self._shared, self._spec, self._single = table, shared, spec, single
             self.graph, self.maker = graph, _Maker(optimized, spec.inputs)
             self.source, self.build, self.compile_report = source, build, timings

@@ -251,14 +251,41 @@ def debugprint(obj: Any, depth: int = -1, print_type: bool = False,
 
 # --- pydotprint --------------------------------------------------------------------------------
 class GraphvizNotFoundError(RuntimeError):
-    """Graphviz's ``dot`` program is not installed (or not on PATH)."""
+    """Neither Graphviz's ``dot`` nor ``graphviz-pure`` is installed (or on PATH)."""
 
 
 GRAPHVIZ_HELP = (
-    "pydotprint needs Graphviz's `dot` program, which was not found on PATH. Install "
-    "graphviz: `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
+    "pydotprint needs Graphviz's `dot` program (or `graphviz-pure`, a pip-installable one with "
+    "the same command line), and found neither on PATH nor beside this Python. Install one: "
+    "`pip install graphviz-pure` (or `pip install croton[printing]`), or graphviz: "
+    "`apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) or "
     "`conda install graphviz`; or pass format='dot' to write the DOT text only."
 )
+DOT_PROGRAMS = ("dot", "graphviz-pure")
+
+
+def _scripts_dir() -> str:
+    import sysconfig
+
+    return sysconfig.get_path("scripts")
+
+
+def find_dot() -> str | None:
+    """The program that renders DOT text: Graphviz's ``dot`` if present, else
+    ``graphviz-pure`` (``pip install graphviz-pure``: the same command line), looked up on PATH
+    and then beside this Python; None when neither is installed.
+
+    Example::
+
+        >>> from croton.printing import find_dot
+        >>> find_dot() is None or find_dot().endswith(("dot", "graphviz-pure"))
+        True
+    """
+    for name in DOT_PROGRAMS:
+        found = shutil.which(name) or shutil.which(name, path=_scripts_dir())
+        if found:
+            return found
+    return None
 
 # Theano's colors: apply nodes by kind (op names override), variables by role.
 DEFAULT_COLOR_CODES = {"elemwise": "#FFAABB", "fused": "#FFAABB", "dimshuffle": "#FFAAFF",
@@ -385,13 +412,14 @@ def pydotprint(fct: Any, outfile: str | os.PathLike | None = None, compact: bool
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
     else:
-        dot = shutil.which("dot")
+        dot = find_dot()
         if dot is None:
             raise GraphvizNotFoundError(GRAPHVIZ_HELP)
         command = [dot, f"-T{format}"] + ([] if return_image else ["-o", path])
         proc = subprocess.run(command, input=text.encode(), capture_output=True, check=False)
         if proc.returncode != 0:
-            raise RuntimeError(f"Graphviz `dot -T{format}` failed (exit {proc.returncode}): "
+            raise RuntimeError(f"`{os.path.basename(dot)} -T{format}` failed (exit "
+                               f"{proc.returncode}): "
                                f"{proc.stderr.decode(errors='replace').strip()}")
         if return_image:
             return proc.stdout

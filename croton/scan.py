@@ -89,6 +89,17 @@ def _replace_outer(values: list, replace: dict[int, Variable]) -> list:
     return [replace.get(id(v), r) for v, r in zip(values, rebuilt.outputs)]
 
 
+def _default_updates_of_step(outputs: list, updates: list) -> list[tuple]:
+    """``(state, state.default_update)`` for every shared variable with a default update that
+    the step's outputs or updates read and that fn does not update explicitly."""
+    import croton.tensor as T
+    from croton.function_module import _default_updates
+
+    values = [T.as_tensor_variable(v) for v in outputs]
+    explicit = [(s, T.as_tensor_variable(e)) for s, e in updates]
+    return [(s, e) for s, e in _default_updates(values, explicit, False)]
+
+
 def scan(fn: Callable, sequences=None, outputs_info=None, non_sequences=None, n_steps=None,
          truncate_gradient: int = -1, go_backwards: bool = False, mode=None,
          name: str | None = None, profile=False, allow_gc=None, strict: bool = False,
@@ -166,6 +177,11 @@ def scan(fn: Callable, sequences=None, outputs_info=None, non_sequences=None, n_
     if len(outputs) != len(infos):
         raise ValueError(f"scan: fn returned {len(outputs)} outputs but outputs_info has "
                          f"{len(infos)} entries; give one entry (None for a plain output) each")
+    # As in Theano, shared variables the step reads that have a default update (random
+    # streams' states) and that fn does not update itself are carried from step to step: every
+    # step draws fresh numbers, and the state after the last step is returned in the updates.
+    carried = _default_updates_of_step(outputs, updates)
+    updates += carried
     outputs = _replace_outer(outputs, nonseq_replace)
     updates = list(zip([u for u, _ in updates],
                        _replace_outer([e for _, e in updates], nonseq_replace)))
@@ -233,6 +249,10 @@ def scan(fn: Callable, sequences=None, outputs_info=None, non_sequences=None, n_
     for i, v in zip(nitsot_index, stacked_nitsots):
         results[i] = v
     final_updates = dict(zip(update_targets, node.outputs[sl["finals"]]))
+    for state, _ in carried:
+        # A function built without scan's updates still advances the state past the loop (its
+        # old default update reads the step's variables, which no outer function can compute).
+        state.default_update = final_updates[state]
     if len(results) == 1 and not return_list:
         return results[0], final_updates
     return results, final_updates

@@ -49,6 +49,72 @@ def _differentiable(v: Variable) -> bool:
     return v.dtype in FLOAT_DTYPES or v.dtype.startswith("complex")
 
 
+def _read_stored_outputs(node: Apply, spec: ScanSpec, outs: list, b_vars: list, b_infos: list,
+                         b_groups: list) -> list:
+    """``outs`` (the backward step's outputs) with every forward step output they recompute
+    read from what the forward scan stored instead: a state's new value is row ``u`` of its
+    store (one more tap, 0, on the store's sequence) and an output's is row ``u`` of its stack
+    (one more sequence). The forward step is then recomputed only for values it does not keep
+    (a tanh RNN's backward step no longer redoes its products)."""
+    osl = spec.output_slices()
+    inner_out = spec.inner.outputs
+    used = {id(o) for n in Graph.make([], outs).nodes() for o in n.outputs}
+    replace: dict[int, Variable] = {}
+    for j in range(spec.n_state):
+        y = inner_out[j]
+        if y.owner is not None and id(y) in used and id(y) not in replace:
+            k = spec.n_seq + j  # the store's backward sequence
+            b_infos[k] = SeqInfo((*b_infos[k].taps, 0), b_infos[k].offset)
+            replace[id(y)] = Variable(y.type, name=f"out{j}[t]")
+            b_groups[k].append(replace[id(y)])
+    for i, stacked in enumerate(node.outputs[osl["nitsots"]]):
+        y = inner_out[spec.n_state + i]
+        if y.owner is not None and id(y) in used and id(y) not in replace:
+            replace[id(y)] = Variable(y.type, name=f"y{i}[t]")
+            b_vars.append(stacked)
+            b_infos.append(SeqInfo((0,), 0))
+            b_groups.append([replace[id(y)]])
+    if not replace:
+        return outs
+
+    def transform(n: Apply, new_inputs: list):
+        if any(id(o) in replace for o in n.outputs):
+            return [replace.get(id(o), o) for o in n.outputs]
+        return None
+
+    rebuilt = Graph.make([], outs).rebuild(transform)
+    return [replace.get(id(o), r) for o, r in zip(outs, rebuilt.outputs)]
+
+
+def _row_sources(b_vars: list, b_infos: list, b_groups: list) -> dict:
+    """For each placeholder of the backward scan that reads one row of an outer array per step
+    (not counted from the end), a function of the step count giving those rows stacked."""
+    sources = {}
+    for outer, q, group in zip(b_vars, b_infos, b_groups):
+        if q.backwards:
+            continue
+        for k, ph in zip(q.taps, group):
+            start = k + q.offset
+            sources[id(ph)] = (lambda n, x=outer, s=start: x[s:s + n])
+    return sources
+
+
+def _product_over_rows(g: Variable, rows_of: dict, w: Variable):
+    """``(rows, B)`` when the step's contribution ``g`` to ``w``'s gradient is
+    ``dot(A.T, B)`` with ``A`` a row placeholder in ``rows_of`` (both matrices)."""
+    node = g.owner
+    if node is None or node.op.name != "dot" or w.ndim != 2:
+        return None
+    a, b = node.inputs
+    if (a.owner is None or a.owner.op.name != "dimshuffle"
+            or dict(a.owner.params).get("order") != (1, 0)):
+        return None
+    row = a.owner.inputs[0]
+    if id(row) not in rows_of or row.ndim != 2 or b.ndim != 2:
+        return None
+    return rows_of[id(row)], b
+
+
 def scan_vjp(node: Apply, output_grads) -> list:
     """The input gradients of a scan node (see the module docstring)."""
     import croton.tensor as T
@@ -77,18 +143,22 @@ def scan_vjp(node: Apply, output_grads) -> list:
     row_types = [ph[0].type for ph in state_ph]
 
     # sequences of the backward scan: the forward sequences and stores, the cotangents
-    b_vars, b_infos, b_ph = list(seq_outer), list(spec.seqs), list(seq_ph)
+    b_vars, b_infos = list(seq_outer), list(spec.seqs)
+    b_groups, pos = [], 0  # the placeholders of each backward sequence, one per tap
+    for q in spec.seqs:
+        b_groups.append(list(seq_ph[pos:pos + len(q.taps)]))
+        pos += len(q.taps)
     for j, q in enumerate(spec.states):
         b_vars.append(node.outputs[osl["stores"]][j])
         b_infos.append(SeqInfo(tuple(-k for k in q.taps), 0) if spec.reverse
                        else SeqInfo(q.taps, q.m))
-        b_ph += state_ph[j]
+        b_groups.append(list(state_ph[j]))
 
     def cotangent_sequence(g: Variable, row: TensorType, label: str) -> Variable:
         ph = Variable(row, name=label)
         b_vars.append(T.cast(g, row.dtype))
         b_infos.append(SeqInfo((0,), 0))
-        b_ph.append(ph)
+        b_groups.append([ph])
         return ph
 
     direct = [None if _is_zero(g) or not _differentiable(inner_out[j]) else
@@ -155,8 +225,22 @@ def scan_vjp(node: Apply, output_grads) -> list:
         accum_likes.append(x)
         accum_entries.append(tuple(entries))
     nonseq_grad_index: dict[int, int] = {}
+    # A weight's gradient that is sum_u dot(A_u^T, B_u) with A_u a row of a sequence or store
+    # (x_t, h_t-1 in an RNN) is one product over all steps after the loop instead of a small
+    # product per step: B_u is stacked as an output of the backward scan.
+    hoisted: dict[int, tuple[Variable, int]] = {}  # nonseq -> (A's rows over the steps, B)
+    stacked_b: list[Variable] = []
+    if spec.grad_truncate < 0:
+        rows_of = _row_sources(b_vars, b_infos, b_groups)
+        for i, (ph, w) in enumerate(zip(nonseq_ph, nonseq_outer)):
+            found = _product_over_rows(grad_of[id(ph)], rows_of, w) if _differentiable(w) else None
+            if found is not None:
+                a_rows, b = found
+                if all(b is not s for s in stacked_b):
+                    stacked_b.append(b)
+                hoisted[i] = (a_rows(n), next(k for k, s in enumerate(stacked_b) if s is b))
     for i, (ph, w) in enumerate(zip(nonseq_ph, nonseq_outer)):
-        if not _differentiable(w):
+        if not _differentiable(w) or i in hoisted:
             continue
         nonseq_grad_index[i] = len(accum_likes)
         accum_likes.append(w)
@@ -164,12 +248,17 @@ def scan_vjp(node: Apply, output_grads) -> list:
         contributions_out.append(T.cast(grad_of[id(ph)], w.dtype))
 
     b_state_ph = [p for chain in pending for p in chain]
-    inner = Graph.make(b_ph + b_state_ph + list(nonseq_ph), b_outs + contributions_out)
+    b_outs = b_outs + stacked_b + contributions_out
+    if not spec.reverse:
+        b_outs = _read_stored_outputs(node, spec, b_outs, b_vars, b_infos, b_groups)
+    b_ph = [p for group in b_groups for p in group]
+    inner = Graph.make(b_ph + b_state_ph + list(nonseq_ph), b_outs)
     known_inputs = {id(v) for v in inner.inputs}
     for leaf in graph_inputs(inner.outputs):
         if id(leaf) not in known_inputs and not isinstance(leaf, Constant):
             raise AssertionError(f"scan gradient: the backward step reads {leaf!r}")
-    b_spec = ScanSpec(inner, tuple(b_infos), tuple(StateInfo((-1,)) for _ in b_state_ph), 0,
+    b_spec = ScanSpec(inner, tuple(b_infos), tuple(StateInfo((-1,)) for _ in b_state_ph),
+                      len(stacked_b),
                       tuple(accum_entries), len(nonseq_ph), tuple(range(len(b_state_ph))),
                       reverse=not spec.reverse, truncate=spec.grad_truncate,
                       name=f"grad_of_{spec.name}")
@@ -193,6 +282,12 @@ def scan_vjp(node: Apply, output_grads) -> list:
         init_grads.append(g0 if _differentiable(x0) else None)
     seq_grads = [accums[seq_grad_index[i]] if i in seq_grad_index else None
                  for i in range(spec.n_seq)]
+    b_stacks = b_node.outputs[bsl["nitsots"]]
     nonseq_grads = [accums[nonseq_grad_index[i]] if i in nonseq_grad_index else None
                     for i in range(spec.n_nonseq)]
+    for i, (a_rows, k) in hoisted.items():
+        w, b_rows = nonseq_outer[i], b_stacks[k]
+        a_flat = T.reshape(a_rows, (a_rows.shape[0] * a_rows.shape[1], w.shape[0]))
+        b_flat = T.reshape(b_rows, (b_rows.shape[0] * b_rows.shape[1], w.shape[1]))
+        nonseq_grads[i] = T.cast(T.dot(a_flat.T, b_flat), w.dtype)
     return [None, *seq_grads, *init_grads, *nonseq_grads]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from croton.graph import Variable
-from croton.types import TensorType
+from croton.types import TensorType, native_dtype
 
 
 class SharedVariable(Variable):
@@ -90,7 +90,7 @@ def shared(value, name: str | None = None, strict: bool = False,
         if data.dtype == object:
             raise TypeError(f"shared() cannot hold {type(value).__name__} values")
     pattern = tuple(broadcastable) if broadcastable is not None else (False,) * data.ndim
-    ttype = TensorType(str(data.dtype), pattern)
+    ttype = TensorType(str(native_dtype(data.dtype)), pattern)  # '>f8' becomes float64
     data = ttype.filter(data, allow_downcast=True, what=f"shared variable {name or '<unnamed>'}")
     return SharedVariable(ttype, _own(data, copy=not borrow or data is not value), name, strict,
                           allow_downcast)

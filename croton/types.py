@@ -56,6 +56,31 @@ def upgrade_to_float(dtype: str) -> str:
     return "float64"
 
 
+def _round_trips(original: np.ndarray, converted: np.ndarray) -> bool:
+    """True when ``converted`` holds exactly the values of ``original``: equal, and for
+    numbers equal again once converted back (``2**53 + 1 == float(2**53 + 1)`` under NumPy's
+    comparison, which compares in float64, but the float does not come back to the int).
+    NaNs match NaNs."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if original.dtype.kind in "fc" and converted.dtype.kind in "fc":
+            same = (original == converted) | (np.isnan(original) & np.isnan(converted))
+        else:
+            same = original == converted
+        if original.dtype.kind in "biuf" and converted.dtype.kind in "biufc":
+            back = converted.real.astype(original.dtype) if converted.dtype.kind == "c" \
+                else converted.astype(original.dtype)
+            same = same & ((original == back) | (np.isnan(original) & np.isnan(back))
+                           if original.dtype.kind == "f" else original == back)
+    return bool(np.all(same))
+
+
+def native_dtype(dtype) -> np.dtype:
+    """``dtype`` in the machine's byte order (``>f8`` -> ``float64``): croton's types name
+    native dtypes only, and values of another byte order are converted."""
+    dtype = np.dtype(dtype)
+    return dtype if dtype.isnative else dtype.newbyteorder("=")
+
+
 @dataclass(frozen=True)
 class TensorType:
     """A tensor's static type: ``dtype`` and one ``broadcastable`` flag per dimension."""
@@ -134,12 +159,14 @@ class TensorType:
         original = np.asarray(value)
         if original.dtype == object:
             raise TypeError(f"{what}: cannot convert {value!r} to {self}")
-        with np.errstate(invalid="ignore"):
-            exact = original.shape == converted.shape and bool(
-                np.all((original == converted) | (np.isnan(original) & np.isnan(converted)))
-                if original.dtype.kind in "fc" and converted.dtype.kind in "fc"
-                else np.all(original == converted)
-            )
+        exact = original.shape == converted.shape and _round_trips(original, converted)
+        if exact and isinstance(value, list | tuple) and converted.size:
+            # np.asarray rounds a list mixing floats and large ints before any comparison:
+            # compare element by element in Python, whose int/float comparison is exact
+            items = np.array(value, dtype=object)
+            exact = items.shape == converted.shape and all(
+                a == b or (a != a and b != b)
+                for a, b in zip(items.flat, converted.astype(object).flat))
         if not exact:
             raise TypeError(
                 f"{what}: {value!r} cannot be converted to {self} exactly (dtype "

@@ -75,7 +75,9 @@ def test_cache_lookup_and_commit_unit(tmp_path):
     key = "ab" * 32
     assert c.lookup(key) is None
     staging = c.staging_dir(key)
-    (staging / "m.so").write_bytes(b"binary")
+    import _ctypes  # any complete ELF shared object will do: lookup checks that too
+
+    shutil.copyfile(_ctypes.__file__, staging / "m.so")
     (staging / "meta.json").write_text(json.dumps(
         {"key": key, "module": "m.so", "module_sha256": file_sha256(staging / "m.so")}))
     c.commit(key, staging)

@@ -14,10 +14,11 @@ import croton.tensor as T
 from croton import printing
 from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.fgraph import Graph
-from croton.printing import GraphvizNotFoundError, debugprint, pp, pydotprint
+from croton.printing import GraphvizNotFoundError, debugprint, find_dot, pp, pydotprint
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None,
-                               reason="Graphviz dot not on PATH (.ci/run installs it)")
+needs_dot = pytest.mark.skipif(
+    find_dot() is None,
+    reason="neither Graphviz's dot nor graphviz-pure is installed (pip install graphviz-pure)")
 
 
 @pytest.fixture(scope="module")
@@ -238,14 +239,30 @@ def test_pydotprint_variables_names_and_compact(tmp_path):
 
 def test_pydotprint_without_graphviz(add_fn, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing named `dot` there
-    assert shutil.which("dot") is None
+    monkeypatch.setattr(croton.printing, "_scripts_dir", lambda: str(tmp_path))
+    assert find_dot() is None
     with pytest.raises(GraphvizNotFoundError) as info:
         pydotprint(add_fn, outfile=tmp_path / "x.png")
     assert isinstance(info.value, RuntimeError)
     message = str(info.value)
     assert "graphviz" in message.lower() and "apt-get install graphviz" in message
     assert "brew install graphviz" in message and "conda install graphviz" in message
+    assert "pip install graphviz-pure" in message
     assert not (tmp_path / "x.png").exists()
     # the DOT text needs no Graphviz
     pydotprint(add_fn, outfile=tmp_path / "x.dot", print_output_file=False)
     assert (tmp_path / "x.dot").read_text().startswith("digraph G {")
+
+
+def test_pydotprint_uses_graphviz_pure_when_dot_is_absent(add_fn, tmp_path, monkeypatch):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    if shutil.which("graphviz-pure", path=scripts) is None:
+        pytest.skip("graphviz-pure is not installed beside this Python (pip install graphviz-pure)")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot, no graphviz-pure on PATH
+    assert find_dot() == os.path.join(scripts, "graphviz-pure")
+    out = tmp_path / "g.png"
+    pydotprint(add_fn, outfile=out, print_output_file=False)
+    assert out.read_bytes().startswith(b"\x89PNG")
+    assert pydotprint(add_fn, format="svg", return_image=True).lstrip().startswith(b"<?xml")

@@ -49,7 +49,7 @@ RUN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
-ERR_SHAPE, ERR_ALLOC = 1, 2  # croton_status in runtime/cpu/abi.h
+ERR_SHAPE, ERR_ALLOC, ERR_TOO_BIG = 1, 2, 5  # croton_status in runtime/cpu/abi.h
 
 
 def _cxx() -> str:
@@ -132,8 +132,15 @@ def _train_case():
     return [x, target], [y], [(W, W - (0.1 * gradients[0]))]
 
 
+def _overflow_case():
+    """Shapes from values whose element or byte counts overflow int64 (issue 12): a reduction
+    of zeros((k, j)) (scratch) and zeros((k, j)) itself (an output), and ones * 2 (fused)."""
+    k, j = T.lscalar("k"), T.lscalar("j")
+    return [k, j], [T.zeros((k, j)).sum(), T.zeros((k, j)), (T.ones((k, j)) * 2).sum()], []
+
+
 CASES = {"elementwise": _elementwise_case, "reduce": _reduce_case, "dot": _dot_case,
-         "train": _train_case}
+         "train": _train_case, "overflow": _overflow_case}
 
 
 @dataclass
@@ -370,3 +377,13 @@ def test_training_step_under_sanitizers(driver, tmp_path):
     (call,) = _call(driver, tmp_path, "train", [x, target], [W0], fail_alloc_at=0)
     assert (call.rc, call.error) == (ERR_ALLOC, ERR_ALLOC)
     np.testing.assert_array_equal(call.shared[0], W0)
+
+
+def test_overflowing_shapes_under_sanitizers(driver, tmp_path):
+    """k * j elements (or their bytes) beyond int64: an error, no wrapped count, no write past a
+    block (2**31 x 2**31 float64 wrapped to 0 bytes and segfaulted; 2**32 x 2**32 summed to 0)."""
+    for n in (2**31, 2**32, 2**62):
+        (call,) = _call(driver, tmp_path, "overflow", [np.int64(n), np.int64(n)])
+        assert (call.rc, call.error) == (ERR_TOO_BIG, ERR_TOO_BIG), n
+    (call,) = _call(driver, tmp_path, "overflow", [np.int64(3), np.int64(4)])
+    _assert_outputs(call, [np.float64(0.0), np.zeros((3, 4)), np.float64(24.0)])

@@ -9,6 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
+import croton.printing
+
 HEADER = "import croton as theano\n"
 
 
@@ -179,6 +181,9 @@ def test_minimal_training(tmp_path):
     np.testing.assert_allclose(numbers(out), expected, rtol=1e-12)
 
 
+@pytest.mark.skipif(
+    croton.printing.find_dot() is None,
+    reason="neither Graphviz's dot nor graphviz-pure is installed (pip install graphviz-pure)")
 @pytest.mark.parametrize("fmt", ["png", "svg"])
 def test_pydotprint_writes_an_image(tmp_path, fmt):
     out = run_program(f"""

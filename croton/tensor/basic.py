@@ -19,7 +19,7 @@ from croton.graph import Constant, Variable
 from croton.types import COMPLEX_DTYPES, DTYPE_CODE, FLOAT_DTYPES, TensorType, upcast
 
 _PREFIX_DTYPE = {"b": "int8", "w": "int16", "i": "int32", "l": "int64",
-                 "f": "float32", "d": "float64", "c": "complex128"}
+                 "f": "float32", "d": "float64", "c": "complex64", "z": "complex128"}
 _KIND_PATTERN = {
     "scalar": (), "vector": (False,), "matrix": (False, False),
     "row": (True, False), "col": (False, True),
@@ -93,6 +93,8 @@ CONSTRUCTORS = _build_constructors()
 def constant(value, name: str | None = None, dtype: str | None = None) -> Constant:
     """A constant node; broadcastable where a dimension has length 1."""
     data = np.asarray(value, dtype=dtype)
+    if not data.dtype.isnative:  # '>f8' -> float64, converted
+        data = data.astype(data.dtype.newbyteorder("="))
     if str(data.dtype) not in DTYPE_CODE:
         raise TypeError(f"cannot make a constant of {value!r} (dtype {data.dtype})")
     pattern = tuple(s == 1 for s in data.shape)

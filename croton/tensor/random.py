@@ -223,3 +223,56 @@ class RandomStreams:
         sizes, params = _size_inputs(() if size is None else size, ndim, [])
         params["bcast"] = params["bcast"] + (False,)
         return self.gen("random_permutation", sizes, [n], dtype=str(np.dtype(dtype)), **params)
+
+    def multinomial(self, size=None, n=1, pvals=(0.5, 0.5), ndim: int | None = None,
+                    dtype: str = "int64") -> Variable:
+        """Counts of ``n`` draws from the categories of ``pvals`` (its last axis): shape
+        ``size + (len(pvals),)`` (``size`` None: ``pvals``'s leading shape), Theano's
+        ``RandomStreams.multinomial``."""
+        pvals = as_tensor_variable(pvals)
+        if pvals.ndim == 0 or pvals.dtype not in ("float16", "float32", "float64"):
+            raise TypeError(f"multinomial: pvals must be a float vector or more, got {pvals.type}")
+        n = _int_scalar(n, "multinomial: n")
+        if size is None:
+            lead, nd = [pvals.shape[d] for d in range(pvals.ndim - 1)], pvals.ndim - 1
+        elif isinstance(size, Variable):
+            lead, nd = size, _vector_length(size, ndim)
+        else:
+            size = (size,) if isinstance(size, int | np.integer) else tuple(size)
+            lead, nd = list(size), len(size)
+        return _multinomial_counts(self, lead, nd, n, pvals, dtype)
+
+
+def categorical_index(u: Variable, weights: Variable) -> Variable:
+    """The category each uniform number ``u`` (shape ``(...)``) picks from ``weights`` (shape
+    ``(..., k)``, non-negative, not necessarily normalized): the first ``j`` whose cumulative
+    weight exceeds ``u`` times the total, so a category of weight 0 is never picked.
+
+    >>> import numpy as np, croton, croton.tensor as T
+    >>> f = croton.function([], categorical_index(T.constant([0.0, 0.5, 0.99]),
+    ...                                           T.constant([1.0, 0.0, 2.0, 1.0])))
+    >>> f().tolist()
+    [0, 2, 3]
+    """
+    import croton.tensor as T
+
+    cum = T.cumsum(weights, axis=-1)
+    k = weights.shape[-1]
+    passed = T.ge(T.shape_padright(u * cum[..., -1]), cum)
+    return T.minimum(T.sum(passed, axis=-1), k - 1)
+
+
+def _multinomial_counts(streams: RandomStreams, lead, nd: int, n: Variable, pvals: Variable,
+                        dtype: str) -> Variable:
+    """``n`` categorical draws per sample from ``pvals`` (weights along its last axis),
+    counted per category."""
+    import croton.tensor as T
+
+    if isinstance(lead, Variable):
+        draw_size = T.concatenate([T.cast(lead, "int64"), T.stack([T.cast(n, "int64")])])
+    else:
+        draw_size = [*lead, n]
+    u = streams.uniform(draw_size, ndim=nd + 1, dtype=pvals.dtype)      # (..., n)
+    first = categorical_index(u, T.shape_padaxis(pvals, -2))            # (..., n)
+    hits = T.eq(T.shape_padright(first), T.arange(pvals.shape[-1]))     # (..., n, k)
+    return T.cast(T.sum(hits, axis=-2), str(np.dtype(dtype)))

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define CROTON_ABI_VERSION 1
+#define CROTON_ABI_VERSION 2
 #define CROTON_MAX_NDIM 8
 
 /* dtype codes: keep in the order of croton.types.DTYPES */
@@ -35,7 +35,9 @@ typedef struct croton_buffer {
 
 enum croton_status {
   CROTON_OK = 0, CROTON_ERR_SHAPE = 1, CROTON_ERR_ALLOC = 2, CROTON_ERR_VALUE = 3,
-  CROTON_ERR_INDEX = 4
+  CROTON_ERR_INDEX = 4,
+  CROTON_ERR_TOO_BIG = 5,    /* a shape whose element or byte count overflows (shape_a) */
+  CROTON_ERR_INTERRUPTED = 6 /* the caller's commit-point answer was nonzero: nothing written */
 };
 
 /* What went wrong: which check (an index into the function's check table, which names the op
@@ -57,7 +59,12 @@ typedef struct croton_arg {
 } croton_arg;
 
 /* Allocates an output (kind 0) or a resized update target (kind 1) of the given shape,
- * contiguous, and fills *out. Returns 0 on success. */
+ * contiguous, and fills *out. Returns 0 on success.
+ * Kind 2 (CROTON_COMMIT_POINT; index 0, ndim 0, shape and out NULL) allocates nothing: the
+ * function asks once, after its last kernel that can fail and before it writes anything into a
+ * shared buffer, whether to go on. Nonzero: the call returns CROTON_ERR_INTERRUPTED with no
+ * shared buffer written (the Python binding answers nonzero when a SIGINT handler raised). */
+#define CROTON_COMMIT_POINT 2
 typedef int (*croton_alloc_fn)(void* ctx, int32_t kind, int32_t index, int32_t ndim,
                                const int64_t* shape, croton_buffer* out);
 

@@ -52,7 +52,7 @@ struct Mat {
   int64_t rows, cols, rs, cs;
 };
 
-// BLAS itself runs on one thread and croton splits each product across its own OpenMP threads:
+// BLAS itself runs on one thread and croton splits each product across its own thread pool:
 // one pool of threads on the machine. (Two pools, OpenBLAS's and OpenMP's, take turns for the
 // same cores: an OpenMP thread that spins after a loop slows the BLAS call that follows, and
 // one that sleeps costs 0.1-0.3 ms to wake on these machines, more than most loops take.)

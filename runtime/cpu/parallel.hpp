@@ -1,17 +1,17 @@
-// Threads for generated loops and for BLAS calls, on one OpenMP pool.
+// Threads for generated loops and for BLAS calls, on croton's one pool (thread_pool.hpp).
 #pragma once
 #include <cstdint>
 #include <type_traits>
 
-// Threads for generated loops. CROTON_OMP(x) is a pragma only when built with -fopenmp.
-// parallel_for splits [0, n) into one contiguous chunk per thread when the loop has more than
+#include "thread_pool.hpp"
+
+// Threads for generated loops and BLAS splits, on croton's own pool (thread_pool.hpp).
+// parallel_for splits [0, n) into chunks (two per thread) when the loop has more than
 // CROTON_OMP_MIN_WORK units of work (elements x the ops' cost in adds; below that, starting the
 // second thread costs more than it saves); the chunk body is an ordinary loop the compiler
-// vectorizes.
-// (`omp parallel for simd if(...)` is avoided: g++ 12 compiles its serial case 50x slower.)
+// vectorizes. CROTON_OMP(x) is a pragma (`omp simd` only) when built with -fopenmp.
 #define CROTON_PRAGMA(x) _Pragma(#x)
 #if defined(_OPENMP)
-#include <omp.h>
 #define CROTON_OMP(x) CROTON_PRAGMA(x)
 #else
 #define CROTON_OMP(x)
@@ -22,34 +22,20 @@
 
 namespace croton {
 
-// The threaded part, written once per translation unit: runs fn(ctx, lo, hi, t) on one
-// contiguous chunk per thread (t = chunk index) and returns the number of chunks, or runs
-// nothing and returns 0 when the work is too small to share (the caller then runs it alone).
-// Kernels reach it through the templates below, which pass the loop as a type-erased lambda,
-// so each loop body is compiled once (not once more per OpenMP region).
-// (noinline/noclone: otherwise g++ specializes the OpenMP region for every kernel's fn and
-// compiles each loop body twice.)
-__attribute__((noinline, noclone)) inline int parallel_chunks(
-    int64_t n, int64_t work, void (*fn)(void*, int64_t, int64_t, int), void* ctx) {
-#if defined(_OPENMP)
-  if (work > CROTON_OMP_MIN_WORK && n > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-    int used = 1;
-#pragma omp parallel
-    {
-      const int threads = omp_get_num_threads() < 64 ? omp_get_num_threads() : 64;
-      const int t = omp_get_thread_num();
-#pragma omp single
-      used = threads;
-      if (t < threads) {
-        const int64_t size = (n + threads - 1) / threads;
-        const int64_t lo = t * size, hi = lo + size < n ? lo + size : n;
-        if (lo < hi) fn(ctx, lo, hi, t);
-      }
-    }
-    return used;
+// The threaded part, written once per translation unit: runs fn(ctx, lo, hi, c) on chunks
+// c = 0, 1, ... of [0, n) (at most 64, in order of c they tile [0, n)) and returns the number of
+// chunks, or runs nothing and returns 0 when the work is too small to share or the pool is busy
+// (the caller then runs it alone). Kernels reach it through the templates below, which pass the
+// loop as a type-erased function, so each loop body is compiled once.
+__attribute__((noinline, noclone)) inline int parallel_chunks(int64_t n, int64_t work, ChunkFn fn,
+                                                             void* ctx) {
+  const int threads = pool_threads();
+  if (work > CROTON_OMP_MIN_WORK && n > 1 && threads > 1) {
+    int64_t chunks = 2 * int64_t(threads);
+    chunks = chunks < 64 ? chunks : 64;
+    chunks = chunks < n ? chunks : n;
+    if (ThreadPool::instance().run(n, int(chunks), fn, ctx)) return int(chunks);
   }
-#endif
-  (void)n; (void)work; (void)fn; (void)ctx;
   return 0;
 }
 
@@ -61,8 +47,8 @@ __attribute__((noinline)) void run_chunk(void* ctx, int64_t lo, int64_t hi, int)
   (*static_cast<Body*>(ctx))(lo, hi);
 }
 
-// body(lo, hi) over [0, n), in one chunk per thread when `work` (elements x cost) is large
-// enough.
+// body(lo, hi) over [0, n), in chunks shared by the pool's threads when `work` (elements x
+// cost) is large enough.
 template <class Body>
 inline void parallel_for(int64_t n, int64_t work, Body&& body) {
   using B = std::remove_reference_t<Body>;

@@ -15,6 +15,19 @@
 
 namespace croton {
 
+// The most bytes one array may hold (NumPy's limit: the byte count must fit a signed
+// pointer difference); element and byte counts beyond it are refused, never wrapped.
+constexpr int64_t kMaxBytes = std::numeric_limits<int64_t>::max() / 2;
+// What numel and mul_sat give for a count that overflows.
+constexpr int64_t kTooMany = std::numeric_limits<int64_t>::max();
+
+// a * b, or INT64_MAX when the product overflows (so a byte count that does not fit stays
+// too big instead of wrapping to a small number). Both nonnegative.
+inline int64_t mul_sat(int64_t a, int64_t b) {
+  int64_t r;
+  return __builtin_mul_overflow(a, b, &r) ? kTooMany : r;
+}
+
 // Scratch memory of one function on one thread (a `static thread_local` in each generated
 // function, handed to a call through ScratchLease). Blocks are handed out in request order and
 // kept when the call returns; the next call gets the same blocks in the same order (a block too
@@ -33,9 +46,11 @@ class Scratch {
       head_ = next;
     }
   }
-  // 64-byte aligned memory of at least `bytes`; nullptr when out of memory.
+  // 64-byte aligned memory of at least `bytes`; nullptr when out of memory (or when `bytes`
+  // is beyond any allocation: a saturated count from mul_sat / numel).
   void* alloc(int64_t bytes) {
     if (bytes < 1) bytes = 1;
+    if (bytes > kMaxBytes) return nullptr;
     Block* block = *cursor_;
     if (block == nullptr || block->capacity < bytes) {
       auto* grown = static_cast<Block*>(std::malloc(sizeof(Block) + static_cast<size_t>(bytes) + 64));
@@ -110,10 +125,23 @@ inline void contiguous_strides(int32_t ndim, const int64_t* shape, int64_t* stri
   }
 }
 
+// The element count of `shape`, saturated at INT64_MAX when the product overflows (a zero
+// length anywhere gives 0).
 inline int64_t numel(int32_t ndim, const int64_t* shape) {
   int64_t n = 1;
-  for (int32_t d = 0; d < ndim; ++d) n *= shape[d];
-  return n;
+  bool overflow = false;
+  for (int32_t d = 0; d < ndim; ++d) {
+    if (shape[d] == 0) return 0;
+    overflow = overflow || __builtin_mul_overflow(n, shape[d], &n);
+  }
+  return overflow ? kTooMany : n;
+}
+
+// The bytes of a contiguous array of `shape` with `itemsize`-byte elements; -1 when that is
+// more than any array may hold (kMaxBytes).
+inline int64_t array_bytes(int32_t ndim, const int64_t* shape, int64_t itemsize) {
+  const int64_t bytes = mul_sat(numel(ndim, shape), itemsize);
+  return bytes > kMaxBytes ? -1 : bytes;
 }
 
 inline bool same_shape(int32_t ndim, const int64_t* a, const int64_t* b) {
@@ -194,11 +222,39 @@ inline T value(const croton_buffer& b) {
   }
 }
 
+// An array whose element or byte count does not fit (NumPy's "array is too big").
+inline int fail_too_big(croton_error* err, int32_t ndim, const int64_t* shape) {
+  err->code = CROTON_ERR_TOO_BIG;
+  err->check = -1;
+  err->ndim_a = ndim;
+  err->ndim_b = 0;
+  for (int32_t d = 0; d < ndim; ++d) err->shape_a[d] = shape[d];
+  return CROTON_ERR_TOO_BIG;
+}
+
+// The caller's commit-point answer stopped the call (a pending KeyboardInterrupt).
+inline int fail_interrupted(croton_error* err) {
+  err->code = CROTON_ERR_INTERRUPTED;
+  err->check = -1;
+  return CROTON_ERR_INTERRUPTED;
+}
+
 inline int fail_alloc(croton_error* err) {
   err->code = CROTON_ERR_ALLOC;
   err->check = -1;
   std::strncpy(err->message, "out of memory", sizeof(err->message) - 1);
   return CROTON_ERR_ALLOC;
+}
+
+// Contiguous scratch memory for buffer `b` (its shape set): 0, or the error's status (too big
+// to exist, or out of memory).
+inline int alloc_scratch(Scratch& scratch, croton_buffer* b, int64_t itemsize, croton_error* err) {
+  const int64_t bytes = array_bytes(b->ndim, b->shape, itemsize);
+  if (bytes < 0) return fail_too_big(err, b->ndim, b->shape);
+  b->data = scratch.alloc(bytes);
+  if (b->data == nullptr) return fail_alloc(err);
+  contiguous_strides(b->ndim, b->shape, b->strides);
+  return 0;
 }
 
 }  // namespace croton

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "abi.h"
@@ -23,20 +24,30 @@ constexpr int kTypenum[] = {NPY_BOOL,   NPY_INT8,    NPY_INT16,     NPY_INT32,  
                             NPY_UINT8,  NPY_UINT16,  NPY_UINT32,    NPY_UINT64,    NPY_FLOAT32,
                             NPY_FLOAT64, NPY_COMPLEX64, NPY_COMPLEX128, NPY_FLOAT16};
 constexpr int kListFastMax = 32;
+constexpr int64_t kItemsize[] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 16};
+
+// Calls whose inputs and shared variables hold at least this many elements release the GIL
+// while the kernels run (NumPy releases it above 500 elements; a call of a few microseconds
+// gains nothing, and re-taking a GIL another thread holds can cost a switch interval).
+constexpr int64_t kReleaseGilElements = 1 << 14;
 
 struct AllocCtx {
   const croton_function* fn;
   PyObject** outputs;
   PyObject** updates;
   const int32_t* update_dtypes;
+  PyThreadState* released;  // the GIL's saved state while the kernels run without it
+  int64_t release_at;       // release the GIL after allocating an output this large
+  bool interrupted;         // the commit point found a pending KeyboardInterrupt (error set)
 };
 
-// Fills `b` from an ndarray of the expected dtype and ndim; false when it does not fit.
+// Fills `b` from an ndarray of the expected dtype (native byte order), ndim and alignment;
+// false when it does not fit (the converter then makes one that does).
 bool view_array(PyObject* obj, int32_t dtype, int32_t ndim, croton_buffer* b) {
   if (!PyArray_Check(obj)) return false;
   auto* arr = reinterpret_cast<PyArrayObject*>(obj);
   if (PyArray_TYPE(arr) != kTypenum[dtype] || PyArray_NDIM(arr) != ndim) return false;
-  if (!PyArray_ISALIGNED(arr)) return false;
+  if (!PyArray_ISALIGNED(arr) || !PyArray_ISNOTSWAPPED(arr)) return false;
   const npy_intp item = PyArray_ITEMSIZE(arr);
   b->data = PyArray_DATA(arr);
   b->ndim = ndim;
@@ -57,21 +68,66 @@ bool fits_pattern(const croton_arg& spec, const croton_buffer& b) {
   return true;
 }
 
+int64_t numel(const croton_buffer& b) {
+  int64_t n = 1;
+  for (int d = 0; d < b.ndim; ++d) n *= b.shape[d];  // shapes of real arrays: no overflow
+  return n;
+}
+
+// The bytes [lo, hi) a buffer can touch (its bounding range); empty for an empty buffer.
+struct Extent {
+  uintptr_t lo = 0, hi = 0;
+};
+
+Extent extent_of(const croton_buffer& b) {
+  const int64_t item = kItemsize[b.dtype];
+  int64_t lo = 0, hi = 0;
+  for (int d = 0; d < b.ndim; ++d) {
+    if (b.shape[d] == 0) return {};
+    const int64_t span = (b.shape[d] - 1) * b.strides[d];
+    (span < 0 ? lo : hi) += span;
+  }
+  const auto base = reinterpret_cast<uintptr_t>(b.data);
+  return {base + static_cast<uintptr_t>(lo * item), base + static_cast<uintptr_t>((hi + 1) * item)};
+}
+
+bool overlap(const Extent& a, const Extent& b) { return a.lo < b.hi && b.lo < a.hi; }
+
 int alloc_array(void* vctx, int32_t kind, int32_t index, int32_t ndim, const int64_t* shape,
                 croton_buffer* out) {
   auto* ctx = static_cast<AllocCtx*>(vctx);
-  const int32_t dtype = kind == 0 ? ctx->fn->outputs[index].dtype : ctx->update_dtypes[index];
-  npy_intp dims[CROTON_MAX_NDIM];
-  for (int d = 0; d < ndim; ++d) dims[d] = static_cast<npy_intp>(shape[d]);
-  PyObject* arr = PyArray_SimpleNew(ndim, dims, kTypenum[dtype]);
-  if (arr == nullptr) {
-    PyErr_Clear();
-    return 1;
+  bool release = ctx->released != nullptr;
+  if (release) {  // callbacks run with the GIL
+    PyEval_RestoreThread(ctx->released);
+    ctx->released = nullptr;
   }
-  PyObject** slot = kind == 0 ? &ctx->outputs[index] : &ctx->updates[index];
-  Py_XDECREF(*slot);
-  *slot = arr;
-  return view_array(arr, dtype, ndim, out) ? 0 : 1;
+  int rc = 0;
+  if (kind == CROTON_COMMIT_POINT) {
+    // The last moment the call can stop without an effect: a SIGINT whose Python handler
+    // raised (KeyboardInterrupt) stops it here, and the exception comes out of the call.
+    if (PyErr_CheckSignals() != 0) {
+      ctx->interrupted = true;
+      return 1;  // keeps the GIL: the call returns at once
+    }
+  } else {
+    const int32_t dtype = kind == 0 ? ctx->fn->outputs[index].dtype : ctx->update_dtypes[index];
+    npy_intp dims[CROTON_MAX_NDIM];
+    for (int d = 0; d < ndim; ++d) dims[d] = static_cast<npy_intp>(shape[d]);
+    PyObject* arr = PyArray_SimpleNew(ndim, dims, kTypenum[dtype]);
+    if (arr == nullptr) {
+      PyErr_Clear();
+      rc = 1;
+    } else {
+      PyObject** slot = kind == 0 ? &ctx->outputs[index] : &ctx->updates[index];
+      Py_XDECREF(*slot);
+      *slot = arr;
+      rc = view_array(arr, dtype, ndim, out) ? 0 : 1;
+      // a large result: the kernels will take a while, let other threads run
+      if (rc == 0 && numel(*out) >= ctx->release_at) release = true;
+    }
+  }
+  if (release) ctx->released = PyEval_SaveThread();
+  return rc;
 }
 
 // Exact conversion of a Python number to one element of `dtype`, into `dst`.
@@ -128,18 +184,55 @@ class Slots {
   std::vector<T> big_;
 };
 
+// Where one call stages the Python numbers and short lists it converts itself: on the call's
+// own stack (uninitialized: only the slots used are written), so concurrent and re-entrant
+// calls of one function never share it.
+class Staging {
+ public:
+  explicit Staging(int32_t n) : n_(n) {}
+  void* slot(int32_t i) {
+    if (n_ <= kSmall) return small_[i];
+    if (big_.empty()) big_.resize(static_cast<size_t>(n_) * kListFastMax);
+    return big_.data() + static_cast<size_t>(i) * kListFastMax;
+  }
+
+ private:
+  static constexpr int32_t kSmall = 8;
+  int32_t n_;
+  double small_[kSmall][kListFastMax];
+  std::vector<double> big_;
+};
+
+// Strong references held for the duration of a call (shared storage read, converted inputs),
+// so another thread or a callback replacing a shared variable's value cannot free memory the
+// kernels use.
+class Refs {
+ public:
+  explicit Refs(int32_t n) : slots_(n), n_(n) {}
+  ~Refs() {
+    PyObject** p = slots_.data();
+    for (int32_t k = 0; k < n_; ++k) Py_XDECREF(p[k]);
+  }
+  PyObject*& operator[](int32_t k) { return slots_.data()[k]; }
+
+ private:
+  Slots<PyObject*> slots_;
+  int32_t n_;
+};
+
 class NativeFunction {
  public:
   NativeFunction(py::capsule table, py::list shared_cells, py::object convert,
-                 py::object resolve, py::object raise_error, bool single_output)
+                 py::object resolve, py::object raise_error, bool single_output,
+                 bool always_release_gil)
       : table_(table), cells_(shared_cells), convert_(convert), resolve_(resolve),
-        raise_error_(raise_error), single_output_(single_output) {
+        raise_error_(raise_error), single_output_(single_output),
+        release_at_(always_release_gil ? 0 : kReleaseGilElements) {
     fn_ = static_cast<const croton_function*>(table.get_pointer());
     if (fn_ == nullptr || fn_->abi_version != CROTON_ABI_VERSION)
       throw std::runtime_error("croton: compiled function has an incompatible ABI version");
     if (static_cast<int32_t>(py::len(shared_cells)) != fn_->n_shared)
       throw std::runtime_error("croton: wrong number of shared variables for this function");
-    storage_.resize(static_cast<size_t>(fn_->n_inputs));
     update_dtypes_.resize(static_cast<size_t>(fn_->n_updates));
     for (int32_t k = 0; k < fn_->n_updates; ++k)
       update_dtypes_[k] = fn_->shared[fn_->update_target[k]].dtype;
@@ -158,50 +251,72 @@ class NativeFunction {
     const int32_t n_in = fn_->n_inputs, n_sh = fn_->n_shared;
     Slots<croton_buffer> in_slots(n_in);
     croton_buffer* in = in_slots.data();
-    std::vector<py::object> keep;  // converted arguments stay alive for the call
+    Staging staging(n_in);
+    Refs in_refs(n_in);  // the array behind each input (nullptr: staged), alive for the call
     for (int32_t i = 0; i < n_in; ++i) {
       PyObject* obj = PyTuple_GET_ITEM(argt, i);
       const croton_arg& spec = fn_->inputs[i];
       croton_buffer* b = &in[i];
-      if (view_array(obj, spec.dtype, spec.ndim, b) && fits_pattern(spec, *b)) continue;
-      if (fast_number_or_list(obj, spec, i, b) && fits_pattern(spec, *b)) continue;
+      if (view_array(obj, spec.dtype, spec.ndim, b) && fits_pattern(spec, *b)) {
+        Py_INCREF(obj);
+        in_refs[i] = obj;
+        continue;
+      }
+      if (fast_number_or_list(obj, spec, staging.slot(i), b) && fits_pattern(spec, *b)) continue;
       py::object converted = convert_(i, py::handle(obj));
       if (!view_array(converted.ptr(), spec.dtype, spec.ndim, b))
-        throw std::runtime_error("croton: input conversion returned an unexpected array");
-      keep.push_back(std::move(converted));
+        throw std::runtime_error("croton: the converter of argument " + std::to_string(i) +
+                                 " returned an array the compiled code cannot read");
+      in_refs[i] = converted.release().ptr();
     }
     Slots<croton_buffer> sh_slots(n_sh);
     croton_buffer* sh = sh_slots.data();
+    Refs sh_refs(n_sh);
     PyObject* cells = cells_.ptr();
+    int64_t elements = 0;
     for (int32_t j = 0; j < n_sh; ++j) {
       PyObject* value = PyList_GET_ITEM(PyList_GET_ITEM(cells, j), 0);
       if (!view_array(value, fn_->shared[j].dtype, fn_->shared[j].ndim, &sh[j]))
         throw std::runtime_error("croton: a shared variable's storage has the wrong type");
+      Py_INCREF(value);
+      sh_refs[j] = value;
+      elements += numel(sh[j]);
     }
+    Refs private_copies(fn_->n_updates);  // update targets written into a copy (see below)
+    if (fn_->n_updates > 0) protect_writes(in, in_refs, sh, sh_refs, private_copies);
+    for (int32_t i = 0; i < n_in; ++i) elements += numel(in[i]);
     Slots<PyObject*> out_objs(fn_->n_outputs), upd_objs(fn_->n_updates);
     Slots<croton_buffer> out_bufs(fn_->n_outputs), upd_bufs(fn_->n_updates);
     PyObject** outs = out_objs.data();
     PyObject** upds = upd_objs.data();
     croton_buffer* ob = out_bufs.data();
     croton_buffer* ub = upd_bufs.data();
-    AllocCtx ctx{fn_, outs, upds, update_dtypes_.data()};
+    AllocCtx ctx{fn_, outs, upds, update_dtypes_.data(), nullptr, release_at_, false};
     croton_error err{};
+    // The kernels run without the GIL when the call is large (other Python threads go on);
+    // the allocator and commit-point callbacks re-take it.
+    if (elements >= release_at_) ctx.released = PyEval_SaveThread();
     const int rc = fn_->call(in, sh, &alloc_array, &ctx, ob, ub, &err);
+    if (ctx.released != nullptr) PyEval_RestoreThread(ctx.released);
     if (rc != 0) {
       for (int32_t k = 0; k < fn_->n_outputs; ++k) Py_XDECREF(outs[k]);
       for (int32_t k = 0; k < fn_->n_updates; ++k) Py_XDECREF(upds[k]);
+      if (ctx.interrupted) throw py::error_already_set();  // the KeyboardInterrupt
       py::tuple a(err.ndim_a), b(err.ndim_b);
       for (int d = 0; d < err.ndim_a; ++d) a[d] = py::int_(err.shape_a[d]);
       for (int d = 0; d < err.ndim_b; ++d) b[d] = py::int_(err.shape_b[d]);
       raise_error_(err.code, err.check, a, b, py::str(err.message));
       throw std::runtime_error("croton: the error callback did not raise");
     }
-    // Updates whose shape changed were computed into new arrays: swap them in now.
+    // Updates computed into new arrays (shape changed) or into a private copy: swap them in.
     for (int32_t k = 0; k < fn_->n_updates; ++k) {
-      if (upds[k] != nullptr) {
-        PyObject* cell = PyList_GET_ITEM(cells, fn_->update_target[k]);
-        PyList_SetItem(cell, 0, upds[k]);  // steals the reference
+      PyObject* value = upds[k] != nullptr ? upds[k] : private_copies[k];
+      if (value == nullptr) continue;
+      if (upds[k] == nullptr) {
+        Py_INCREF(value);
       }
+      PyObject* cell = PyList_GET_ITEM(cells, fn_->update_target[k]);
+      PyList_SetItem(cell, 0, value);  // steals the reference
     }
     if (single_output_) return py::reinterpret_steal<py::object>(outs[0]);
     PyObject* list = PyList_New(fn_->n_outputs);
@@ -215,15 +330,66 @@ class NativeFunction {
   int n_updates() const { return fn_->n_updates; }
 
  private:
+  // The call writes the storage of its update targets in place. Nothing it reads may overlap
+  // that storage (an input that is, or views, a shared variable's value; two shared variables
+  // over one array), and read-only storage (a borrowed array the user locked) is never written:
+  // an overlapping input is copied (as Theano copied inputs that may alias what it writes); a
+  // read-only target, or one overlapping another shared variable, is computed into a private
+  // copy that replaces its value once the call succeeds. A bounds check, as np.shares_memory's
+  // fast path: false positives (interleaved views) only cost a copy.
+  void protect_writes(croton_buffer* in, Refs& in_refs, croton_buffer* sh, Refs& sh_refs,
+                      Refs& private_copies) {
+    const int32_t n_in = fn_->n_inputs, n_sh = fn_->n_shared;
+    Slots<Extent> extent_slots(n_sh);
+    Extent* extents = extent_slots.data();
+    for (int32_t j = 0; j < n_sh; ++j) extents[j] = extent_of(sh[j]);
+    // Shared variables keep their storage from call to call: when every extent is as in a
+    // call that found no update target overlapping another shared variable, neither does this
+    // one (n_updates x n_shared comparisons become one memcmp).
+    const size_t extent_bytes = sizeof(Extent) * static_cast<size_t>(n_sh);
+    const bool known_apart = apart_extents_.size() == static_cast<size_t>(n_sh) &&
+                             std::memcmp(apart_extents_.data(), extents, extent_bytes) == 0;
+    bool shared_overlap = false;
+    for (int32_t k = 0; k < fn_->n_updates; ++k) {
+      const int32_t j = fn_->update_target[k];
+      auto* arr = reinterpret_cast<PyArrayObject*>(sh_refs[j]);
+      const Extent target = extents[j];
+      bool overlaps = false;
+      for (int32_t m = 0; m < n_sh && !known_apart && !overlaps && target.lo != target.hi; ++m)
+        overlaps = m != j && overlap(target, extents[m]);
+      shared_overlap = shared_overlap || overlaps;
+      if (overlaps || !PyArray_ISWRITEABLE(arr)) {
+        PyObject* fresh = PyArray_NewCopy(arr, NPY_CORDER);
+        if (fresh == nullptr) throw py::error_already_set();
+        private_copies[k] = fresh;
+        view_array(fresh, fn_->shared[j].dtype, fn_->shared[j].ndim, &sh[j]);
+        continue;  // a fresh array: no input can overlap it
+      }
+      if (target.lo == target.hi) continue;
+      for (int32_t i = 0; i < n_in; ++i) {
+        if (in_refs[i] == nullptr || !overlap(target, extent_of(in[i]))) continue;
+        PyObject* fresh = PyArray_NewCopy(reinterpret_cast<PyArrayObject*>(in_refs[i]),
+                                          NPY_CORDER);
+        if (fresh == nullptr) throw py::error_already_set();
+        Py_DECREF(in_refs[i]);
+        in_refs[i] = fresh;
+        view_array(fresh, fn_->inputs[i].dtype, fn_->inputs[i].ndim, &in[i]);
+      }
+    }
+    if (!known_apart && !shared_overlap) apart_extents_.assign(extents, extents + n_sh);
+  }
+
   // Python floats/ints for scalars and short lists of them for vectors, converted exactly
-  // without NumPy; anything else goes to the Python converter (which also raises the errors).
-  bool fast_number_or_list(PyObject* obj, const croton_arg& spec, int32_t i, croton_buffer* b) {
-    void* dst = storage_[static_cast<size_t>(i)].data();
+  // without NumPy into this call's staging slot `dst`; anything else goes to the Python
+  // converter (which also raises the errors).
+  static bool fast_number_or_list(PyObject* obj, const croton_arg& spec, void* dst,
+                                  croton_buffer* b) {
     const int64_t item = spec.dtype == CROTON_FLOAT32 || spec.dtype == CROTON_INT32 ? 4 : 8;
     if (spec.ndim == 0) {
       if (PyArray_IsScalar(obj, Generic)) {  // NumPy scalars of exactly this dtype
         PyArray_Descr* descr = PyArray_DescrFromScalar(obj);
-        const bool same = descr != nullptr && descr->type_num == kTypenum[spec.dtype];
+        const bool same = descr != nullptr && descr->type_num == kTypenum[spec.dtype] &&
+                          PyArray_ISNBO(descr->byteorder);
         Py_XDECREF(descr);
         if (!same) return false;
         PyArray_ScalarAsCtype(obj, dst);
@@ -251,9 +417,10 @@ class NativeFunction {
   py::list cells_;
   py::object convert_, resolve_, raise_error_;
   bool single_output_;
+  int64_t release_at_;
   const croton_function* fn_ = nullptr;
-  std::vector<std::array<double, kListFastMax>> storage_;
   std::vector<int32_t> update_dtypes_;
+  std::vector<Extent> apart_extents_;  // see protect_writes
 };
 
 }  // namespace
@@ -263,7 +430,7 @@ PYBIND11_MODULE(_croton_binding, m) {
   m.doc() = "croton's binding layer: wraps compiled function tables as callables.";
   m.attr("ABI_VERSION") = CROTON_ABI_VERSION;
   py::class_<NativeFunction>(m, "NativeFunction", py::dynamic_attr())
-      .def(py::init<py::capsule, py::list, py::object, py::object, py::object, bool>())
+      .def(py::init<py::capsule, py::list, py::object, py::object, py::object, bool, bool>())
       .def("__call__", &NativeFunction::call)
       .def_property_readonly("n_inputs", &NativeFunction::n_inputs)
       .def_property_readonly("n_outputs", &NativeFunction::n_outputs)

@@ -165,6 +165,7 @@ void read_array(Reader& in, const croton_arg& spec, const char* what, Array* a) 
 struct AllocCtx {
   const croton_function* fn;
   int64_t requests = 0;       // allocation requests in this run
+  int64_t commit_points = 0;  // commit-point questions in this run
   int64_t fail_at = -1;       // the request that fails
   std::vector<void*> blocks;  // allocated during the current call
 };
@@ -173,6 +174,11 @@ int alloc_fn(void* vctx, int32_t kind, int32_t index, int32_t ndim, const int64_
              croton_buffer* out) {
   auto* ctx = static_cast<AllocCtx*>(vctx);
   const croton_function* fn = ctx->fn;
+  if (kind == CROTON_COMMIT_POINT) {  // no interrupt here: go on
+    if (out != nullptr || shape != nullptr || ndim != 0) die(3, "commit point: bad arguments");
+    ++ctx->commit_points;
+    return 0;
+  }
   if (kind == 0 ? (index < 0 || index >= fn->n_outputs) : (index < 0 || index >= fn->n_updates))
     die(3, "alloc: kind %d with index %d out of range", int(kind), int(index));
   const croton_arg& spec =
@@ -246,6 +252,7 @@ int main(int argc, char** argv) {
     for (int32_t j = 0; j < n_sh; ++j) sh_bufs[j] = shared[j].view;
     croton_error err{};
     ctx.blocks.clear();
+    ctx.commit_points = 0;
     const int rc = fn->call(in_bufs.data(), sh_bufs.data(), &alloc_fn, &ctx, outs.data(),
                             upds.data(), &err);
     for (int32_t i = 0; i < n_in; ++i)
@@ -254,6 +261,8 @@ int main(int argc, char** argv) {
     out.put<int32_t>(rc);
     out.put<int32_t>(rc != 0 ? err.code : 0);
     out.put<int32_t>(rc != 0 ? err.check : 0);
+    if (rc == 0 && ctx.commit_points != 1)
+      die(3, "call %ld asked the commit point %ld times, not once", call, long(ctx.commit_points));
     if (rc == 0) {
       out.put<int32_t>(fn->n_outputs);
       for (int32_t k = 0; k < fn->n_outputs; ++k) {

@@ -460,6 +460,42 @@ void test_scratch_is_kept_between_calls() {
   CHECK(!kept.busy);
 }
 
+// Element and byte counts never wrap (issue 12: zeros((2**31, 2**31)) wrote past its block):
+// numel and mul_sat saturate, array_bytes refuses what no array may hold, and the scratch
+// allocator returns nullptr for such a size instead of asking malloc for it.
+void test_checked_counts() {
+  const int64_t big = int64_t(1) << 32, half = int64_t(1) << 31;
+  const int64_t square[] = {big, big}, wraps[] = {half, half}, fits[] = {3, 4, 5};
+  const int64_t with_zero[] = {big, big, big, 0};
+  CHECK_SAME(croton::numel(2, square), croton::kTooMany);  // 2**64 wrapped to 0 before
+  CHECK_SAME(croton::numel(2, wraps), int64_t(1) << 62);
+  CHECK_SAME(croton::numel(3, fits), int64_t(60));
+  CHECK_SAME(croton::numel(4, with_zero), int64_t(0));  // empty, however large the others
+  CHECK_SAME(croton::numel(0, fits), int64_t(1));
+  CHECK_SAME(croton::array_bytes(2, wraps, 8), int64_t(-1));  // 2**65 bytes wrapped to 0 before
+  CHECK_SAME(croton::array_bytes(2, square, 1), int64_t(-1));
+  CHECK_SAME(croton::array_bytes(3, fits, 8), int64_t(480));
+  CHECK_SAME(croton::mul_sat(int64_t(1) << 40, int64_t(1) << 30), croton::kTooMany);
+  CHECK_SAME(croton::mul_sat(int64_t(1) << 40, int64_t(8)), int64_t(1) << 43);
+  croton::Scratch scratch;
+  CHECK(scratch.alloc(croton::kTooMany) == nullptr);
+  CHECK(scratch.alloc(croton::kMaxBytes + 1) == nullptr);
+  CHECK(scratch.alloc(64) != nullptr);  // still usable
+  croton_buffer b{};
+  b.ndim = 2;
+  b.dtype = CROTON_FLOAT64;
+  b.shape[0] = half;
+  b.shape[1] = half;
+  croton_error err{};
+  CHECK_SAME(croton::alloc_scratch(scratch, &b, 8, &err), int(CROTON_ERR_TOO_BIG));
+  CHECK_SAME(err.ndim_a, 2);
+  CHECK_SAME(err.shape_a[1], half);
+  b.shape[0] = 3;
+  b.shape[1] = 2;
+  CHECK_SAME(croton::alloc_scratch(scratch, &b, 8, &err), 0);
+  CHECK(b.data != nullptr && b.strides[0] == 2 && b.strides[1] == 1);
+}
+
 croton_buffer make_buffer(int32_t ndim, const int64_t* shape, const int64_t* strides) {
   croton_buffer b{};
   b.ndim = ndim;
@@ -559,6 +595,7 @@ int main() {
   test_sigmoid();
   test_scratch();
   test_scratch_is_kept_between_calls();
+  test_checked_counts();
   test_layout_helpers();
   test_errors();
   if (g_failures != 0) {

@@ -155,7 +155,7 @@ inline void image_rows(const croton_buffer& bb, const ConvGeometry& g, int64_t n
 
 template <class T>
 inline T* scratch_array(Scratch& scratch, int64_t count) {
-  return static_cast<T*>(scratch.alloc(count * int64_t(sizeof(T))));
+  return static_cast<T*>(scratch.alloc(mul_sat(count, int64_t(sizeof(T)))));
 }
 
 template <class T>

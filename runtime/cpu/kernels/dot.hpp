@@ -68,7 +68,7 @@ inline bool as_matrix(const croton_buffer& x, int32_t split, Scratch& scratch, M
   cols = 1;
   for (int32_t d = 0; d < split; ++d) rows *= x.shape[d];
   for (int32_t d = split; d < x.ndim; ++d) cols *= x.shape[d];
-  T* copy = static_cast<T*>(scratch.alloc(rows * cols * int64_t(sizeof(T))));
+  T* copy = static_cast<T*>(scratch.alloc(mul_sat(mul_sat(rows, cols), int64_t(sizeof(T)))));
   if (copy == nullptr) return false;
   strided_copy(x, copy, true);
   *m = Mat<T>{copy, rows, cols, cols, 1};
@@ -88,7 +88,7 @@ inline bool contract(const croton_buffer& a, const croton_buffer& b, const croto
     matmul(am, bm, Mat<T>{static_cast<T*>(c.data), rows, cols, rs, cs});
     return true;
   }
-  T* tmp = static_cast<T*>(scratch.alloc(am.rows * bm.cols * int64_t(sizeof(T))));
+  T* tmp = static_cast<T*>(scratch.alloc(mul_sat(mul_sat(am.rows, bm.cols), int64_t(sizeof(T)))));
   if (tmp == nullptr) return false;
   matmul(am, bm, Mat<T>{tmp, am.rows, bm.cols, bm.cols, 1});
   strided_copy(c, tmp, false);

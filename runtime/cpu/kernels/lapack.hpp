@@ -79,7 +79,7 @@ inline T& at2(const croton_buffer& x, int64_t i, int64_t j) {
 template <class T>
 inline T* fortran_copy(const croton_buffer& x, Scratch& scratch) {
   const int64_t rows = x.shape[0], cols = x.ndim == 2 ? x.shape[1] : 1;
-  T* f = static_cast<T*>(scratch.alloc(rows * cols * int64_t(sizeof(T))));
+  T* f = static_cast<T*>(scratch.alloc(mul_sat(mul_sat(rows, cols), int64_t(sizeof(T)))));
   if (f == nullptr) return nullptr;
   for (int64_t j = 0; j < cols; ++j)
     for (int64_t i = 0; i < rows; ++i) f[i + j * rows] = at2<T>(x, i, j);

@@ -124,7 +124,7 @@ inline int reshape_into(const croton_buffer& src, croton_buffer& dst, Scratch& s
   if (is_contiguous(src)) {
     dst.data = src.data;
   } else {
-    dst.data = scratch.alloc(numel(dst.ndim, dst.shape) * int64_t(sizeof(T)));
+    dst.data = scratch.alloc(mul_sat(numel(dst.ndim, dst.shape), int64_t(sizeof(T))));
     if (dst.data == nullptr) return fail_alloc(err);
     int64_t out_strides[CROTON_MAX_NDIM];
     contiguous_strides(src.ndim, src.shape, out_strides);
