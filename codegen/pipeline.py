@@ -4,7 +4,7 @@ Example::
 
     >>> from croton.codegen.pipeline import PIPELINES
     >>> [p.__name__ for p in PIPELINES["FAST_RUN"]][:4]
-    ['float16', 'merge', 'prune_scan', 'constant_fold']
+    ['float16', 'merge', 'prune_scan', 'scan_pushout']
 """
 
 from __future__ import annotations
