@@ -190,3 +190,22 @@ def test_bad_arguments_name_the_argument():
     g = croton.function([x, w], T.nnet.conv2d(x, w, filter_dilation=(3, 1)))
     with pytest.raises(ValueError, match="larger than the padded input"):
         g(np.zeros((1, 1, 5, 5)), np.zeros((1, 1, 3, 2)))
+
+
+def test_many_image_chunks_and_window_edges():
+    # 20 images of 100 taps x 348 pixels: three chunks of images (7 per GEMM); stride, dilation and
+    # padding put window edges at every offset of a row
+    x, w, g = T.dtensor4("x"), T.dtensor4("w"), T.dtensor4("g")
+    y = T.nnet.conv2d(x, w, border_mode=((2, 1), (3, 4)), subsample=(1, 2), filter_dilation=(1, 2),
+                      filter_flip=False)
+    gx, gw = T.grad((y * g).sum(), [x, w])
+    f = croton.function([x, w, g], [y, gx, gw])
+    f_np = croton.function([x, w, g], [y, gx, gw], mode="NUMPY")
+    xa = RNG.standard_normal((20, 8, 30, 50))[:, ::2, :, ::2]
+    wa = RNG.standard_normal((3, 4, 5, 5))
+    ga = RNG.standard_normal((20, 3, 29, 12))
+    want_y = ref_conv(xa, wa, ((2, 1), (3, 4)), (1, 2), (1, 2), 1, False)
+    got = f(xa, wa, ga)
+    np.testing.assert_allclose(got[0], want_y, rtol=1e-11, atol=1e-11)
+    for a, b in zip(got, f_np(xa, wa, ga)):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)

@@ -61,10 +61,12 @@ inline ConvGeometry conv_geometry(const Conv5& x, const Conv5& w, const Conv5& y
   return g;
 }
 
-// Images per chunk: the column matrix of a chunk holds at most about 4M elements.
+// Images per chunk: the column matrix and the output rows of a chunk hold at most about 256K
+// elements each (they stay in cache between im2col and the GEMM).
 inline int64_t conv_chunk(const ConvGeometry& g) {
-  const int64_t per = g.c * g.kvol() * g.pixels();
-  int64_t nb = per > 0 ? (int64_t(1) << 22) / per : g.n;
+  const int64_t rows = g.c * g.kvol() > g.o ? g.c * g.kvol() : g.o;
+  const int64_t per = mul_sat(rows, g.pixels());
+  int64_t nb = per > 0 ? (int64_t(1) << 18) / per : g.n;
   if (nb < 1) nb = 1;
   return nb < g.n ? nb : g.n;
 }
@@ -90,31 +92,44 @@ inline void filters_to_matrix(const croton_buffer& wb, const ConvGeometry& g, T*
                    e * w.strides[4]];
 }
 
-// Calls fn(row, col, inside, src) for every element of a chunk's column matrix: row = channel *
-// kvol + tap, col = image-in-chunk * pixels + output position, src = the input element's offset
-// (may be negative: strides may be) when `inside`, false where the window lies in the padding.
+// The output columns l in [lo, hi) whose input column l * st + e * dil - pad lies inside [0, n).
+inline void conv_inside(int64_t n, int64_t out, int64_t st, int64_t tap, int64_t pad,
+                        int64_t* lo, int64_t* hi) {
+  const int64_t first = pad - tap;  // l * st >= first, l * st < n + first
+  int64_t l0 = first > 0 ? (first + st - 1) / st : 0;
+  int64_t l1 = n + first > 0 ? (n + first + st - 1) / st : 0;
+  *lo = l0 < out ? l0 : out;
+  *hi = l1 < out ? (l1 > *lo ? l1 : *lo) : out;
+}
+
+// Calls seg(dst, src, lo, hi, len) for every run of a chunk's column matrix: dst = row * ld +
+// the run's first column (row = channel * kvol + tap, column = image-in-chunk * pixels + output
+// position), len output columns of which [lo, hi) read the input at src + l * stride (src may be
+// negative: strides may be) and the others lie in the padding; a run in the padding rows has
+// lo == hi. The inner loops have no per-element bounds tests.
 template <class F>
-inline void conv_columns(const Conv5& x, const ConvGeometry& g, int64_t n0, int64_t nb, F&& fn) {
-  const int64_t npix = g.pixels();
+inline void conv_columns(const Conv5& x, const ConvGeometry& g, int64_t n0, int64_t nb,
+                         int64_t ld, F&& seg) {
+  const int64_t npix = g.pixels(), w = g.out[2];
   for (int64_t c = 0; c < g.c; ++c)
     for (int64_t a = 0; a < g.k[0]; ++a)
       for (int64_t b = 0; b < g.k[1]; ++b)
         for (int64_t e = 0; e < g.k[2]; ++e) {
           const int64_t row = c * g.kvol() + (a * g.k[1] + b) * g.k[2] + e;
+          int64_t lo, hi;
+          conv_inside(g.in[2], w, g.p.st[2], e * g.p.dil[2], g.p.pad[2], &lo, &hi);
+          const int64_t s0 = e * g.p.dil[2] - g.p.pad[2];
           for (int64_t m = 0; m < nb; ++m) {
             const int64_t base = (n0 + m) * x.strides[0] + c * x.strides[1];
-            int64_t col = m * npix;
+            int64_t dst = row * ld + m * npix;
             for (int64_t i = 0; i < g.out[0]; ++i) {
               const int64_t zi = i * g.p.st[0] + a * g.p.dil[0] - g.p.pad[0];
               const bool zin = zi >= 0 && zi < g.in[0];
-              for (int64_t j = 0; j < g.out[1]; ++j) {
+              for (int64_t j = 0; j < g.out[1]; ++j, dst += w) {
                 const int64_t r = j * g.p.st[1] + b * g.p.dil[1] - g.p.pad[1];
-                const bool rin = zin && r >= 0 && r < g.in[1];
-                const int64_t off = base + zi * x.strides[2] + r * x.strides[3];
-                for (int64_t l = 0; l < g.out[2]; ++l, ++col) {
-                  const int64_t s = l * g.p.st[2] + e * g.p.dil[2] - g.p.pad[2];
-                  fn(row, col, rin && s >= 0 && s < g.in[2], off + s * x.strides[4]);
-                }
+                const bool in = zin && r >= 0 && r < g.in[1];
+                seg(dst, base + zi * x.strides[2] + r * x.strides[3] + s0 * x.strides[4],
+                    in ? lo : 0, in ? hi : 0, w);
               }
             }
           }
@@ -126,10 +141,15 @@ template <class T>
 inline void im2col(const croton_buffer& xb, const ConvGeometry& g, int64_t n0, int64_t nb,
                    T* col) {
   const T* px = static_cast<const T*>(xb.data);
-  const int64_t ld = nb * g.pixels();
-  conv_columns(conv5(xb), g, n0, nb, [&](int64_t row, int64_t c, bool inside, int64_t src) {
-    col[row * ld + c] = inside ? px[src] : T(0);
-  });
+  const Conv5 x = conv5(xb);
+  const int64_t st = g.p.st[2] * x.strides[4];
+  conv_columns(x, g, n0, nb, nb * g.pixels(),
+               [&](int64_t dst, int64_t src, int64_t lo, int64_t hi, int64_t len) {
+                 T* out = col + dst;
+                 for (int64_t l = 0; l < lo; ++l) out[l] = T(0);
+                 for (int64_t l = lo; l < hi; ++l) out[l] = px[src + l * st];
+                 for (int64_t l = hi; l < len; ++l) out[l] = T(0);
+               });
 }
 
 // m (o, nb * pixels) row-major <-> images n0 .. n0 + nb of the (n, o, pixels) buffer b.
@@ -139,10 +159,22 @@ inline void image_rows(const croton_buffer& bb, const ConvGeometry& g, int64_t n
   const Conv5 b = conv5(bb);
   T* pb = static_cast<T*>(bb.data);
   const int64_t npix = g.pixels(), ld = nb * npix;
+  // an image channel's pixels contiguous (the usual case): one straight copy per row
+  const bool flat = (g.out[2] == 1 || b.strides[4] == 1) &&
+                    (g.out[1] == 1 || b.strides[3] == g.out[2]) &&
+                    (g.out[0] == 1 || b.strides[2] == g.out[1] * g.out[2]);
   for (int64_t o = 0; o < g.o; ++o)
     for (int64_t k = 0; k < nb; ++k) {
       T* row = m + o * ld + k * npix;
       const int64_t base = (n0 + k) * b.strides[0] + o * b.strides[1];
+      if (flat) {
+        T* img = pb + base;
+        if (kToBuffer)
+          std::memcpy(img, row, size_t(npix) * sizeof(T));
+        else
+          std::memcpy(row, img, size_t(npix) * sizeof(T));
+        continue;
+      }
       int64_t q = 0;
       for (int64_t i = 0; i < g.out[0]; ++i)
         for (int64_t j = 0; j < g.out[1]; ++j)
@@ -220,8 +252,10 @@ int conv_grad_input(const croton_buffer& w, const croton_buffer& gz, croton_buff
     for (int64_t k = 0; k < g.groups; ++k)
       blas_gemm<T>(kTrans, kNoTrans, g.taps(), ld, g.og, T(1), wm + k * g.og * g.taps(),
                    g.taps(), gzm + k * g.og * ld, ld, T(0), gcol + k * g.taps() * ld, ld);
-    conv_columns(xv, g, n0, nb, [&](int64_t row, int64_t c, bool inside, int64_t dst) {
-      if (inside) px[dst] += gcol[row * ld + c];
+    const int64_t st = g.p.st[2] * xv.strides[4];
+    conv_columns(xv, g, n0, nb, ld, [&](int64_t dst, int64_t src, int64_t lo, int64_t hi, int64_t) {
+      const T* in = gcol + dst;
+      for (int64_t l = lo; l < hi; ++l) px[src + l * st] += in[l];
     });
   }
   return 0;
