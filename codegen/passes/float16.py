@@ -42,6 +42,9 @@ def float16(graph: Graph) -> Graph:
     """Rebuild every float16 computation in float32 between conversions."""
     from croton.tensor.math import cast
 
+    if not any(_touches_float16(n, n.inputs) for n in graph.nodes()):
+        return graph
+
     def transform(node: Apply, inputs):
         if node.op.name == "cast" or node.op.kind in PASS_THROUGH \
                 or not _touches_float16(node, inputs):
