@@ -107,3 +107,24 @@ def test_float32_input_needs_downcast_for_a_float16_input():
         f(np.ones(3, "float32"))
     g = croton.function([x], x * 2, allow_input_downcast=True)
     np.testing.assert_array_equal(g(np.ones(3, "float32")), f16([2, 2, 2]))
+
+
+@pytest.mark.parametrize("mode", ["FAST_RUN", "FAST_COMPILE"])
+def test_scan_and_ifelse_carry_float16(mode):
+    from croton.ifelse import ifelse
+
+    x, h0, c = (T.vector("x", dtype="float16"), T.scalar("h0", dtype="float16"),
+                T.scalar("c", dtype="float16"))
+    hs, _ = croton.scan(lambda xt, h: T.tanh(h * np.float16(0.5) + xt), sequences=[x],
+                        outputs_info=[h0])
+    z = ifelse(T.gt(c, 0), x * 2, x)
+    f = croton.function([x, h0, c], [hs, z, T.grad(hs.sum(), x)], mode=mode)
+    xa = f16(np.linspace(-1, 1, 5))
+    got_h, got_z, got_g = f(xa, np.float16(0.1), np.float16(1))
+    h, want = np.float32(0.1), []
+    for v in xa.astype("float32"):  # each step stores its state as float16
+        h = np.float32(np.float16(np.tanh(h * 0.5 + v)))
+        want.append(h)
+    close16(got_h, want)
+    np.testing.assert_array_equal(got_z, xa * 2)
+    assert got_g.dtype == np.float16 and np.all(np.isfinite(got_g))
