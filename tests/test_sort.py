@@ -60,3 +60,13 @@ def test_sort_argument_errors():
         T.sort(x, axis=T.iscalar("a"))
     with pytest.raises(NotImplementedError, match="order"):
         T.sort(x, order=["a"])
+
+
+def test_variable_methods_as_theano():
+    x = T.dmatrix("x")
+    xa = RNG.standard_normal((3, 4))
+    f = croton.function([x], [x.sort(), x.sort(axis=0), x.argsort(axis=None)])
+    got = f(xa)
+    np.testing.assert_array_equal(got[0], np.sort(xa))
+    np.testing.assert_array_equal(got[1], np.sort(xa, axis=0))
+    np.testing.assert_array_equal(got[2], np.argsort(xa, axis=None, kind="stable"))
