@@ -22,7 +22,7 @@ namespace {
 
 constexpr int kTypenum[] = {NPY_BOOL,   NPY_INT8,    NPY_INT16,     NPY_INT32,     NPY_INT64,
                             NPY_UINT8,  NPY_UINT16,  NPY_UINT32,    NPY_UINT64,    NPY_FLOAT32,
-                            NPY_FLOAT64, NPY_COMPLEX64, NPY_COMPLEX128};
+                            NPY_FLOAT64, NPY_COMPLEX64, NPY_COMPLEX128, NPY_FLOAT16};
 constexpr int kListFastMax = 32;
 constexpr int64_t kItemsize[] = {1, 1, 2, 4, 8, 1, 2, 4, 8, 4, 8, 8, 16};
 
