@@ -7,6 +7,7 @@
 #pragma once
 #include "../runtime.hpp"
 #include "../cold.hpp"
+#include "pool_fast.hpp"
 
 CROTON_COLD_BEGIN
 
@@ -139,6 +140,8 @@ inline void pool_grid(const int64_t* n, F&& fn) {
 
 template <class T>
 int pool_forward(const croton_buffer& x, croton_buffer& z, const PoolParams& p) {
+  if (p.nd == 2 && p.mode == kPoolMax && pool2d_max_fast<T>(x, z, p.ws + 1, p.st + 1, p.pd + 1))
+    return 0;
   const Pool3 xv = pool3(x, p.nd), zv = pool3(z, p.nd);
   const T* px = static_cast<const T*>(x.data);
   T* pz = static_cast<T*>(z.data);
@@ -196,6 +199,9 @@ int pool_avg_grad(const croton_buffer& gz, croton_buffer& gx, const PoolParams& 
 template <class T>
 int pool_max_grad(const croton_buffer& x, const croton_buffer& z, const croton_buffer& g,
                   croton_buffer& out, const PoolParams& p, bool grad_grad) {
+  if (p.nd == 2 && !grad_grad &&
+      pool2d_max_grad_fast<T>(x, z, g, out, p.ws + 1, p.st + 1, p.pd + 1))
+    return 0;
   const Pool3 xv = pool3(x, p.nd), zv = pool3(z, p.nd), gv = pool3(g, p.nd);
   const Pool3 ov = pool3(out, p.nd);
   const T* px = static_cast<const T*>(x.data);
