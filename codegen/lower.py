@@ -76,7 +76,7 @@ def c_literal(value, dtype: str) -> str:
     if dtype == "bool":
         return "true" if value else "false"
     if dtype in FLOAT_DTYPES:
-        v = float(np.float32(value)) if dtype == "float32" else float(value)
+        v = float(np.dtype(dtype).type(value))
         if math.isnan(v):
             return f"std::numeric_limits<{ct}>::quiet_NaN()"
         if math.isinf(v):

@@ -4,7 +4,7 @@ Example::
 
     >>> from croton.codegen.pipeline import PIPELINES
     >>> [p.__name__ for p in PIPELINES["FAST_RUN"]][:4]
-    ['merge', 'prune_scan', 'scan_pushout', 'constant_fold']
+    ['float16', 'merge', 'prune_scan', 'scan_pushout']
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from croton.codegen.passes.canonicalize import canonicalize
 from croton.codegen.passes.constant_fold import constant_fold
+from croton.codegen.passes.float16 import float16
 from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.codegen.passes.fuse_reductions import fuse_reductions
 from croton.codegen.passes.fuse_siblings import fuse_siblings
@@ -29,10 +30,10 @@ from croton.fgraph import Graph
 
 Pass = Callable[[Graph], Graph]
 
-PIPELINE: list[Pass] = [merge, prune_scan, scan_pushout, constant_fold, canonicalize, stabilize,
-                        merge, specialize_blas, fuse_elementwise, fuse_reductions, fuse_siblings,
-                        plan_inplace, plan_memory]
-FAST_COMPILE: list[Pass] = [merge, constant_fold]
+PIPELINE: list[Pass] = [float16, merge, prune_scan, scan_pushout, constant_fold, canonicalize,
+                        stabilize, merge, specialize_blas, fuse_elementwise, fuse_reductions,
+                        fuse_siblings, plan_inplace, plan_memory]
+FAST_COMPILE: list[Pass] = [float16, merge, constant_fold]
 PIPELINES: dict[str, list[Pass]] = {"FAST_RUN": PIPELINE, "FAST_COMPILE": FAST_COMPILE}
 
 

@@ -58,6 +58,22 @@ class In:
         self.implicit = implicit
 
 
+class StepInterrupted(KeyboardInterrupt):
+    """Ctrl-C arrived after a call's commit point, while its updates were being written in
+    place: the step completed and its updates are in the shared variables. ``outputs`` is what
+    the call returned. (Ctrl-C before the commit point raises a plain ``KeyboardInterrupt`` and
+    changes nothing.)
+
+    >>> e = StepInterrupted([1.0])
+    >>> isinstance(e, KeyboardInterrupt), e.outputs
+    (True, [1.0])
+    """
+
+    def __init__(self, outputs) -> None:
+        super().__init__("interrupted after the step completed: its updates are written; "
+                         "its outputs are in .outputs")
+        self.outputs = outputs
+
 def Out(variable: Variable, borrow: bool = False) -> Variable:
     """Theano's ``Out(var, borrow=...)``: outputs are always fresh arrays here, so ``borrow``
     has no effect and the variable is returned as is."""

@@ -21,7 +21,7 @@ from croton.config import config
 # The dtype codes shared with the C ABI (runtime/cpu/abi.h keeps the same order).
 DTYPES: tuple[str, ...] = (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
-    "float32", "float64", "complex64", "complex128",
+    "float32", "float64", "complex64", "complex128", "float16",
 )
 DTYPE_CODE: dict[str, int] = {name: i for i, name in enumerate(DTYPES)}
 CXX_TYPE: dict[str, str] = {
@@ -29,8 +29,9 @@ CXX_TYPE: dict[str, str] = {
     "uint8": "uint8_t", "uint16": "uint16_t", "uint32": "uint32_t", "uint64": "uint64_t",
     "float32": "float", "float64": "double",
     "complex64": "std::complex<float>", "complex128": "std::complex<double>",
+    "float16": "_Float16",  # storage only: ops compute in float32 (codegen/passes/float16.py)
 }
-FLOAT_DTYPES = ("float32", "float64")
+FLOAT_DTYPES = ("float32", "float64", "float16")
 COMPLEX_DTYPES = ("complex64", "complex128")
 INT_DTYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 DISCRETE_DTYPES = ("bool",) + INT_DTYPES

@@ -201,6 +201,12 @@ class TensorOperators:
     def argmin(self, axis=None, keepdims: bool = False) -> Any:
         return _tensor().argmin(self, axis=axis, keepdims=keepdims)
 
+    def sort(self, axis: int | None = -1, kind: str = "quicksort", order=None) -> Any:
+        return _tensor().sort(self, axis=axis, kind=kind, order=order)
+
+    def argsort(self, axis: int | None = -1, kind: str = "quicksort", order=None) -> Any:
+        return _tensor().argsort(self, axis=axis, kind=kind, order=order)
+
     def var(self, axis=None, ddof: int = 0, keepdims: bool = False,
             corrected: bool = False) -> Any:
         return _tensor().var(self, axis=axis, ddof=ddof, keepdims=keepdims, corrected=corrected)

@@ -257,4 +257,32 @@ def test_pool_2d_argument_errors():
         y = pool_2d(x, (2, 2))
     assert dict(y.owner.params)["ignore_border"] is False
     old = pool_2d(x, ds=(3, 2), st=(1, 1), padding=(1, 0), ignore_border=True)
-    assert dict(old.owner.params)["ws"] == (3, 2) and dict(old.owner.params)["pad"] == (1, 0)
+    ws, stride, pad = (list(v.data) for v in old.owner.inputs[1:])
+    assert ws == [3, 2] and stride == [1, 1] and pad == [1, 0]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_max_pool_fast_path_large_threaded_with_ties(dtype):
+    # C-contiguous, no padding, non-overlapping windows: the threaded fast kernels
+    # (runtime/cpu/kernels/pool_fast.hpp), checked against the direct loops; rounded values
+    # make ties, which all receive the gradient (Theano's MaxPoolGrad).
+    x = T.tensor4("x", dtype=dtype)
+    outs = []
+    for ws, st, ib in (((2, 2), None, True), ((2, 2), None, False), ((3, 2), (3, 3), False)):
+        y = pool_2d(x, ws, ignore_border=ib, stride=st)
+        outs += [y, T.grad((y * y).sum(), x)]
+    f = croton.function([x], outs)
+    xa = np.round(RNG.standard_normal((6, 20, 25, 24)), 1).astype(dtype)
+    got = f(xa)
+    for k, (ws, st, ib) in enumerate((((2, 2), None, True), ((2, 2), None, False),
+                                      ((3, 2), (3, 3), False))):
+        want = ref_pool(xa.astype("float64"), ws, st, (0, 0), ib, "max")
+        np.testing.assert_allclose(got[2 * k], want, rtol=1e-6)
+        stride = st or ws
+        grad = np.zeros(xa.shape)
+        for idx in np.ndindex(want.shape):
+            *lead, i, j = idx
+            r0, c0 = i * stride[0], j * stride[1]
+            win = (*lead, slice(r0, r0 + ws[0]), slice(c0, c0 + ws[1]))
+            grad[win] += np.where(xa[win] == want[idx], 2 * want[idx], 0.0)
+        np.testing.assert_allclose(got[2 * k + 1], grad, rtol=1e-6, atol=1e-6)

@@ -1,15 +1,14 @@
 """Kernel generators for the neural-network primitives (``croton/ops/nnet.py``): per-row gather
-and scatter, conv2d and its two gradients, pool_2d and its gradients. Each emits its shape
-checks and output shapes (hoisted before every kernel) and one call into
-``runtime/cpu/kernels/{conv,nnet}.hpp``.
+and scatter, pooling (2-d and 3-d) and its gradients. Each emits its shape checks and output
+shapes (hoisted before every kernel) and one call into ``runtime/cpu/kernels/nnet.hpp``.
 
 Example::
 
     >>> import croton.tensor as T
     >>> from croton.fgraph import Graph
     >>> from croton.codegen.lower import lower
-    >>> x, w = T.dtensor4('x'), T.dtensor4('w')
-    >>> [s.kind for s in lower(Graph.make([x, w], [T.nnet.conv2d(x, w)])).plan.steps]
+    >>> x, i = T.dmatrix('x'), T.ivector('i')
+    >>> [s.kind for s in lower(Graph.make([x, i], [T.nnet.take_along_last(x, i)])).plan.steps]
     ['call']
 """
 
@@ -17,6 +16,7 @@ from __future__ import annotations
 
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
+from croton.codegen.lowering.shape_ops import dim_exprs
 from croton.codegen.plan import CallStep, ShapeLine
 from croton.graph import Apply
 from croton.ops.nnet import POOL_MODES
@@ -68,152 +68,74 @@ def lower_take_grad(lw: Lowerer, node: Apply) -> None:
           f"croton::take_along_last_grad<{ct}, {it}>(B{gb}, B{ib}, B{ob}, err, {cid})")
 
 
-# --- conv2d --------------------------------------------------------------------------------------
-def _conv_geometry(node: Apply, xb: int, wb: int) -> tuple[str, str, str, str, str]:
-    """C++ (pad rows, pad cols, stride rows, stride cols, flip) for input ``xb``, filters ``wb``."""
-    params = dict(node.params)
-    border = params["border"]
-    kh, kw = f"{shape_of(wb)}[2]", f"{shape_of(wb)}[3]"
-    if border == "full":
-        ph, pw = f"({kh} - 1)", f"({kw} - 1)"
-    elif border == "half":
-        ph, pw = f"({kh} / 2)", f"({kw} / 2)"
-    else:
-        ph, pw = str(int(border[0])), str(int(border[1]))
-    sh, sw = params["subsample"]
-    return ph, pw, str(int(sh)), str(int(sw)), "true" if params["filter_flip"] else "false"
-
-
-def _conv_checks(lw: Lowerer, node: Apply, xb: int, wb: int, ph: str, pw: str) -> None:
-    x, w = shape_of(xb), shape_of(wb)
-    _shape_check(lw, node, f"{x}[1] == {w}[1]",
-                 "input channels (dim 1 of the input and of the filters) differ", xb, wb)
-    _shape_check(lw, node, f"{w}[2] > 0 && {w}[3] > 0 && {x}[2] + 2 * {ph} >= {w}[2] && "
-                 f"{x}[3] + 2 * {pw} >= {w}[3]",
-                 "the filters are empty or larger than the padded input", xb, wb)
-
-
-def _conv_out_dims(xb: int, wb: int, ph: str, pw: str, sh: str, sw: str) -> list[str]:
-    x, w = shape_of(xb), shape_of(wb)
-    return [f"({x}[2] + 2 * {ph} - {w}[2]) / {sh} + 1", f"({x}[3] + 2 * {pw} - {w}[3]) / {sw} + 1"]
-
-
-def _declared_shape_check(lw: Lowerer, node: Apply, buf: int, declared, what: str) -> None:
-    if declared is None:
-        return
-    conds = [f"{shape_of(buf)}[{d}] == {int(s)}" for d, s in enumerate(declared) if s is not None]
-    if conds:
-        _shape_check(lw, node, " && ".join(conds),
-                     f"the {what} differs from the declared {what}_shape {tuple(declared)}", buf)
-
-
-@lowering("conv2d")
-def lower_conv2d(lw: Lowerer, node: Apply) -> None:
-    x, w = node.inputs
-    params = dict(node.params)
-    xb, wb = lw.buffer_of(x), lw.buffer_of(w)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    ph, pw, sh, sw, flip = _conv_geometry(node, xb, wb)
-    _declared_shape_check(lw, node, xb, params.get("input_shape"), "input")
-    _declared_shape_check(lw, node, wb, params.get("filter_shape"), "filter")
-    _conv_checks(lw, node, xb, wb, ph, pw)
-    lw.set_shape(ob, [f"{shape_of(xb)}[0]", f"{shape_of(wb)}[0]",
-                      *_conv_out_dims(xb, wb, ph, pw, sh, sw)])
-    _call(lw, node, "kernels/conv.hpp",
-          f"croton::conv2d_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{wb}, B{ob}, {ph}, {pw}, {sh}, "
-          f"{sw}, {flip}, scratch, err)")
-
-
-def _output_grad_check(lw: Lowerer, node: Apply, xb: int, wb: int, gb: int, ph: str, pw: str,
-                       sh: str, sw: str) -> None:
-    rows, cols = _conv_out_dims(xb, wb, ph, pw, sh, sw)
-    g, x, w = shape_of(gb), shape_of(xb), shape_of(wb)
-    _shape_check(lw, node, f"{g}[0] == {x}[0] && {g}[1] == {w}[0] && {g}[2] == {rows} && "
-                 f"{g}[3] == {cols}", "the output gradient does not have the output's shape",
-                 gb, xb)
-
-
-@lowering("conv2d_grad_input")
-def lower_conv2d_grad_input(lw: Lowerer, node: Apply) -> None:
-    x, w, gz = node.inputs
-    xb, wb, gb = lw.buffer_of(x), lw.buffer_of(w), lw.buffer_of(gz)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    ph, pw, sh, sw, flip = _conv_geometry(node, xb, wb)
-    _conv_checks(lw, node, xb, wb, ph, pw)
-    _output_grad_check(lw, node, xb, wb, gb, ph, pw, sh, sw)
-    lw.set_shape(ob, [f"{shape_of(xb)}[{d}]" for d in range(4)])
-    _call(lw, node, "kernels/conv.hpp",
-          f"croton::conv2d_grad_input<{CXX_TYPE[x.dtype]}>(B{wb}, B{gb}, B{ob}, {ph}, {pw}, "
-          f"{sh}, {sw}, {flip}, scratch, err)")
-
-
-@lowering("conv2d_grad_filters")
-def lower_conv2d_grad_filters(lw: Lowerer, node: Apply) -> None:
-    x, gz, w = node.inputs
-    xb, gb, wb = lw.buffer_of(x), lw.buffer_of(gz), lw.buffer_of(w)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    ph, pw, sh, sw, flip = _conv_geometry(node, xb, wb)
-    _conv_checks(lw, node, xb, wb, ph, pw)
-    _output_grad_check(lw, node, xb, wb, gb, ph, pw, sh, sw)
-    lw.set_shape(ob, [f"{shape_of(wb)}[{d}]" for d in range(4)])
-    _call(lw, node, "kernels/conv.hpp",
-          f"croton::conv2d_grad_filters<{CXX_TYPE[x.dtype]}>(B{xb}, B{gb}, B{ob}, {ph}, {pw}, "
-          f"{sh}, {sw}, {flip}, scratch, err)")
-
-
 # --- pooling -------------------------------------------------------------------------------------
-def _pool_params(node: Apply) -> str:
+def _pool_setup(lw: Lowerer, node: Apply, xb: int, first_geo: int) -> tuple[str, list[str]]:
+    """The ``croton::PoolParams`` literal of a pooling node (window, stride and padding read from
+    its int-vector inputs, constants or run-time values, checked here) and its pooled dims."""
     p = dict(node.params)
-    (ws0, ws1), (st0, st1), (pd0, pd1) = p["ws"], p["stride"], p["pad"]
-    return (f"croton::PoolParams{{{ws0}, {ws1}, {st0}, {st1}, {pd0}, {pd1}, "
-            f"{POOL_MODES.index(p['mode'])}}}")
+    nd = node.op.extra["nd"]
+    x = node.inputs[0]
+    entries = tuple(("v", first_geo + k, i) for k in range(3) for i in range(nd))
+    exprs = dim_exprs(lw, node, entries, shape_of(xb), x.ndim)
+    name = f"F{xb}_pool{len(lw.shape_arrays)}"  # F<buf>_...: tracked as value-dependent
+    lw.shape_arrays.append((name, 3 * nd))
+    for i, e in enumerate(exprs):
+        lw.shape(ShapeLine(f"{name}[{i}]", e))
+    ws = [f"{name}[{i}]" for i in range(nd)]
+    st = [f"{name}[{nd + i}]" for i in range(nd)]
+    pd = [f"{name}[{2 * nd + i}]" for i in range(nd)]
+    ib = bool(p["ignore_border"])
+    conds = [f"{w} >= 1 && {s} >= 1 && {q} >= 0 && {q} < {w}" + ("" if ib else f" && {q} == 0")
+             for w, s, q in zip(ws, st, pd)]
+    cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
+                             "need ws >= 1, stride >= 1 and 0 <= pad < ws (pad only with "
+                             "ignore_border=True); input shape and (ws, stride, pad)"))
+    lw.shape(ShapeLine("", " && ".join(conds), cid, shape_of(xb), x.ndim, name, 3 * nd))
+    lead = 3 - nd
+    params = (f"croton::PoolParams{{{nd}, {{{', '.join(['1'] * lead + ws)}}}, "
+              f"{{{', '.join(['1'] * lead + st)}}}, {{{', '.join(['0'] * lead + pd)}}}, "
+              f"{POOL_MODES.index(p['mode'])}}}")
+    ibs = "true" if ib else "false"
+    pooled = [f"croton::pool_out_size({shape_of(xb)}[{x.ndim - nd + k}], {ws[k]}, {st[k]}, "
+              f"{pd[k]}, {ibs})" for k in range(nd)]
+    return params, [f"{shape_of(xb)}[{d}]" for d in range(x.ndim - nd)] + pooled
 
 
-def _pooled_dims(node: Apply, xb: int) -> list[str]:
-    p = dict(node.params)
-    nd = node.inputs[0].ndim
-    ib = "true" if p["ignore_border"] else "false"
-    return [f"croton::pool_out_size({shape_of(xb)}[{nd - 2 + k}], {p['ws'][k]}, "
-            f"{p['stride'][k]}, {p['pad'][k]}, {ib})" for k in range(2)]
-
-
-@lowering("pool_2d")
+@lowering("pool")
 def lower_pool(lw: Lowerer, node: Apply) -> None:
-    (x,) = node.inputs
+    x = node.inputs[0]
     xb = lw.buffer_of(x)
+    params, dims = _pool_setup(lw, node, xb, 1)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.need_header("kernels/nnet.hpp")
-    lw.set_shape(ob, [f"{shape_of(xb)}[{d}]" for d in range(x.ndim - 2)] + _pooled_dims(node, xb))
+    lw.set_shape(ob, dims)
     _call(lw, node, "kernels/nnet.hpp",
-          f"croton::pool2d_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{ob}, {_pool_params(node)})")
+          f"croton::pool_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{ob}, {params})")
 
 
-@lowering("pool_2d_grad")
+@lowering("pool_grad")
 def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
-    bufs = [lw.buffer_of(v) for v in node.inputs]
+    avg = node.op.name.endswith("avg_grad")
+    ntensors = 2 if avg else 3
+    bufs = [lw.buffer_of(v) for v in node.inputs[:ntensors]]
     xb, gb = bufs[0], bufs[-1]
+    params, pooled = _pool_setup(lw, node, xb, ntensors)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    nd = node.inputs[0].ndim
-    lw.need_header("kernels/nnet.hpp")
-    pooled = [f"{shape_of(xb)}[{d}]" for d in range(nd - 2)] + _pooled_dims(node, xb)
+    ndim = node.inputs[0].ndim
     ct = CXX_TYPE[node.outputs[0].dtype]
-    name = node.op.name
-    if name == "pool_2d_avg_grad":
-        expect = (gb, pooled)
-        out_ref = xb
-        call = f"croton::pool2d_avg_grad<{ct}>(B{gb}, B{ob}, {_pool_params(node)})"
+    if avg:
+        expect, out_ref = pooled, xb
+        call = f"croton::pool_avg_grad<{ct}>(B{gb}, B{ob}, {params})"
     else:
         zb = bufs[1]
-        grad_grad = name == "pool_2d_max_grad_grad"
+        grad_grad = node.op.name.endswith("max_grad_grad")
         _shape_check(lw, node, " && ".join(f"{shape_of(zb)}[{d}] == {e}"
                                             for d, e in enumerate(pooled)),
                      "the pooled output does not have the pooled shape", zb, xb)
-        expect = (gb, [f"{shape_of(xb)}[{d}]" for d in range(nd)] if grad_grad else pooled)
+        expect = [f"{shape_of(xb)}[{d}]" for d in range(ndim)] if grad_grad else pooled
         out_ref = zb if grad_grad else xb
-        call = (f"croton::pool2d_max_grad<{ct}>(B{xb}, B{zb}, B{gb}, B{ob}, "
-                f"{_pool_params(node)}, {'true' if grad_grad else 'false'})")
-    gbuf, dims = expect
-    _shape_check(lw, node, " && ".join(f"{shape_of(gbuf)}[{d}] == {e}" for d, e in enumerate(dims)),
-                 "the gradient does not have the expected shape", gbuf, xb)
-    lw.set_shape(ob, [f"{shape_of(out_ref)}[{d}]" for d in range(nd)])
+        call = (f"croton::pool_max_grad<{ct}>(B{xb}, B{zb}, B{gb}, B{ob}, {params}, "
+                f"{'true' if grad_grad else 'false'})")
+    _shape_check(lw, node, " && ".join(f"{shape_of(gb)}[{d}] == {e}" for d, e in enumerate(expect)),
+                 "the gradient does not have the expected shape", gb, xb)
+    lw.set_shape(ob, [f"{shape_of(out_ref)}[{d}]" for d in range(ndim)])
     _call(lw, node, "kernels/nnet.hpp", call)

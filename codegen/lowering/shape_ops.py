@@ -58,6 +58,7 @@ def dim_exprs(lw: Lowerer, node: Apply, layout: tuple, src_shape: str | None = N
             elif var.owner is not None and var.owner.op.name == "shape":
                 exprs.append(f"{shape_of(lw.buffer_of(var.owner.inputs[0]))}[{i}]")
             else:
+                lw.need_header(HEADER)  # croton::value(buffer, i)
                 exprs.append(f"croton::value<int64_t>(B{lw.buffer_of(var)}, {i})")
         else:
             exprs.append(f"{src_shape}[{d}]")

@@ -1,29 +1,28 @@
-"""Structured neural-network primitives: per-row gather (for cross-entropy with class indices),
-2-D convolution and 2-D pooling, each with its gradient primitives. Composites (softmax,
-log_softmax, the cross-entropies) are written in elementwise ops and reductions in
-``croton/tensor/nnet.py``; only what cannot be written that way lives here.
+"""Structured neural-network primitives: per-row gather (for cross-entropy with class indices)
+and pooling (2-d and 3-d), each with its gradient primitives; the convolutions are in
+``croton/ops/conv.py``. Composites (softmax, log_softmax, the cross-entropies) are written in
+elementwise ops and reductions in ``croton/tensor/nnet``; only what cannot be written that way
+lives here.
 
-Kernels: ``runtime/cpu/kernels/conv.hpp`` (im2col + BLAS) and ``runtime/cpu/kernels/nnet.hpp``
-(pooling, gather, scatter); lowering: ``codegen/lowering/nnet.py``.
+Kernels: ``runtime/cpu/kernels/nnet.hpp`` (pooling, gather, scatter); lowering:
+``codegen/lowering/nnet.py``.
 
-Conventions (Theano's): convolution input ``(batch, channels, rows, cols)``, filters
-``(out_channels, in_channels, rows, cols)``; ``border`` is ``'full'``, ``'half'`` or a pair of
-explicit paddings (``'valid'`` is ``(0, 0)``); ``filter_flip=True`` is a true convolution.
-Pooling works on the last two dimensions; ``mode`` is ``max | sum | average_inc_pad |
-average_exc_pad``; max pooling's gradient goes to every position equal to the window's maximum
-(Theano's ``MaxPoolGrad``).
+Pooling works on the last two (``pool_2d``) or three (``pool_3d``) dimensions; its window,
+stride and padding are int vector inputs (so they may be symbolic, as in Theano); ``mode`` is
+``max | sum | average_inc_pad | average_exc_pad``; max pooling's gradient goes to every position
+equal to the window's maximum (Theano's ``MaxPoolGrad``).
 
 Example::
 
     >>> import croton.tensor as T
-    >>> T.nnet.conv2d(T.dtensor4('x'), T.dtensor4('w')).owner.op.name
-    'conv2d'
+    >>> from croton.tensor.signal.pool import pool_2d
+    >>> pool_2d(T.dtensor4('x'), (2, 2), ignore_border=True).owner.op.name
+    'pool_2d'
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from croton.ops.table import OpRecord, make_output, register
 from croton.types import FLOAT_DTYPES, INT_DTYPES, TensorType
@@ -107,129 +106,9 @@ OPS_TAKE_GRAD = register(OpRecord(
     doc="take_along_last_grad(g, idx, x): zeros shaped like x with out[i, idx[i]] = g[i]."))
 
 
-# --- conv2d ------------------------------------------------------------------------------------
-def conv_pads(border, kh: int, kw: int) -> tuple[int, int]:
-    """The explicit (rows, cols) padding of a border mode: ``conv_pads('half', 3, 5) == (1, 2)``."""
-    if border == "full":
-        return kh - 1, kw - 1
-    if border == "half":
-        return kh // 2, kw // 2
-    return int(border[0]), int(border[1])
-
-
-def _conv_rule(types, params):
-    x, w = types
-    if x.ndim != 4 or w.ndim != 4:
-        raise TypeError(f"conv2d: input and filters must be 4-d, got {x} and {w}")
-    _need_float("conv2d", x, w)
-    return [TensorType(x.dtype, (x.broadcastable[0], w.broadcastable[0], False, False))]
-
-
-def _windows(x: np.ndarray, kh: int, kw: int, params) -> np.ndarray:
-    """(N, C, oh, ow, kh, kw) windows of the padded input at the output positions."""
-    ph, pw = conv_pads(params["border"], kh, kw)
-    sh, sw = params["subsample"]
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    if xp.shape[2] < kh or xp.shape[3] < kw:
-        raise ValueError(f"conv2d: filters {kh}x{kw} larger than the padded input {xp.shape}")
-    return sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sh, ::sw]
-
-
-def _flipped(w: np.ndarray, params) -> np.ndarray:
-    return w[:, :, ::-1, ::-1] if params["filter_flip"] else w
-
-
-def _conv_perform(values, params):
-    x, w = values
-    if x.shape[1] != w.shape[1]:
-        raise ValueError(f"conv2d: input channels {x.shape[1]} != filter channels {w.shape[1]}")
-    win = _windows(x, w.shape[2], w.shape[3], params)
-    return [np.einsum("ncijpq,ocpq->noij", win, _flipped(w, params))]
-
-
-def _grad_input_perform(values, params):
-    x, w, gz = values
-    kh, kw = w.shape[2:]
-    ph, pw = conv_pads(params["border"], kh, kw)
-    sh, sw = params["subsample"]
-    wf = _flipped(w, params)
-    oh, ow = gz.shape[2:]
-    gxp = np.zeros((x.shape[0], x.shape[1], x.shape[2] + 2 * ph, x.shape[3] + 2 * pw), gz.dtype)
-    for p in range(kh):
-        for q in range(kw):
-            gxp[:, :, p:p + sh * oh:sh, q:q + sw * ow:sw] += np.einsum(
-                "noij,oc->ncij", gz, wf[:, :, p, q])
-    return [gxp[:, :, ph:ph + x.shape[2], pw:pw + x.shape[3]]]
-
-
-def _grad_filters_perform(values, params):
-    x, gz, w = values
-    win = _windows(x, w.shape[2], w.shape[3], params)
-    gwf = np.einsum("noij,ncijpq->ocpq", gz, win)
-    return [_flipped(gwf, params)]
-
-
-def _grad_params(node) -> dict:
-    p = dict(node.params)
-    return {k: p[k] for k in ("border", "subsample", "filter_flip")}
-
-
-def _conv_vjp(node, g):
-    x, w = node.inputs
-    gz = _t().cast(g[0], x.dtype)
-    params = _grad_params(node)
-    return [make_output(OPS_CONV_GRAD_INPUT, [x, w, gz], **params),
-            make_output(OPS_CONV_GRAD_FILTERS, [x, gz, w], **params)]
-
-
-def _grad_input_rule(types, params):
-    x, w, gz = types
-    if not x.ndim == w.ndim == gz.ndim == 4:
-        raise TypeError(f"conv2d_grad_input: expected 4-d inputs, got {x}, {w}, {gz}")
-    _need_float("conv2d_grad_input", x, w, gz)
-    return [TensorType(x.dtype, x.broadcastable)]
-
-
-def _grad_input_vjp(node, g):
-    x, w, gz = node.inputs
-    params = _grad_params(node)
-    return [None, make_output(OPS_CONV_GRAD_FILTERS, [g[0], gz, w], **params),
-            make_output(OPS_CONV, [g[0], w], **params)]
-
-
-def _grad_filters_rule(types, params):
-    x, gz, w = types
-    if not x.ndim == w.ndim == gz.ndim == 4:
-        raise TypeError(f"conv2d_grad_filters: expected 4-d inputs, got {x}, {gz}, {w}")
-    _need_float("conv2d_grad_filters", x, gz, w)
-    return [TensorType(w.dtype, w.broadcastable)]
-
-
-def _grad_filters_vjp(node, g):
-    x, gz, w = node.inputs
-    params = _grad_params(node)
-    return [make_output(OPS_CONV_GRAD_INPUT, [x, g[0], gz], **params),
-            make_output(OPS_CONV, [x, g[0]], **params),
-            None]
-
-
-OPS_CONV = register(OpRecord(
-    "conv2d", "conv2d", _conv_rule, _conv_perform, _conv_vjp, nin=2,
-    doc="conv2d(input, filters): Theano's 2-D convolution (NCHW input, OIHW filters) with "
-        "padding, subsampling and optional filter flip; im2col + BLAS."))
-OPS_CONV_GRAD_INPUT = register(OpRecord(
-    "conv2d_grad_input", "conv2d_grad_input", _grad_input_rule, _grad_input_perform,
-    _grad_input_vjp, nin=3,
-    doc="conv2d_grad_input(input, filters, gz): gradient of conv2d wrt its input (the input is"
-        " read for its shape only)."))
-OPS_CONV_GRAD_FILTERS = register(OpRecord(
-    "conv2d_grad_filters", "conv2d_grad_filters", _grad_filters_rule, _grad_filters_perform,
-    _grad_filters_vjp, nin=3,
-    doc="conv2d_grad_filters(input, gz, filters): gradient of conv2d wrt its filters (the "
-        "filters are read for their shape only)."))
-
-
-# --- pool_2d -----------------------------------------------------------------------------------
+# --- pooling -------------------------------------------------------------------------------------
+# Inputs: x (and z, a gradient) then the int vectors ws, stride, pad (constants when static); the
+# pooled dims are the last nd (2: pool_2d, 3: pool_3d).
 def pool_out_size(n: int, ws: int, st: int, pad: int, ignore_border: bool) -> int:
     """Theano's pooled length of one axis: ``pool_out_size(5, 2, 2, 0, False) == 3``."""
     if n == 0:
@@ -242,137 +121,186 @@ def pool_out_size(n: int, ws: int, st: int, pad: int, ignore_border: bool) -> in
     return max(0, (n - 1 - ws) // st + 1) + 1
 
 
-def pool_windows(shape, params):
-    """Yield ``(i, j, rows, cols, count_inc_pad)`` for each output position: the window's slices
-    in image coordinates (clipped to the image) and the divisor of ``average_inc_pad``."""
-    h, w = shape[-2:]
-    (ws0, ws1), (st0, st1), (pd0, pd1) = params["ws"], params["stride"], params["pad"]
-    ib = params["ignore_border"]
-    for i in range(pool_out_size(h, ws0, st0, pd0, ib)):
-        r0 = i * st0 - pd0
-        for j in range(pool_out_size(w, ws1, st1, pd1, ib)):
-            c0 = j * st1 - pd1
-            count = (min(r0 + ws0, h + pd0) - r0) * (min(c0 + ws1, w + pd1) - c0)
-            yield (i, j, slice(max(r0, 0), min(r0 + ws0, h)), slice(max(c0, 0), min(c0 + ws1, w)),
-                   count)
+def _geometry(values, nd: int, ignore_border: bool):
+    ws, st, pad = (tuple(int(v) for v in np.asarray(a).reshape(-1)) for a in values)
+    if not len(ws) == len(st) == len(pad) == nd:
+        raise ValueError(f"pool: ws, stride and pad must have {nd} entries, got {ws}, {st}, {pad}")
+    if min(ws) < 1 or min(st) < 1 or min(pad) < 0 or any(p >= w for p, w in zip(pad, ws)) \
+            or (not ignore_border and max(pad) > 0):
+        raise ValueError(f"pool: need ws >= 1, stride >= 1, 0 <= pad < ws (pad only with "
+                         f"ignore_border=True), got ws={ws}, stride={st}, pad={pad}")
+    return ws, st, pad
 
 
-def _pool_rule(types, params):
-    (x,) = types
-    if x.ndim < 2:
-        raise TypeError(f"pool_2d needs an input of ndim >= 2, got {x}")
-    _need_float("pool_2d", x)
-    return [TensorType(x.dtype, x.broadcastable[:-2] + (False, False))]
+def pool_windows(shape, geometry, ignore_border: bool):
+    """Yield ``(out_index, window_slices, count_inc_pad)`` for each output position: the window's
+    slices in image coordinates (clipped to the image) and the divisor of ``average_inc_pad``."""
+    ws, st, pad = geometry
+    nd = len(ws)
+    dims = shape[-nd:]
+    outs = [pool_out_size(n, w, s, p, ignore_border) for n, w, s, p in zip(dims, ws, st, pad)]
+    for pos in np.ndindex(*outs):
+        starts = [i * s - p for i, s, p in zip(pos, st, pad)]
+        count = 1
+        for s0, w, n, p in zip(starts, ws, dims, pad):
+            count *= min(s0 + w, n + p) - s0
+        yield (pos, tuple(slice(max(s0, 0), min(s0 + w, n)) for s0, w, n in zip(starts, ws, dims)),
+               count)
 
 
-def _pool_shape(shape, params):
-    (ws0, ws1), (st0, st1), (pd0, pd1) = params["ws"], params["stride"], params["pad"]
-    ib = params["ignore_border"]
-    return tuple(shape[:-2]) + (pool_out_size(shape[-2], ws0, st0, pd0, ib),
-                                pool_out_size(shape[-1], ws1, st1, pd1, ib))
+def _nd_of(node) -> int:
+    return node.op.extra["nd"]
 
 
-def _pool_perform(values, params):
-    (x,) = values
-    mode = params["mode"]
-    z = np.zeros(_pool_shape(x.shape, params), x.dtype)
-    for i, j, rows, cols, count in pool_windows(x.shape, params):
-        win = x[..., rows, cols]
-        if mode == "max":
-            z[..., i, j] = win.max(axis=(-2, -1))
-        else:
-            total = win.sum(axis=(-2, -1))
-            if mode == "average_inc_pad":
-                total = total / count
-            elif mode == "average_exc_pad":
-                total = total / (win.shape[-2] * win.shape[-1])
-            z[..., i, j] = total
-    return [z]
-
-
-def _pool_params(node) -> dict:
-    return dict(node.params)
-
-
-def _pool_vjp(node, g):
-    (x,) = node.inputs
-    params = _pool_params(node)
-    gz = _t().cast(g[0], x.dtype)
-    if params["mode"] == "max":
-        return [make_output(OPS_POOL_MAX_GRAD, [x, node.outputs[0], gz], **params)]
-    return [make_output(OPS_POOL_AVG_GRAD, [x, gz], **params)]
-
-
-def _same_as_first_rule(name: str, nin: int, out_index: int = 0):
+def _pool_rule(nd: int, name: str):
     def rule(types, params):
-        if len(types) != nin or any(t.ndim != types[0].ndim or t.ndim < 2 for t in types):
-            raise TypeError(f"{name}: expected {nin} inputs of one ndim >= 2, got "
-                            f"{[str(t) for t in types]}")
-        _need_float(name, *types)
-        return [types[out_index]]
+        x, *geo = types
+        if x.ndim < nd:
+            raise TypeError(f"{name} needs an input of ndim >= {nd}, got {x}")
+        _need_float(name, x)
+        _need_int_vectors(name, geo)
+        return [TensorType(x.dtype, x.broadcastable[:-nd] + (False,) * nd)]
 
     return rule
 
 
-def _max_grad_perform(values, params):
-    x, z, gz = values
-    gx = np.zeros(x.shape, gz.dtype)
-    for i, j, rows, cols, _ in pool_windows(x.shape, params):
-        hit = x[..., rows, cols] == z[..., i, j][..., None, None]
-        gx[..., rows, cols] += hit * gz[..., i, j][..., None, None]
-    return [gx]
+def _need_int_vectors(name, geo):
+    for t in geo:
+        if t.ndim != 1 or t.dtype not in INT_DTYPES:
+            raise TypeError(f"{name}: ws, stride and pad must be integer vectors, got {t}")
 
 
-def _max_grad_grad_perform(values, params):
-    x, z, ggx = values
-    ggz = np.zeros(z.shape, ggx.dtype)
-    for i, j, rows, cols, _ in pool_windows(x.shape, params):
-        hit = x[..., rows, cols] == z[..., i, j][..., None, None]
-        ggz[..., i, j] = (hit * ggx[..., rows, cols]).sum(axis=(-2, -1))
-    return [ggz]
+def _axes(nd: int) -> tuple[int, ...]:
+    return tuple(range(-nd, 0))
 
 
-def _avg_grad_perform(values, params):
-    x, gz = values
-    mode = params["mode"]
-    gx = np.zeros(x.shape, gz.dtype)
-    for i, j, rows, cols, count in pool_windows(x.shape, params):
-        val = gz[..., i, j]
-        if mode == "average_inc_pad":
-            val = val / count
-        elif mode == "average_exc_pad":
-            val = val / ((rows.stop - rows.start) * (cols.stop - cols.start))
-        gx[..., rows, cols] += val[..., None, None]
-    return [gx]
+def _pool_perform(nd: int):
+    def perform(values, params):
+        x, *geo = values
+        ib, mode = params["ignore_border"], params["mode"]
+        geometry = _geometry(geo, nd, ib)
+        outs = [pool_out_size(n, w, s, p, ib) for n, w, s, p in zip(x.shape[-nd:], *geometry)]
+        z = np.zeros(x.shape[:-nd] + tuple(outs), x.dtype)
+        for pos, sl, count in pool_windows(x.shape, geometry, ib):
+            win = x[(Ellipsis,) + sl]
+            if mode == "max":
+                z[(Ellipsis,) + pos] = win.max(axis=_axes(nd))
+            else:
+                total = win.sum(axis=_axes(nd))
+                if mode == "average_inc_pad":
+                    total = total / count
+                elif mode == "average_exc_pad":
+                    total = total / np.prod([s.stop - s.start for s in sl])
+                z[(Ellipsis,) + pos] = total
+        return [z]
+
+    return perform
+
+
+def _family(node):
+    return POOL_FAMILY[_nd_of(node)]
+
+
+def _pool_vjp(node, g):
+    x, *geo = node.inputs
+    params = dict(node.params)
+    fam = _family(node)
+    gz = _t().cast(g[0], x.dtype)
+    if params["mode"] == "max":
+        return [make_output(fam["max_grad"], [x, node.outputs[0], gz, *geo], **params),
+                None, None, None]
+    return [make_output(fam["avg_grad"], [x, gz, *geo], **params), None, None, None]
+
+
+def _grad_rule(name: str, nd: int, ntensors: int, out_index: int = 0):
+    def rule(types, params):
+        tensors, geo = types[:ntensors], types[ntensors:]
+        if any(t.ndim != tensors[0].ndim or t.ndim < nd for t in tensors):
+            raise TypeError(f"{name}: expected {ntensors} inputs of one ndim >= {nd}, got "
+                            f"{[str(t) for t in tensors]}")
+        _need_float(name, *tensors)
+        _need_int_vectors(name, geo)
+        return [tensors[out_index]]
+
+    return rule
+
+
+def _max_grad_perform(nd: int, grad_grad: bool):
+    def perform(values, params):
+        x, z, g, *geo = values
+        geometry = _geometry(geo, nd, params["ignore_border"])
+        out = np.zeros((z if grad_grad else x).shape, g.dtype)
+        for pos, sl, _ in pool_windows(x.shape, geometry, params["ignore_border"]):
+            hit = x[(Ellipsis,) + sl] == z[(Ellipsis,) + pos][(Ellipsis,) + (None,) * nd]
+            if grad_grad:
+                out[(Ellipsis,) + pos] = (hit * g[(Ellipsis,) + sl]).sum(axis=_axes(nd))
+            else:
+                out[(Ellipsis,) + sl] += hit * g[(Ellipsis,) + pos][(Ellipsis,) + (None,) * nd]
+        return [out]
+
+    return perform
+
+
+def _avg_grad_perform(nd: int):
+    def perform(values, params):
+        x, gz, *geo = values
+        mode = params["mode"]
+        geometry = _geometry(geo, nd, params["ignore_border"])
+        gx = np.zeros(x.shape, gz.dtype)
+        for pos, sl, count in pool_windows(x.shape, geometry, params["ignore_border"]):
+            val = gz[(Ellipsis,) + pos]
+            if mode == "average_inc_pad":
+                val = val / count
+            elif mode == "average_exc_pad":
+                val = val / np.prod([s.stop - s.start for s in sl])
+            gx[(Ellipsis,) + sl] += val[(Ellipsis,) + (None,) * nd]
+        return [gx]
+
+    return perform
 
 
 def _max_grad_vjp(node, g):
-    x, z, _ = node.inputs
-    return [None, None, make_output(OPS_POOL_MAX_GRAD_GRAD, [x, z, g[0]], **_pool_params(node))]
+    x, z, _, *geo = node.inputs
+    return [None, None, make_output(_family(node)["max_grad_grad"], [x, z, g[0], *geo],
+                                    **dict(node.params)), None, None, None]
 
 
 def _max_grad_grad_vjp(node, g):
-    x, z, _ = node.inputs
-    return [None, None, make_output(OPS_POOL_MAX_GRAD, [x, z, g[0]], **_pool_params(node))]
+    x, z, _, *geo = node.inputs
+    return [None, None, make_output(_family(node)["max_grad"], [x, z, g[0], *geo],
+                                    **dict(node.params)), None, None, None]
 
 
 def _avg_grad_vjp(node, g):
-    return [None, make_output(OPS_POOL, [g[0]], **_pool_params(node))]
+    _, _, *geo = node.inputs
+    return [None, make_output(_family(node)["pool"], [g[0], *geo], **dict(node.params)),
+            None, None, None]
 
 
-OPS_POOL = register(OpRecord(
-    "pool_2d", "pool_2d", _pool_rule, _pool_perform, _pool_vjp, nin=1,
-    doc="pool_2d(x): Theano's pooling over the last two dims (ws, stride, pad, ignore_border, "
-        "mode)."))
-OPS_POOL_MAX_GRAD = register(OpRecord(
-    "pool_2d_max_grad", "pool_2d_grad", _same_as_first_rule("pool_2d_max_grad", 3),
-    _max_grad_perform, _max_grad_vjp, nin=3,
-    doc="pool_2d_max_grad(x, z, gz): gz routed to every position of a window equal to its max."))
-OPS_POOL_MAX_GRAD_GRAD = register(OpRecord(
-    "pool_2d_max_grad_grad", "pool_2d_grad", _same_as_first_rule("pool_2d_max_grad_grad", 3, 1),
-    _max_grad_grad_perform, _max_grad_grad_vjp, nin=3,
-    doc="pool_2d_max_grad_grad(x, z, ggx): per window, the sum of ggx where x equals the max."))
-OPS_POOL_AVG_GRAD = register(OpRecord(
-    "pool_2d_avg_grad", "pool_2d_grad", _same_as_first_rule("pool_2d_avg_grad", 2),
-    _avg_grad_perform, _avg_grad_vjp, nin=2,
-    doc="pool_2d_avg_grad(x, gz): gz spread over each window (sum and average modes)."))
+def _register_pool(nd: int) -> dict[str, OpRecord]:
+    name = f"pool_{nd}d"
+    extra = {"nd": nd}
+    return {
+        "pool": register(OpRecord(
+            name, "pool", _pool_rule(nd, name), _pool_perform(nd), _pool_vjp, nin=4, extra=extra,
+            doc=f"{name}(x, ws, stride, pad): Theano's pooling over the last {nd} dims "
+                "(ignore_border, mode); ws, stride and pad may be computed at run time.")),
+        "max_grad": register(OpRecord(
+            f"{name}_max_grad", "pool_grad", _grad_rule(f"{name}_max_grad", nd, 3),
+            _max_grad_perform(nd, False), _max_grad_vjp, nin=6, extra=extra,
+            doc=f"{name}_max_grad(x, z, gz, ws, stride, pad): gz routed to every position of a "
+                "window equal to its max.")),
+        "max_grad_grad": register(OpRecord(
+            f"{name}_max_grad_grad", "pool_grad", _grad_rule(f"{name}_max_grad_grad", nd, 3, 1),
+            _max_grad_perform(nd, True), _max_grad_grad_vjp, nin=6, extra=extra,
+            doc=f"{name}_max_grad_grad(x, z, ggx, ws, stride, pad): per window, the sum of ggx "
+                "where x equals the max.")),
+        "avg_grad": register(OpRecord(
+            f"{name}_avg_grad", "pool_grad", _grad_rule(f"{name}_avg_grad", nd, 2),
+            _avg_grad_perform(nd), _avg_grad_vjp, nin=5, extra=extra,
+            doc=f"{name}_avg_grad(x, gz, ws, stride, pad): gz spread over each window (sum and "
+                "average modes).")),
+    }
+
+
+POOL_FAMILY = {2: _register_pool(2), 3: _register_pool(3)}

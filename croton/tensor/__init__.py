@@ -36,6 +36,7 @@ from croton.tensor.math import *  # noqa: F403
 from croton.tensor.math import __all__ as _math_all
 from croton.tensor.reductions import *  # noqa: F403
 from croton.tensor.shape_ops import *  # noqa: F403
+from croton.tensor.sort import argsort, sort
 from croton.tensor.subtensor import *  # noqa: F403
 from croton.types import TensorType
 
@@ -49,3 +50,4 @@ __all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_varia
            "searchsorted", "to_one_hot", "nonzero", "flatnonzero", "nonzero_values",
            *CONSTRUCTORS, *_math_all, *_linalg.__all__, *_reductions.__all__,
            *_shape_ops.__all__, *_subtensor.__all__]
+__all__ += ["sort", "argsort"]

@@ -103,8 +103,6 @@ def constant(value, name: str | None = None, dtype: str | None = None) -> Consta
     data = np.asarray(value, dtype=dtype)
     if not data.dtype.isnative:  # '>f8' -> float64, converted
         data = data.astype(data.dtype.newbyteorder("="))
-    if str(data.dtype) == "float16":
-        data = data.astype("float32")
     if str(data.dtype) not in DTYPE_CODE:
         raise TypeError(f"cannot make a constant of {value!r} (dtype {data.dtype})")
     pattern = tuple(s == 1 for s in data.shape)

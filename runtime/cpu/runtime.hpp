@@ -109,7 +109,7 @@ class ScratchLease {
 inline int64_t dtype_size(int32_t dtype) {
   switch (dtype) {
     case CROTON_BOOL: case CROTON_INT8: case CROTON_UINT8: return 1;
-    case CROTON_INT16: case CROTON_UINT16: return 2;
+    case CROTON_INT16: case CROTON_UINT16: case CROTON_FLOAT16: return 2;
     case CROTON_INT32: case CROTON_UINT32: case CROTON_FLOAT32: return 4;
     case CROTON_COMPLEX128: return 16;
     default: return 8;
@@ -216,6 +216,8 @@ inline T value(const croton_buffer& b) {
     case CROTON_UINT32: return static_cast<T>(*static_cast<const uint32_t*>(b.data));
     case CROTON_UINT64: return static_cast<T>(*static_cast<const uint64_t*>(b.data));
     case CROTON_FLOAT32: return static_cast<T>(*static_cast<const float*>(b.data));
+    case CROTON_FLOAT16:
+      return static_cast<T>(static_cast<float>(*static_cast<const _Float16*>(b.data)));
     default: return static_cast<T>(*static_cast<const double*>(b.data));
   }
 }

@@ -64,7 +64,7 @@ const Entry kFunctions[] = {CROTON_DRIVER_FUNCTIONS};
 int64_t itemsize(int32_t dtype) {
   switch (dtype) {
     case CROTON_BOOL: case CROTON_INT8: case CROTON_UINT8: return 1;
-    case CROTON_INT16: case CROTON_UINT16: return 2;
+    case CROTON_INT16: case CROTON_UINT16: case CROTON_FLOAT16: return 2;
     case CROTON_INT32: case CROTON_UINT32: case CROTON_FLOAT32: return 4;
     case CROTON_INT64: case CROTON_UINT64: case CROTON_FLOAT64: case CROTON_COMPLEX64: return 8;
     case CROTON_COMPLEX128: return 16;

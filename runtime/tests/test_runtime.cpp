@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "runtime.hpp"
+#include "kernels/shape.hpp"
 
 namespace {
 
@@ -494,6 +495,25 @@ void test_checked_counts() {
   b.shape[1] = 2;
   CHECK_SAME(croton::alloc_scratch(scratch, &b, 8, &err), 0);
   CHECK(b.data != nullptr && b.strides[0] == 2 && b.strides[1] == 1);
+  // shapes computed from values: a reshape whose product wraps to the input's size, repeat
+  // counts whose sum wraps, an arange whose span overflows int64
+  int64_t dims[] = {(int64_t(1) << 62) + 1, 4};
+  CHECK(!croton::infer_reshape(4, dims, 2));  // (2**62 + 1) * 4 wrapped to 4 before
+  int64_t counts[] = {int64_t(1) << 62, int64_t(1) << 62, int64_t(1) << 62, int64_t(1) << 62};
+  croton_buffer reps{};
+  reps.data = counts;
+  reps.ndim = 1;
+  reps.dtype = CROTON_INT64;
+  reps.shape[0] = 4;
+  reps.strides[0] = 1;
+  CHECK_SAME(croton::value_repeat_total(reps, 4), croton::kTooMany);  // wrapped to 0 before
+  const int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  CHECK_SAME(croton::arange_length<int64_t>(lo, hi, 1), croton::kTooMany);
+  CHECK_SAME(croton::arange_length<int64_t>(lo, hi, int64_t(1) << 62), int64_t(4));
+  CHECK_SAME(croton::arange_length<int64_t>(hi, lo, 1), int64_t(0));
+  CHECK_SAME(croton::arange_length<int64_t>(10, -3, -4), int64_t(4));
+  CHECK_SAME(croton::arange_length<double>(0.0, 1.0, 1e-300), croton::kTooMany);
+  CHECK_SAME(croton::arange_length<double>(0.0, std::nan(""), 1.0), int64_t(0));
 }
 
 croton_buffer make_buffer(int32_t ndim, const int64_t* shape, const int64_t* strides) {

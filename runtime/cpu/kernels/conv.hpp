@@ -1,90 +1,188 @@
-// 2-D convolution kernels (Theano's conv2d: NCHW input, OIHW filters): forward, gradient wrt the
-// input and gradient wrt the filters, each as im2col + one GEMM per image through the BLAS
-// bridge. Buffers may have any element strides; the geometry (padding, subsampling, flip) comes
-// from the generated code, which has already checked the shapes.
+// Convolution kernels (Theano's conv2d / conv3d: N C [D] H W input, O C/groups [kD] kH kW
+// filters): forward, gradient wrt the input (also the transposed convolution) and gradient wrt the
+// filters, with zero padding, subsampling, filter dilation, groups and an optional filter flip.
+// Each is im2col + GEMM through the BLAS bridge over a chunk of images at once (one GEMM per group
+// and chunk, not one per image). A 2-d convolution is run as a 3-d one of depth 1. Buffers may
+// have any element strides; the generated code has already checked the shapes.
 //
 // Example (generated code):
-//   if (int rc = croton::conv2d_forward<float>(B0, B1, B2, 1, 1, 2, 2, true, scratch, err)) return rc;
+//   if (int rc = croton::conv_forward<float>(B0, B1, B2, croton::ConvParams{2, {0, 1, 1},
+//       {1, 2, 2}, {1, 1, 1}, 1, true}, scratch, err)) return rc;
 #pragma once
 #include "../runtime.hpp"
 
 namespace croton {
 
-struct ConvGeometry {
-  int64_t n, c, h, w;      // input
-  int64_t o, kh, kw;       // filters (o, c, kh, kw)
-  int64_t oh, ow;          // output rows and columns
-  int64_t ph, pw, sh, sw;  // padding and subsampling
-  bool flip;               // true convolution: the filter taps are reversed
-  int64_t taps() const { return c * kh * kw; }
-  int64_t pixels() const { return oh * ow; }
+// Padding before the first element (`pad`), subsampling and dilation of the spatial dimensions,
+// always three of them (a 2-d convolution's depth entry is 0, 1, 1); `nd` is 2 or 3.
+struct ConvParams {
+  int nd;
+  int64_t pad[3], st[3], dil[3];
+  int64_t groups;
+  bool flip;
 };
 
-inline ConvGeometry conv_geometry(const croton_buffer& x, const croton_buffer& w,
-                                  const croton_buffer& y, int64_t ph, int64_t pw, int64_t sh,
-                                  int64_t sw, bool flip) {
-  return ConvGeometry{x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0], w.shape[2],
-                      w.shape[3], y.shape[2], y.shape[3], ph, pw, sh, sw, flip};
+// A (n, c, d, h, w) view of a 4-d or 5-d buffer (a 4-d buffer gets depth 1, stride 0).
+struct Conv5 {
+  int64_t shape[5], strides[5];
+};
+
+inline Conv5 conv5(const croton_buffer& b) {
+  Conv5 v{};
+  if (b.ndim == 5) {
+    for (int d = 0; d < 5; ++d) v.shape[d] = b.shape[d], v.strides[d] = b.strides[d];
+  } else {
+    const int map[5] = {0, 1, -1, 2, 3};
+    for (int d = 0; d < 5; ++d) {
+      v.shape[d] = map[d] < 0 ? 1 : b.shape[map[d]];
+      v.strides[d] = map[d] < 0 ? 0 : b.strides[map[d]];
+    }
+  }
+  return v;
 }
 
-// The filter tap (p, q) of the (possibly flipped) filter used in a cross-correlation.
-inline int64_t conv_tap(const ConvGeometry& g, int64_t c, int64_t p, int64_t q) {
-  return (c * g.kh + (g.flip ? g.kh - 1 - p : p)) * g.kw + (g.flip ? g.kw - 1 - q : q);
+struct ConvGeometry {
+  int64_t n, c, o, groups, cg, og;  // images, input and output channels, per-group counts
+  int64_t in[3], k[3], out[3];      // spatial sizes of the input, filters and output
+  ConvParams p;
+  int64_t kvol() const { return k[0] * k[1] * k[2]; }
+  int64_t taps() const { return cg * kvol(); }  // rows of one group's column matrix
+  int64_t pixels() const { return out[0] * out[1] * out[2]; }
+};
+
+inline ConvGeometry conv_geometry(const Conv5& x, const Conv5& w, const Conv5& y,
+                                  const ConvParams& p) {
+  ConvGeometry g{};
+  g.n = x.shape[0], g.c = x.shape[1], g.o = w.shape[0], g.groups = p.groups;
+  g.cg = w.shape[1], g.og = g.o / p.groups;
+  for (int d = 0; d < 3; ++d) g.in[d] = x.shape[2 + d], g.k[d] = w.shape[2 + d],
+                              g.out[d] = y.shape[2 + d];
+  g.p = p;
+  return g;
 }
 
-// wm (o, taps) row-major: the filters as a matrix, flipped when g.flip.
+// Images per chunk: the column matrix and the output rows of a chunk hold at most about 256K
+// elements each (they stay in cache between im2col and the GEMM).
+inline int64_t conv_chunk(const ConvGeometry& g) {
+  const int64_t rows = g.c * g.kvol() > g.o ? g.c * g.kvol() : g.o;
+  const int64_t per = mul_sat(rows, g.pixels());
+  int64_t nb = per > 0 ? (int64_t(1) << 18) / per : g.n;
+  if (nb < 1) nb = 1;
+  return nb < g.n ? nb : g.n;
+}
+
+// Index of filter tap (a, b, e) within a channel's kvol taps, reversed when flipping.
+inline int64_t conv_tap(const ConvGeometry& g, int64_t a, int64_t b, int64_t e) {
+  if (g.p.flip) a = g.k[0] - 1 - a, b = g.k[1] - 1 - b, e = g.k[2] - 1 - e;
+  return (a * g.k[1] + b) * g.k[2] + e;
+}
+
+// wm (o, taps) row-major: the filters as a matrix (group g's rows are g*og..), flipped when asked.
 template <class T>
-inline void filters_to_matrix(const croton_buffer& w, const ConvGeometry& g, T* wm) {
-  const T* pw = static_cast<const T*>(w.data);
+inline void filters_to_matrix(const croton_buffer& wb, const ConvGeometry& g, T* wm) {
+  const Conv5 w = conv5(wb);
+  const T* pw = static_cast<const T*>(wb.data);
   for (int64_t o = 0; o < g.o; ++o)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int64_t p = 0; p < g.kh; ++p)
-        for (int64_t q = 0; q < g.kw; ++q)
-          wm[o * g.taps() + conv_tap(g, c, p, q)] =
-              pw[o * w.strides[0] + c * w.strides[1] + p * w.strides[2] + q * w.strides[3]];
+    for (int64_t c = 0; c < g.cg; ++c)
+      for (int64_t a = 0; a < g.k[0]; ++a)
+        for (int64_t b = 0; b < g.k[1]; ++b)
+          for (int64_t e = 0; e < g.k[2]; ++e)
+            wm[o * g.taps() + c * g.kvol() + conv_tap(g, a, b, e)] =
+                pw[o * w.strides[0] + c * w.strides[1] + a * w.strides[2] + b * w.strides[3] +
+                   e * w.strides[4]];
 }
 
-// col (taps, pixels) row-major: the padded input windows of image `n` (zero outside the image).
-template <class T>
-inline void im2col(const croton_buffer& x, int64_t n, const ConvGeometry& g, T* col) {
-  const T* px = static_cast<const T*>(x.data) + n * x.strides[0];
+// The output columns l in [lo, hi) whose input column l * st + e * dil - pad lies inside [0, n).
+inline void conv_inside(int64_t n, int64_t out, int64_t st, int64_t tap, int64_t pad,
+                        int64_t* lo, int64_t* hi) {
+  const int64_t first = pad - tap;  // l * st >= first, l * st < n + first
+  int64_t l0 = first > 0 ? (first + st - 1) / st : 0;
+  int64_t l1 = n + first > 0 ? (n + first + st - 1) / st : 0;
+  *lo = l0 < out ? l0 : out;
+  *hi = l1 < out ? (l1 > *lo ? l1 : *lo) : out;
+}
+
+// Calls seg(dst, src, lo, hi, len) for every run of a chunk's column matrix: dst = row * ld +
+// the run's first column (row = channel * kvol + tap, column = image-in-chunk * pixels + output
+// position), len output columns of which [lo, hi) read the input at src + l * stride (src may be
+// negative: strides may be) and the others lie in the padding; a run in the padding rows has
+// lo == hi. The inner loops have no per-element bounds tests.
+template <class F>
+inline void conv_columns(const Conv5& x, const ConvGeometry& g, int64_t n0, int64_t nb,
+                         int64_t ld, F&& seg) {
+  const int64_t npix = g.pixels(), w = g.out[2];
   for (int64_t c = 0; c < g.c; ++c)
-    for (int64_t p = 0; p < g.kh; ++p)
-      for (int64_t q = 0; q < g.kw; ++q) {
-        T* dst = col + ((c * g.kh + p) * g.kw + q) * g.pixels();
-        for (int64_t i = 0; i < g.oh; ++i) {
-          const int64_t r = i * g.sh + p - g.ph;
-          T* row = dst + i * g.ow;
-          if (r < 0 || r >= g.h) {
-            for (int64_t j = 0; j < g.ow; ++j) row[j] = T(0);
-            continue;
-          }
-          const T* src = px + c * x.strides[1] + r * x.strides[2];
-          for (int64_t j = 0; j < g.ow; ++j) {
-            const int64_t s = j * g.sw + q - g.pw;
-            row[j] = (s >= 0 && s < g.w) ? src[s * x.strides[3]] : T(0);
+    for (int64_t a = 0; a < g.k[0]; ++a)
+      for (int64_t b = 0; b < g.k[1]; ++b)
+        for (int64_t e = 0; e < g.k[2]; ++e) {
+          const int64_t row = c * g.kvol() + (a * g.k[1] + b) * g.k[2] + e;
+          int64_t lo, hi;
+          conv_inside(g.in[2], w, g.p.st[2], e * g.p.dil[2], g.p.pad[2], &lo, &hi);
+          const int64_t s0 = e * g.p.dil[2] - g.p.pad[2];
+          for (int64_t m = 0; m < nb; ++m) {
+            const int64_t base = (n0 + m) * x.strides[0] + c * x.strides[1];
+            int64_t dst = row * ld + m * npix;
+            for (int64_t i = 0; i < g.out[0]; ++i) {
+              const int64_t zi = i * g.p.st[0] + a * g.p.dil[0] - g.p.pad[0];
+              const bool zin = zi >= 0 && zi < g.in[0];
+              for (int64_t j = 0; j < g.out[1]; ++j, dst += w) {
+                const int64_t r = j * g.p.st[1] + b * g.p.dil[1] - g.p.pad[1];
+                const bool in = zin && r >= 0 && r < g.in[1];
+                seg(dst, base + zi * x.strides[2] + r * x.strides[3] + s0 * x.strides[4],
+                    in ? lo : 0, in ? hi : 0, w);
+              }
+            }
           }
         }
-      }
 }
 
-// Image `n` of a (n, channels, rows, cols) buffer as a (channels, rows * cols) matrix view;
-// false when its strides do not allow one.
+// col (c * kvol, nb * pixels) row-major: the padded input windows of images n0 .. n0 + nb.
 template <class T>
-inline bool image_matrix(const croton_buffer& b, int64_t n, Mat<T>* m) {
-  const int64_t rows = b.shape[2], cols = b.shape[3];
-  int64_t cs = 1;
-  if (rows > 1 && cols > 1) {
-    if (b.strides[2] != cols * b.strides[3]) return false;
-    cs = b.strides[3];
-  } else if (rows > 1) {
-    cs = b.strides[2];
-  } else if (cols > 1) {
-    cs = b.strides[3];
-  }
-  *m = Mat<T>{static_cast<T*>(b.data) + n * b.strides[0], b.shape[1], rows * cols,
-              b.strides[1], cs};
-  return true;
+inline void im2col(const croton_buffer& xb, const ConvGeometry& g, int64_t n0, int64_t nb,
+                   T* col) {
+  const T* px = static_cast<const T*>(xb.data);
+  const Conv5 x = conv5(xb);
+  const int64_t st = g.p.st[2] * x.strides[4];
+  conv_columns(x, g, n0, nb, nb * g.pixels(),
+               [&](int64_t dst, int64_t src, int64_t lo, int64_t hi, int64_t len) {
+                 T* out = col + dst;
+                 for (int64_t l = 0; l < lo; ++l) out[l] = T(0);
+                 for (int64_t l = lo; l < hi; ++l) out[l] = px[src + l * st];
+                 for (int64_t l = hi; l < len; ++l) out[l] = T(0);
+               });
+}
+
+// m (o, nb * pixels) row-major <-> images n0 .. n0 + nb of the (n, o, pixels) buffer b.
+template <class T, bool kToBuffer>
+inline void image_rows(const croton_buffer& bb, const ConvGeometry& g, int64_t n0, int64_t nb,
+                       T* m) {
+  const Conv5 b = conv5(bb);
+  T* pb = static_cast<T*>(bb.data);
+  const int64_t npix = g.pixels(), ld = nb * npix;
+  // an image channel's pixels contiguous (the usual case): one straight copy per row
+  const bool flat = (g.out[2] == 1 || b.strides[4] == 1) &&
+                    (g.out[1] == 1 || b.strides[3] == g.out[2]) &&
+                    (g.out[0] == 1 || b.strides[2] == g.out[1] * g.out[2]);
+  for (int64_t o = 0; o < g.o; ++o)
+    for (int64_t k = 0; k < nb; ++k) {
+      T* row = m + o * ld + k * npix;
+      const int64_t base = (n0 + k) * b.strides[0] + o * b.strides[1];
+      if (flat) {
+        T* img = pb + base;
+        if (kToBuffer)
+          std::memcpy(img, row, size_t(npix) * sizeof(T));
+        else
+          std::memcpy(row, img, size_t(npix) * sizeof(T));
+        continue;
+      }
+      int64_t q = 0;
+      for (int64_t i = 0; i < g.out[0]; ++i)
+        for (int64_t j = 0; j < g.out[1]; ++j)
+          for (int64_t l = 0; l < g.out[2]; ++l, ++q) {
+            T& v = pb[base + i * b.strides[2] + j * b.strides[3] + l * b.strides[4]];
+            if (kToBuffer) v = row[q]; else row[q] = v;
+          }
+    }
 }
 
 template <class T>
@@ -92,119 +190,108 @@ inline T* scratch_array(Scratch& scratch, int64_t count) {
   return static_cast<T*>(scratch.alloc(mul_sat(count, int64_t(sizeof(T)))));
 }
 
-// y = conv2d(x, w): y[n] (o, pixels) = wm (o, taps) @ col_n (taps, pixels).
 template <class T>
-int conv2d_forward(const croton_buffer& x, const croton_buffer& w, croton_buffer& y, int64_t ph,
-                   int64_t pw, int64_t sh, int64_t sw, bool flip, Scratch& scratch,
-                   croton_error* err) {
-  const ConvGeometry g = conv_geometry(x, w, y, ph, pw, sh, sw, flip);
+inline void fill_buffer(croton_buffer& bb, T value) {
+  const Conv5 b = conv5(bb);
+  T* p = static_cast<T*>(bb.data);
+  for (int64_t n = 0; n < b.shape[0]; ++n)
+    for (int64_t c = 0; c < b.shape[1]; ++c)
+      for (int64_t i = 0; i < b.shape[2]; ++i)
+        for (int64_t j = 0; j < b.shape[3]; ++j)
+          for (int64_t l = 0; l < b.shape[4]; ++l)
+            p[n * b.strides[0] + c * b.strides[1] + i * b.strides[2] + j * b.strides[3] +
+              l * b.strides[4]] = value;
+}
+
+// y = conv(x, w): per chunk and group, y_g (og, nb * pixels) = wm_g (og, taps) @ col_g.
+template <class T>
+int conv_forward(const croton_buffer& x, const croton_buffer& w, croton_buffer& y,
+                 const ConvParams& p, Scratch& scratch, croton_error* err) {
+  const ConvGeometry g = conv_geometry(conv5(x), conv5(w), conv5(y), p);
   if (g.n == 0 || g.o == 0 || g.pixels() == 0) return 0;
+  if (g.taps() == 0) {
+    fill_buffer(y, T(0));
+    return 0;
+  }
+  const int64_t chunk = conv_chunk(g), cols = chunk * g.pixels();
   T* wm = scratch_array<T>(scratch, g.o * g.taps());
-  T* col = scratch_array<T>(scratch, g.taps() * g.pixels());
-  T* tmp = scratch_array<T>(scratch, g.o * g.pixels());
-  if (wm == nullptr || col == nullptr || tmp == nullptr) return fail_alloc(err);
+  T* col = scratch_array<T>(scratch, g.c * g.kvol() * cols);
+  T* out = scratch_array<T>(scratch, g.o * cols);
+  if (wm == nullptr || col == nullptr || out == nullptr) return fail_alloc(err);
   filters_to_matrix(w, g, wm);
-  const Mat<T> a{wm, g.o, g.taps(), g.taps(), 1};
-  for (int64_t n = 0; n < g.n; ++n) {
-    im2col(x, n, g, col);
-    Mat<T> out;
-    const bool direct = image_matrix(y, n, &out);
-    if (!direct) out = Mat<T>{tmp, g.o, g.pixels(), g.pixels(), 1};
-    matmul(a, Mat<T>{col, g.taps(), g.pixels(), g.pixels(), 1}, out);
-    if (!direct) {
-      T* py = static_cast<T*>(y.data) + n * y.strides[0];
-      for (int64_t o = 0; o < g.o; ++o)
-        for (int64_t i = 0; i < g.oh; ++i)
-          for (int64_t j = 0; j < g.ow; ++j)
-            py[o * y.strides[1] + i * y.strides[2] + j * y.strides[3]] =
-                tmp[(o * g.oh + i) * g.ow + j];
-    }
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = g.n - n0 < chunk ? g.n - n0 : chunk, ld = nb * g.pixels();
+    im2col(x, g, n0, nb, col);
+    for (int64_t k = 0; k < g.groups; ++k)
+      blas_gemm<T>(kNoTrans, kNoTrans, g.og, ld, g.taps(), T(1), wm + k * g.og * g.taps(),
+                   g.taps(), col + k * g.taps() * ld, ld, T(0), out + k * g.og * ld, ld);
+    image_rows<T, true>(y, g, n0, nb, out);
   }
   return 0;
 }
 
-// Image `n` of gz as a (o, pixels) matrix: a view, or a contiguous copy into `tmp`.
+// gx = d conv / d x (and the transposed convolution): per chunk and group,
+// gcol_g (taps, nb * pixels) = wm_g^T @ gz_g, scattered back into gx (col2im).
 template <class T>
-inline Mat<T> output_grad_matrix(const croton_buffer& gz, int64_t n, const ConvGeometry& g,
-                                 T* tmp) {
-  Mat<T> m;
-  if (image_matrix(gz, n, &m)) return m;
-  const T* p = static_cast<const T*>(gz.data) + n * gz.strides[0];
-  for (int64_t o = 0; o < g.o; ++o)
-    for (int64_t i = 0; i < g.oh; ++i)
-      for (int64_t j = 0; j < g.ow; ++j)
-        tmp[(o * g.oh + i) * g.ow + j] = p[o * gz.strides[1] + i * gz.strides[2] + j * gz.strides[3]];
-  return Mat<T>{tmp, g.o, g.pixels(), g.pixels(), 1};
-}
-
-// gx = d conv2d / d x: gcol (taps, pixels) = wm^T @ gz_n, scattered back (col2im).
-template <class T>
-int conv2d_grad_input(const croton_buffer& w, const croton_buffer& gz, croton_buffer& gx,
-                      int64_t ph, int64_t pw, int64_t sh, int64_t sw, bool flip,
-                      Scratch& scratch, croton_error* err) {
-  const ConvGeometry g = conv_geometry(gx, w, gz, ph, pw, sh, sw, flip);
+int conv_grad_input(const croton_buffer& w, const croton_buffer& gz, croton_buffer& gx,
+                    const ConvParams& p, Scratch& scratch, croton_error* err) {
+  const ConvGeometry g = conv_geometry(conv5(gx), conv5(w), conv5(gz), p);
+  fill_buffer(gx, T(0));
+  if (g.n == 0 || g.taps() == 0 || g.pixels() == 0 || g.o == 0) return 0;
+  const int64_t chunk = conv_chunk(g), cols = chunk * g.pixels();
+  T* wm = scratch_array<T>(scratch, g.o * g.taps());
+  T* gcol = scratch_array<T>(scratch, g.c * g.kvol() * cols);
+  T* gzm = scratch_array<T>(scratch, g.o * cols);
+  if (wm == nullptr || gcol == nullptr || gzm == nullptr) return fail_alloc(err);
+  filters_to_matrix(w, g, wm);
   T* px = static_cast<T*>(gx.data);
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int64_t r = 0; r < g.h; ++r)
-        for (int64_t s = 0; s < g.w; ++s)
-          px[n * gx.strides[0] + c * gx.strides[1] + r * gx.strides[2] + s * gx.strides[3]] = T(0);
-  if (g.n == 0 || g.taps() == 0 || g.pixels() == 0) return 0;
-  T* wm = scratch_array<T>(scratch, g.o * g.taps());
-  T* gcol = scratch_array<T>(scratch, g.taps() * g.pixels());
-  T* tmp = scratch_array<T>(scratch, g.o * g.pixels());
-  if (wm == nullptr || gcol == nullptr || tmp == nullptr) return fail_alloc(err);
-  filters_to_matrix(w, g, wm);
-  const Mat<T> wt{wm, g.taps(), g.o, 1, g.taps()};  // wm transposed
-  for (int64_t n = 0; n < g.n; ++n) {
-    matmul(wt, output_grad_matrix(gz, n, g, tmp), Mat<T>{gcol, g.taps(), g.pixels(), g.pixels(), 1});
-    T* dst = px + n * gx.strides[0];
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int64_t p = 0; p < g.kh; ++p)
-        for (int64_t q = 0; q < g.kw; ++q) {
-          const T* src = gcol + ((c * g.kh + p) * g.kw + q) * g.pixels();
-          for (int64_t i = 0; i < g.oh; ++i) {
-            const int64_t r = i * g.sh + p - g.ph;
-            if (r < 0 || r >= g.h) continue;
-            for (int64_t j = 0; j < g.ow; ++j) {
-              const int64_t s = j * g.sw + q - g.pw;
-              if (s >= 0 && s < g.w)
-                dst[c * gx.strides[1] + r * gx.strides[2] + s * gx.strides[3]] += src[i * g.ow + j];
-            }
-          }
-        }
+  const Conv5 xv = conv5(gx);
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = g.n - n0 < chunk ? g.n - n0 : chunk, ld = nb * g.pixels();
+    image_rows<T, false>(gz, g, n0, nb, gzm);
+    for (int64_t k = 0; k < g.groups; ++k)
+      blas_gemm<T>(kTrans, kNoTrans, g.taps(), ld, g.og, T(1), wm + k * g.og * g.taps(),
+                   g.taps(), gzm + k * g.og * ld, ld, T(0), gcol + k * g.taps() * ld, ld);
+    const int64_t st = g.p.st[2] * xv.strides[4];
+    conv_columns(xv, g, n0, nb, ld, [&](int64_t dst, int64_t src, int64_t lo, int64_t hi, int64_t) {
+      const T* in = gcol + dst;
+      for (int64_t l = lo; l < hi; ++l) px[src + l * st] += in[l];
+    });
   }
   return 0;
 }
 
-// gw = d conv2d / d w: gwm (o, taps) = sum_n gz_n (o, pixels) @ col_n^T, unflipped into gw.
+// gw = d conv / d w: per chunk and group, acc_g (og, taps) += gz_g @ col_g^T, unflipped into gw.
 template <class T>
-int conv2d_grad_filters(const croton_buffer& x, const croton_buffer& gz, croton_buffer& gw,
-                        int64_t ph, int64_t pw, int64_t sh, int64_t sw, bool flip,
-                        Scratch& scratch, croton_error* err) {
-  const ConvGeometry g = conv_geometry(x, gw, gz, ph, pw, sh, sw, flip);
+int conv_grad_filters(const croton_buffer& x, const croton_buffer& gz, croton_buffer& gw,
+                      const ConvParams& p, Scratch& scratch, croton_error* err) {
+  const ConvGeometry g = conv_geometry(conv5(x), conv5(gw), conv5(gz), p);
   const int64_t size = g.o * g.taps();
+  const int64_t chunk = g.n > 0 ? conv_chunk(g) : 1, cols = chunk * g.pixels();
   T* acc = scratch_array<T>(scratch, size);
-  T* part = scratch_array<T>(scratch, size);
-  T* col = scratch_array<T>(scratch, g.taps() * g.pixels());
-  T* tmp = scratch_array<T>(scratch, g.o * g.pixels());
-  if (acc == nullptr || part == nullptr || col == nullptr || tmp == nullptr) return fail_alloc(err);
+  T* col = scratch_array<T>(scratch, g.c * g.kvol() * cols);
+  T* gzm = scratch_array<T>(scratch, g.o * cols);
+  if (acc == nullptr || col == nullptr || gzm == nullptr) return fail_alloc(err);
   for (int64_t k = 0; k < size; ++k) acc[k] = T(0);
-  if (g.pixels() > 0) {
-    for (int64_t n = 0; n < g.n; ++n) {
-      im2col(x, n, g, col);
-      matmul(output_grad_matrix(gz, n, g, tmp), Mat<T>{col, g.pixels(), g.taps(), 1, g.pixels()},
-             Mat<T>{part, g.o, g.taps(), g.taps(), 1});
-      for (int64_t k = 0; k < size; ++k) acc[k] += part[k];
+  if (g.pixels() > 0 && g.taps() > 0 && g.og > 0) {
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t nb = g.n - n0 < chunk ? g.n - n0 : chunk, ld = nb * g.pixels();
+      im2col(x, g, n0, nb, col);
+      image_rows<T, false>(gz, g, n0, nb, gzm);
+      for (int64_t k = 0; k < g.groups; ++k)
+        blas_gemm<T>(kNoTrans, kTrans, g.og, g.taps(), ld, T(1), gzm + k * g.og * ld, ld,
+                     col + k * g.taps() * ld, ld, T(1), acc + k * g.og * g.taps(), g.taps());
     }
   }
-  T* pw_out = static_cast<T*>(gw.data);
+  const Conv5 w = conv5(gw);
+  T* pw = static_cast<T*>(gw.data);
   for (int64_t o = 0; o < g.o; ++o)
-    for (int64_t c = 0; c < g.c; ++c)
-      for (int64_t p = 0; p < g.kh; ++p)
-        for (int64_t q = 0; q < g.kw; ++q)
-          pw_out[o * gw.strides[0] + c * gw.strides[1] + p * gw.strides[2] + q * gw.strides[3]] =
-              acc[o * g.taps() + conv_tap(g, c, p, q)];
+    for (int64_t c = 0; c < g.cg; ++c)
+      for (int64_t a = 0; a < g.k[0]; ++a)
+        for (int64_t b = 0; b < g.k[1]; ++b)
+          for (int64_t e = 0; e < g.k[2]; ++e)
+            pw[o * w.strides[0] + c * w.strides[1] + a * w.strides[2] + b * w.strides[3] +
+               e * w.strides[4]] = acc[o * g.taps() + c * g.kvol() + conv_tap(g, a, b, e)];
   return 0;
 }
 

@@ -1,12 +1,13 @@
-// Neural-network kernels: 2-D pooling over the last two dimensions (Theano's pool_2d and its
-// gradients) and the per-row gather/scatter behind cross-entropy with class indices. Buffers
-// may have any element strides; shapes were checked by the generated code.
+// Neural-network kernels: pooling over the last two or three dimensions (Theano's pool_2d /
+// pool_3d and their gradients) and the per-row gather/scatter behind cross-entropy with class
+// indices. Buffers may have any element strides; shapes were checked by the generated code.
 //
 // Example (generated code):
 //   if (int rc = croton::take_along_last<double, int32_t>(B0, B1, B2, err, 3)) return rc;
 #pragma once
 #include "../runtime.hpp"
 #include "../cold.hpp"
+#include "pool_fast.hpp"
 
 CROTON_COLD_BEGIN
 
@@ -47,6 +48,9 @@ int take_along_last_grad(const croton_buffer& g, const croton_buffer& idx, croto
 }
 
 // --- pooling -------------------------------------------------------------------------------------
+// Pooling over the last nd (2 or 3) dimensions; a 2-d pooling runs as a 3-d one of depth 1.
+// Window, stride and padding are run-time values (Theano accepts symbolic ones).
+
 // Theano's pooled length of one axis of length n (Pool.out_shape); 0 for an empty axis.
 inline int64_t pool_out_size(int64_t n, int64_t ws, int64_t st, int64_t pad, bool ignore_border) {
   if (n == 0) return 0;
@@ -58,36 +62,52 @@ inline int64_t pool_out_size(int64_t n, int64_t ws, int64_t st, int64_t pad, boo
 
 enum PoolMode { kPoolMax = 0, kPoolSum = 1, kPoolAverageIncPad = 2, kPoolAverageExcPad = 3 };
 
+// Window, stride and padding of the three innermost axes (a 2-d pooling: depth 1, 1, 0).
 struct PoolParams {
-  int64_t ws0, ws1, st0, st1, pd0, pd1;
+  int nd;
+  int64_t ws[3], st[3], pd[3];
   int mode;
 };
 
+// A buffer's pooled axes as three (shape, stride) pairs, the missing depth as (1, 0).
+struct Pool3 {
+  int64_t shape[3], strides[3];
+};
+
+inline Pool3 pool3(const croton_buffer& b, int nd) {
+  Pool3 v{{1, 1, 1}, {0, 0, 0}};
+  for (int k = 0; k < nd; ++k) {
+    v.shape[3 - nd + k] = b.shape[b.ndim - nd + k];
+    v.strides[3 - nd + k] = b.strides[b.ndim - nd + k];
+  }
+  return v;
+}
+
 // One output position's window in image coordinates, clipped to the image, and the divisor.
 struct PoolWindow {
-  int64_t r0, r1, c0, c1;
+  int64_t lo[3], hi[3];
   double count;
 };
 
-inline PoolWindow pool_window(const PoolParams& p, int64_t h, int64_t w, int64_t i, int64_t j) {
-  const int64_t rs = i * p.st0 - p.pd0, cs = j * p.st1 - p.pd1;
-  PoolWindow win{rs > 0 ? rs : 0, rs + p.ws0 < h ? rs + p.ws0 : h,
-                 cs > 0 ? cs : 0, cs + p.ws1 < w ? cs + p.ws1 : w, 1.0};
-  if (p.mode == kPoolAverageIncPad) {
-    const int64_t re = rs + p.ws0 < h + p.pd0 ? rs + p.ws0 : h + p.pd0;
-    const int64_t ce = cs + p.ws1 < w + p.pd1 ? cs + p.ws1 : w + p.pd1;
-    win.count = double((re - rs) * (ce - cs));
-  } else if (p.mode == kPoolAverageExcPad) {
-    win.count = double((win.r1 - win.r0) * (win.c1 - win.c0));
+inline PoolWindow pool_window(const PoolParams& p, const Pool3& in, const int64_t* pos) {
+  PoolWindow win{};
+  double inc = 1.0, exc = 1.0;
+  for (int k = 0; k < 3; ++k) {
+    const int64_t s = pos[k] * p.st[k] - p.pd[k], e = s + p.ws[k];
+    win.lo[k] = s > 0 ? s : 0;
+    win.hi[k] = e < in.shape[k] ? e : in.shape[k];
+    inc *= double((e < in.shape[k] + p.pd[k] ? e : in.shape[k] + p.pd[k]) - s);
+    exc *= double(win.hi[k] - win.lo[k]);
   }
+  win.count = p.mode == kPoolAverageIncPad ? inc : p.mode == kPoolAverageExcPad ? exc : 1.0;
   return win;
 }
 
-// Calls fn(offsets) for every image (index over all but the last two dims); offsets[k] is the
+// Calls fn(offsets) for every image (index over all but the pooled dims); offsets[k] is the
 // image's element offset in bufs[k].
 template <int K, class F>
-inline void for_each_image(const croton_buffer* const (&bufs)[K], F&& fn) {
-  const int32_t lead = bufs[0]->ndim - 2;
+inline void for_each_image(const croton_buffer* const (&bufs)[K], int nd, F&& fn) {
+  const int32_t lead = bufs[0]->ndim - nd;
   int64_t count = 1;
   for (int32_t d = 0; d < lead; ++d) count *= bufs[0]->shape[d];
   int64_t index[CROTON_MAX_NDIM] = {0};
@@ -105,94 +125,111 @@ inline void for_each_image(const croton_buffer* const (&bufs)[K], F&& fn) {
   }
 }
 
-#define CROTON_AT(buf, ptr, off, r, c) \
-  ptr[(off) + (r) * (buf).strides[(buf).ndim - 2] + (c) * (buf).strides[(buf).ndim - 1]]
+inline int64_t pool_at(const Pool3& v, int64_t a, int64_t b, int64_t c) {
+  return a * v.strides[0] + b * v.strides[1] + c * v.strides[2];
+}
+
+// Calls fn(pos) for every position of the (n0, n1, n2) grid.
+template <class F>
+inline void pool_grid(const int64_t* n, F&& fn) {
+  int64_t pos[3];
+  for (pos[0] = 0; pos[0] < n[0]; ++pos[0])
+    for (pos[1] = 0; pos[1] < n[1]; ++pos[1])
+      for (pos[2] = 0; pos[2] < n[2]; ++pos[2]) fn(pos);
+}
 
 template <class T>
-int pool2d_forward(const croton_buffer& x, croton_buffer& z, const PoolParams& p) {
-  const int64_t h = x.shape[x.ndim - 2], w = x.shape[x.ndim - 1];
-  const int64_t oh = z.shape[z.ndim - 2], ow = z.shape[z.ndim - 1];
+int pool_forward(const croton_buffer& x, croton_buffer& z, const PoolParams& p) {
+  if (p.nd == 2 && p.mode == kPoolMax && pool2d_max_fast<T>(x, z, p.ws + 1, p.st + 1, p.pd + 1))
+    return 0;
+  const Pool3 xv = pool3(x, p.nd), zv = pool3(z, p.nd);
   const T* px = static_cast<const T*>(x.data);
   T* pz = static_cast<T*>(z.data);
   const croton_buffer* const bufs[2] = {&x, &z};
-  for_each_image(bufs, [&](const int64_t* off) {
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        const PoolWindow win = pool_window(p, h, w, i, j);
-        T acc = p.mode == kPoolMax ? CROTON_AT(x, px, off[0], win.r0, win.c0) : T(0);
-        for (int64_t r = win.r0; r < win.r1; ++r)
-          for (int64_t c = win.c0; c < win.c1; ++c) {
-            const T v = CROTON_AT(x, px, off[0], r, c);
+  for_each_image(bufs, p.nd, [&](const int64_t* off) {
+    pool_grid(zv.shape, [&](const int64_t* pos) {
+      const PoolWindow win = pool_window(p, xv, pos);
+      const bool empty = win.lo[0] >= win.hi[0] || win.lo[1] >= win.hi[1] || win.lo[2] >= win.hi[2];
+      T acc = p.mode == kPoolMax && !empty
+                  ? px[off[0] + pool_at(xv, win.lo[0], win.lo[1], win.lo[2])] : T(0);
+      for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+        for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
+          for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
+            const T v = px[off[0] + pool_at(xv, a, b, c)];
             acc = p.mode == kPoolMax ? maximum(acc, v) : acc + v;
           }
-        if (p.mode == kPoolAverageIncPad || p.mode == kPoolAverageExcPad)
-          acc = static_cast<T>(acc / static_cast<T>(win.count));
-        CROTON_AT(z, pz, off[1], i, j) = acc;
-      }
+      if (p.mode == kPoolAverageIncPad || p.mode == kPoolAverageExcPad)
+        acc = static_cast<T>(acc / static_cast<T>(win.count));
+      pz[off[1] + pool_at(zv, pos[0], pos[1], pos[2])] = acc;
+    });
   });
   return 0;
+}
+
+template <class T>
+inline void pool_zero(T* p, int64_t off, const Pool3& v) {
+  pool_grid(v.shape,
+            [&](const int64_t* pos) { p[off + pool_at(v, pos[0], pos[1], pos[2])] = T(0); });
 }
 
 // gx = d pool / d x for the sum and average modes: each gz spread over its window.
 template <class T>
-int pool2d_avg_grad(const croton_buffer& gz, croton_buffer& gx, const PoolParams& p) {
-  const int64_t h = gx.shape[gx.ndim - 2], w = gx.shape[gx.ndim - 1];
-  const int64_t oh = gz.shape[gz.ndim - 2], ow = gz.shape[gz.ndim - 1];
+int pool_avg_grad(const croton_buffer& gz, croton_buffer& gx, const PoolParams& p) {
+  const Pool3 xv = pool3(gx, p.nd), zv = pool3(gz, p.nd);
   const T* pg = static_cast<const T*>(gz.data);
   T* px = static_cast<T*>(gx.data);
   const croton_buffer* const bufs[2] = {&gx, &gz};
-  for_each_image(bufs, [&](const int64_t* off) {
-    for (int64_t r = 0; r < h; ++r)
-      for (int64_t c = 0; c < w; ++c) CROTON_AT(gx, px, off[0], r, c) = T(0);
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        const PoolWindow win = pool_window(p, h, w, i, j);
-        T v = CROTON_AT(gz, pg, off[1], i, j);
-        if (p.mode != kPoolSum) v = static_cast<T>(v / static_cast<T>(win.count));
-        for (int64_t r = win.r0; r < win.r1; ++r)
-          for (int64_t c = win.c0; c < win.c1; ++c) CROTON_AT(gx, px, off[0], r, c) += v;
-      }
+  for_each_image(bufs, p.nd, [&](const int64_t* off) {
+    pool_zero(px, off[0], xv);
+    pool_grid(zv.shape, [&](const int64_t* pos) {
+      const PoolWindow win = pool_window(p, xv, pos);
+      T v = pg[off[1] + pool_at(zv, pos[0], pos[1], pos[2])];
+      if (p.mode != kPoolSum) v = static_cast<T>(v / static_cast<T>(win.count));
+      for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+        for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
+          for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) px[off[0] + pool_at(xv, a, b, c)] += v;
+    });
   });
   return 0;
 }
 
-// Max pooling's gradient (grad_grad = false): gx[pos] += gz[i, j] at every position of window
-// (i, j) where x equals the window's max z[i, j] (Theano's MaxPoolGrad: ties all receive it).
-// Its own gradient (grad_grad = true): out[i, j] = sum of g[pos] over those positions.
+// Max pooling's gradient (grad_grad = false): gx[pos] += gz[window] at every position of a
+// window where x equals the window's max z (Theano's MaxPoolGrad: ties all receive it).
+// Its own gradient (grad_grad = true): out[window] = sum of g[pos] over those positions.
 template <class T>
-int pool2d_max_grad(const croton_buffer& x, const croton_buffer& z, const croton_buffer& g,
-                    croton_buffer& out, const PoolParams& p, bool grad_grad) {
-  const int64_t h = x.shape[x.ndim - 2], w = x.shape[x.ndim - 1];
-  const int64_t oh = z.shape[z.ndim - 2], ow = z.shape[z.ndim - 1];
+int pool_max_grad(const croton_buffer& x, const croton_buffer& z, const croton_buffer& g,
+                  croton_buffer& out, const PoolParams& p, bool grad_grad) {
+  if (p.nd == 2 && !grad_grad &&
+      pool2d_max_grad_fast<T>(x, z, g, out, p.ws + 1, p.st + 1, p.pd + 1))
+    return 0;
+  const Pool3 xv = pool3(x, p.nd), zv = pool3(z, p.nd), gv = pool3(g, p.nd);
+  const Pool3 ov = pool3(out, p.nd);
   const T* px = static_cast<const T*>(x.data);
   const T* pz = static_cast<const T*>(z.data);
   const T* pg = static_cast<const T*>(g.data);
   T* po = static_cast<T*>(out.data);
   const croton_buffer* const bufs[4] = {&x, &z, &g, &out};
-  for_each_image(bufs, [&](const int64_t* off) {
-    const int64_t orows = grad_grad ? oh : h, ocols = grad_grad ? ow : w;
-    for (int64_t r = 0; r < orows; ++r)
-      for (int64_t c = 0; c < ocols; ++c) CROTON_AT(out, po, off[3], r, c) = T(0);
-    for (int64_t i = 0; i < oh; ++i)
-      for (int64_t j = 0; j < ow; ++j) {
-        const PoolWindow win = pool_window(p, h, w, i, j);
-        const T m = CROTON_AT(z, pz, off[1], i, j);
-        T acc = T(0);
-        for (int64_t r = win.r0; r < win.r1; ++r)
-          for (int64_t c = win.c0; c < win.c1; ++c) {
-            if (!(CROTON_AT(x, px, off[0], r, c) == m)) continue;
+  for_each_image(bufs, p.nd, [&](const int64_t* off) {
+    pool_zero(po, off[3], ov);
+    pool_grid(zv.shape, [&](const int64_t* pos) {
+      const PoolWindow win = pool_window(p, xv, pos);
+      const int64_t zpos = pool_at(zv, pos[0], pos[1], pos[2]);
+      const T m = pz[off[1] + zpos];
+      T acc = T(0);
+      for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+        for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
+          for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
+            if (!(px[off[0] + pool_at(xv, a, b, c)] == m)) continue;
             if (grad_grad)
-              acc += CROTON_AT(g, pg, off[2], r, c);
+              acc += pg[off[2] + pool_at(gv, a, b, c)];
             else
-              CROTON_AT(out, po, off[3], r, c) += CROTON_AT(g, pg, off[2], i, j);
+              po[off[3] + pool_at(ov, a, b, c)] += pg[off[2] + pool_at(gv, pos[0], pos[1], pos[2])];
           }
-        if (grad_grad) CROTON_AT(out, po, off[3], i, j) = acc;
-      }
+      if (grad_grad) po[off[3] + pool_at(ov, pos[0], pos[1], pos[2])] = acc;
+    });
   });
   return 0;
 }
-
-#undef CROTON_AT
 
 }  // namespace croton
 

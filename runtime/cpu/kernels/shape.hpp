@@ -107,7 +107,7 @@ inline bool infer_reshape(int64_t numel, int64_t* dims, int32_t nd) {
     } else if (dims[d] < 0) {
       return false;
     } else {
-      known *= dims[d];
+      known = mul_sat(known, dims[d]);  // an overflowing product never equals numel
     }
   }
   if (unknown < 0) return known == numel;
@@ -159,9 +159,12 @@ inline bool value_repeats_ok(const croton_buffer& repeats, int64_t n) {
   return true;
 }
 
+// The length of the repeated axis; kTooMany when the sum overflows (the allocation of the
+// result then fails as too big, instead of a wrapped length that the copy would overrun).
 inline int64_t value_repeat_total(const croton_buffer& repeats, int64_t n) {
   int64_t total = 0;
-  for (int64_t i = 0; i < n; ++i) total += repeat_count(repeats, i);
+  for (int64_t i = 0; i < n; ++i)
+    if (__builtin_add_overflow(total, repeat_count(repeats, i), &total)) return kTooMany;
   return total;
 }
 
@@ -194,13 +197,16 @@ inline void repeat_sum(const croton_buffer& grad, const croton_buffer& repeats, 
 template <typename V>
 inline int64_t arange_length(V start, V stop, V step) {
   if (step == V(0)) return 0;
-  if constexpr (std::is_integral_v<V>) {
-    const V span = stop - start;
-    V n = span / step;
+  if constexpr (std::is_integral_v<V>) {  // in 128 bits: stop - start cannot overflow
+    __extension__ typedef __int128 wide;
+    const wide span = static_cast<wide>(stop) - static_cast<wide>(start);
+    wide n = span / step;
     if (n * step != span) ++n;
-    return n > 0 ? static_cast<int64_t>(n) : 0;
+    if (n <= 0) return 0;
+    return n > static_cast<wide>(kTooMany) ? kTooMany : static_cast<int64_t>(n);
   } else {
     const double n = std::ceil((static_cast<double>(stop) - start) / step);
+    if (!(n < 9.2e18)) return n > 0 ? kTooMany : 0;  // also NaN: no int64 conversion
     return n > 0 ? static_cast<int64_t>(n) : 0;
   }
 }

@@ -1,5 +1,6 @@
 """``croton.tensor.nnet`` (Theano's ``theano.tensor.nnet``): activations, softmax, the
-cross-entropies and ``conv2d``.
+cross-entropies, ``conv2d`` and ``conv3d`` (from ``croton.tensor.nnet.abstract_conv``, which
+also holds the transposed convolution).
 
 The composites (softmax, log_softmax, the cross-entropies, relu) are written in primitives so
 the passes can stabilize and fuse them; they are numerically stable by construction (softmax
@@ -17,8 +18,6 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 
 from croton.graph import Variable, user_source_line
@@ -26,7 +25,7 @@ from croton.ops.table import OPS, make_output
 from croton.tensor import math as _math
 from croton.tensor.basic import as_tensor_variable
 from croton.tensor.math import sigmoid
-from croton.types import DISCRETE_DTYPES, FLOAT_DTYPES, INT_DTYPES, upcast, upgrade_to_float
+from croton.types import DISCRETE_DTYPES, FLOAT_DTYPES, INT_DTYPES, upgrade_to_float
 
 
 def _float_input(x, name: str) -> Variable:
@@ -199,90 +198,9 @@ def sigmoid_binary_crossentropy(output, target) -> Variable:
     return relu(output) - output * target + softplus(-_math.abs(output))
 
 
-# --- conv2d --------------------------------------------------------------------------------------
-def _pair(value, what: str) -> tuple[int, int]:
-    if isinstance(value, int):
-        return (value, value)
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"{what} must be an int or a pair of ints, got {value!r}")
-    return pair
-
-
-def _shape_hint(hint, what: str) -> tuple | None:
-    if hint is None:
-        return None
-    hint = tuple(None if s is None else int(s) for s in hint)
-    if len(hint) != 4:
-        raise ValueError(f"conv2d: {what} must have 4 entries, got {hint} "
-                         f"(at {user_source_line()})")
-    return hint
-
-
-def _border(border_mode) -> str | tuple[int, int]:
-    if border_mode == "valid":
-        return (0, 0)
-    if border_mode in ("full", "half"):
-        return border_mode
-    if isinstance(border_mode, str):
-        raise ValueError(f"conv2d: border_mode must be 'valid', 'full', 'half', an int or a pair "
-                         f"of ints, got {border_mode!r}")
-    pads = _pair(border_mode, "border_mode")
-    if min(pads) < 0:
-        raise ValueError(f"conv2d: negative padding {pads}")
-    return pads
-
-
-def conv2d(input, filters, input_shape: Sequence | None = None,
-           filter_shape: Sequence | None = None, border_mode="valid",
-           subsample: Sequence[int] = (1, 1), filter_flip: bool = True,
-           image_shape: Sequence | None = None, filter_dilation: Sequence[int] = (1, 1),
-           num_groups: int = 1, **kwargs) -> Variable:
-    """Theano's ``conv2d``: ``input`` (batch, channels, rows, cols) convolved with ``filters``
-    (out channels, channels, rows, cols). ``border_mode`` is ``'valid'``, ``'full'``,
-    ``'half'``, an int or a pair of ints (zero padding); ``subsample`` strides the output;
-    ``filter_flip=True`` is a true convolution, ``False`` a cross-correlation. ``input_shape`` /
-    ``filter_shape`` (entries may be None) are checked against each other when the graph is
-    built and against the arguments when the function is called.
-
-    >>> import croton, numpy, croton.tensor as T
-    >>> x, w = T.dtensor4('x'), T.dtensor4('w')
-    >>> f = croton.function([x, w], T.nnet.conv2d(x, w, border_mode='full'), mode='NUMPY')
-    >>> f(numpy.ones((1, 1, 2, 2)), numpy.ones((1, 1, 2, 2)))[0, 0]
-    array([[1., 2., 1.],
-           [2., 4., 2.],
-           [1., 2., 1.]])
-    """
-    if kwargs:
-        raise TypeError(f"conv2d: unexpected arguments {sorted(kwargs)}")
-    if tuple(filter_dilation) != (1, 1) or num_groups != 1:
-        raise NotImplementedError("conv2d: filter_dilation and num_groups are not supported yet")
-    if image_shape is not None:
-        input_shape = image_shape if input_shape is None else input_shape
-    input, filters = as_tensor_variable(input), as_tensor_variable(filters)
-    if input.ndim != 4 or filters.ndim != 4:
-        raise TypeError(f"conv2d: input and filters must be 4-d tensors, got {input.type} and "
-                        f"{filters.type} (at {user_source_line()})")
-    input_shape = _shape_hint(input_shape, "input_shape")
-    filter_shape = _shape_hint(filter_shape, "filter_shape")
-    if input_shape and filter_shape and None not in (input_shape[1], filter_shape[1]) \
-            and input_shape[1] != filter_shape[1]:
-        raise ValueError(f"conv2d: input_shape {input_shape} has {input_shape[1]} channels but "
-                         f"filter_shape {filter_shape} expects {filter_shape[1]} "
-                         f"(at {user_source_line()})")
-    border = _border(border_mode)
-    sub = _pair(subsample, "subsample")
-    if min(sub) < 1:
-        raise ValueError(f"conv2d: subsample must be positive, got {sub}")
-    dtype = upcast(input.dtype, filters.dtype)
-    if dtype not in FLOAT_DTYPES:
-        dtype = upgrade_to_float(dtype)
-    hints = {k: v for k, v in (("input_shape", input_shape), ("filter_shape", filter_shape))
-             if v is not None}
-    return make_output(OPS["conv2d"], [_math.cast(input, dtype), _math.cast(filters, dtype)],
-                       border=border, subsample=sub, filter_flip=bool(filter_flip), **hints)
-
+from croton.tensor.nnet import abstract_conv  # noqa: E402
+from croton.tensor.nnet.abstract_conv import conv2d, conv3d  # noqa: E402
 
 __all__ = ["sigmoid", "softmax", "log_softmax", "relu", "softplus", "take_along_last",
            "categorical_crossentropy", "binary_crossentropy", "sigmoid_binary_crossentropy",
-           "conv2d"]
+           "conv2d", "conv3d", "abstract_conv"]

@@ -1,0 +1,166 @@
+"""Kernel generators for the convolutions (``croton/ops/conv.py``): forward, gradient wrt the
+input (the transposed convolution) and gradient wrt the filters, in 2 or 3 spatial dimensions.
+Each emits its shape checks and output shapes and one call into ``runtime/cpu/kernels/conv.hpp``.
+
+Example::
+
+    >>> import croton.tensor as T
+    >>> from croton.fgraph import Graph
+    >>> from croton.codegen.lower import lower
+    >>> x, w = T.dtensor4('x'), T.dtensor4('w')
+    >>> [s.kind for s in lower(Graph.make([x, w], [T.nnet.conv2d(x, w)])).plan.steps]
+    ['call']
+"""
+
+from __future__ import annotations
+
+from croton.codegen.lower import CheckInfo, Lowerer, shape_of
+from croton.codegen.lowering import lowering
+from croton.codegen.lowering.shape_ops import dim_exprs
+from croton.codegen.plan import CallStep, ShapeLine
+from croton.graph import Apply
+from croton.types import CXX_TYPE
+
+HEADER = "kernels/conv.hpp"
+
+
+def _check(lw: Lowerer, node: Apply, cond: str, detail: str, a: int, b: int | None = None,
+           a_shape: str | None = None, a_ndim: int | None = None) -> None:
+    """A call-time check ``cond`` whose failure names the op, the user's line and the shapes of
+    buffers ``a`` and ``b``."""
+    cid = lw.check(CheckInfo("shape", node.op_label(), node.source, detail))
+    lw.shape(ShapeLine("", cond, cid, a_shape or shape_of(a),
+                       a_ndim if a_ndim is not None else lw.buffers[a].ndim,
+                       shape_of(b) if b is not None else "", lw.buffers[b].ndim if b is not None
+                       else 0))
+
+
+class _Geometry:
+    """C++ expressions of one convolution: padding before/after, dilated filter sizes, output
+    sizes, for input dims ``xdims`` and filter dims ``wdims`` (lists of C++ expressions)."""
+
+    def __init__(self, node: Apply, xdims: list[str], wdims: list[str]) -> None:
+        p = dict(node.params)
+        self.nd = nd = len(p["subsample"])
+        self.p = p
+        self.dil_k = [f"(({wdims[2 + i]} - 1) * {int(p['dilation'][i])} + 1)" for i in range(nd)]
+        border = p["border"]
+        if border == "full":
+            self.pads = [(f"({k} - 1)",) * 2 for k in self.dil_k]
+        elif border == "half":
+            self.pads = [(f"({k} / 2)",) * 2 for k in self.dil_k]
+        else:
+            self.pads = [(str(int(a)), str(int(b))) for a, b in border]
+        self.out = [f"({xdims[2 + i]} + {lo} + {hi} - {self.dil_k[i]}) / {int(p['subsample'][i])}"
+                    f" + 1" for i, (lo, hi) in enumerate(self.pads)]
+        self.fits = " && ".join(f"{wdims[2 + i]} > 0 && {xdims[2 + i]} + {lo} + {hi} >= "
+                                f"{self.dil_k[i]}" for i, (lo, hi) in enumerate(self.pads))
+
+    def params(self) -> str:
+        lead = 3 - self.nd
+        pad = ["0"] * lead + [lo for lo, _ in self.pads]
+        st = ["1"] * lead + [str(int(s)) for s in self.p["subsample"]]
+        dil = ["1"] * lead + [str(int(d)) for d in self.p["dilation"]]
+        flip = "true" if self.p["filter_flip"] else "false"
+        return (f"croton::ConvParams{{{self.nd}, {{{', '.join(pad)}}}, {{{', '.join(st)}}}, "
+                f"{{{', '.join(dil)}}}, {int(self.p['groups'])}, {flip}}}")
+
+
+def _dims(buf: int, n: int) -> list[str]:
+    return [f"{shape_of(buf)}[{d}]" for d in range(n)]
+
+
+def _common_checks(lw: Lowerer, node: Apply, geo: _Geometry, xdims: list[str], wdims: list[str],
+                   xb: int, wb: int, x_shape: str | None = None) -> None:
+    groups = int(geo.p["groups"])
+    nd2 = geo.nd + 2
+    _check(lw, node, f"{xdims[1]} == {wdims[1]} * {groups}",
+           "input channels (dim 1 of the input) differ from the filters' channels (dim 1) x "
+           f"groups ({groups})", xb, wb, x_shape, nd2)
+    if groups > 1:
+        _check(lw, node, f"{wdims[0]} % {groups} == 0",
+               f"the output channels (dim 0 of the filters) are not divisible by groups "
+               f"({groups})", wb)
+    _check(lw, node, geo.fits, "the filters are empty or larger than the padded input", xb, wb,
+           x_shape, nd2)
+
+
+def _declared(lw: Lowerer, node: Apply, buf: int, declared, what: str) -> None:
+    if declared is None:
+        return
+    conds = [f"{shape_of(buf)}[{d}] == {int(s)}" for d, s in enumerate(declared) if s is not None]
+    if conds:
+        _check(lw, node, " && ".join(conds),
+               f"the {what} differs from the declared {what}_shape {tuple(declared)}", buf)
+
+
+def _check_pair(lw: Lowerer, node: Apply, cond: str, gb: int, ref_shape: str, nd: int) -> None:
+    cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
+                             "the output gradient (first) does not have the shape the "
+                             "convolution of the second shape gives"))
+    lw.shape(ShapeLine("", cond, cid, shape_of(gb), nd, ref_shape, nd))
+
+
+@lowering("conv")
+def lower_conv(lw: Lowerer, node: Apply) -> None:
+    x, w = node.inputs
+    params = dict(node.params)
+    xb, wb = lw.buffer_of(x), lw.buffer_of(w)
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
+    xd, wd = _dims(xb, x.ndim), _dims(wb, w.ndim)
+    geo = _Geometry(node, xd, wd)
+    _declared(lw, node, xb, params.get("input_shape"), "input")
+    _declared(lw, node, wb, params.get("filter_shape"), "filter")
+    _common_checks(lw, node, geo, xd, wd, xb, wb)
+    lw.set_shape(ob, [xd[0], wd[0], *geo.out])
+    lw.need_header(HEADER)
+    lw.emit(CallStep((f"if (int rc = croton::conv_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{wb}, "
+                      f"B{ob}, {geo.params()}, scratch, err)) return rc;",), node.op_label()))
+
+
+@lowering("conv_grad_input")
+def lower_conv_grad_input(lw: Lowerer, node: Apply) -> None:
+    w, gz, shape = node.inputs
+    wb, gb = lw.buffer_of(w), lw.buffer_of(gz)
+    nd2 = w.ndim
+    xd = dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(wb), nd2)
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
+    lw.set_shape(ob, xd)
+    xd = _dims(ob, nd2)
+    wd = _dims(wb, nd2)
+    geo = _Geometry(node, xd, wd)
+    _check(lw, node, " && ".join(f"{d} >= 0" for d in xd), "negative input shape", ob)
+    _common_checks(lw, node, geo, xd, wd, ob, wb)
+    _check_pair(lw, node, " && ".join([f"{shape_of(gb)}[0] == {xd[0]}",
+                                       f"{shape_of(gb)}[1] == {wd[0]}"]
+                                      + [f"{shape_of(gb)}[{2 + i}] == {e}"
+                                         for i, e in enumerate(geo.out)]),
+                gb, shape_of(ob), nd2)
+    lw.need_header(HEADER)
+    lw.emit(CallStep((f"if (int rc = croton::conv_grad_input<{CXX_TYPE[gz.dtype]}>(B{wb}, "
+                      f"B{gb}, B{ob}, {geo.params()}, scratch, err)) return rc;",),
+                     node.op_label()))
+
+
+@lowering("conv_grad_filters")
+def lower_conv_grad_filters(lw: Lowerer, node: Apply) -> None:
+    x, gz, shape = node.inputs
+    xb, gb = lw.buffer_of(x), lw.buffer_of(gz)
+    nd2 = x.ndim
+    wd = dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(xb), nd2)
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
+    lw.set_shape(ob, wd)
+    wd = _dims(ob, nd2)
+    xd = _dims(xb, nd2)
+    geo = _Geometry(node, xd, wd)
+    _check(lw, node, " && ".join(f"{d} >= 0" for d in wd), "negative filter shape", ob)
+    _common_checks(lw, node, geo, xd, wd, xb, ob)
+    _check_pair(lw, node, " && ".join([f"{shape_of(gb)}[0] == {xd[0]}",
+                                       f"{shape_of(gb)}[1] == {wd[0]}"]
+                                      + [f"{shape_of(gb)}[{2 + i}] == {e}"
+                                         for i, e in enumerate(geo.out)]),
+                gb, shape_of(xb), nd2)
+    lw.need_header(HEADER)
+    lw.emit(CallStep((f"if (int rc = croton::conv_grad_filters<{CXX_TYPE[gz.dtype]}>(B{xb}, "
+                      f"B{gb}, B{ob}, {geo.params()}, scratch, err)) return rc;",),
+                     node.op_label()))
