@@ -71,14 +71,17 @@ def test_relu_of_a_numpy_value_is_a_numpy_value():
 def test_shape_unpacks_and_a_list_of_shapes_stacks():
     a, b = T.tensor4("a"), T.tensor4("b")
     n, c, h, w = a.shape  # Lasagne's `b, c, h, w = x.shape`
+    hh, ww = b.shape[2:]  # a constant slice of a shape has a known length too (Lasagne's SPP)
+    (odd,) = b.shape[1:-1:2]
     stacked = T.as_tensor_variable([a.shape, b.shape])
     assert stacked.type == T.lmatrix().type
     mixed = T.as_tensor_variable([n, 7, h * w])  # scalars and Python ints: a vector
     assert mixed.type == T.lvector().type
     with pytest.raises(TypeError, match="statically known length"):
         list(T.dvector("v"))
-    f = croton.function([a, b], [stacked, mixed, c])
-    s, m, cc = f(np.zeros((2, 3, 4, 5)), np.zeros((6, 7, 8, 9)))
+    f = croton.function([a, b], [stacked, mixed, c, hh, ww, odd])
+    s, m, cc, hv, wv, ov = f(np.zeros((2, 3, 4, 5)), np.zeros((6, 7, 8, 9)))
+    assert (hv, wv, ov) == (8, 9, 7)
     np.testing.assert_array_equal(s, [[2, 3, 4, 5], [6, 7, 8, 9]])
     np.testing.assert_array_equal(m, [2, 7, 20])
     assert cc == 3

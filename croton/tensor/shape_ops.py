@@ -134,7 +134,8 @@ def shape(x) -> Variable:
 
 def get_vector_length(v) -> int:
     """The statically known length of a vector (Theano's ``get_vector_length``): of a shape,
-    a constant, a broadcastable vector, or a concatenation of those. ValueError otherwise.
+    a constant, a broadcastable vector, a constant slice or a concatenation of those.
+    ValueError otherwise.
 
     >>> import croton.tensor as T
     >>> get_vector_length(T.tensor4('x').shape)
@@ -152,6 +153,13 @@ def get_vector_length(v) -> int:
         return owner.inputs[0].ndim
     if owner is not None and owner.op.name == "join":
         return sum(get_vector_length(i) for i in owner.inputs)
+    if owner is not None and owner.op.name == "subtensor":  # x.shape[2:]: a constant slice
+        tokens = list(dict(owner.params)["idx"])
+        if len(tokens) == 1 and tokens[0][0] == "slice" and all(
+                b is None or (isinstance(b, int) and not isinstance(b, bool))
+                for b in tokens[0][1:]):
+            n = get_vector_length(owner.inputs[0])
+            return len(range(n)[slice(*tokens[0][1:])])
     raise ValueError(f"get_vector_length: the length of {v!r} is not known statically")
 
 
