@@ -203,6 +203,51 @@ inline void fill_buffer(croton_buffer& bb, T value) {
               l * b.strides[4]] = value;
 }
 
+// The chunks of images run in parallel, each on one thread with its own scratch (its GEMMs on
+// that thread): im2col, the scatter back and the GEMMs all share the cores, and on a machine
+// shared with other work an idle thread takes a descheduled one's chunks. Chunks are at most
+// conv_chunk(g) images and at least one per thread. With one chunk the GEMM itself is split.
+struct ConvChunks {
+  int64_t chunk, count, slots;
+};
+
+inline ConvChunks conv_chunks(const ConvGeometry& g) {
+  const int64_t threads = pool_threads();
+  int64_t chunk = conv_chunk(g);
+  const int64_t even = (g.n + threads - 1) / threads;
+  if (even >= 1 && even < chunk) chunk = even;
+  const int64_t count = (g.n + chunk - 1) / chunk;
+  const int64_t slots = count < 2 * threads ? count : 2 * threads;
+  return {chunk, count, slots};
+}
+
+// body(slot, n0, nb) for every chunk (images n0 .. n0 + nb); chunk i runs in slot i % slots.
+template <class F>
+inline void for_each_chunk(const ConvGeometry& g, const ConvChunks& cc, F&& body) {
+  const int64_t work = mul_sat(mul_sat(g.n, g.pixels()), mul_sat(g.taps(), g.og));
+  parallel_for(cc.slots, work, [&](int64_t lo, int64_t hi) {
+    for (int64_t s = lo; s < hi; ++s)
+      for (int64_t i = s; i < cc.count; i += cc.slots) {
+        const int64_t n0 = i * cc.chunk;
+        body(s, n0, g.n - n0 < cc.chunk ? g.n - n0 : cc.chunk);
+      }
+  });
+}
+
+// Zeros in images n0 .. n0 + nb of b.
+template <class T>
+inline void fill_images(croton_buffer& bb, int64_t n0, int64_t nb) {
+  const Conv5 b = conv5(bb);
+  T* p = static_cast<T*>(bb.data);
+  for (int64_t n = n0; n < n0 + nb; ++n)
+    for (int64_t c = 0; c < b.shape[1]; ++c)
+      for (int64_t i = 0; i < b.shape[2]; ++i)
+        for (int64_t j = 0; j < b.shape[3]; ++j)
+          for (int64_t l = 0; l < b.shape[4]; ++l)
+            p[n * b.strides[0] + c * b.strides[1] + i * b.strides[2] + j * b.strides[3] +
+              l * b.strides[4]] = T(0);
+}
+
 // y = conv(x, w): per chunk and group, y_g (og, nb * pixels) = wm_g (og, taps) @ col_g.
 template <class T>
 int conv_forward(const croton_buffer& x, const croton_buffer& w, croton_buffer& y,
@@ -213,20 +258,24 @@ int conv_forward(const croton_buffer& x, const croton_buffer& w, croton_buffer& 
     fill_buffer(y, T(0));
     return 0;
   }
-  const int64_t chunk = conv_chunk(g), cols = chunk * g.pixels();
+  const ConvChunks cc = conv_chunks(g);
+  const int64_t cols = cc.chunk * g.pixels();
+  const int64_t col_size = mul_sat(g.c * g.kvol(), cols), out_size = mul_sat(g.o, cols);
   T* wm = scratch_array<T>(scratch, g.o * g.taps());
-  T* col = scratch_array<T>(scratch, g.c * g.kvol() * cols);
-  T* out = scratch_array<T>(scratch, g.o * cols);
+  T* col = scratch_array<T>(scratch, mul_sat(cc.slots, col_size));
+  T* out = scratch_array<T>(scratch, mul_sat(cc.slots, out_size));
   if (wm == nullptr || col == nullptr || out == nullptr) return fail_alloc(err);
   filters_to_matrix(w, g, wm);
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = g.n - n0 < chunk ? g.n - n0 : chunk, ld = nb * g.pixels();
-    im2col(x, g, n0, nb, col);
+  for_each_chunk(g, cc, [&](int64_t s, int64_t n0, int64_t nb) {
+    T* c = col + s * col_size;
+    T* o = out + s * out_size;
+    const int64_t ld = nb * g.pixels();
+    im2col(x, g, n0, nb, c);
     for (int64_t k = 0; k < g.groups; ++k)
       blas_gemm<T>(kNoTrans, kNoTrans, g.og, ld, g.taps(), T(1), wm + k * g.og * g.taps(),
-                   g.taps(), col + k * g.taps() * ld, ld, T(0), out + k * g.og * ld, ld);
-    image_rows<T, true>(y, g, n0, nb, out);
-  }
+                   g.taps(), c + k * g.taps() * ld, ld, T(0), o + k * g.og * ld, ld);
+    image_rows<T, true>(y, g, n0, nb, o);
+  });
   return 0;
 }
 
@@ -236,52 +285,68 @@ template <class T>
 int conv_grad_input(const croton_buffer& w, const croton_buffer& gz, croton_buffer& gx,
                     const ConvParams& p, Scratch& scratch, croton_error* err) {
   const ConvGeometry g = conv_geometry(conv5(gx), conv5(w), conv5(gz), p);
-  fill_buffer(gx, T(0));
-  if (g.n == 0 || g.taps() == 0 || g.pixels() == 0 || g.o == 0) return 0;
-  const int64_t chunk = conv_chunk(g), cols = chunk * g.pixels();
+  if (g.n == 0 || g.taps() == 0 || g.pixels() == 0 || g.o == 0) {
+    fill_buffer(gx, T(0));
+    return 0;
+  }
+  const ConvChunks cc = conv_chunks(g);
+  const int64_t cols = cc.chunk * g.pixels();
+  const int64_t col_size = mul_sat(g.c * g.kvol(), cols), gz_size = mul_sat(g.o, cols);
   T* wm = scratch_array<T>(scratch, g.o * g.taps());
-  T* gcol = scratch_array<T>(scratch, g.c * g.kvol() * cols);
-  T* gzm = scratch_array<T>(scratch, g.o * cols);
+  T* gcol = scratch_array<T>(scratch, mul_sat(cc.slots, col_size));
+  T* gzm = scratch_array<T>(scratch, mul_sat(cc.slots, gz_size));
   if (wm == nullptr || gcol == nullptr || gzm == nullptr) return fail_alloc(err);
   filters_to_matrix(w, g, wm);
   T* px = static_cast<T*>(gx.data);
   const Conv5 xv = conv5(gx);
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = g.n - n0 < chunk ? g.n - n0 : chunk, ld = nb * g.pixels();
-    image_rows<T, false>(gz, g, n0, nb, gzm);
+  for_each_chunk(g, cc, [&](int64_t s, int64_t n0, int64_t nb) {
+    T* c = gcol + s * col_size;
+    T* m = gzm + s * gz_size;
+    const int64_t ld = nb * g.pixels();
+    fill_images<T>(gx, n0, nb);
+    image_rows<T, false>(gz, g, n0, nb, m);
     for (int64_t k = 0; k < g.groups; ++k)
       blas_gemm<T>(kTrans, kNoTrans, g.taps(), ld, g.og, T(1), wm + k * g.og * g.taps(),
-                   g.taps(), gzm + k * g.og * ld, ld, T(0), gcol + k * g.taps() * ld, ld);
+                   g.taps(), m + k * g.og * ld, ld, T(0), c + k * g.taps() * ld, ld);
     const int64_t st = g.p.st[2] * xv.strides[4];
     conv_columns(xv, g, n0, nb, ld, [&](int64_t dst, int64_t src, int64_t lo, int64_t hi, int64_t) {
-      const T* in = gcol + dst;
+      const T* in = c + dst;
       for (int64_t l = lo; l < hi; ++l) px[src + l * st] += in[l];
     });
-  }
+  });
   return 0;
 }
 
-// gw = d conv / d w: per chunk and group, acc_g (og, taps) += gz_g @ col_g^T, unflipped into gw.
+// gw = d conv / d w: per chunk and group, acc_g (og, taps) += gz_g @ col_g^T (one accumulator
+// per slot, added in slot order), unflipped into gw.
 template <class T>
 int conv_grad_filters(const croton_buffer& x, const croton_buffer& gz, croton_buffer& gw,
                       const ConvParams& p, Scratch& scratch, croton_error* err) {
   const ConvGeometry g = conv_geometry(conv5(x), conv5(gw), conv5(gz), p);
   const int64_t size = g.o * g.taps();
-  const int64_t chunk = g.n > 0 ? conv_chunk(g) : 1, cols = chunk * g.pixels();
-  T* acc = scratch_array<T>(scratch, size);
-  T* col = scratch_array<T>(scratch, g.c * g.kvol() * cols);
-  T* gzm = scratch_array<T>(scratch, g.o * cols);
+  const bool any = g.n > 0 && g.pixels() > 0 && g.taps() > 0 && g.og > 0;
+  const ConvChunks cc = any ? conv_chunks(g) : ConvChunks{1, 0, 1};
+  const int64_t cols = cc.chunk * g.pixels();
+  const int64_t col_size = mul_sat(g.c * g.kvol(), cols), gz_size = mul_sat(g.o, cols);
+  T* acc = scratch_array<T>(scratch, mul_sat(cc.slots, size));
+  T* col = scratch_array<T>(scratch, mul_sat(cc.slots, col_size));
+  T* gzm = scratch_array<T>(scratch, mul_sat(cc.slots, gz_size));
   if (acc == nullptr || col == nullptr || gzm == nullptr) return fail_alloc(err);
-  for (int64_t k = 0; k < size; ++k) acc[k] = T(0);
-  if (g.pixels() > 0 && g.taps() > 0 && g.og > 0) {
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-      const int64_t nb = g.n - n0 < chunk ? g.n - n0 : chunk, ld = nb * g.pixels();
-      im2col(x, g, n0, nb, col);
-      image_rows<T, false>(gz, g, n0, nb, gzm);
+  for (int64_t k = 0; k < cc.slots * size; ++k) acc[k] = T(0);
+  if (any) {
+    for_each_chunk(g, cc, [&](int64_t s, int64_t n0, int64_t nb) {
+      T* c = col + s * col_size;
+      T* m = gzm + s * gz_size;
+      T* a = acc + s * size;
+      const int64_t ld = nb * g.pixels();
+      im2col(x, g, n0, nb, c);
+      image_rows<T, false>(gz, g, n0, nb, m);
       for (int64_t k = 0; k < g.groups; ++k)
-        blas_gemm<T>(kNoTrans, kTrans, g.og, g.taps(), ld, T(1), gzm + k * g.og * ld, ld,
-                     col + k * g.taps() * ld, ld, T(1), acc + k * g.og * g.taps(), g.taps());
-    }
+        blas_gemm<T>(kNoTrans, kTrans, g.og, g.taps(), ld, T(1), m + k * g.og * ld, ld,
+                     c + k * g.taps() * ld, ld, T(1), a + k * g.og * g.taps(), g.taps());
+    });
+    for (int64_t s = 1; s < cc.slots; ++s)
+      for (int64_t k = 0; k < size; ++k) acc[k] += acc[s * size + k];
   }
   const Conv5 w = conv5(gw);
   T* pw = static_cast<T*>(gw.data);
