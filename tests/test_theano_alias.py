@@ -232,6 +232,24 @@ def test_extra_ops_match_numpy():
     assert got[4].dtype == np.int64 and got[3].dtype == croton.config.floatX
 
 
+@pytest.mark.parametrize("dtype", ["int64", "float64"])
+def test_unique_matches_numpy(dtype):
+    from croton.tensor import extra_ops
+
+    x = T.matrix("x", dtype=dtype)
+    f = croton.function([x], list(extra_ops.unique(x, True, True, True)) + [extra_ops.unique(x)])
+    rng = np.random.default_rng(3)
+    for value in (rng.integers(-3, 4, (5, 7)).astype(dtype), np.zeros((0, 3), dtype),
+                  np.array([[2.0]]).astype(dtype)):
+        got = f(value)
+        want = np.unique(value, return_index=True, return_inverse=True, return_counts=True)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w.reshape(-1))
+        np.testing.assert_array_equal(got[4], want[0])
+    with pytest.raises(NotImplementedError, match="axis"):
+        extra_ops.unique(x, axis=0)
+
+
 def test_extra_ops_reject_bad_input():
     with pytest.raises(TypeError, match="integer vector"):
         extra_ops.to_one_hot(T.dvector(), 3)

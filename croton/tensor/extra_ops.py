@@ -27,7 +27,7 @@ from croton.types import INT_DTYPES
 
 __all__ = ["repeat", "cumsum", "cumprod", "squeeze", "to_one_hot", "bincount", "diff",
            "fill_diagonal", "fill_diagonal_offset", "searchsorted", "nonzero", "flatnonzero",
-           "nonzero_values", "compress"]
+           "nonzero_values", "compress", "unique"]
 
 
 def to_one_hot(y, nb_class: int, dtype: str | None = None) -> Variable:
@@ -186,3 +186,42 @@ def compress(condition, x, axis: int | None = None) -> Variable:
     from croton.tensor.subtensor import take
 
     return take(as_tensor_variable(x), flatnonzero(condition), axis=axis)
+
+
+def unique(ar, return_index: bool = False, return_inverse: bool = False,
+           return_counts: bool = False, axis: int | None = None):
+    """The sorted distinct values of ``ar`` flattened (``numpy.unique``, Theano's ``Unique``),
+    with, when asked, the index of each one's first occurrence, the index into them of every
+    element of ``ar`` (flattened), and how many times each occurs; a tuple in that order when
+    more than the values are asked for. Built from a stable ``argsort`` and mask indexing.
+
+    >>> import numpy as np, croton, croton.tensor as T
+    >>> v = T.lvector('v')
+    >>> f = croton.function([v], list(unique(v, True, True, True)))
+    >>> [a.tolist() for a in f(np.array([3, 1, 3, 2, 1, 3]))]
+    [[1, 2, 3], [1, 3, 0], [2, 0, 2, 1, 0, 2], [2, 1, 3]]
+    """
+    from croton.tensor.shape_ops import concatenate, ones
+    from croton.tensor.sort import argsort
+    from croton.tensor.subtensor import set_subtensor
+
+    if axis is not None:
+        raise NotImplementedError("unique(axis=...): croton's unique flattens its input "
+                                  "(axis=None)")
+    flat = as_tensor_variable(ar).flatten()
+    order = argsort(flat, kind="stable")
+    ordered = flat[order]
+    n = flat.shape[0]
+    first = concatenate([ones((1,), "bool"), neq(ordered[1:], ordered[:-1])])
+    first = first[:n]  # an empty input has no first element
+    values = ordered[first]
+    extra = []
+    if return_index:
+        extra.append(order[first])
+    if return_inverse:
+        rank = cumsum(cast(first, "int64")) - 1
+        extra.append(set_subtensor(zeros((n,), "int64")[order], rank))
+    if return_counts:
+        starts = arange(n)[first]
+        extra.append(diff(concatenate([starts, n.reshape((1,))])))
+    return values if not extra else (values, *extra)
