@@ -27,7 +27,9 @@ UNARY = [
     ("sqrt_abs", lambda a: T.sqrt(T.abs(a))),
     ("pow_2", lambda a: a ** 2),
     ("mul_const", lambda a: a * 0.75),
-    ("reverse_rows", lambda a: a[::-1]),
+    # a[::-1] of a row is not declared broadcastable (its length could be 0), so adding it to a
+    # matrix fails at run time as in Theano; the row keeps its pattern explicitly
+    ("reverse_rows", lambda a: T.patternbroadcast(a[::-1], a.broadcastable)),
     ("reverse_cols_step", lambda a: a[:, ::-1] * 1.5),
     ("softmax", lambda a: T.nnet.softmax(a)),
     ("cumsum", lambda a: T.cumsum(a, axis=1)),
