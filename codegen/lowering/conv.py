@@ -118,49 +118,39 @@ def lower_conv(lw: Lowerer, node: Apply) -> None:
                       f"B{ob}, {geo.params()}, scratch, err)) return rc;",), node.op_label()))
 
 
-@lowering("conv_grad_input")
-def lower_conv_grad_input(lw: Lowerer, node: Apply) -> None:
-    w, gz, shape = node.inputs
-    wb, gb = lw.buffer_of(w), lw.buffer_of(gz)
-    nd2 = w.ndim
-    xd = dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(wb), nd2)
+def _lower_conv_gradient(lw: Lowerer, node: Apply, wrt: str) -> None:
+    """conv_grad_input (``wrt='input'``: inputs w, gz, the input's shape) or conv_grad_filters
+    (``wrt='filter'``: inputs x, gz, the filters' shape): the output's shape comes from the
+    shape vector, then the forward convolution's checks and gz's shape."""
+    known, gz, _ = node.inputs
+    kb, gb = lw.buffer_of(known), lw.buffer_of(gz)
+    nd2 = known.ndim
+    dims = dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(kb), nd2)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.set_shape(ob, xd)
-    xd = _dims(ob, nd2)
-    wd = _dims(wb, nd2)
+    lw.set_shape(ob, dims)
+    xb, wb = (ob, kb) if wrt == "input" else (kb, ob)
+    xd, wd = _dims(xb, nd2), _dims(wb, nd2)
     geo = _Geometry(node, xd, wd)
-    _check(lw, node, " && ".join(f"{d} >= 0" for d in xd), "negative input shape", ob)
-    _common_checks(lw, node, geo, xd, wd, ob, wb)
-    _check_pair(lw, node, " && ".join([f"{shape_of(gb)}[0] == {xd[0]}",
-                                       f"{shape_of(gb)}[1] == {wd[0]}"]
-                                      + [f"{shape_of(gb)}[{2 + i}] == {e}"
-                                         for i, e in enumerate(geo.out)]),
-                gb, shape_of(ob), nd2)
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"if (int rc = croton::conv_grad_input<{CXX_TYPE[gz.dtype]}>(B{wb}, "
-                      f"B{gb}, B{ob}, {geo.params()}, scratch, err)) return rc;",),
-                     node.op_label()))
-
-
-@lowering("conv_grad_filters")
-def lower_conv_grad_filters(lw: Lowerer, node: Apply) -> None:
-    x, gz, shape = node.inputs
-    xb, gb = lw.buffer_of(x), lw.buffer_of(gz)
-    nd2 = x.ndim
-    wd = dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(xb), nd2)
-    ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.set_shape(ob, wd)
-    wd = _dims(ob, nd2)
-    xd = _dims(xb, nd2)
-    geo = _Geometry(node, xd, wd)
-    _check(lw, node, " && ".join(f"{d} >= 0" for d in wd), "negative filter shape", ob)
-    _common_checks(lw, node, geo, xd, wd, xb, ob)
+    _check(lw, node, " && ".join(f"{d} >= 0" for d in _dims(ob, nd2)), f"negative {wrt} shape",
+           ob)
+    _common_checks(lw, node, geo, xd, wd, xb, wb)
     _check_pair(lw, node, " && ".join([f"{shape_of(gb)}[0] == {xd[0]}",
                                        f"{shape_of(gb)}[1] == {wd[0]}"]
                                       + [f"{shape_of(gb)}[{2 + i}] == {e}"
                                          for i, e in enumerate(geo.out)]),
                 gb, shape_of(xb), nd2)
     lw.need_header(HEADER)
-    lw.emit(CallStep((f"if (int rc = croton::conv_grad_filters<{CXX_TYPE[gz.dtype]}>(B{xb}, "
-                      f"B{gb}, B{ob}, {geo.params()}, scratch, err)) return rc;",),
+    kernel = "conv_grad_input" if wrt == "input" else "conv_grad_filters"
+    lw.emit(CallStep((f"if (int rc = croton::{kernel}<{CXX_TYPE[gz.dtype]}>(B{kb}, B{gb}, "
+                      f"B{ob}, {geo.params()}, scratch, err)) return rc;",),
                      node.op_label()))
+
+
+@lowering("conv_grad_input")
+def lower_conv_grad_input(lw: Lowerer, node: Apply) -> None:
+    _lower_conv_gradient(lw, node, "input")
+
+
+@lowering("conv_grad_filters")
+def lower_conv_grad_filters(lw: Lowerer, node: Apply) -> None:
+    _lower_conv_gradient(lw, node, "filter")

@@ -12,21 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "check.hpp"
 #include "parallel.hpp"
 
 namespace {
-
-int g_failures = 0;
-int g_checks = 0;
-
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    ++g_checks;                                                                \
-    if (!(cond)) {                                                             \
-      ++g_failures;                                                            \
-      std::fprintf(stderr, "%s:%d: FAILED CHECK(%s)\n", __FILE__, __LINE__, #cond); \
-    }                                                                          \
-  } while (0)
 
 // sum of i over [0, n) through parallel_reduce, work large enough to be threaded
 int64_t threaded_sum(int64_t n) {
@@ -104,10 +93,5 @@ int main() {
   test_concurrent_callers();
   test_nested();
   test_fork();
-  if (g_failures != 0) {
-    std::fprintf(stderr, "test_thread_pool: %d of %d checks FAILED\n", g_failures, g_checks);
-    return 1;
-  }
-  std::printf("test_thread_pool: all %d checks passed\n", g_checks);
-  return 0;
+  return finish("test_thread_pool");
 }
