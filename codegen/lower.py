@@ -318,6 +318,7 @@ class Lowerer:
             or any("std::complex" in line for s in self.steps for line in getattr(s, "body", ())),
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
+            checks=tuple((c.kind, c.op, c.detail) for c in self.checks),
         )
         if g.inplace_updates and not nothing_can_fail_after_inplace(plan):
             return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(

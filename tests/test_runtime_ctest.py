@@ -49,7 +49,7 @@ RUN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
-ERR_SHAPE, ERR_ALLOC, ERR_TOO_BIG = 1, 2, 5  # croton_status in runtime/cpu/abi.h
+ERR_SHAPE, ERR_ALLOC, ERR_TOO_BIG, ERR_ARGUMENT = 1, 2, 5, 7  # croton_status, runtime/cpu/abi.h
 
 
 def _cxx() -> str:
@@ -228,6 +228,7 @@ class Call:
     rc: int
     error: int
     check: int
+    message: str
     outputs: list
     shared: list
 
@@ -249,31 +250,34 @@ def _read_arrays(data: bytes, pos: int) -> tuple[list, int]:
 
 
 def _call(exe: Path, tmp_path: Path, name: str, inputs: list, shared: list = (), calls: int = 1,
-          fail_alloc_at: int = -1) -> list[Call]:
-    """Run function ``name`` in the sanitized driver; one ``Call`` per call."""
+          fail_alloc_at: int = -1, device0: int = 1) -> list[Call]:
+    """Run function ``name`` in the sanitized driver; one ``Call`` per call. ``device0``: the
+    DLPack device type input 0 claims (1: the CPU)."""
     parts = [b"CROTONI1", struct.pack("=ii", len(inputs), len(shared))]
     for a in [*inputs, *shared]:
         _write_array(parts, np.asarray(a))
     tag = f"{name}_{len(list(tmp_path.glob('*.in')))}"
     src, dst = tmp_path / f"{tag}.in", tmp_path / f"{tag}.out"
     src.write_bytes(b"".join(parts))
-    _run([exe, f"croton_fn_{name}", src, dst, calls, fail_alloc_at],
+    _run([exe, f"croton_fn_{name}", src, dst, calls, fail_alloc_at, device0],
          f"the sanitized driver on {name!r}", timeout=120, env=RUN_ENV)
     data = dst.read_bytes()
     assert data[:8] == b"CROTONO1"
     (n_calls,) = struct.unpack_from("=i", data, 8)
     pos, result = 12, []
     for _ in range(n_calls):
-        rc, error, check = struct.unpack_from("=iii", data, pos)
-        outputs, pos = _read_arrays(data, pos + 12)
+        rc, error, check, length = struct.unpack_from("=iiii", data, pos)
+        pos += 16
+        message = data[pos:pos + length].decode()
+        outputs, pos = _read_arrays(data, pos + length)
         shared_after, pos = _read_arrays(data, pos)
-        result.append(Call(rc, error, check, outputs, shared_after))
+        result.append(Call(rc, error, check, message, outputs, shared_after))
     assert pos == len(data)
     return result
 
 
 def _assert_outputs(call: Call, expected: list) -> None:
-    assert call.rc == 0, f"the call failed: error {call.error}, check {call.check}"
+    assert call.rc == 0, f"the call failed: error {call.error}, check {call.check}: {call.message}"
     assert len(call.outputs) == len(expected)
     for k, (got, want) in enumerate(zip(call.outputs, expected, strict=True)):
         want = np.asarray(want)
