@@ -139,8 +139,15 @@ def _overflow_case():
     return [k, j], [T.zeros((k, j)).sum(), T.zeros((k, j)), (T.ones((k, j)) * 2).sum()], []
 
 
+def _grow_case():
+    """An update whose shape changes every call: the new array comes from the caller's
+    allocator (kind 1) and replaces the shared one."""
+    s = croton.shared(np.asarray([1.0, 2.0]), "s")
+    return [], [s.sum()], [(s, T.concatenate([s, s[:1] * 10]))]
+
+
 CASES = {"elementwise": _elementwise_case, "reduce": _reduce_case, "dot": _dot_case,
-         "train": _train_case, "overflow": _overflow_case}
+         "train": _train_case, "overflow": _overflow_case, "grow": _grow_case}
 
 
 @dataclass
@@ -391,3 +398,61 @@ def test_overflowing_shapes_under_sanitizers(driver, tmp_path):
         assert (call.rc, call.error) == (ERR_TOO_BIG, ERR_TOO_BIG), n
     (call,) = _call(driver, tmp_path, "overflow", [np.int64(3), np.int64(4)])
     _assert_outputs(call, [np.float64(0.0), np.zeros((3, 4)), np.float64(24.0)])
+
+
+def test_a_c_caller_gets_the_whole_message(driver, tmp_path):
+    """The check table travels with the function (issue 13): a C++ caller of the C ABI reads
+    the op, the detail and the shapes in croton_error.message, with no Python in the process."""
+    rng = np.random.default_rng(3)
+    x, r = rng.normal(size=(4, 3)), rng.normal(size=(1, 4))
+    ints = np.arange(10)
+    (call,) = _call(driver, tmp_path, "elementwise", [x, r, rng.normal(size=4), ints, ints])
+    assert (call.rc, call.error) == (ERR_SHAPE, ERR_SHAPE)
+    assert call.message == ("shape mismatch in mul: input shapes (4, 3) and (1, 4) differ at "
+                            "dimension 1, which is not declared broadcastable")
+    (call,) = _call(driver, tmp_path, "dot", [np.ones((6, 5)), np.ones((3, 4)), np.ones(5)])
+    assert call.message == "shape mismatch in dot: shapes (6, 5) and (3, 4) are not aligned"
+    (call,) = _call(driver, tmp_path, "reduce", [np.zeros((0, 3))])
+    assert call.message == ("max{axis=(0,)}: zero-size array to a reduction with no identity, "
+                            "input shape (0, 3)")
+    (call,) = _call(driver, tmp_path, "overflow", [np.int64(2**62), np.int64(2**62)])
+    assert call.message.startswith("array is too big: an array of shape (4611686018427387904, ")
+    (call,) = _call(driver, tmp_path, "train", [np.ones(2, np.float32), np.float32(1)],
+                    [np.zeros(2)], fail_alloc_at=0)
+    assert (call.error, call.message) == (ERR_ALLOC, "out of memory")
+
+
+def test_the_c_message_is_pythons_without_the_source_line(driver, tmp_path):
+    """The same failure through croton.function says the same, plus where the op was built."""
+    inputs, outputs, updates = _elementwise_case()
+    f = croton.function(inputs, outputs, updates=updates)
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=(4, 3)), rng.normal(size=(1, 4)), rng.normal(size=4),
+            np.arange(10), np.arange(10)]
+    with pytest.raises(ValueError) as info:
+        f(*args)
+    (call,) = _call(driver, tmp_path, "elementwise", args)
+    python = str(info.value)
+    assert " (built at " in python
+    cut = python.split(" (built at ")[0] + python[python.index("):") + 1:]
+    assert call.message == cut
+
+
+def test_a_c_caller_on_another_device_is_refused(driver, tmp_path):
+    """A DLTensor on a CUDA device: refused before anything runs, naming the argument."""
+    A, B, v = np.ones((6, 5)), np.ones((5, 4)), np.ones(5)
+    (call,) = _call(driver, tmp_path, "dot", [A, B, v], device0=2)
+    assert (call.rc, call.error, call.check) == (ERR_ARGUMENT, ERR_ARGUMENT, -1)
+    assert call.message == ("input 0 ('A') is on device cuda:0; this function runs on the CPU "
+                            "only (DLPack kDLCPU): copy the array there first")
+    (call,) = _call(driver, tmp_path, "dot", [A, B, v])
+    _assert_outputs(call, [A @ B, A @ v])
+
+
+def test_a_c_caller_swaps_in_a_resized_update(driver, tmp_path):
+    calls = _call(driver, tmp_path, "grow", [], [np.asarray([1.0, 2.0])], calls=3)
+    expected = [1.0, 2.0]
+    for call in calls:
+        _assert_outputs(call, [np.float64(sum(expected))])
+        expected = expected + [expected[0] * 10]
+        np.testing.assert_array_equal(call.shared[0], expected)
