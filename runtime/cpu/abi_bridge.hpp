@@ -208,7 +208,10 @@ inline int abi_alloc(void* vctx, int32_t kind, int32_t index, int32_t ndim, cons
     a->refused = true;
     return 1;
   }
-  if (!same_shape(ndim, b->shape, shape) || !is_contiguous(*b)) {
+  // NULL strides are C order; an empty array is contiguous whatever its strides say
+  const bool contiguous =
+      t->strides == nullptr || numel(ndim, b->shape) == 0 || is_contiguous(*b);
+  if (!same_shape(ndim, b->shape, shape) || !contiguous) {
     refuse(a->err, who);
     say(a->err, "has shape ");
     say_shape(a->err, ndim, b->shape);

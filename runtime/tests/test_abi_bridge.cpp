@@ -171,6 +171,14 @@ void test_conversion() {
     CHECK(g_seen.x.data == nullptr);
     CHECK_SAME(g_seen.x.shape[0], int64_t(0));
   }
+  {  // an empty output with strides (NumPy's for shape (0, 4): (4, 1)): contiguous enough
+    g_seen = Seen{};
+    Call c;
+    c.xshape[0] = 0;
+    c.caller.mode = Caller::kStrided;  // strides (8, 2): any strides hold for no element
+    CHECK_SAME(c.run(fn), 0);
+    CHECK_SAME(c.out.shape[0], int64_t(0));
+  }
   {  // an update whose shape changes comes from the allocator (kind 1)
     g_seen = Seen{};
     g_seen.update_len = 6;
