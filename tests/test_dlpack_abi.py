@@ -168,3 +168,24 @@ def test_the_check_table_escapes_user_text():
     table = table[:table.index("};")]
     assert r'"scan{fn=st\042ep\134\012*/ system(\042x\042);}"' in table, table
     np.testing.assert_array_equal(f(np.arange(4.0)), [0.0, 1.0, 3.0, 6.0])
+
+
+def test_the_binding_refuses_a_table_of_another_abi_version():
+    """A function table of ABI version 2 (croton_buffer) must not be called as version 3."""
+    import ctypes
+
+    from croton.build_tools.build import binding
+
+    class Table(ctypes.Structure):  # croton_function's head: abi_version, then the counts
+        _fields_ = [("abi_version", ctypes.c_int32), ("counts", ctypes.c_int32 * 5),
+                    ("pointers", ctypes.c_void_p * 6)]
+
+    table = Table(abi_version=2)
+    new_capsule = ctypes.pythonapi.PyCapsule_New
+    new_capsule.restype = ctypes.py_object
+    new_capsule.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    capsule = new_capsule(ctypes.addressof(table), b"croton_function", None)
+    native = binding()
+    assert native.ABI_VERSION == 3
+    with pytest.raises(RuntimeError, match=r"ABI version 2, this binding layer speaks version 3"):
+        native.NativeFunction(capsule, [], None, None, None, True, False)

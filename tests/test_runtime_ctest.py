@@ -456,3 +456,20 @@ def test_a_c_caller_swaps_in_a_resized_update(driver, tmp_path):
         _assert_outputs(call, [np.float64(sum(expected))])
         expected = expected + [expected[0] * 10]
         np.testing.assert_array_equal(call.shared[0], expected)
+
+
+def test_the_abi_header_is_plain_c(tmp_path):
+    """abi.h (with the vendored dlpack.h) compiles as C99, pedantic, every warning an error."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.fail("no C compiler (gcc or cc) found")
+    src = tmp_path / "abi_user.c"
+    src.write_text('#include "abi.h"\n'
+                   "int main(void) {\n"
+                   "  croton_function fn = {0};\n"
+                   "  croton_error err = {0};\n"
+                   "  DLTensor t = {0};\n"
+                   "  return fn.abi_version + err.code + t.ndim + (int)sizeof(croton_check);\n"
+                   "}\n")
+    _run([cc, "-std=c99", "-pedantic", *WARNINGS, f"-I{CPU_DIR}", "-c", src,
+          "-o", tmp_path / "abi_user.o"], "compiling abi.h as C")
