@@ -246,12 +246,14 @@ inline int fail_too_big(croton_error* err, int32_t ndim, const int64_t* shape) {
 inline int fail_interrupted(croton_error* err) {
   err->code = CROTON_ERR_INTERRUPTED;
   err->check = -1;
+  err->ndim_a = err->ndim_b = 0;
   return CROTON_ERR_INTERRUPTED;
 }
 
 inline int fail_alloc(croton_error* err) {
   err->code = CROTON_ERR_ALLOC;
   err->check = -1;
+  err->ndim_a = err->ndim_b = 0;
   copy_text(err->reason, "out of memory");
   return CROTON_ERR_ALLOC;
 }

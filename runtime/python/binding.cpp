@@ -354,7 +354,11 @@ class NativeFunction {
     DLTensor* ub = upd_bufs.data();
     AllocCtx ctx{output_dtypes_.data(), outs, upds, update_dtypes_.data(), nullptr, release_at_,
                  false};
-    croton_error err{};
+    croton_error err;  // not zeroed (800 bytes a call): what is read on failure is set
+    err.code = CROTON_OK;
+    err.check = -1;
+    err.ndim_a = err.ndim_b = 0;
+    err.reason[0] = err.message[0] = '\0';
     // The kernels run without the GIL when the call is large (other Python threads go on);
     // the allocator and commit-point callbacks re-take it.
     if (elements >= release_at_) ctx.released = PyEval_SaveThread();
