@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from croton.codegen.rewrite import op_name, rewrite_to_fixed_point, single_value
 from croton.fgraph import Graph
 from croton.graph import Apply, Constant, Variable
+from croton.rewrite import op_name, rewrite_to_fixed_point, single_value
 from croton.types import FLOAT_DTYPES
 
 
