@@ -47,7 +47,7 @@ def test_compiling_leaves_every_user_variable_unchanged(mode):
     np.testing.assert_allclose(out[1], np.log1p(xv))
     after = _snapshot(roots)
     assert after.keys() == before.keys()
-    for key, (v, name, owner, inputs, params) in before.items():
+    for v, name, owner, inputs, params in before.values():
         assert (v.name, v.owner) == (name, owner), f"{v!r} changed: was {name!r}"
         if owner is not None:
             assert tuple(owner.inputs) == inputs and owner.params == params

@@ -70,10 +70,9 @@ def lower_ifelse(lw: Lowerer, node: Apply) -> None:
 
 # --- scan ---------------------------------------------------------------------------------
 def _compile_step(lw: Lowerer, spec, label: str) -> str:
-    """Lower the inner graph into a ``SubFunction``; returns its C++ name."""
-    from croton.codegen.pipeline import run_pipeline
-
-    inner = run_pipeline(spec.inner)
+    """Lower the inner graph (already optimized by the pipeline) into a ``SubFunction``;
+    returns its C++ name."""
+    inner = spec.inner
     nested = Lowerer(inner)
     nested.checks = lw.checks  # the inner graph's errors name its ops and the user's lines
     nested.subfunctions = lw.subfunctions
