@@ -1,6 +1,7 @@
 """Where each node of a graph runs when it holds ``ifelse`` nodes: a node that only one branch
 needs runs inside that branch (so the untaken branch costs nothing and cannot fail). Read by the
-fusion passes (fusion only joins nodes with the same home) and by the ``ifelse`` lowering.
+fusion passes (fusion only joins nodes with the same home) and by the ``ifelse`` lowering. Which
+inputs belong to a branch is the op record's ``branch_of``.
 
 Example::
 
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 from croton.graph import Apply, Variable
 
-Location = tuple[int, str] | None  # (id of an ifelse node, "then" | "else"), None: top level
+Location = tuple[int, str] | None  # (id of a branching node, its side), None: top level
 
 
 def branch_homes(nodes: list[Apply], roots: Sequence[Variable]) -> dict[int, Location]:
@@ -46,11 +47,10 @@ def branch_homes(nodes: list[Apply], roots: Sequence[Variable]) -> dict[int, Loc
             for client, pos in uses.get(id(out), []):
                 if client is None:
                     locs.append(None)
-                elif client.op.kind == "ifelse" and pos > 0:
-                    n = dict(client.params)["n_outs"]
-                    locs.append((id(client), "then" if pos <= n else "else"))
-                else:
-                    locs.append(home[id(client)])
+                    continue
+                side = None if client.op.branch_of is None else client.op.branch_of(
+                    dict(client.params), pos)
+                locs.append(home[id(client)] if side is None else (id(client), side))
         common = chain(locs[0]) if locs else [None]
         for loc in locs[1:]:
             others = set(chain(loc))

@@ -34,7 +34,7 @@ ELEMENTWISE_KINDS = ("elemwise", "fused")
 def node_homes(graph: Graph, nodes: list[Apply]) -> dict[int, object]:
     """For each node id, the ``ifelse`` branch it is lowered in (``None``: the function body).
     Fusion only joins nodes with the same home, so a branch's work stays lazy."""
-    if not any(n.op.kind == "ifelse" for n in nodes):
+    if not any(n.op.branch_of is not None for n in nodes):
         return {id(n): None for n in nodes}
     return branch_homes(nodes, graph.roots)
 

@@ -81,8 +81,15 @@ def _ifelse_vjp(node, g):
     return [None, *to_then, *to_else]
 
 
+def _ifelse_branch(params: dict, position: int) -> str | None:
+    """Input 0 is the condition; then the n_outs values of the then branch, then the else's."""
+    if position == 0:
+        return None
+    return "then" if position <= params["n_outs"] else "else"
+
+
 register(OpRecord("ifelse", "ifelse", _ifelse_rule, _ifelse_perform, _ifelse_vjp,
-                  views=slice(1, None), arithmetic=False,
+                  views=slice(1, None), arithmetic=False, branch_of=_ifelse_branch,
                   doc="ifelse(cond, then..., else...): the outputs of one branch; only the "
                       "taken branch is computed"))
 

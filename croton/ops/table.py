@@ -6,7 +6,8 @@ other op), its reverse-mode rule (``vjp``), and the facts the passes and lowerin
 inputs its outputs may view (``views``), whether its kernel can fail once earlier kernels ran
 (``can_fail``), how its output may take an update's storage (``inplace``), its reduction
 semantics (``reduction``), whether it computes with element values (``arithmetic``), where its
-output dims come from (``dim_source``) and how to reach its inner graphs (``map_inner``).
+output dims come from (``dim_source``), how to reach its inner graphs (``map_inner``) and which
+inputs only one branch needs (``branch_of``).
 
 Example::
 
@@ -106,6 +107,10 @@ class OpRecord:
     dim_source: Callable[[Apply, int], tuple[int, int] | int | None] | None = None
     # map_inner(params, f): the params with every inner graph g replaced by f(g) (scan)
     map_inner: Callable[[dict, Callable[[Any], Any]], dict] | None = None
+    # branch_of(params, position): the lazily computed branch ("then", "else") an input at that
+    # position belongs to, None for an input always computed (ifelse); nodes only one branch
+    # reads run inside it (codegen/branches.py)
+    branch_of: Callable[[dict, int], str | None] | None = None
 
     def viewed(self, inputs: Sequence[Variable]) -> list[Variable]:
         """The inputs whose memory the outputs may share."""
