@@ -186,3 +186,18 @@ def test_scan_bodies_are_optimized_in_the_pipeline_with_the_same_mode(mode):
     f = croton.function([x], ys, mode=mode)
     xv = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(f(xv), np.cumsum(np.exp(xv) * 2))
+
+
+def test_every_reduction_record_fuses_with_its_producer():
+    from croton.codegen.passes.fuse_reductions import fuse_reductions
+
+    x = T.dmatrix("x")
+    for name in REDUCTIONS:
+        out = getattr(T, name)(T.exp(x), axis=0)
+        node = fuse_reductions(Graph.make([x], [out])).outputs[0].owner
+        params = dict(node.params)
+        assert (node.op.name, params["reduce"]) == ("fused_reduce", name)
+        assert [step[0] for step in params["program"]] == ["exp"]
+        xv = np.array([[0.5, -1.0], [2.0, 0.0]])
+        np.testing.assert_array_equal(node.op.perform([xv], params)[0],
+                                      OPS[name].perform([np.exp(xv)], {"axis": (0,)})[0])
