@@ -12,16 +12,18 @@ Example::
     ('double', 'acc + static_cast<double>(result)', '+')
     >>> code = reduction_code(OPS["max"], "int8", "int8")
     >>> code.identity, code.combine("v"), code.check_empty
-    ('static_cast<int8_t>(-128LL)', 'croton::maximum(acc, v)', True)
+    ('static_cast<int8_t>(std::numeric_limits<int8_t>::lowest())', 'croton::maximum(acc, v)', True)
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from croton.codegen.lower import c_literal
+import numpy as np
+
 from croton.ops.table import OpRecord
-from croton.types import COMPLEX_DTYPES, CXX_TYPE
+from croton.types import COMPLEX_DTYPES, CXX_TYPE, INT_DTYPES
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,23 @@ class ReductionCode:
         return self.combine_template.format(acc="acc", v=value)
 
 
+def identity_literal(value, dtype: str) -> str:
+    """The C++ of a reduction's identity ``value`` as the accumulator type ``dtype``: a small
+    integer, ``true``/``false``, an infinity or an integer type's limit."""
+    ct = CXX_TYPE[dtype]
+    if isinstance(value, bool | np.bool_):
+        text = "true" if value else "false"
+    elif isinstance(value, float) and math.isinf(value):
+        text = f"{'-' if value < 0 else ''}std::numeric_limits<{ct}>::infinity()"
+    elif dtype in INT_DTYPES and value == np.iinfo(dtype).min and value != 0:
+        text = f"std::numeric_limits<{ct}>::lowest()"
+    elif dtype in INT_DTYPES and value == np.iinfo(dtype).max:
+        text = f"std::numeric_limits<{ct}>::max()"
+    else:
+        text = str(int(value))
+    return f"static_cast<{ct}>({text})"
+
+
 def reduction_code(op: OpRecord, value_dtype: str, out_dtype: str) -> ReductionCode:
     """The C++ of reduction ``op`` over values of ``value_dtype`` into ``out_dtype``."""
     red = op.reduction
@@ -50,6 +69,6 @@ def reduction_code(op: OpRecord, value_dtype: str, out_dtype: str) -> ReductionC
         raise TypeError(f"{op.name} is not a reduction")
     acc = red.accumulator(value_dtype, out_dtype)
     complex_values = acc in COMPLEX_DTYPES or value_dtype in COMPLEX_DTYPES
-    return ReductionCode(CXX_TYPE[acc], c_literal(red.identity(value_dtype), acc),
+    return ReductionCode(CXX_TYPE[acc], identity_literal(red.identity(value_dtype), acc),
                          red.combine, "" if complex_values else red.operator,
                          not red.empty_ok, CXX_TYPE[value_dtype])
