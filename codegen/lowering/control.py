@@ -32,7 +32,7 @@ def top_level_nodes(lw: Lowerer) -> list[Apply]:
     (``lw.branch_members[(id(ifelse), side)]``)."""
     nodes = lw.graph.nodes()
     lw.branch_members = {}
-    if not any(n.op.kind == "ifelse" for n in nodes):
+    if not any(n.op.branch_of is not None for n in nodes):
         return nodes
     home = branch_homes(nodes, lw.graph.roots)
     for n in nodes:
