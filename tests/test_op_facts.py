@@ -201,3 +201,14 @@ def test_every_reduction_record_fuses_with_its_producer():
         xv = np.array([[0.5, -1.0], [2.0, 0.0]])
         np.testing.assert_array_equal(node.op.perform([xv], params)[0],
                                       OPS[name].perform([np.exp(xv)], {"axis": (0,)})[0])
+
+
+@pytest.mark.parametrize("name", REDUCTIONS + ["argmax", "argmin"])
+def test_shape_i_of_a_reduction_reads_the_kept_input_dim(name):
+    t = T.dtensor3("t")
+    out = getattr(T, name)(t, axis=1)
+    g = run_pipeline(Graph.make([t], [T.shape_i(out, 0), T.shape_i(out, 1)]), "FAST_RUN")
+    assert [(o.owner.op.name, o.owner.inputs[0], dict(o.owner.params)["i"])
+            for o in g.outputs] == [("shape_i", t, 0), ("shape_i", t, 2)]
+    f = croton.function([t], [T.shape_i(out, 0), T.shape_i(out, 1)])
+    assert [int(v) for v in f(np.zeros((2, 3, 4)))] == [2, 4]

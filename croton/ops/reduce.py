@@ -65,6 +65,12 @@ def _ordered_rule(name):
     return rule
 
 
+def _kept_dim(node, d: int):
+    """Output dim ``d`` of a reduction is the input's d-th kept (not reduced) dim."""
+    axis = dict(node.params)["axis"]
+    return (0, [a for a in range(node.inputs[0].ndim) if a not in axis][d])
+
+
 def _expand(var, axis, ndim):
     from croton.tensor.math import restore_reduced_axes
 
@@ -155,17 +161,17 @@ ANY = Reduction("{acc} || {v}", lambda dtype: False, _bool_accumulator)
 register(OpRecord("sum", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.sum(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
                   _vjp_sum, reduction=SUM, can_fail=False,
-                  nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
+                  dim_source=_kept_dim, nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
 register(OpRecord("prod", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.prod(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
                   _vjp_prod, reduction=PROD, can_fail=False,
-                  nin=1, doc="Product over axes."))
+                  dim_source=_kept_dim, nin=1, doc="Product over axes."))
 register(OpRecord("max", "reduce", _ordered_rule("max"), _perform(_np_max),
                   _vjp_extremum, reduction=MAX, can_fail=False,
-                  nin=1, doc="Maximum over axes (NaN propagates)."))
+                  dim_source=_kept_dim, nin=1, doc="Maximum over axes (NaN propagates)."))
 register(OpRecord("min", "reduce", _ordered_rule("min"), _perform(_np_min),
                   _vjp_extremum, reduction=MIN, can_fail=False,
-                  nin=1, doc="Minimum over axes (NaN propagates)."))
+                  dim_source=_kept_dim, nin=1, doc="Minimum over axes (NaN propagates)."))
 
 
 def _np_arg(fn, name):
@@ -195,14 +201,16 @@ def _no_grad(node, g):
 
 
 register(OpRecord("argmax", "arg_reduce", _arg_rule, _np_arg(np.argmax, "argmax"), _no_grad,
-                  nin=1, doc="Index of the first maximum over axes (NaN wins)."))
+                  dim_source=_kept_dim, nin=1,
+                  doc="Index of the first maximum over axes (NaN wins)."))
 register(OpRecord("argmin", "arg_reduce", _arg_rule, _np_arg(np.argmin, "argmin"), _no_grad,
-                  nin=1, doc="Index of the first minimum over axes (NaN wins)."))
+                  dim_source=_kept_dim, nin=1,
+                  doc="Index of the first minimum over axes (NaN wins)."))
 register(OpRecord("all", "reduce", _reduce_rule(lambda d: "bool"),
                   _perform(lambda x, axis: np.all(x, axis=axis)), _no_grad,
-                  reduction=ALL, can_fail=False, nin=1,
+                  reduction=ALL, can_fail=False, dim_source=_kept_dim, nin=1,
                   doc="True where every element over the axes is nonzero."))
 register(OpRecord("any", "reduce", _reduce_rule(lambda d: "bool"),
                   _perform(lambda x, axis: np.any(x, axis=axis)), _no_grad,
-                  reduction=ANY, can_fail=False, nin=1,
+                  reduction=ANY, can_fail=False, dim_source=_kept_dim, nin=1,
                   doc="True where some element over the axes is nonzero."))
