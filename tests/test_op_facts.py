@@ -145,6 +145,8 @@ def test_compiled_reductions_of_empty_and_complex_inputs_match_numpy(mode):
     f = croton.function([z64, z128, e, i], outs, mode=mode)
     names = {n.op.name for n in f.maker.fgraph.nodes()}
     assert ("fused_reduce" in names) == (mode == "FAST_RUN"), names
+    log = (f.build.entry_dir / "build.log").read_text()
+    assert "-Wextra" in log and "warning" not in log.lower(), log
     rng = np.random.default_rng(3)
     a = (rng.standard_normal((3, 4)) + 1j * rng.standard_normal((3, 4))).astype("complex64")
     b = rng.standard_normal((2, 3)) + 1j * rng.standard_normal((2, 3))
