@@ -163,8 +163,8 @@ inline int from_dlpack(const DLTensor& t, const croton_arg& spec, const ArgName&
   }
   if (data != nullptr) data += t.byte_offset;
   const int64_t item = element_bytes(spec.dtype);
-  const int64_t align = spec.dtype.code == kDLComplex ? item / 2 : item;
-  if (reinterpret_cast<uintptr_t>(data) % static_cast<uintptr_t>(align) != 0) {
+  const int64_t align = spec.dtype.code == kDLComplex ? item / 2 : item;  // a power of two
+  if ((reinterpret_cast<uintptr_t>(data) & static_cast<uintptr_t>(align - 1)) != 0) {
     refuse(err, who);
     say(err, "is not aligned: data + byte_offset is not a multiple of %lld bytes",
         static_cast<long long>(align));

@@ -48,13 +48,24 @@ constexpr DLDataType dl_dtype(int32_t code) {
 }
 
 // The croton dtype code of a DLPack dtype; -1 for one croton has no code for (bfloat16, fp8,
-// vector lanes...).
+// vector lanes...). On every call's path: a switch, no search.
 constexpr int32_t dtype_code(DLDataType t) {
-  for (int32_t code = CROTON_BOOL; code <= CROTON_FLOAT16; ++code) {
-    const DLDataType d = dl_dtype(code);
-    if (d.code == t.code && d.bits == t.bits && d.lanes == t.lanes) return code;
+  if (t.lanes != 1) return -1;
+  const int32_t bits = t.bits;
+  switch (t.code) {
+    case kDLBool: return bits == 8 ? CROTON_BOOL : -1;
+    case kDLInt:
+      return bits == 8 ? CROTON_INT8 : bits == 16 ? CROTON_INT16 : bits == 32 ? CROTON_INT32
+           : bits == 64 ? CROTON_INT64 : -1;
+    case kDLUInt:
+      return bits == 8 ? CROTON_UINT8 : bits == 16 ? CROTON_UINT16 : bits == 32 ? CROTON_UINT32
+           : bits == 64 ? CROTON_UINT64 : -1;
+    case kDLFloat:
+      return bits == 16 ? CROTON_FLOAT16 : bits == 32 ? CROTON_FLOAT32
+           : bits == 64 ? CROTON_FLOAT64 : -1;
+    case kDLComplex: return bits == 64 ? CROTON_COMPLEX64 : bits == 128 ? CROTON_COMPLEX128 : -1;
+    default: return -1;
   }
-  return -1;
 }
 
 constexpr bool same_dtype(DLDataType a, DLDataType b) {
