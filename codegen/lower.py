@@ -5,8 +5,8 @@ the cache key does not depend on line numbers).
 The ``Lowerer`` owns buffers, shape lines and the ordered steps; the kernel generator of each op
 kind (``codegen/lowering/*.py``) appends its node's shape lines and kernel through it. Shapes
 that depend only on the inputs' shapes are hoisted into the prologue (every check runs before any
-kernel); shapes that depend on computed values (``Value(3)``, printed ``croton::value<...>(B3)``) stay
-in place.
+kernel); shapes that depend on computed values (``Value(3)``, printed
+``croton::value<...>(B3)``) stay in place.
 
 Example::
 
@@ -27,13 +27,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from croton.codegen.expr import Buf, Call, Dim, Node, ShapeOf, Value, all_of, as_node
 from croton.codegen.finish_plan import (
     hoist_static_shapes,
     nothing_can_fail_after_inplace,
     with_commit_point,
     with_profiling,
 )
-from croton.codegen.expr import Buf, Call, Dim, Node, ShapeOf, Value, all_of, as_node
 from croton.codegen.memory_plan import assign_workspace
 from croton.codegen.plan import (
     AllocStep,

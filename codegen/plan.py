@@ -278,8 +278,9 @@ class FunctionPlan:
 @dataclass(frozen=True)
 class FusedReduceStep:
     """A reduction of an elementwise program: loops over the iteration space ``it`` (an int64
-    shape array), kept dims outside, reduced dims inside; ``fast`` is the condition (a ``Node``, "" never) for the
-    contiguous path (kept dims leading), which vectorizes and threads with OpenMP."""
+    shape array), kept dims outside, reduced dims inside; ``fast`` is the condition (a
+    ``Node``; "" never) for the contiguous path (kept dims leading), which vectorizes and
+    threads with OpenMP."""
 
     out: int
     out_ctype: str

@@ -70,7 +70,8 @@ def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: Tens
                     target_shape: Node) -> tuple[list[Operand], tuple[str, ...]]:
     """The operands and loop body of an elementwise ``program``; the last step's value is
     ``result`` (of ``out_type``), and its shape (the loop's iteration space) is written to the
-    int64 array ``target_shape`` (``ShapeOf`` or ``ArrayRef``) with a broadcast check for each pair of operands."""
+    int64 array ``target_shape`` (``ShapeOf`` or ``ArrayRef``) with a broadcast check for each
+    pair of operands."""
     last = len(program) - 1
     operands, body, values = compile_steps(lw, leaves, program, {last: out_type},
                                            {last: target_shape})

@@ -50,10 +50,10 @@ class _Index:
     def __init__(self, lw: Lowerer, node: Apply, spec: IndexSpec, extra_bufs: list[int]) -> None:
         self.lw, self.node, self.spec, self.extra_bufs = lw, node, spec, extra_bufs
 
-    def bound(self, b, default: Node = Int(0)) -> tuple[Node, Node]:
+    def bound(self, b) -> tuple[Node, Node]:
         """(has, value) expressions of a bound."""
         if b is None:
-            return FALSE, default
+            return FALSE, Int(0)
         if is_ref(b):
             return TRUE, value_of(self.extra_bufs[ref_index(b)])
         return TRUE, Int(int(b), typed=True)
