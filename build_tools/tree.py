@@ -257,9 +257,11 @@ class Tree:
 class Slot(Tree):
     """One tree of the pool; ``compile`` turns a source into a module file."""
 
-    def __init__(self, store: Cache, tc: Toolchain, index: int, lock: FileLock) -> None:
+    def __init__(self, store: Cache, tc: Toolchain, index: int, lock: FileLock,
+                 kernels: Path) -> None:
         text = render_build_template(
             "slot_CMakeLists.txt.j2", runtime_dir=tc.runtime_dir, cxx_flags=tc.cxx_flags,
+            kernels_library=str(kernels),
             blas_library=tc.blas_library, compiler_launcher=find_launcher(),
             python_include=sysconfig.get_paths()["include"], ext_suffix=EXT_SUFFIX,
             pch_headers=pch_headers(tc.runtime_dir))
@@ -289,9 +291,10 @@ class Slot(Tree):
 
 
 @contextlib.contextmanager
-def acquire_slot(store: Cache, tc: Toolchain) -> Iterator[Slot]:
+def acquire_slot(store: Cache, tc: Toolchain, kernels: Path) -> Iterator[Slot]:
     """A free slot of the pool (a new one while fewer than MAX_SLOTS exist and all are busy);
-    if all MAX_SLOTS are busy, wait for the first to free up."""
+    if all MAX_SLOTS are busy, wait for the first to free up. ``kernels`` is the toolchain's
+    kernel library (``build_tools/kernels.py``), which the slot's module links."""
     base = store.trees / tc.short
     make_private_dirs(base)
     announced = False
@@ -300,7 +303,7 @@ def acquire_slot(store: Cache, tc: Toolchain) -> Iterator[Slot]:
             lk = FileLock(base / f"slot-{i}.lock", f"build tree slot-{i}", announce=False)
             if lk.acquire(blocking=False):
                 try:
-                    yield Slot(store, tc, i, lk)
+                    yield Slot(store, tc, i, lk, kernels)
                 finally:
                     lk.release()
                 return

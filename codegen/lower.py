@@ -248,6 +248,8 @@ class Lowerer:
         broadcast pattern); the flat fast path needs every output and operand contiguous.
         ``cost`` is the work per element (in adds), which decides whether to thread."""
         nd = out_type.ndim
+        operands = [dataclasses.replace(op, row_broadcast=bool(nd and self.pattern(op.buffer)[-1]))
+                    for op in operands]
         contiguous = []
         partial = False
         for op in operands:

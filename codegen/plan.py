@@ -127,6 +127,7 @@ class Operand:
     ctype: str
     load: str  # name of the loaded value in the loop body
     flat_index: str  # index in the contiguous fast path: "i", or "0" for a broadcast scalar
+    row_broadcast: bool = False  # broadcast along the last axis (a column, a channel vector)
 
 
 @dataclass(frozen=True)

@@ -57,19 +57,22 @@ def run_program(cache_dir, k: float, seed: str = "0", flags: str = "", check: bo
 
 
 def seed_private_cache(root: Path) -> Path:
-    """A new cache directory holding only this toolchain's binding layer (copied from the
-    session cache: the binding is relocatable)."""
+    """A new cache directory holding only this toolchain's binding layer and kernel library
+    (copied from the session cache: both are relocatable)."""
     from croton.build_tools.build import binding, binding_dir, cache
     from croton.build_tools.cache import Cache
+    from croton.build_tools.kernels import kernels_dir, load_kernels
     from croton.build_tools.toolchain import discover
 
     binding()
     tc = discover()
-    src, dst = binding_dir(cache(), tc), binding_dir(Cache(root), tc)
-    dst.mkdir(parents=True)
-    for path in src.iterdir():
-        if path.is_file() and not path.name.startswith("."):
-            shutil.copy2(path, dst / path.name)
+    load_kernels(cache(), tc, cache)
+    for where in (binding_dir, kernels_dir):  # both relocatable: no tree needed
+        src, dst = where(cache(), tc), where(Cache(root), tc)
+        dst.mkdir(parents=True)
+        for path in src.iterdir():
+            if path.is_file() and not path.name.startswith("."):
+                shutil.copy2(path, dst / path.name)
     return root
 
 

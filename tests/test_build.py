@@ -177,3 +177,37 @@ def test_compiler_launcher_setting():
     assert auto == "" or os.path.basename(auto) in ("ccache", "sccache")
     with pytest.raises(ToolchainError):
         find_launcher(f"no-such-launcher-{uuid.uuid4().hex[:6]}")
+
+
+def test_convolution_kernels_come_from_the_prebuilt_library():
+    """A conv2d function links libcroton_kernels (by soname) and does not compile the
+    convolution itself: conv_forward<float> is an undefined symbol of its module, defined by
+    the library; the results are the same as NumPy's (correlation of a flipped kernel)."""
+    import numpy as np
+
+    from croton.build_tools.build import cache
+    from croton.build_tools.kernels import find_kernels, library_name
+    from croton.build_tools.toolchain import discover
+
+    x, w = T.ftensor4("x"), T.ftensor4("w")
+    f = croton.function([x, w], T.nnet.conv2d(x, w))
+    xv = np.random.default_rng(0).standard_normal((2, 1, 5, 5)).astype("float32")
+    wv = np.random.default_rng(1).standard_normal((3, 1, 2, 2)).astype("float32")
+    flipped = wv[:, 0, ::-1, ::-1]
+    want = np.stack([np.stack([sum(xv[n, 0, i:i + 4, j:j + 4] * flipped[k, i, j]
+                                   for i in range(2) for j in range(2))
+                               for k in range(3)]) for n in range(2)])
+    np.testing.assert_allclose(f(xv, wv), want, rtol=1e-5, atol=1e-5)
+
+    tc = discover()
+    module = f.build.module.__file__
+    needed = subprocess.run(["readelf", "-d", module], capture_output=True, text=True,
+                            check=True).stdout
+    assert f"[{library_name(tc.short)}]" in needed
+    undefined = subprocess.run(["nm", "-DC", "--undefined-only", module], capture_output=True,
+                               text=True, check=True).stdout
+    assert "croton::conv_forward<float>" in undefined
+    library = find_kernels(cache(), tc)
+    defined = subprocess.run(["nm", "-DC", "--defined-only", str(library)],
+                             capture_output=True, text=True, check=True).stdout
+    assert "croton::conv_forward<float>" in defined

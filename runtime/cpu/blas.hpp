@@ -91,7 +91,7 @@ inline void blas_gemv(int ta, int64_t rows, int64_t cols, T alpha, const T* a, i
 // A product with one row or one column is a gemv (BLAS's gemm kernels waste most of their work
 // on it: x^T @ g for a 400x784 x took 260 us as a gemm, 30 us as a gemv).
 template <class T>
-inline void blas_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+void blas_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                       int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
   if (n == 1) {  // c's column = op(a) @ op(b)'s column
     const int64_t incx = tb == kNoTrans ? ldb : 1;
@@ -299,7 +299,7 @@ inline void scale_all(const Mat<T>& w, T beta) {
 
 // c = a @ b, for c (m, n), a (m, k), b (k, n). c may have any strides.
 template <class T>
-inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
+void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
   const int64_t m = a.rows, k = a.cols, n = b.cols;
   if (m == 0 || n == 0) return;
   if (k == 0) {  // an empty sum: BLAS may leave c untouched
@@ -357,3 +357,18 @@ inline void matmul(const Mat<T>& a, const Mat<T>& b, const Mat<T>& c) {
 }  // namespace croton
 
 CROTON_COLD_END
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_BLAS_INSTANCES(EXTERN, T) \
+  EXTERN template void blas_gemm<T>(int, int, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, int64_t); \
+  EXTERN template void matmul<T>(const Mat<T>&, const Mat<T>&, const Mat<T>&);
+#define CROTON_BLAS_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_BLAS(T) CROTON_BLAS_INSTANCES(extern, T)
+CROTON_BLAS_TYPES(CROTON_EXTERN_BLAS)
+#undef CROTON_EXTERN_BLAS
+}  // namespace croton
+#endif

@@ -361,3 +361,19 @@ int conv_grad_filters(const croton_buffer& x, const croton_buffer& gz, croton_bu
 }
 
 }  // namespace croton
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_CONV_INSTANCES(EXTERN, T) \
+  EXTERN template int conv_forward<T>(const croton_buffer&, const croton_buffer&, croton_buffer&, const ConvParams&, Scratch&, croton_error*); \
+  EXTERN template int conv_grad_input<T>(const croton_buffer&, const croton_buffer&, croton_buffer&, const ConvParams&, Scratch&, croton_error*); \
+  EXTERN template int conv_grad_filters<T>(const croton_buffer&, const croton_buffer&, croton_buffer&, const ConvParams&, Scratch&, croton_error*);
+#define CROTON_CONV_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_CONV(T) CROTON_CONV_INSTANCES(extern, T)
+CROTON_CONV_TYPES(CROTON_EXTERN_CONV)
+#undef CROTON_EXTERN_CONV
+}  // namespace croton
+#endif

@@ -106,7 +106,7 @@ inline Mat<T> batch_matrix(const croton_buffer& x, int64_t i, bool vector_as_row
 
 // c[i] = a[i] @ b[i] for 2-d (vector per batch) or 3-d (matrix per batch) operands.
 template <class T>
-inline void batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_buffer& c) {
+void batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_buffer& c) {
   const int64_t batch = a.shape[0];
   for (int64_t i = 0; i < batch; ++i) {
     const Mat<T> am = batch_matrix<T>(a, i, true);
@@ -125,3 +125,17 @@ inline void batched_matmul(const croton_buffer& a, const croton_buffer& b, const
 }
 
 }  // namespace croton
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_BATCHED_MATMUL_INSTANCES(EXTERN, T) \
+  EXTERN template void batched_matmul<T>(const croton_buffer&, const croton_buffer&, const croton_buffer&);
+#define CROTON_BATCHED_MATMUL_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_BATCHED_MATMUL(T) CROTON_BATCHED_MATMUL_INSTANCES(extern, T)
+CROTON_BATCHED_MATMUL_TYPES(CROTON_EXTERN_BATCHED_MATMUL)
+#undef CROTON_EXTERN_BATCHED_MATMUL
+}  // namespace croton
+#endif

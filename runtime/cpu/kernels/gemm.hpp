@@ -32,7 +32,7 @@ inline Mat<T> blas_operand(const Mat<T>& m, BlasCopies<T>& tmp, int slot, int* t
 
 // out (m, n); C (m|1, n|1); A (m, k); B (k, n).
 template <class T>
-inline void gemm(const croton_buffer& C, T alpha, const croton_buffer& A, const croton_buffer& B,
+void gemm(const croton_buffer& C, T alpha, const croton_buffer& A, const croton_buffer& B,
                  T beta, const croton_buffer& out) {
   const Mat<T> o = as_mat<T>(out);
   const int64_t m = o.rows, n = o.cols, k = A.shape[1];
@@ -67,3 +67,17 @@ inline void gemm(const croton_buffer& C, T alpha, const croton_buffer& A, const 
 }  // namespace croton
 
 CROTON_COLD_END
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_GEMM_INSTANCES(EXTERN, T) \
+  EXTERN template void gemm<T>(const croton_buffer&, T, const croton_buffer&, const croton_buffer&, T, const croton_buffer&);
+#define CROTON_GEMM_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_GEMM(T) CROTON_GEMM_INSTANCES(extern, T)
+CROTON_GEMM_TYPES(CROTON_EXTERN_GEMM)
+#undef CROTON_EXTERN_GEMM
+}  // namespace croton
+#endif

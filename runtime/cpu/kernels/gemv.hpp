@@ -40,7 +40,7 @@ inline StridedVec<T> blas_vec(const StridedVec<T>& v, BlasCopies<T>& tmp, int sl
 
 // out (m,); Y (m|1,); A (m, k), or (k, m) with trans; X (k,).
 template <class T>
-inline void gemv(const croton_buffer& Y, T alpha, const croton_buffer& A, bool trans,
+void gemv(const croton_buffer& Y, T alpha, const croton_buffer& A, bool trans,
                  const croton_buffer& X, T beta, const croton_buffer& out) {
   Mat<T> a = as_mat<T>(A);
   if (trans) a = Mat<T>{a.data, a.cols, a.rows, a.cs, a.rs};
@@ -76,7 +76,7 @@ inline void gemv(const croton_buffer& Y, T alpha, const croton_buffer& A, bool t
 
 // out (m, n); A (m|1, n|1); X (m,); Y (n,).
 template <class T>
-inline void ger(const croton_buffer& A, T alpha, const croton_buffer& X, const croton_buffer& Y,
+void ger(const croton_buffer& A, T alpha, const croton_buffer& X, const croton_buffer& Y,
                 const croton_buffer& out) {
   const Mat<T> o = as_mat<T>(out);
   const int64_t m = o.rows, n = o.cols;
@@ -97,3 +97,18 @@ inline void ger(const croton_buffer& A, T alpha, const croton_buffer& X, const c
 }  // namespace croton
 
 CROTON_COLD_END
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_GEMV_INSTANCES(EXTERN, T) \
+  EXTERN template void gemv<T>(const croton_buffer&, T, const croton_buffer&, bool, const croton_buffer&, T, const croton_buffer&); \
+  EXTERN template void ger<T>(const croton_buffer&, T, const croton_buffer&, const croton_buffer&, const croton_buffer&);
+#define CROTON_GEMV_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_GEMV(T) CROTON_GEMV_INSTANCES(extern, T)
+CROTON_GEMV_TYPES(CROTON_EXTERN_GEMV)
+#undef CROTON_EXTERN_GEMV
+}  // namespace croton
+#endif

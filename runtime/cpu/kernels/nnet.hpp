@@ -234,3 +234,19 @@ int pool_max_grad(const croton_buffer& x, const croton_buffer& z, const croton_b
 }  // namespace croton
 
 CROTON_COLD_END
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_POOL_INSTANCES(EXTERN, T) \
+  EXTERN template int pool_forward<T>(const croton_buffer&, croton_buffer&, const PoolParams&); \
+  EXTERN template int pool_avg_grad<T>(const croton_buffer&, croton_buffer&, const PoolParams&); \
+  EXTERN template int pool_max_grad<T>(const croton_buffer&, const croton_buffer&, const croton_buffer&, croton_buffer&, const PoolParams&, bool);
+#define CROTON_POOL_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_POOL(T) CROTON_POOL_INSTANCES(extern, T)
+CROTON_POOL_TYPES(CROTON_EXTERN_POOL)
+#undef CROTON_EXTERN_POOL
+}  // namespace croton
+#endif

@@ -56,7 +56,7 @@ inline void for_each_index(int32_t ndim, const int64_t* shape, const int64_t* sa
 
 // dst[...] = src, with src right-aligned to dst's dims and its length-1 dims broadcast.
 template <typename S, typename D>
-inline void broadcast_copy(const croton_buffer& src, const croton_buffer& dst) {
+void broadcast_copy(const croton_buffer& src, const croton_buffer& dst) {
   int64_t sa[CROTON_MAX_NDIM];
   const int32_t lead = dst.ndim - src.ndim;
   for (int32_t d = 0; d < dst.ndim; ++d) {
@@ -119,7 +119,7 @@ inline bool infer_reshape(int64_t numel, int64_t* dims, int32_t nd) {
 // dst (shape already set) becomes src's data in C order: a view when src is contiguous, else a
 // copy into scratch memory.
 template <typename T>
-inline int reshape_into(const croton_buffer& src, croton_buffer& dst, Scratch& scratch,
+int reshape_into(const croton_buffer& src, croton_buffer& dst, Scratch& scratch,
                         croton_error* err) {
   if (is_contiguous(src)) {
     dst.data = src.data;
@@ -271,3 +271,18 @@ inline void diag_view(const croton_buffer& src, croton_buffer& dst, int64_t k) {
 }
 
 }  // namespace croton
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_SHAPE_INSTANCES(EXTERN, T) \
+  EXTERN template void broadcast_copy<T, T>(const croton_buffer&, const croton_buffer&); \
+  EXTERN template int reshape_into<T>(const croton_buffer&, croton_buffer&, Scratch&, croton_error*);
+#define CROTON_SHAPE_TYPES(X) X(float) X(double) X(int64_t) X(int32_t) X(int8_t) X(uint8_t) X(bool)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_SHAPE(T) CROTON_SHAPE_INSTANCES(extern, T)
+CROTON_SHAPE_TYPES(CROTON_EXTERN_SHAPE)
+#undef CROTON_EXTERN_SHAPE
+}  // namespace croton
+#endif

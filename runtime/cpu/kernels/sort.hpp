@@ -59,3 +59,18 @@ int sort_along(const croton_buffer& x, croton_buffer& out, int32_t axis, Scratch
 }
 
 }  // namespace croton
+
+// Compiled once per toolchain into libcroton_kernels (runtime/cpu/kernels_library.cpp,
+// build_tools/kernels.py): built with CROTON_PREBUILT_KERNELS, a function's translation
+// unit declares these instantiations extern and links them instead of compiling them.
+#define CROTON_SORT_INSTANCES(EXTERN, T) \
+  EXTERN template int sort_along<T, T, false>(const croton_buffer&, croton_buffer&, int32_t, Scratch&, croton_error*); \
+  EXTERN template int sort_along<T, int64_t, true>(const croton_buffer&, croton_buffer&, int32_t, Scratch&, croton_error*);
+#define CROTON_SORT_TYPES(X) X(float) X(double)
+#ifdef CROTON_PREBUILT_KERNELS
+namespace croton {
+#define CROTON_EXTERN_SORT(T) CROTON_SORT_INSTANCES(extern, T)
+CROTON_SORT_TYPES(CROTON_EXTERN_SORT)
+#undef CROTON_EXTERN_SORT
+}  // namespace croton
+#endif
