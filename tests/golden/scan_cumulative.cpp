@@ -266,7 +266,7 @@ int call_impl(const croton_buffer* in, const croton_buffer* sh, croton_alloc_fn 
 
   {  // subtensor{idx=[0, :]}
     croton::subtensor::View v(B0);
-    if (int rc = v.index(err, 0, INT64_C(0))) return rc;
+    if (int rc = v.index(err, 0, int64_t(0))) return rc;
     if (int rc = v.slice(err, -1, false, 0, false, 0, 1)) return rc;
     v.store(B2);
   }
