@@ -349,63 +349,65 @@ def _targs(targs: tuple) -> str:
     return f"<{', '.join(items)}>"
 
 
+def _bin(n: Bin) -> str:
+    p = _PREC[n.op]
+    a = cpp(n.a) if _prec(n.a) >= p and not _mixed(n.op, n.a) else f"({cpp(n.a)})"
+    same = isinstance(n.b, Bin) and n.b.op == n.op and n.op in _ASSOC
+    b = cpp(n.b) if (_prec(n.b) > p or same) and not _mixed(n.op, n.b) else f"({cpp(n.b)})"
+    return f"{a} {n.op} {b}"
+
+
+def _kernel_call(n: KernelCall) -> str:
+    call = cpp(n.call)
+    if n.fails == "rc":
+        return f"if (int rc = {call}) return rc;"
+    if n.fails == "alloc":
+        return f"if (!{call}) return croton::fail_alloc(err);"
+    return f"{call};" if n.result is None else f"{cpp(n.result)} = {call};"
+
+
+def _declare(n: Declare) -> str:
+    if n.ctor:
+        return f"{n.decl}({', '.join(cpp(a) for a in n.ctor)});"
+    return f"{n.decl};" if n.value is None else f"{n.decl} = {cpp(n.value)};"
+
+
+def _line(n: Line) -> str:
+    text = n.text
+    for k in reversed(range(len(n.args))):  # $10 before $1
+        text = text.replace(f"${k}", cpp(n.args[k]))
+    return text
+
+
+_PRINT = {
+    type(None): lambda n: "nullptr",
+    str: lambda n: n,
+    Int: lambda n: f"int64_t({n.value})" if n.typed else str(n.value),
+    Lit: lambda n: n.text,
+    Local: lambda n: n.name,
+    Dim: lambda n: f"B{n.buf}.shape[{n.d}]",
+    ShapeOf: lambda n: f"B{n.buf}.shape",
+    Buf: lambda n: f"{'&' if n.address else ''}B{n.buf}",
+    Member: lambda n: f"B{n.buf}.{n.field}" + ("" if n.index is None else f"[{cpp(n.index)}]"),
+    Value: lambda n: f"croton::value<{n.ctype}>(B{n.buf}"
+                     + ("" if n.index is None else f", {cpp(n.index)}") + ")",
+    Slot: lambda n: f"{n.array}[{n.d}]",
+    ArrayRef: lambda n: n.array,
+    Call: lambda n: f"{n.fn}{_targs(n.targs)}({', '.join(cpp(a) for a in n.args)})",
+    Bin: _bin,
+    Cond: lambda n: f"({cpp(n.c)}) ? ({cpp(n.a)}) : ({cpp(n.b)})",
+    Cast: lambda n: f"static_cast<{n.ctype}>({cpp(n.a)})",
+    Braced: lambda n: f"{n.type}{{{', '.join(cpp(i) for i in n.items)}}}",
+    KernelCall: _kernel_call,
+    Assign: lambda n: f"{cpp(n.target)} = {cpp(n.value)};",
+    Declare: _declare,
+    Line: _line,
+}
+
+
 def cpp(n) -> str:
     """The C++ text of an expression or statement (``None`` prints ``nullptr``)."""
-    if n is None:
-        return "nullptr"
-    if isinstance(n, str):
-        return n
-    if isinstance(n, Int):
-        return f"int64_t({n.value})" if n.typed else str(n.value)
-    if isinstance(n, Lit):
-        return n.text
-    if isinstance(n, Local):
-        return n.name
-    if isinstance(n, Dim):
-        return f"B{n.buf}.shape[{n.d}]"
-    if isinstance(n, ShapeOf):
-        return f"B{n.buf}.shape"
-    if isinstance(n, Buf):
-        return f"{'&' if n.address else ''}B{n.buf}"
-    if isinstance(n, Member):
-        return f"B{n.buf}.{n.field}" + ("" if n.index is None else f"[{cpp(n.index)}]")
-    if isinstance(n, Value):
-        idx = "" if n.index is None else f", {cpp(n.index)}"
-        return f"croton::value<{n.ctype}>(B{n.buf}{idx})"
-    if isinstance(n, Slot):
-        return f"{n.array}[{n.d}]"
-    if isinstance(n, ArrayRef):
-        return n.array
-    if isinstance(n, Call):
-        return f"{n.fn}{_targs(n.targs)}({', '.join(cpp(a) for a in n.args)})"
-    if isinstance(n, Bin):
-        p = _PREC[n.op]
-        a = cpp(n.a) if _prec(n.a) >= p and not _mixed(n.op, n.a) else f"({cpp(n.a)})"
-        same = isinstance(n.b, Bin) and n.b.op == n.op and n.op in _ASSOC
-        b = cpp(n.b) if (_prec(n.b) > p or same) and not _mixed(n.op, n.b) else f"({cpp(n.b)})"
-        return f"{a} {n.op} {b}"
-    if isinstance(n, Cond):
-        return f"({cpp(n.c)}) ? ({cpp(n.a)}) : ({cpp(n.b)})"
-    if isinstance(n, Cast):
-        return f"static_cast<{n.ctype}>({cpp(n.a)})"
-    if isinstance(n, Braced):
-        return f"{n.type}{{{', '.join(cpp(i) for i in n.items)}}}"
-    if isinstance(n, KernelCall):
-        call = cpp(n.call)
-        if n.fails == "rc":
-            return f"if (int rc = {call}) return rc;"
-        if n.fails == "alloc":
-            return f"if (!{call}) return croton::fail_alloc(err);"
-        return f"{call};" if n.result is None else f"{cpp(n.result)} = {call};"
-    if isinstance(n, Assign):
-        return f"{cpp(n.target)} = {cpp(n.value)};"
-    if isinstance(n, Declare):
-        if n.ctor:
-            return f"{n.decl}({', '.join(cpp(a) for a in n.ctor)});"
-        return f"{n.decl};" if n.value is None else f"{n.decl} = {cpp(n.value)};"
-    if isinstance(n, Line):
-        text = n.text
-        for k in reversed(range(len(n.args))):  # $10 before $1
-            text = text.replace(f"${k}", cpp(n.args[k]))
-        return text
-    raise TypeError(f"cannot print {n!r} as C++")
+    printer = _PRINT.get(type(n))
+    if printer is None:
+        raise TypeError(f"cannot print {n!r} as C++")
+    return printer(n)
