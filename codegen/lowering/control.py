@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from croton.codegen.expr import (
     Assign,
+    Braced,
     Buf,
     Call,
     Cast,
@@ -160,6 +161,9 @@ def _fail_rows(row0: Node, need: Node, cid: int, b: int, prefix: str = "") -> Li
                 (row0, need, Int(cid), Member(b, "ndim"), ShapeOf(b)), can_fail=True)
 
 
+EMPTY = Braced("", ())  # {}: a zero-initialized aggregate
+
+
 def _slot(k: int, field: str) -> Local:
     return Local(f"slots[{k}].{field}")
 
@@ -203,11 +207,12 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
     declare = [Declare("const int64_t n", Value(n_buf)),
                Line('if (n < 0) return croton::fail_value(err, $0, "negative n_steps");',
                     (Int(neg_cid),), can_fail=True),
-               Line(f"ScanSlot slots[{max(n_out, 1)}] = {{}};"),
-               Line(f"croton_buffer inner_in[{max(len(inner_in), 1)}] = {{}};"),
-               Line(f"croton_buffer inner_out[{max(n_out, 1)}] = {{}};"),
-               Line("ScanContext ctx{alloc, alloc_ctx, out, &scratch, slots, $0, -1, 0, {}, {}};",
-                    (zero_fill,))]
+               Declare(f"ScanSlot slots[{max(n_out, 1)}]", EMPTY),
+               Declare(f"croton_buffer inner_in[{max(len(inner_in), 1)}]", EMPTY),
+               Declare(f"croton_buffer inner_out[{max(n_out, 1)}]", EMPTY),
+               Declare("ScanContext ctx", Braced("", (
+                   Local("alloc"), Local("alloc_ctx"), Local("out"), Local("&scratch"),
+                   Local("slots"), zero_fill, Int(-1), Int(0), EMPTY, EMPTY)))]
 
     # setup: checks, the state stores (initial rows copied in), zeroed accumulators, slots
     code: list[Node] = []
@@ -221,8 +226,8 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
         code += [_fail_rows(Dim(b, 0), Int(q.m), cid, b),
                  Assign(Dim(st, 0), Int(q.m) + n),
                  *(Assign(Dim(st, d), Dim(b, d)) for d in range(1, lw.buffers[st].ndim)),
-                 Line("if (!scan_scratch(scratch, $0, $1)) return croton::fail_alloc(err);",
-                      (Buf(st), zero_fill), can_fail=True),
+                 KernelCall("scan_scratch", (), (Local("scratch"), Buf(st), zero_fill), (),
+                            (st,), "alloc"),
                  KernelCall("scan_rows", (), (Buf(st), Int(0 if rev else q.m), n),
                             result=Buf(sv))]
     setup: list = [CallStep(tuple(code), "checks, state stores")]
@@ -274,8 +279,9 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
         body_code.append(Assign(_slot(j, "row"), u if rev else u + q.m))
     body_code += [Assign(_slot(base + i, "row"), u) for i in range(spec.n_nitsot)]
     body_code += [
-        Line(f"const int rc = {function}(inner_in, nullptr, &scan_alloc, &ctx, inner_out, "
-             f"nullptr, err);"),
+        KernelCall(function, (), (Local("inner_in"), Lit("nullptr"), Local("&scan_alloc"),
+                                  Local("&ctx"), Local("inner_out"), Lit("nullptr"), Local("err")),
+                   result=Local("const int rc")),
         Line("if (rc != 0) return ctx.failed >= 0 ? croton::fail_shape(err, $0, ctx.ndim, "
              "ctx.got, ctx.ndim, ctx.want) : rc;", (Int(shape_cid),), can_fail=True)]
     body: list = [CallStep(tuple(body_code), "one step",

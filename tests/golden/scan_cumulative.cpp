@@ -321,7 +321,7 @@ if (croton::is_contiguous(B3) && croton::is_contiguous(B2)) {
   ScanSlot slots[1] = {};
   croton_buffer inner_in[2] = {};
   croton_buffer inner_out[1] = {};
-  ScanContext ctx{alloc, alloc_ctx, out, &scratch, slots, false, -1, 0, {}, {}};
+  ScanContext ctx = {alloc, alloc_ctx, out, &scratch, slots, false, -1, 0, {}, {}};
   {  // checks, state stores
     if (n > 0 && B0.shape[0] < n + 0) { const int64_t need = n + 0; return croton::fail_shape(err, 4, B0.ndim, B0.shape, 1, &need); }
     if (B4.shape[0] < 1) { const int64_t need = 1; return croton::fail_shape(err, 5, B4.ndim, B4.shape, 1, &need); }
