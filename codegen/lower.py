@@ -146,7 +146,7 @@ class Lowerer:
         self.direct_output: dict[int, int] = {}  # var id -> output index written in place
         seen: set[int] = set()
         for i, v in enumerate(graph.outputs):
-            if v.owner is not None and v.owner.op.kind not in ("dimshuffle", "subtensor") \
+            if v.owner is not None and not v.owner.op.views \
                     and id(v) not in seen:
                 self.direct_output[id(v)] = i
             seen.add(id(v))

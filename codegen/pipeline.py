@@ -1,4 +1,6 @@
-"""The ordered list of passes, per mode. Each pass is ``Graph -> Graph``.
+"""The ordered list of passes, per mode. Each pass is ``Graph -> Graph``. A scan's inner graph
+is optimized here too, by the same mode's passes (``optimize_inner``), so lowering receives
+optimized bodies and never runs a pass.
 
 Example::
 
@@ -20,6 +22,7 @@ from croton.codegen.passes.fuse_elementwise import fuse_elementwise
 from croton.codegen.passes.fuse_reductions import fuse_reductions
 from croton.codegen.passes.fuse_siblings import fuse_siblings
 from croton.codegen.passes.merge import merge
+from croton.codegen.passes.optimize_inner import inner_graphs
 from croton.codegen.passes.plan_inplace import plan_inplace
 from croton.codegen.passes.plan_memory import plan_memory
 from croton.codegen.passes.prune_scan import prune_scan
@@ -30,10 +33,17 @@ from croton.fgraph import Graph
 
 Pass = Callable[[Graph], Graph]
 
+
+
+def _inner(mode: str) -> Pass:
+    """The pass optimizing inner graphs (scan steps) with ``mode``'s own pipeline."""
+    return inner_graphs(lambda inner: run_pipeline(inner, mode))
+
+
 PIPELINE: list[Pass] = [float16, merge, prune_scan, scan_pushout, constant_fold, canonicalize,
                         stabilize, merge, specialize_blas, fuse_elementwise, fuse_reductions,
-                        fuse_siblings, plan_inplace, plan_memory]
-FAST_COMPILE: list[Pass] = [float16, merge, constant_fold]
+                        fuse_siblings, _inner("FAST_RUN"), plan_inplace, plan_memory]
+FAST_COMPILE: list[Pass] = [float16, merge, constant_fold, _inner("FAST_COMPILE")]
 PIPELINES: dict[str, list[Pass]] = {"FAST_RUN": PIPELINE, "FAST_COMPILE": FAST_COMPILE}
 
 

@@ -69,7 +69,7 @@ def grad(cost, wrt, consider_constant: Sequence | None = None,
             w.owner is None for w in wrt_vars):
         # differentiate the numerically stable form (log(sigmoid) -> -softplus(-x), ...), so
         # the gradient is as stable as the value the compiled function computes
-        from croton.codegen.passes.stabilize import stabilize_expression
+        from croton.stability import stabilize_expression
 
         cost = stabilize_expression([cost])[0]
 

@@ -19,6 +19,7 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.branches import branch_homes
 from croton.codegen.expr import (
     Assign,
     Braced,
@@ -44,54 +45,15 @@ from croton.codegen.plan import BranchStep, CallStep, Operand, ScanStep, SubFunc
 from croton.graph import Apply
 from croton.types import CXX_TYPE, DTYPE_CODE, TensorType
 
-Location = tuple[int, str] | None  # (id of an ifelse node, "then" | "else"), None: top level
-
-
-# --- where each node runs ---------------------------------------------------------------------
-def _branch_homes(nodes: list[Apply], roots: list) -> dict[int, Location]:
-    """For each node: the innermost branch that contains every use of its outputs."""
-    uses: dict[int, list[tuple[Apply | None, int]]] = {}
-    for node in nodes:
-        for pos, inp in enumerate(node.inputs):
-            uses.setdefault(id(inp), []).append((node, pos))
-    for v in roots:
-        uses.setdefault(id(v), []).append((None, 0))
-    home: dict[int, Location] = {}
-
-    def chain(loc: Location) -> list[Location]:
-        out = [loc]
-        while loc is not None:
-            loc = home[loc[0]]
-            out.append(loc)
-        return out
-
-    for node in reversed(nodes):
-        locs: list[Location] = []
-        for out in node.outputs:
-            for client, pos in uses.get(id(out), []):
-                if client is None:
-                    locs.append(None)
-                elif client.op.kind == "ifelse" and pos > 0:
-                    n = dict(client.params)["n_outs"]
-                    locs.append((id(client), "then" if pos <= n else "else"))
-                else:
-                    locs.append(home[id(client)])
-        common = chain(locs[0]) if locs else [None]
-        for loc in locs[1:]:
-            others = set(chain(loc))
-            common = [c for c in common if c in others]
-        home[id(node)] = common[0]
-    return home
-
 
 def top_level_nodes(lw: Lowerer) -> list[Apply]:
     """The nodes the function body lowers in order; the others wait for their branch
     (``lw.branch_members[(id(ifelse), side)]``)."""
     nodes = lw.graph.nodes()
     lw.branch_members = {}
-    if not any(n.op.kind == "ifelse" for n in nodes):
+    if not any(n.op.branch_of is not None for n in nodes):
         return nodes
-    home = _branch_homes(nodes, lw.graph.roots)
+    home = branch_homes(nodes, lw.graph.roots)
     for n in nodes:
         if home[id(n)] is not None:
             lw.branch_members.setdefault(home[id(n)], []).append(n)
@@ -127,10 +89,9 @@ def lower_ifelse(lw: Lowerer, node: Apply) -> None:
 
 # --- scan ---------------------------------------------------------------------------------
 def _compile_step(lw: Lowerer, spec, label: str) -> str:
-    """Lower the inner graph into a ``SubFunction``; returns its C++ name."""
-    from croton.codegen.pipeline import run_pipeline
-
-    inner = run_pipeline(spec.inner)
+    """Lower the inner graph (already optimized by the pipeline) into a ``SubFunction``;
+    returns its C++ name."""
+    inner = spec.inner
     nested = Lowerer(inner)
     nested.checks = lw.checks  # the inner graph's errors name its ops and the user's lines
     nested.subfunctions = lw.subfunctions

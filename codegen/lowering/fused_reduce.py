@@ -23,30 +23,10 @@ from croton.codegen.lowering import lowering
 from croton.codegen.lowering.elementwise import compile_program, program_cost
 from croton.codegen.lowering.structured import check_not_empty, reduced_shape
 from croton.codegen.plan import FusedReduceStep
+from croton.codegen.reduction import reduction_code
 from croton.graph import Apply
-from croton.types import CXX_TYPE, FLOAT_DTYPES
-
-
-def reduce_semantics(reduce: str, value_dtype: str, out_dtype: str) -> tuple[str, str, str, str]:
-    """(accumulator C++ type, identity, combine expression, OpenMP reduction operator)."""
-    out_ct, val_ct = CXX_TYPE[out_dtype], CXX_TYPE[value_dtype]
-    if reduce in ("add", "mul"):
-        acc = "double" if out_dtype in FLOAT_DTYPES else out_ct
-        if out_dtype.startswith("complex"):
-            acc = out_ct
-        identity = "0" if reduce == "add" else "1"
-        op = "+" if reduce == "add" else "*"
-        omp = op if not out_dtype.startswith("complex") else ""
-        return acc, f"static_cast<{acc}>({identity})", f"acc {op} static_cast<{acc}>(result)", omp
-    fn = "maximum" if reduce == "max" else "minimum"
-    if value_dtype == "bool":
-        identity = "false" if reduce == "max" else "true"
-    elif value_dtype in FLOAT_DTYPES:
-        identity = f"{'-' if reduce == 'max' else ''}std::numeric_limits<{val_ct}>::infinity()"
-    else:
-        lim = "lowest" if reduce == "max" else "max"
-        identity = f"std::numeric_limits<{val_ct}>::{lim}()"
-    return val_ct, f"static_cast<{val_ct}>({identity})", f"croton::{fn}(acc, result)", ""
+from croton.ops.table import OPS
+from croton.types import CXX_TYPE
 
 
 @lowering("fused_reduce")
@@ -60,10 +40,12 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     program = params["program"] or (("identity", (), (("in", 0),), node.source),)
     operands, body = compile_program(lw, list(node.inputs), program, in_type, it)
     kept = reduced_shape(lw, ob, it, in_type.ndim, axes)
-    if reduce in ("max", "min"):
+    code = reduction_code(OPS[reduce], in_type.dtype, out.dtype)
+    if code.check_empty:
         check_not_empty(lw, f"{reduce}{{axis={axes}}}", node.source, it, in_type.ndim, axes,
                         "zero-size array to a reduction with no identity")
-    acc, identity, combine, omp = reduce_semantics(reduce, in_type.dtype, out.dtype)
+    acc, identity, combine, omp = (code.acc_ctype, code.identity, code.combine("result"),
+                                   code.operator)
     conds = [is_contiguous(ob)]
     for op in operands:
         pattern = lw.pattern(op.buffer)
@@ -80,7 +62,7 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     leading = contiguous if kept and axes == tuple(range(len(axes))) else ""
     # a float32 sum adds in float within each vectorized block and in double across blocks
     # (runtime/cpu/parallel.hpp: accumulate); every other reduction in its accumulator type
-    float_blocks = reduce == "add" and in_type.dtype == out.dtype == "float32"
+    float_blocks = omp == "+" and in_type.dtype == out.dtype == "float32"
     block = "float" if float_blocks else acc
     lw.emit(FusedReduceStep(ob, CXX_TYPE[out.dtype], CXX_TYPE[in_type.dtype], acc,
                             in_type.ndim, kept, axes, tuple(operands), body, identity,

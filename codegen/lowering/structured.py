@@ -17,8 +17,9 @@ from croton.codegen.expr import Dim, Int, Node, chain, entry
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import DotStep, ReduceStep, ShapeValueStep, ViewStep
+from croton.codegen.reduction import reduction_code
 from croton.graph import Apply
-from croton.types import CXX_TYPE, FLOAT_DTYPES
+from croton.types import CXX_TYPE
 
 
 def reduced_shape(lw: Lowerer, out_buf: int, shape: Node, ndim: int,
@@ -49,30 +50,13 @@ def lower_reduce(lw: Lowerer, node: Apply) -> None:
     ib = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
     kept = reduced_shape(lw, ob, shape_of(ib), x.ndim, axes)
-    combine_name = node.op.cpp
-    in_ct, out_ct = CXX_TYPE[x.dtype], CXX_TYPE[out.dtype]
-    if combine_name in ("and", "or"):  # all / any: any input dtype, a bool result
-        acc = "bool"
-        identity = "true" if combine_name == "and" else "false"
-        combine = "acc && v" if combine_name == "and" else "acc || v"
-    elif combine_name in ("add", "mul"):
-        acc = "double" if out.dtype in FLOAT_DTYPES else out_ct
-        identity = "0" if combine_name == "add" else "1"
-        combine = "acc + v" if combine_name == "add" else "acc * v"
-    else:
-        acc = in_ct
+    code = reduction_code(node.op, x.dtype, out.dtype)
+    if code.check_empty:
         check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
                         "zero-size array to a reduction with no identity")
-        lim = "lowest" if combine_name == "max" else "max"
-        if x.dtype in FLOAT_DTYPES:
-            lim = "infinity"
-        sign = "-" if combine_name == "max" and x.dtype in FLOAT_DTYPES else ""
-        identity = f"{sign}std::numeric_limits<{in_ct}>::{lim}()"
-        if x.dtype == "bool":
-            identity = "false" if combine_name == "max" else "true"
-        combine = f"croton::{'maximum' if combine_name == 'max' else 'minimum'}(acc, v)"
-    lw.emit(ReduceStep(ib, ob, in_ct, out_ct, acc, x.ndim, kept, axes,
-                       f"static_cast<{acc}>({identity})", combine))
+    lw.emit(ReduceStep(ib, ob, CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], code.acc_ctype, x.ndim,
+                       kept, axes, code.identity,
+                       code.combine_template.format(acc="acc", v="v")))  # v: in acc's type
 
 
 @lowering("dot")

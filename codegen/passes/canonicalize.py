@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from croton.codegen.rewrite import op_name, rewrite_to_fixed_point, single_value
 from croton.fgraph import Graph
 from croton.graph import Apply, Constant, Variable
+from croton.rewrite import op_name, rewrite_to_fixed_point, single_value
 from croton.types import FLOAT_DTYPES
 
 
@@ -124,13 +124,20 @@ def compose_dimshuffles(node: Apply, inputs: list[Variable]):
 
 
 def shape_through_dimshuffle(node: Apply, inputs: list[Variable]):
-    if node.op.name != "shape_i" or op_name(inputs[0]) != "dimshuffle":
+    """``shape_i`` of an op whose record knows where that dim comes from (``dim_source``: a
+    dimshuffle's kept or new dims) reads it from there."""
+    if node.op.name != "shape_i" or inputs[0].owner is None:
         return None
-    order = dict(inputs[0].owner.params)["order"]
-    d = order[dict(node.params)["i"]]
-    if d == "x":
-        return [Constant(node.outputs[0].type, np.asarray(1, dtype="int64"))]
-    return [_t().shape_i(inputs[0].owner.inputs[0], d)]
+    producer = inputs[0].owner
+    if producer.op.dim_source is None or producer.outputs[0] is not inputs[0]:
+        return None
+    source = producer.op.dim_source(producer, dict(node.params)["i"])
+    if source is None:
+        return None
+    if isinstance(source, int):
+        return [Constant(node.outputs[0].type, np.asarray(source, dtype="int64"))]
+    k, d = source
+    return [_t().shape_i(producer.inputs[k], d)]
 
 
 def _split_constant(a: Variable, b: Variable) -> tuple[Variable, Variable] | None:

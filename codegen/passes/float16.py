@@ -1,8 +1,9 @@
 """float16: float16 is a storage type; every op on float16 values computes in float32 (as Theano
 did), so no kernel but the conversion ever sees a float16 number.
 
-Each node that reads or writes float16 (except the conversion itself, views and shape queries,
-and control flow, whose inner graphs get this pass of their own) is rebuilt on float32 inputs,
+Each node that reads or writes float16 (except the conversion itself and the ops whose record
+says ``arithmetic=False``: views, shape queries, and control flow, whose inner graphs get this
+pass of their own) is rebuilt on float32 inputs,
 with any ``'float16'`` in its parameters read as ``'float32'``, and its float16 outputs are
 converted back. The fusion pass later folds the conversions into the loops, so a chain of
 elementwise ops loads float16, computes in float32 and stores float16 once.
@@ -17,10 +18,6 @@ from croton.fgraph import Graph
 from croton.graph import Apply
 from croton.ops.table import apply_op
 from croton.types import TensorType
-
-# Kinds that only move or describe float16 data (views, shapes) or hold inner graphs.
-PASS_THROUGH = frozenset({"dimshuffle", "shape", "shape_i", "subtensor", "rebroadcast",
-                          "specify_shape", "reshape", "scan", "ifelse"})
 
 
 def _to32(value):
@@ -46,7 +43,7 @@ def float16(graph: Graph) -> Graph:
         return graph
 
     def transform(node: Apply, inputs):
-        if node.op.name == "cast" or node.op.kind in PASS_THROUGH \
+        if node.op.name == "cast" or not node.op.arithmetic \
                 or not _touches_float16(node, inputs):
             return None
         new_inputs = [cast(v, "float32") if v.dtype == "float16" else v for v in inputs]

@@ -1,12 +1,12 @@
 """fuse_reductions: a reduction absorbs the elementwise work that feeds it (one loop nest, no
-temporary), and every ``sum``/``prod``/``max``/``min`` becomes a ``fused_reduce`` node, whose
-kernel vectorizes and threads.
+temporary), and every reduction (an op whose record has ``reduction``: sum, prod, max, min, all,
+any) becomes a ``fused_reduce`` node, whose kernel vectorizes and threads.
 
 The producer is absorbed when it is elementwise (or a single-output fused node), has the
 reduction as its only reader, and is not itself an output.
 
 Before::  t = sqr(x); out = sum{axis=(0,)}(t)           (two loops, a temporary the size of x)
-After::   out = fused_reduce{add, axis=(0,)}[sqr](x)       (one loop)
+After::   out = fused_reduce{sum, axis=(0,)}[sqr](x)       (one loop)
 
 Example::
 
@@ -25,11 +25,9 @@ from croton.graph import Apply, Variable
 from croton.ops.fused import FUSED_REDUCE
 from croton.ops.table import make_output
 
-REDUCTIONS = ("add", "mul", "max", "min")
-
 
 def _is_reduction(node: Apply) -> bool:
-    return node.op.kind == "reduce" and node.op.cpp in REDUCTIONS
+    return node.op.reduction is not None
 
 
 def fuse_reductions(graph: Graph) -> Graph:
@@ -53,7 +51,7 @@ def fuse_reductions(graph: Graph) -> Graph:
                         tuple(("in", k) for k in range(len(leaves))), producer.source),)
         else:
             leaves, program = [x], ()
-        out = make_output(FUSED_REDUCE, leaves, program=program, reduce=node.op.cpp,
+        out = make_output(FUSED_REDUCE, leaves, program=program, reduce=node.op.name,
                           axis=dict(node.params)["axis"], out_type=node.outputs[0].type,
                           in_type=x.type)
         out.owner.source = node.source

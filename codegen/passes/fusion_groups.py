@@ -22,6 +22,7 @@ Example (``h`` is read by the consumer and returned: one loop, two outputs)::
 
 from __future__ import annotations
 
+from croton.codegen.branches import branch_homes
 from croton.fgraph import Graph, clone_node
 from croton.graph import Apply, Constant, Variable
 from croton.ops.fused import FUSED
@@ -30,14 +31,12 @@ from croton.ops.table import apply_op
 ELEMENTWISE_KINDS = ("elemwise", "fused")
 
 
-def branch_homes(graph: Graph, nodes: list[Apply]) -> dict[int, object]:
+def node_homes(graph: Graph, nodes: list[Apply]) -> dict[int, object]:
     """For each node id, the ``ifelse`` branch it is lowered in (``None``: the function body).
     Fusion only joins nodes with the same home, so a branch's work stays lazy."""
-    if not any(n.op.kind == "ifelse" for n in nodes):
+    if not any(n.op.branch_of is not None for n in nodes):
         return {id(n): None for n in nodes}
-    from croton.codegen.lowering.control import _branch_homes
-
-    return _branch_homes(nodes, graph.roots)
+    return branch_homes(nodes, graph.roots)
 
 
 class FusionGroups:
@@ -50,7 +49,7 @@ class FusionGroups:
         self.nodes = graph.nodes()
         self.pos = {id(n): k for k, n in enumerate(self.nodes)}
         self.clients = graph.clients()
-        self.homes = branch_homes(graph, self.nodes)
+        self.homes = node_homes(graph, self.nodes)
         n = len(self.nodes)
         self.parent = list(range(n))
         self.members: dict[int, list[int]] = {k: [k] for k in range(n)}

@@ -35,11 +35,11 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.rewrite import op_name, single_value
 from croton.fgraph import Graph
 from croton.graph import Apply, Variable
 from croton.ops.blas import GEMM, GEMV, GER
 from croton.ops.table import make_output
+from croton.rewrite import op_name, single_value
 from croton.types import TensorType
 
 FLOATS = ("float32", "float64")

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from croton.ops.table import OpRecord, register
+from croton.ops.table import InPlace, OpRecord, register
 from croton.types import TensorType
 
 
@@ -50,7 +50,7 @@ def _gemm_perform(values: Sequence[np.ndarray], params: dict) -> list[np.ndarray
 
 
 GEMM = register(OpRecord(
-    "gemm", "gemm", _gemm_rule, _gemm_perform, None, nin=3,
+    "gemm", "gemm", _gemm_rule, _gemm_perform, None, nin=3, can_fail=False, inplace=InPlace(0),
     doc="beta * C + alpha * (A @ B) in one BLAS call (C broadcast); made by specialize_blas"))
 
 
@@ -74,7 +74,7 @@ def _gemv_perform(values: Sequence[np.ndarray], params: dict) -> list[np.ndarray
 
 
 GEMV = register(OpRecord(
-    "gemv", "gemv", _gemv_rule, _gemv_perform, None, nin=3,
+    "gemv", "gemv", _gemv_rule, _gemv_perform, None, nin=3, can_fail=False, inplace=InPlace(0),
     doc="beta * y + alpha * (A @ x) (A.T @ x with trans) in one BLAS call (y broadcast); "
         "made by specialize_blas"))
 
@@ -97,5 +97,5 @@ def _ger_perform(values: Sequence[np.ndarray], params: dict) -> list[np.ndarray]
 
 
 GER = register(OpRecord(
-    "ger", "ger", _ger_rule, _ger_perform, None, nin=3,
+    "ger", "ger", _ger_rule, _ger_perform, None, nin=3, can_fail=False, inplace=InPlace(0),
     doc="A + alpha * outer(x, y) in one BLAS call (A broadcast); made by specialize_blas"))

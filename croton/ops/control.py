@@ -26,6 +26,7 @@ Example::
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +81,15 @@ def _ifelse_vjp(node, g):
     return [None, *to_then, *to_else]
 
 
+def _ifelse_branch(params: dict, position: int) -> str | None:
+    """Input 0 is the condition; then the n_outs values of the then branch, then the else's."""
+    if position == 0:
+        return None
+    return "then" if position <= params["n_outs"] else "else"
+
+
 register(OpRecord("ifelse", "ifelse", _ifelse_rule, _ifelse_perform, _ifelse_vjp,
+                  views=slice(1, None), arithmetic=False, branch_of=_ifelse_branch,
                   doc="ifelse(cond, then..., else...): the outputs of one branch; only the "
                       "taken branch is computed"))
 
@@ -273,7 +282,13 @@ def _scan_vjp(node, g):
     return scan_vjp(node, g)
 
 
+def _scan_map_inner(params: dict, f) -> dict:
+    """The params with the step's inner graph replaced by ``f(inner)``."""
+    return {**params, "fn": dataclasses.replace(params["fn"], inner=f(params["fn"].inner))}
+
+
 register(OpRecord("scan", "scan", _scan_rule, _scan_perform, _scan_vjp,
+                  arithmetic=False, map_inner=_scan_map_inner,
                   doc="scan{fn}(n_steps, sequences, initial states, ...): a loop whose step is "
                       "the inner graph of ScanSpec fn; outputs stack over steps"))
 

@@ -85,6 +85,6 @@ def _vjp_cumprod(node, g):
 
 
 register(OpRecord("cumsum", "cumulative", _cum_rule, _cum_perform(np.cumsum), _vjp_cumsum,
-                  cpp="add", doc="Running sum along an axis (or over the C-order flattening)."))
+                  doc="Running sum along an axis (or over the C-order flattening)."))
 register(OpRecord("cumprod", "cumulative", _cum_rule, _cum_perform(np.cumprod), _vjp_cumprod,
-                  cpp="mul", doc="Running product along an axis (or the C-order flattening)."))
+                  doc="Running product along an axis (or the C-order flattening)."))

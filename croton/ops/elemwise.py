@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from croton.ops.table import OpRecord, register
+from croton.ops.table import InPlace, OpRecord, register
 from croton.types import (
     COMPLEX_DTYPES,
     DISCRETE_DTYPES,
@@ -119,6 +119,7 @@ def elemwise(name: str, nin: int, cpp: str, numpy_fn, vjp=None, out_dtype=_same,
     into the math library)."""
     return register(OpRecord(
         name=name, kind="elemwise", nin=nin, cpp=cpp, vjp=vjp, doc=doc, cost=cost,
+        can_fail=False, inplace=InPlace(),
         type_rule=elemwise_type_rule(out_dtype, name, domain),
         perform=_np_perform(numpy_fn, out_dtype, compute_dtype),
         compute_dtype=compute_dtype,
@@ -359,6 +360,7 @@ elemwise("fill", 2, "{1}", _np_fill, _vjp_fill, out_dtype=_last,
 elemwise("identity", 1, "{0}", lambda a: a.copy(), _vjp_identity, doc="a copy of a", **_ANY)
 register(OpRecord(
     name="cast", kind="elemwise", nin=1, cpp="croton::convert<{T}>({0})", vjp=_vjp_cast,
+    can_fail=False, inplace=InPlace(),
     type_rule=elemwise_type_rule(_param_dtype, "cast"), perform=_np_cast_param,
     compute_dtype=_compute_upcast,
     doc="cast(x, dtype): convert to another dtype as numpy.astype (complex -> real keeps the "

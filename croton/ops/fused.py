@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from croton.ops.table import OPS, OpRecord, register
+from croton.ops.table import OPS, InPlace, OpRecord, register
 
 
 def _fused_rule(types, params):
@@ -47,7 +47,7 @@ def _fused_perform(values, params):
 
 FUSED = register(OpRecord(
     "fused", "fused", _fused_rule, _fused_perform, None,
-    extra={"label": lambda params: "fused"},
+    extra={"label": lambda params: "fused"}, can_fail=False, inplace=InPlace(),
     doc="elementwise ops in one loop, with one or more outputs (params['outputs']); made by "
         "the fuse_elementwise and fuse_siblings passes"))
 
@@ -56,32 +56,23 @@ def _fused_reduce_rule(types, params):
     return [params["out_type"]]
 
 
-_NUMPY_REDUCE = {"add": np.sum, "mul": np.prod, "max": np.max, "min": np.min}
-
-
 def _fused_reduce_perform(values, params):
     if params["program"]:
         full = run_program(values, params["program"])[-1].astype(params["in_type"].dtype)
     else:
         full = np.asarray(values[0])
-    out_type = params["out_type"]
-    reduce = _NUMPY_REDUCE[params["reduce"]]
-    if params["reduce"] in ("add", "mul"):
-        return [np.asarray(reduce(full, axis=params["axis"], dtype=out_type.dtype))]
-    if full.size == 0 and params["axis"]:
-        raise ValueError("zero-size array to a reduction with no identity")
-    return [np.asarray(reduce(full, axis=params["axis"])).astype(out_type.dtype)]
+    return OPS[params["reduce"]].perform([full], {"axis": params["axis"]})
 
 
 def _fused_reduce_label(params: dict) -> str:
     """``sum{axis=(0,)}(sqr)``: the reduction as users name it, then the absorbed ops."""
-    name = {"add": "sum", "mul": "prod"}.get(params["reduce"], params["reduce"])
     program = "|".join(step[0] for step in params["program"])
-    return f"{name}{{axis={params['axis']}}}" + (f"({program})" if program else "")
+    return f"{params['reduce']}{{axis={params['axis']}}}" + (f"({program})" if program else "")
 
 
 FUSED_REDUCE = register(OpRecord(
     "fused_reduce", "fused_reduce", _fused_reduce_rule, _fused_reduce_perform, None,
-    extra={"label": _fused_reduce_label},
-    doc="a reduction (add, mul, max, min over params['axis']) of an elementwise program, "
-        "in one loop nest; made by the fuse_reductions pass"))
+    extra={"label": _fused_reduce_label}, can_fail=False,
+    doc="a reduction (params['reduce'] names the reduction op: sum, prod, max, min, all, any; "
+        "over params['axis']) of an elementwise program, in one loop nest; made by the "
+        "fuse_reductions pass"))

@@ -2,8 +2,9 @@
 ``argmax``, ``argmin``. One record each.
 
 ``params['axis']`` is a sorted tuple of the reduced axes; the output drops them (``keepdims`` is
-a dimshuffle added by ``croton.tensor``). ``cpp`` names the combining step; the generator writes
-the loops (``codegen/lowering/structured.py``, the ``reduce`` macro of ``function.cpp.j2``).
+a dimshuffle added by ``croton.tensor``). ``reduction`` says what each computes (identity,
+combine, accumulator; ``croton.ops.table.Reduction``), read by both lowerings of reductions
+(``reduce`` and ``fused_reduce``, through ``codegen/reduction.py``).
 ``argmax``/``argmin`` (kind ``arg_reduce``) return the int64 index of the first extremum in the
 C-order flattening of the reduced axes (NaN wins, as in NumPy); their kernel is in
 ``runtime/cpu/kernels/reduce.hpp``.
@@ -13,14 +14,16 @@ Example::
     >>> import croton.tensor as T
     >>> T.dmatrix('m').sum(axis=0).owner.op_label()
     'sum{axis=(0,)}'
+    >>> MIN.identity("float32"), ALL.accumulator("float64", "bool"), SUM.reassociate
+    (inf, 'bool', True)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from croton.ops.table import OpRecord, register
-from croton.types import TensorType
+from croton.ops.table import OpRecord, Reduction, register
+from croton.types import FLOAT_DTYPES, TensorType
 
 
 def _t():
@@ -48,6 +51,24 @@ def _reduce_rule(out_dtype):
         return [TensorType(out_dtype(t.dtype), pattern)]
 
     return rule
+
+
+def _ordered_rule(name):
+    """max, min: the dtype is kept; complex values have no order (as argmax/argmin)."""
+    base = _reduce_rule(lambda d: d)
+
+    def rule(types, params):
+        if types[0].dtype.startswith("complex"):
+            raise TypeError(f"{name}: complex input {types[0]} has no order")
+        return base(types, params)
+
+    return rule
+
+
+def _kept_dim(node, d: int):
+    """Output dim ``d`` of a reduction is the input's d-th kept (not reduced) dim."""
+    axis = dict(node.params)["axis"]
+    return (0, [a for a in range(node.inputs[0].ndim) if a not in axis][d])
 
 
 def _expand(var, axis, ndim):
@@ -99,16 +120,58 @@ def _np_min(x, axis):
     return np.min(x, axis=axis)
 
 
+def _wide_accumulator(value_dtype: str, out_dtype: str) -> str:
+    """sum, prod: floats accumulate in float64, complex and integers in the output dtype."""
+    return "float64" if out_dtype in FLOAT_DTYPES else out_dtype
+
+
+def _value_accumulator(value_dtype: str, out_dtype: str) -> str:
+    return value_dtype
+
+
+def _bool_accumulator(value_dtype: str, out_dtype: str) -> str:
+    return "bool"
+
+
+def _lowest(dtype: str):
+    """The identity of max: -inf, the dtype's lowest integer, or False."""
+    if dtype == "bool":
+        return False
+    if dtype in FLOAT_DTYPES:
+        return -np.inf
+    return int(np.iinfo(dtype).min)
+
+
+def _highest(dtype: str):
+    """The identity of min: inf, the dtype's largest integer, or True."""
+    if dtype == "bool":
+        return True
+    if dtype in FLOAT_DTYPES:
+        return np.inf
+    return int(np.iinfo(dtype).max)
+
+
+SUM = Reduction("{acc} + {v}", lambda dtype: 0, _wide_accumulator, operator="+")
+PROD = Reduction("{acc} * {v}", lambda dtype: 1, _wide_accumulator, operator="*")
+MAX = Reduction("croton::maximum({acc}, {v})", _lowest, _value_accumulator, empty_ok=False)
+MIN = Reduction("croton::minimum({acc}, {v})", _highest, _value_accumulator, empty_ok=False)
+ALL = Reduction("{acc} && {v}", lambda dtype: True, _bool_accumulator)
+ANY = Reduction("{acc} || {v}", lambda dtype: False, _bool_accumulator)
+
 register(OpRecord("sum", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.sum(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
-                  _vjp_sum, cpp="add", nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
+                  _vjp_sum, reduction=SUM, can_fail=False,
+                  dim_source=_kept_dim, nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
 register(OpRecord("prod", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.prod(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
-                  _vjp_prod, cpp="mul", nin=1, doc="Product over axes."))
-register(OpRecord("max", "reduce", _reduce_rule(lambda d: d), _perform(_np_max),
-                  _vjp_extremum, cpp="max", nin=1, doc="Maximum over axes (NaN propagates)."))
-register(OpRecord("min", "reduce", _reduce_rule(lambda d: d), _perform(_np_min),
-                  _vjp_extremum, cpp="min", nin=1, doc="Minimum over axes (NaN propagates)."))
+                  _vjp_prod, reduction=PROD, can_fail=False,
+                  dim_source=_kept_dim, nin=1, doc="Product over axes."))
+register(OpRecord("max", "reduce", _ordered_rule("max"), _perform(_np_max),
+                  _vjp_extremum, reduction=MAX, can_fail=False,
+                  dim_source=_kept_dim, nin=1, doc="Maximum over axes (NaN propagates)."))
+register(OpRecord("min", "reduce", _ordered_rule("min"), _perform(_np_min),
+                  _vjp_extremum, reduction=MIN, can_fail=False,
+                  dim_source=_kept_dim, nin=1, doc="Minimum over axes (NaN propagates)."))
 
 
 def _np_arg(fn, name):
@@ -138,12 +201,16 @@ def _no_grad(node, g):
 
 
 register(OpRecord("argmax", "arg_reduce", _arg_rule, _np_arg(np.argmax, "argmax"), _no_grad,
-                  cpp="max", nin=1, doc="Index of the first maximum over axes (NaN wins)."))
+                  dim_source=_kept_dim, nin=1,
+                  doc="Index of the first maximum over axes (NaN wins)."))
 register(OpRecord("argmin", "arg_reduce", _arg_rule, _np_arg(np.argmin, "argmin"), _no_grad,
-                  cpp="min", nin=1, doc="Index of the first minimum over axes (NaN wins)."))
+                  dim_source=_kept_dim, nin=1,
+                  doc="Index of the first minimum over axes (NaN wins)."))
 register(OpRecord("all", "reduce", _reduce_rule(lambda d: "bool"),
-                  _perform(lambda x, axis: np.all(x, axis=axis)), _no_grad, cpp="and", nin=1,
+                  _perform(lambda x, axis: np.all(x, axis=axis)), _no_grad,
+                  reduction=ALL, can_fail=False, dim_source=_kept_dim, nin=1,
                   doc="True where every element over the axes is nonzero."))
 register(OpRecord("any", "reduce", _reduce_rule(lambda d: "bool"),
-                  _perform(lambda x, axis: np.any(x, axis=axis)), _no_grad, cpp="or", nin=1,
+                  _perform(lambda x, axis: np.any(x, axis=axis)), _no_grad,
+                  reduction=ANY, can_fail=False, dim_source=_kept_dim, nin=1,
                   doc="True where some element over the axes is nonzero."))

@@ -370,11 +370,13 @@ def _rest_none(node, g):
 
 
 register(OpRecord("reshape", "reshape", _reshape_rule, _reshape_perform, _reshape_vjp,
+                  views=(0,), arithmetic=False,
                   doc="x with a new shape (one entry may be -1); a view when x is contiguous"))
 register(OpRecord("join", "join", _join_rule,
                   lambda values, params: [np.concatenate(values, axis=params["axis"])],
                   _join_vjp, doc="tensors concatenated along axis (dtypes upcast)"))
 register(OpRecord("split", "split", _split_rule, _split_perform, _split_vjp,
+                  views=(0,), arithmetic=False,
                   doc="x cut along axis into pieces of the given sizes (views)"))
 OPS_REPEAT = register(OpRecord(
     "repeat", "repeat", _repeat_rule,
@@ -385,7 +387,8 @@ OPS_REPEAT_SUM = register(OpRecord(
     doc="gradient of repeat: the sums of the runs of repeated slices"))
 register(OpRecord("shape", "shape", lambda types, params: [TensorType("int64", (False,))],
                   lambda values, params: [np.asarray(values[0].shape, "int64")],
-                  lambda node, g: [None], nin=1, doc="the shape of x as an int64 vector"))
+                  lambda node, g: [None], nin=1, arithmetic=False,
+                  doc="the shape of x as an int64 vector"))
 register(OpRecord("arange", "arange", _arange_rule, _arange_perform, _arange_vjp, nin=3,
                   doc="numpy.arange(start, stop, step) with symbolic bounds"))
 register(OpRecord("alloc", "alloc", _alloc_rule, _alloc_perform, _alloc_vjp,
@@ -398,9 +401,12 @@ OPS_ALLOC_DIAG = register(OpRecord(
 OPS_EXTRACT_DIAG = register(OpRecord(
     "extract_diag", "extract_diag", _extract_diag_rule,
     lambda values, params: [np.diagonal(values[0], params["k"]).copy()],
-    _extract_diag_vjp, nin=1, doc="diagonal k of a matrix (a strided view)"))
+    _extract_diag_vjp, nin=1, views=(0,), arithmetic=False,
+    doc="diagonal k of a matrix (a strided view)"))
 register(OpRecord("rebroadcast", "rebroadcast", _rebroadcast_rule, _rebroadcast_perform,
                   lambda node, g: [_t().patternbroadcast(g[0], node.inputs[0].broadcastable)],
-                  nin=1, doc="x with another broadcast pattern (checked at run time)"))
+                  nin=1, views=(0,), arithmetic=False,
+                  doc="x with another broadcast pattern (checked at run time)"))
 register(OpRecord("specify_shape", "specify_shape", _specify_shape_rule, _specify_shape_perform,
-                  _rest_none, doc="x, after checking at run time that it has the given shape"))
+                  _rest_none, views=(0,), arithmetic=False,
+                  doc="x, after checking at run time that it has the given shape"))

@@ -260,6 +260,7 @@ def _t():
 
 
 register(OpRecord("subtensor", "subtensor", _index_rule, _index_perform, _index_vjp,
+                  views=(0,), arithmetic=False,
                   doc="x[idx] with slices, integers and new axes: a strided view of x"))
 register(OpRecord("advanced_subtensor", "advanced_subtensor", _index_rule, _index_perform,
                   _index_vjp, doc="x[idx] with integer arrays (NumPy's advanced indexing): a "

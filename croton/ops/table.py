@@ -1,14 +1,23 @@
 """The op table: one ``OpRecord`` per primitive, registered by name in ``OPS``.
 
 A record holds everything croton knows about an op: its type rule, its NumPy reference
-(``perform``), its code (a scalar C++ expression for elementwise ops, or the name of a structured
-kernel the lowering knows), and its reverse-mode rule (``vjp``).
+(``perform``), its scalar C++ expression (elementwise ops; ``kind`` names the lowering of every
+other op), its reverse-mode rule (``vjp``), and the facts the passes and lowerings read: which
+inputs its outputs may view (``views``), whether its kernel can fail once earlier kernels ran
+(``can_fail``), how its output may take an update's storage (``inplace``), its reduction
+semantics (``reduction``), whether it computes with element values (``arithmetic``), where its
+output dims come from (``dim_source``), how to reach its inner graphs (``map_inner``) and which
+inputs only one branch needs (``branch_of``).
 
 Example::
 
     >>> from croton.ops.table import OPS
     >>> OPS["exp"].cpp
     'std::exp({0})'
+    >>> OPS["dimshuffle"].views, OPS["exp"].can_fail, OPS["gemm"].inplace.into_input
+    ((0,), False, 0)
+    >>> OPS["sum"].reduction.combine.format(acc="acc", v="v"), OPS["max"].reduction.identity("int8")
+    ('acc + v', -128)
 """
 
 from __future__ import annotations
@@ -28,6 +37,43 @@ Perform = Callable[[Sequence[np.ndarray], dict], Sequence[np.ndarray]]
 VJP = Callable[[Apply, Sequence[Variable | None]], Sequence[Variable | None]]
 
 
+@dataclass(frozen=True)
+class InPlace:
+    """How an op's output may be written into an update's shared storage ``s`` (plan_inplace).
+
+    ``into_input=None``: the output may be any storage of its type; an operand that is ``s``
+    must be read as a plain operand (element i read before element i is written), never through
+    a view. ``into_input=k``: the kernel accumulates into its k-th input's storage, so that
+    input must be ``s`` itself, and no other input may read ``s``."""
+
+    into_input: int | None = None
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """What a reduction computes, read by both reduction lowerings (``reduce`` and
+    ``fused_reduce``) through ``codegen/reduction.py``.
+
+    ``combine`` is a C++ expression over ``{acc}`` (the accumulator) and ``{v}`` (the next
+    value, already in the accumulator's type); ``identity(value_dtype)`` the accumulator's start
+    value as a Python number (NumPy's result for an empty reduction when ``empty_ok``);
+    ``accumulator(value_dtype, out_dtype)`` the accumulator's dtype; ``operator`` the C++
+    binary operator equal to ``combine`` when there is one ('+', '*'): partial results may then
+    be reassociated (vectorized blocks, threads); ``empty_ok=False``: reducing no element is a
+    run-time error (max, min)."""
+
+    combine: str
+    identity: Callable[[str], Any]
+    accumulator: Callable[[str, str], str]
+    operator: str = ""
+    empty_ok: bool = True
+
+    @property
+    def reassociate(self) -> bool:
+        """Whether partial results may be combined in any order (vectorized, threaded)."""
+        return bool(self.operator)
+
+
 @dataclass(frozen=True, eq=False)
 class OpRecord:
     """Everything about one primitive. ``kind`` says which kernel generator lowers it."""
@@ -45,6 +91,32 @@ class OpRecord:
     # about 10); a loop is threaded when elements x the program's summed cost is large enough
     cost: int = 1
     extra: dict[str, Any] = field(default_factory=dict)
+    # inputs (positions, or a slice of them) whose memory the outputs may share: a view, no copy
+    views: tuple[int, ...] | slice = ()
+    # True when the kernel can fail at run time after earlier kernels ran (a check on values,
+    # or on shapes computed from values); checks on the inputs' shapes, which run before any
+    # kernel, do not count. A failed call must leave shared variables unchanged (plan_inplace)
+    can_fail: bool = True
+    inplace: InPlace | None = None  # None: the output never takes an update's storage
+    reduction: Reduction | None = None
+    # False: the kernel only views, measures or routes values (no arithmetic on them), so a
+    # float16 value needs no float32 round trip (the float16 pass)
+    arithmetic: bool = True
+    # dim_source(node, d): where output 0's dim d comes from: (input position, its dim), an
+    # int (a constant length), or None (computed by the kernel); shape_i reads it at compile time
+    dim_source: Callable[[Apply, int], tuple[int, int] | int | None] | None = None
+    # map_inner(params, f): the params with every inner graph g replaced by f(g) (scan)
+    map_inner: Callable[[dict, Callable[[Any], Any]], dict] | None = None
+    # branch_of(params, position): the lazily computed branch ("then", "else") an input at that
+    # position belongs to, None for an input always computed (ifelse); nodes only one branch
+    # reads run inside it (codegen/branches.py)
+    branch_of: Callable[[dict, int], str | None] | None = None
+
+    def viewed(self, inputs: Sequence[Variable]) -> list[Variable]:
+        """The inputs whose memory the outputs may share."""
+        if isinstance(self.views, slice):
+            return list(inputs[self.views])
+        return [inputs[k] for k in self.views]
 
     def label(self, params: Params) -> str:
         if "label" in self.extra:

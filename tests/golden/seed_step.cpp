@@ -194,7 +194,7 @@ if (croton::is_contiguous(B3) && croton::is_contiguous(B0) && croton::is_contigu
           double result;
           [[maybe_unused]] const double v0 = static_cast<double>(static_cast<double>(x0));
           result = v0;
-          acc = acc + static_cast<double>(result);
+          acc = acc + result;
         }
         po[0] = static_cast<double>(acc);
       }

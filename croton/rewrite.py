@@ -1,7 +1,9 @@
 """The fixed-point engine for local rewrites. A rule is ``rule(node, inputs) -> outputs | None``:
 it looks at one node (its op and params, and its already-rewritten ``inputs``) and returns
 replacement variables of the same types, built with croton.tensor functions, or None. Passes
-such as canonicalize and stabilize are a list of rules run to a fixed point.
+such as canonicalize and stabilize are a list of rules run to a fixed point. A replacement made
+by the rule takes the name of the variable it replaces; a variable that was already in the graph
+(the user's own, returned as is) keeps its name: passes never change the user's variables.
 
 Example::
 
@@ -34,8 +36,11 @@ def rewrite_to_fixed_point(graph: Graph, rules: Sequence[Rule], max_sweeps: int 
     """Apply ``rules`` (first match wins, per node) in sweeps until none fires."""
     for _ in range(max_sweeps):
         fired = False
+        # every variable of the graph before this sweep: a rule may return one of them as is
+        # (``x * 1 -> x``); only variables the rule made are named after what they replace
+        existing = {id(v) for n in graph.nodes() for v in (*n.inputs, *n.outputs)}
 
-        def transform(node: Apply, inputs: list[Variable]):
+        def transform(node: Apply, inputs: list[Variable], existing: set[int] = existing):
             nonlocal fired
             for rule in rules:
                 with source_override(node.source):
@@ -47,7 +52,8 @@ def rewrite_to_fixed_point(graph: Graph, rules: Sequence[Rule], max_sweeps: int 
                         n.type != o.type for n, o in zip(out, node.outputs)):
                     continue  # a rule may not change a type; skip it here
                 for n, o in zip(out, node.outputs):
-                    if n.name is None and o.name is not None and n.owner is not None:
+                    if n.name is None and o.name is not None and n.owner is not None \
+                            and id(n) not in existing:
                         n.name = o.name
                 fired = True
                 return out
