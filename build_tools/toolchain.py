@@ -313,9 +313,10 @@ def discover() -> Toolchain:
         "flags": list(flags),
         **versions,
         "runtime": runtime_digest(),
-        # the binding layer compiles only these two: editing a kernel header rebuilds the
+        # the binding layer compiles only these: editing a kernel header rebuilds the
         # functions that include it, not the binding
-        "binding_abi": _files_digest(RUNTIME_DIR, ("cpu/abi.h", "python/binding.cpp")),
+        "binding_abi": _files_digest(RUNTIME_DIR, ("cpu/abi.h", "cpu/dlpack.h", "cpu/buffer.hpp",
+                                                   "python/binding.cpp")),
     }
     return Toolchain(
         cxx=cxx, cmake=cmake, ninja=ninja, cxx_flags=flags,

@@ -335,6 +335,7 @@ class Lowerer:
             or any(f.plan.uses_complex for f in self.subfunctions),
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
+            checks=tuple((c.kind, c.op, c.detail) for c in self.checks),
         )
         if g.inplace_updates and not nothing_can_fail_after_inplace(plan):
             return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(

@@ -274,6 +274,9 @@ class FunctionPlan:
     # caller is asked whether to go on (CROTON_COMMIT_POINT); the binding stops there on a
     # pending KeyboardInterrupt, with no update written
     commit_point: int = -1
+    # the run-time checks, printed as the function's check table (croton_function.checks):
+    # (kind, op, detail) of each CheckInfo, by check index; no source line (not in the cache key)
+    checks: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)

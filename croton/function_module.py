@@ -152,8 +152,12 @@ def resolve_arguments(spec: CallSpec, args: tuple, kwargs: dict) -> tuple:
 
 
 def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shape_b: tuple,
-                     message: str) -> None:
-    """Turn a compiled code's error report into an exception naming the op and the line."""
+                     message: str, full_message: str = "") -> None:
+    """Turn a compiled code's error report into an exception naming the op and the line.
+
+    ``message`` is what a kernel added (``croton_error.reason``: "singular matrix");
+    ``full_message`` the compiled code's own whole message (``croton_error.message``, from the
+    check table that travels with the function), used where Python's table has nothing."""
     if code == 2:
         raise MemoryError(f"{_function_label(spec)}: {message or 'out of memory'}")
     if code == 5:  # NumPy's ValueError for a shape whose byte count does not fit
@@ -183,7 +187,7 @@ def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shap
                          f"{shape_a} and {shape_b} differ at {info.detail}, which is not "
                          f"declared broadcastable")
     raise RuntimeError(f"{_function_label(spec)} failed (code {code}, check {check}): "
-                       f"{message}")
+                       f"{full_message or message}")
 
 
 def _as_in(x) -> In:

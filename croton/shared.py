@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from croton.dlpack import from_dlpack, is_dlpack_array
 from croton.graph import Variable
 from croton.types import TensorType, native_dtype
 
@@ -78,7 +79,8 @@ def shared(value, name: str | None = None, strict: bool = False,
            allow_downcast: bool | None = None, borrow: bool = False,
            broadcastable: Sequence[bool] | None = None) -> SharedVariable:
     """Make a shared variable. Python ints and floats become 0-d int64 and float64 (as Theano);
-    arrays keep their dtype, and no dimension is broadcastable unless ``broadcastable`` says so."""
+    arrays keep their dtype (any array with ``__dlpack__`` too), and no dimension is
+    broadcastable unless ``broadcastable`` says so."""
     if isinstance(value, SharedVariable):
         raise TypeError("shared() of a shared variable; use its get_value()")
     if isinstance(value, Variable):
@@ -89,6 +91,8 @@ def shared(value, name: str | None = None, strict: bool = False,
         data = np.asarray(value, dtype="int64")
     elif isinstance(value, float):
         data = np.asarray(value, dtype="float64")
+    elif is_dlpack_array(value):  # another library's array: read through DLPack, then copied
+        data = from_dlpack(value, f"shared variable {name or '<unnamed>'}")
     else:
         data = np.asarray(value)
         if data.dtype == object:

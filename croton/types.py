@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from croton.config import config
+from croton.dlpack import from_dlpack, is_dlpack_array
 
-# The dtype codes shared with the C ABI (runtime/cpu/abi.h keeps the same order).
+# The dtype codes of the compiled code (runtime/cpu/buffer.hpp keeps the same order).
 DTYPES: tuple[str, ...] = (
     "bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
     "float32", "float64", "complex64", "complex128", "float16",
@@ -122,8 +123,11 @@ class TensorType:
 
         NumPy arrays of this dtype pass through; safe upcasts are allowed; Python numbers and
         lists convert when the conversion is exact (a Python float always converts to floatX);
-        anything else needs ``allow_downcast=True``.
+        anything else needs ``allow_downcast=True``. Any other array with ``__dlpack__`` (a
+        PyTorch CPU tensor...) is read through DLPack without a copy, then treated as an ndarray.
         """
+        if is_dlpack_array(value):
+            value = from_dlpack(value, what)
         if isinstance(value, np.ndarray) and value.dtype == self.dtype:
             data = value
         elif isinstance(value, np.ndarray | np.generic):

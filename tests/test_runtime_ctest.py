@@ -49,7 +49,7 @@ RUN_ENV = {
     "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
     "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
 }
-ERR_SHAPE, ERR_ALLOC, ERR_TOO_BIG = 1, 2, 5  # croton_status in runtime/cpu/abi.h
+ERR_SHAPE, ERR_ALLOC, ERR_TOO_BIG, ERR_ARGUMENT = 1, 2, 5, 7  # croton_status, runtime/cpu/abi.h
 
 
 def _cxx() -> str:
@@ -139,8 +139,15 @@ def _overflow_case():
     return [k, j], [T.zeros((k, j)).sum(), T.zeros((k, j)), (T.ones((k, j)) * 2).sum()], []
 
 
+def _grow_case():
+    """An update whose shape changes every call: the new array comes from the caller's
+    allocator (kind 1) and replaces the shared one."""
+    s = croton.shared(np.asarray([1.0, 2.0]), "s")
+    return [], [s.sum()], [(s, T.concatenate([s, s[:1] * 10]))]
+
+
 CASES = {"elementwise": _elementwise_case, "reduce": _reduce_case, "dot": _dot_case,
-         "train": _train_case, "overflow": _overflow_case}
+         "train": _train_case, "overflow": _overflow_case, "grow": _grow_case}
 
 
 @dataclass
@@ -228,6 +235,7 @@ class Call:
     rc: int
     error: int
     check: int
+    message: str
     outputs: list
     shared: list
 
@@ -249,31 +257,34 @@ def _read_arrays(data: bytes, pos: int) -> tuple[list, int]:
 
 
 def _call(exe: Path, tmp_path: Path, name: str, inputs: list, shared: list = (), calls: int = 1,
-          fail_alloc_at: int = -1) -> list[Call]:
-    """Run function ``name`` in the sanitized driver; one ``Call`` per call."""
+          fail_alloc_at: int = -1, device0: int = 1) -> list[Call]:
+    """Run function ``name`` in the sanitized driver; one ``Call`` per call. ``device0``: the
+    DLPack device type input 0 claims (1: the CPU)."""
     parts = [b"CROTONI1", struct.pack("=ii", len(inputs), len(shared))]
     for a in [*inputs, *shared]:
         _write_array(parts, np.asarray(a))
     tag = f"{name}_{len(list(tmp_path.glob('*.in')))}"
     src, dst = tmp_path / f"{tag}.in", tmp_path / f"{tag}.out"
     src.write_bytes(b"".join(parts))
-    _run([exe, f"croton_fn_{name}", src, dst, calls, fail_alloc_at],
+    _run([exe, f"croton_fn_{name}", src, dst, calls, fail_alloc_at, device0],
          f"the sanitized driver on {name!r}", timeout=120, env=RUN_ENV)
     data = dst.read_bytes()
     assert data[:8] == b"CROTONO1"
     (n_calls,) = struct.unpack_from("=i", data, 8)
     pos, result = 12, []
     for _ in range(n_calls):
-        rc, error, check = struct.unpack_from("=iii", data, pos)
-        outputs, pos = _read_arrays(data, pos + 12)
+        rc, error, check, length = struct.unpack_from("=iiii", data, pos)
+        pos += 16
+        message = data[pos:pos + length].decode()
+        outputs, pos = _read_arrays(data, pos + length)
         shared_after, pos = _read_arrays(data, pos)
-        result.append(Call(rc, error, check, outputs, shared_after))
+        result.append(Call(rc, error, check, message, outputs, shared_after))
     assert pos == len(data)
     return result
 
 
 def _assert_outputs(call: Call, expected: list) -> None:
-    assert call.rc == 0, f"the call failed: error {call.error}, check {call.check}"
+    assert call.rc == 0, f"the call failed: error {call.error}, check {call.check}: {call.message}"
     assert len(call.outputs) == len(expected)
     for k, (got, want) in enumerate(zip(call.outputs, expected, strict=True)):
         want = np.asarray(want)
@@ -387,3 +398,78 @@ def test_overflowing_shapes_under_sanitizers(driver, tmp_path):
         assert (call.rc, call.error) == (ERR_TOO_BIG, ERR_TOO_BIG), n
     (call,) = _call(driver, tmp_path, "overflow", [np.int64(3), np.int64(4)])
     _assert_outputs(call, [np.float64(0.0), np.zeros((3, 4)), np.float64(24.0)])
+
+
+def test_a_c_caller_gets_the_whole_message(driver, tmp_path):
+    """The check table travels with the function (issue 13): a C++ caller of the C ABI reads
+    the op, the detail and the shapes in croton_error.message, with no Python in the process."""
+    rng = np.random.default_rng(3)
+    x, r = rng.normal(size=(4, 3)), rng.normal(size=(1, 4))
+    ints = np.arange(10)
+    (call,) = _call(driver, tmp_path, "elementwise", [x, r, rng.normal(size=4), ints, ints])
+    assert (call.rc, call.error) == (ERR_SHAPE, ERR_SHAPE)
+    assert call.message == ("shape mismatch in mul: input shapes (4, 3) and (1, 4) differ at "
+                            "dimension 1, which is not declared broadcastable")
+    (call,) = _call(driver, tmp_path, "dot", [np.ones((6, 5)), np.ones((3, 4)), np.ones(5)])
+    assert call.message == "shape mismatch in dot: shapes (6, 5) and (3, 4) are not aligned"
+    (call,) = _call(driver, tmp_path, "reduce", [np.zeros((0, 3))])
+    assert call.message == ("max{axis=(0,)}: zero-size array to a reduction with no identity, "
+                            "input shape (0, 3)")
+    (call,) = _call(driver, tmp_path, "overflow", [np.int64(2**62), np.int64(2**62)])
+    assert call.message.startswith("array is too big: an array of shape (4611686018427387904, ")
+    (call,) = _call(driver, tmp_path, "train", [np.ones(2, np.float32), np.float32(1)],
+                    [np.zeros(2)], fail_alloc_at=0)
+    assert (call.error, call.message) == (ERR_ALLOC, "out of memory")
+
+
+def test_the_c_message_is_pythons_without_the_source_line(driver, tmp_path):
+    """The same failure through croton.function says the same, plus where the op was built."""
+    inputs, outputs, updates = _elementwise_case()
+    f = croton.function(inputs, outputs, updates=updates)
+    rng = np.random.default_rng(4)
+    args = [rng.normal(size=(4, 3)), rng.normal(size=(1, 4)), rng.normal(size=4),
+            np.arange(10), np.arange(10)]
+    with pytest.raises(ValueError) as info:
+        f(*args)
+    (call,) = _call(driver, tmp_path, "elementwise", args)
+    python = str(info.value)
+    assert " (built at " in python
+    cut = python.split(" (built at ")[0] + python[python.index("):") + 1:]
+    assert call.message == cut
+
+
+def test_a_c_caller_on_another_device_is_refused(driver, tmp_path):
+    """A DLTensor on a CUDA device: refused before anything runs, naming the argument."""
+    A, B, v = np.ones((6, 5)), np.ones((5, 4)), np.ones(5)
+    (call,) = _call(driver, tmp_path, "dot", [A, B, v], device0=2)
+    assert (call.rc, call.error, call.check) == (ERR_ARGUMENT, ERR_ARGUMENT, -1)
+    assert call.message == ("input 0 ('A') is on device cuda:0; this function runs on the CPU "
+                            "only (DLPack kDLCPU): copy the array there first")
+    (call,) = _call(driver, tmp_path, "dot", [A, B, v])
+    _assert_outputs(call, [A @ B, A @ v])
+
+
+def test_a_c_caller_swaps_in_a_resized_update(driver, tmp_path):
+    calls = _call(driver, tmp_path, "grow", [], [np.asarray([1.0, 2.0])], calls=3)
+    expected = [1.0, 2.0]
+    for call in calls:
+        _assert_outputs(call, [np.float64(sum(expected))])
+        expected = expected + [expected[0] * 10]
+        np.testing.assert_array_equal(call.shared[0], expected)
+
+
+def test_the_abi_header_is_plain_c(tmp_path):
+    """abi.h (with the vendored dlpack.h) compiles as C99, pedantic, every warning an error."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.fail("no C compiler (gcc or cc) found")
+    src = tmp_path / "abi_user.c"
+    src.write_text('#include "abi.h"\n'
+                   "int main(void) {\n"
+                   "  croton_function fn = {0};\n"
+                   "  croton_error err = {0};\n"
+                   "  DLTensor t = {0};\n"
+                   "  return fn.abi_version + err.code + t.ndim + (int)sizeof(croton_check);\n"
+                   "}\n")
+    _run([cc, "-std=c99", "-pedantic", *WARNINGS, f"-I{CPU_DIR}", "-c", src,
+          "-o", tmp_path / "abi_user.o"], "compiling abi.h as C")

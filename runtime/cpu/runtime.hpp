@@ -1,5 +1,6 @@
-// The CPU runtime every generated translation unit includes: the C ABI, scalar helpers, the
-// BLAS bridge, scratch memory and error reporting. Header-only; no Python.
+// The CPU runtime every generated translation unit includes: croton's array view (buffer.hpp,
+// over the C ABI of abi.h), scalar helpers, the BLAS bridge, scratch memory and error
+// reporting. Header-only; no Python.
 #pragma once
 #include <cstdint>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <limits>
 
 #include "abi.h"
+#include "buffer.hpp"
 #include "simd_math.hpp"
 #include "parallel.hpp"
 #include "blas.hpp"
@@ -191,13 +193,21 @@ inline int fail_index(croton_error* err, int32_t check, int64_t index, int64_t s
   return CROTON_ERR_INDEX;
 }
 
-// A bad value (a singular matrix, a negative size...): `message` adds the detail.
-inline int fail_value(croton_error* err, int32_t check, const char* message) {
+// `text` into a fixed char array, cut to fit and always terminated.
+template <size_t N>
+inline void copy_text(char (&dst)[N], const char* text) {
+  size_t n = 0;
+  for (; n + 1 < N && text[n] != '\0'; ++n) dst[n] = text[n];
+  dst[n] = '\0';
+}
+
+// A bad value (a singular matrix, a negative size...): `reason` adds what the kernel found.
+inline int fail_value(croton_error* err, int32_t check, const char* reason) {
   err->code = CROTON_ERR_VALUE;
   err->check = check;
   err->ndim_a = 0;
   err->ndim_b = 0;
-  std::strncpy(err->message, message, sizeof(err->message) - 1);
+  copy_text(err->reason, reason);
   return CROTON_ERR_VALUE;
 }
 
@@ -236,13 +246,15 @@ inline int fail_too_big(croton_error* err, int32_t ndim, const int64_t* shape) {
 inline int fail_interrupted(croton_error* err) {
   err->code = CROTON_ERR_INTERRUPTED;
   err->check = -1;
+  err->ndim_a = err->ndim_b = 0;
   return CROTON_ERR_INTERRUPTED;
 }
 
 inline int fail_alloc(croton_error* err) {
   err->code = CROTON_ERR_ALLOC;
   err->check = -1;
-  std::strncpy(err->message, "out of memory", sizeof(err->message) - 1);
+  err->ndim_a = err->ndim_b = 0;
+  copy_text(err->reason, "out of memory");
   return CROTON_ERR_ALLOC;
 }
 

@@ -224,7 +224,7 @@ void test_errors() {
   CHECK_SAME(croton::fail_alloc(&err2), int(CROTON_ERR_ALLOC));
   CHECK_SAME(err2.code, int(CROTON_ERR_ALLOC));
   CHECK_SAME(err2.check, -1);
-  CHECK(std::strcmp(err2.message, "out of memory") == 0);
+  CHECK(std::strcmp(err2.reason, "out of memory") == 0);  // the message: abi_bridge.hpp
   // the ABI's fixed layout: what the binding and exported libraries rely on
   CHECK_SAME(CROTON_MAX_NDIM, 8);
   CHECK_SAME(int(CROTON_FLOAT32), 9);
