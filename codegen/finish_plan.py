@@ -5,28 +5,25 @@ profiling slots (``with_profiling``).
 
 Example::
 
+    >>> from croton.codegen.expr import Dim, Value
     >>> from croton.codegen.plan import ShapeLine
-    >>> static = ShapeLine("B1.shape[0]", "B0.shape[0]")
-    >>> computed = ShapeLine("B2.shape[0]", "croton::value<int64_t>(B1)")
-    >>> prologue, rest = hoist_static_shapes([static, computed])
-    >>> [s.target for s in prologue], [s.target for s in rest]
-    (['B1.shape[0]'], ['B2.shape[0]'])
+    >>> static = ShapeLine(Dim(1, 0), Dim(0, 0))
+    >>> computed = ShapeLine(Dim(2, 0), Value(1))
+    >>> after = ShapeLine(Dim(3, 0), Dim(2, 0) + 1)
+    >>> prologue, rest = hoist_static_shapes([static, computed, after])
+    >>> [s.target for s in prologue], [s.target.buf for s in rest]
+    ([Dim(buf=1, d=0)], [2, 3])
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 
+from croton.codegen.expr import Dim, Slot
 from croton.codegen.plan import AllocStep, FunctionPlan, ShapeLine
-
-_BUFFER_REF = re.compile(r"\bB(\d+)\.shape|\bF(\d+)_\w+")
-_VALUE_REF = re.compile(r"croton::value\w*(?:<[^>]*>)?\(B(\d+)\b")  # value, value_at, ...
 
 SAFE_AFTER_INPLACE = ("elementwise", "fused_reduce", "reduce", "dot", "view", "shape_value",
                       "alloc")
-# structured kernels (CallStep code prefixes) that have no run-time check that could fail
-CANNOT_FAIL_CALLS = ("croton::gemm<", "croton::gemv<", "croton::ger<")
 
 
 def written_buffers(step) -> set[int]:
@@ -38,13 +35,12 @@ def written_buffers(step) -> set[int]:
 
 
 def _inplace_buffers(plan: FunctionPlan) -> set[int]:
-    return {u.buffer for u in plan.updates if plan.buffers[u.buffer].label.endswith(
-        "(in place)")}
+    return {u.buffer for u in plan.updates if plan.buffers[u.buffer].inplace}
 
 
 def _writes_inplace(step, inplace: set[int]) -> bool:
     return bool(written_buffers(step) & inplace) or (
-        step.kind == "call" and any(f"B{b}" in line for b in inplace for line in step.code))
+        step.kind == "call" and bool(step.writes & inplace))
 
 
 def with_commit_point(plan: FunctionPlan) -> FunctionPlan:
@@ -85,7 +81,7 @@ def nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
             continue
         if s.kind == "shape" and s.check >= 0:
             return False
-        if s.kind == "call" and not s.code[0].startswith(CANNOT_FAIL_CALLS):
+        if s.kind == "call" and s.can_fail:
             return False
         if s.kind not in SAFE_AFTER_INPLACE + ("shape", "call"):
             return False
@@ -119,30 +115,40 @@ def with_profiling(plan: FunctionPlan) -> FunctionPlan:
                                headers=plan.headers + ("profile.hpp",))
 
 
-def hoist_static_shapes(steps: list, dynamic: set[str] | None = None) -> tuple[list, list]:
+def _reads(s: ShapeLine) -> set:
+    """The buffers (ids) and shape arrays (names) whose shapes a shape line reads."""
+    out: set = set()
+    for e in (s.expr, s.a, s.b):
+        if e is not None:
+            out |= e.buffers() | e.arrays()
+    return out
+
+
+def hoist_static_shapes(steps: list, dynamic: set | None = None) -> tuple[list, list]:
     """Split ``steps`` into the shape lines and allocations that depend only on input shapes
     (run first, in order) and the rest (kernels, and shapes that read computed values).
-    ``dynamic`` (updated in place) names the buffers already known to have such shapes."""
-    dynamic = set() if dynamic is None else dynamic  # buffer ids / shape arrays reading values
+    ``dynamic`` (updated in place) holds the buffers (ids) and shape arrays (names) already
+    known to have such shapes."""
+    dynamic = set() if dynamic is None else dynamic
     prologue: list = []
     rest: list = []
     for s in steps:
         if isinstance(s, ShapeLine):
-            refs = {a or f"F{b}" for a, b in _BUFFER_REF.findall(s.expr + " " + s.a + " " + s.b)}
-            if _VALUE_REF.search(s.expr) or refs & dynamic:
-                target = _BUFFER_REF.match(s.target)
-                if target:
-                    dynamic.add(target.group(1) or f"F{target.group(2)}")
+            if s.expr.reads_values() or _reads(s) & dynamic:
+                if isinstance(s.target, Dim):
+                    dynamic.add(s.target.buf)
+                elif isinstance(s.target, Slot):
+                    dynamic.add(s.target.array)
                 else:
                     # a check may complete the shape arrays it is given (infer_reshape fills
                     # the -1 of a requested shape): lines that read them run after it
-                    dynamic.update(f"F{b}" for _, b in _BUFFER_REF.findall(s.expr) if b)
+                    dynamic.update(s.expr.arrays())
                 rest.append(s)
             else:
                 prologue.append(s)
         elif isinstance(s, AllocStep):
-            (rest if str(s.buffer) in dynamic else prologue).append(s)
+            (rest if s.buffer in dynamic else prologue).append(s)
         else:
             rest.append(s)
-            dynamic.update(str(b) for b in getattr(s, "defines", ()))  # branch / loop outputs
+            dynamic.update(getattr(s, "defines", ()))  # branch / loop outputs
     return prologue, rest

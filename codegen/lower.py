@@ -5,7 +5,8 @@ the cache key does not depend on line numbers).
 The ``Lowerer`` owns buffers, shape lines and the ordered steps; the kernel generator of each op
 kind (``codegen/lowering/*.py``) appends its node's shape lines and kernel through it. Shapes
 that depend only on the inputs' shapes are hoisted into the prologue (every check runs before any
-kernel); shapes that depend on computed values (``croton::value<...>(B3)``) stay in place.
+kernel); shapes that depend on computed values (``Value(3)``, printed
+``croton::value<...>(B3)``) stay in place.
 
 Example::
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from croton.codegen.expr import Buf, Call, Dim, Node, ShapeOf, Value, all_of, as_node
 from croton.codegen.finish_plan import (
     hoist_static_shapes,
     nothing_can_fail_after_inplace,
@@ -98,14 +100,18 @@ def _arg(name: str, var: Variable) -> tuple[str, int, int, int]:
     return (name, DTYPE_CODE[var.dtype], var.ndim, mask)
 
 
-def shape_of(buf: int) -> str:
-    """The C++ name of buffer ``buf``'s shape array: ``shape_of(3) == 'B3.shape'``."""
-    return f"B{buf}.shape"
+def shape_of(buf: int) -> ShapeOf:
+    """Buffer ``buf``'s whole shape array: ``cpp(shape_of(3)) == 'B3.shape'``."""
+    return ShapeOf(buf)
 
 
-def value_of(buf: int, ctype: str = "int64_t") -> str:
-    """C++ that reads the first element of buffer ``buf`` (a computed scalar) as ``ctype``."""
-    return f"croton::value<{ctype}>(B{buf})"
+def value_of(buf: int, ctype: str = "int64_t") -> Value:
+    """The first element of buffer ``buf`` (a computed scalar) read as ``ctype``."""
+    return Value(buf, ctype)
+
+
+def is_contiguous(buf: int) -> Call:
+    return Call("croton::is_contiguous", (Buf(buf),))
 
 
 ALWAYS = "always"  # ElementwiseStep.contiguous_check when every buffer is contiguous by design
@@ -135,6 +141,7 @@ class Lowerer:
         self.headers: list[str] = []
         self.subfunctions: list = []  # SubFunction (scan steps), shared with nested lowerers
         self.pending_alloc: list[int] = []
+        self.uses_complex = False  # an elementwise program computes in a complex type
         self.shared = tuple(graph.shared_variables())
         self.direct_output: dict[int, int] = {}  # var id -> output index written in place
         seen: set[int] = set()
@@ -145,11 +152,12 @@ class Lowerer:
             seen.add(id(v))
 
     # --- buffers ------------------------------------------------------------------------------
-    def new_buffer(self, ttype: TensorType, role: str, index: int, label: str) -> int:
+    def new_buffer(self, ttype: TensorType, role: str, index: int, label: str,
+                   inplace: bool = False) -> int:
         bid = len(self.buffers)
         self.buffers.append(Buffer(bid, ttype.dtype, CXX_TYPE[ttype.dtype],
                                    DTYPE_CODE[ttype.dtype], ttype.ndim, role, index, label,
-                                   ttype.broadcastable))
+                                   ttype.broadcastable, inplace))
         if role in ("scratch", "output"):
             self.pending_alloc.append(bid)
         return bid
@@ -173,7 +181,7 @@ class Lowerer:
         variable's storage when ``var`` is an update computed in place, else scratch."""
         if id(var) in self.inplace_value:
             k = self.inplace_value[id(var)]
-            bid = self.new_buffer(var.type, "update", k, f"update{k} (in place)")
+            bid = self.new_buffer(var.type, "update", k, f"update{k} (in place)", inplace=True)
             self.pending_alloc.append(bid)
             self.var_buffer[id(var)] = bid
             return bid
@@ -206,10 +214,16 @@ class Lowerer:
     def shape(self, line: ShapeLine, into: list | None = None) -> None:
         (self.steps if into is None else into).append(line)
 
-    def set_shape(self, buf: int, exprs: list[str], into: list | None = None) -> None:
-        """``B<buf>.shape[d] = exprs[d]`` for every dimension."""
+    def set_shape(self, buf: int, exprs: list, into: list | None = None) -> None:
+        """``B<buf>.shape[d] = exprs[d]`` for every dimension (expressions, or ints)."""
         for d, e in enumerate(exprs):
-            self.shape(ShapeLine(f"{shape_of(buf)}[{d}]", e), into)
+            self.shape(ShapeLine(Dim(buf, d), as_node(e)), into)
+
+    def require(self, cond: Node, check: int, a: Node | None = None, a_ndim: int = 0,
+                b: Node | None = None, b_ndim: int = 0, into: list | None = None) -> None:
+        """A run-time check: ``cond`` must hold, else check ``check`` fails printing the
+        shapes ``a`` and ``b``."""
+        self.shape(ShapeLine(None, cond, check, a, a_ndim, b, b_ndim), into)
 
     def emit(self, step, into: list | None = None) -> None:
         target = self.steps if into is None else into
@@ -244,10 +258,10 @@ class Lowerer:
                 continue
             if tuple(bc) != tuple(out_type.broadcastable):
                 partial = True
-            contiguous.append(f"croton::is_contiguous(B{op.buffer})")
+            contiguous.append(is_contiguous(op.buffer))
         outs = [out_buf] + [e.buffer for e in extra_outputs]
-        checks = [f"croton::is_contiguous(B{b})" for b in outs] + contiguous
-        check = "" if partial or nd == 0 else " && ".join(checks)
+        checks = [is_contiguous(b) for b in outs] + contiguous
+        check = "" if partial or nd == 0 else all_of(checks)
         if check and all(self.always_contiguous(b) for b in outs) and all(
                 self.always_contiguous(op.buffer) or (all(self.pattern(op.buffer)) and nd)
                 for op in operands):
@@ -257,7 +271,7 @@ class Lowerer:
         self.emit(step, into)
 
     def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
-        self.set_shape(dst, [f"{shape_of(src)}[{d}]" for d in range(ttype.ndim)], into)
+        self.set_shape(dst, [Dim(src, d) for d in range(ttype.ndim)], into)
         operand = Operand(src, self.buffers[src].ctype, "x0", "0" if all(
             self.pattern(src)) and ttype.ndim else "i")
         self.emit_elementwise(dst, ttype, [operand], ("result = x0;",), into=into)
@@ -303,7 +317,7 @@ class Lowerer:
             self.pending_alloc.append(ub)
             self.copy_into(src, ub, s.type, into=self.commits)
             self.updates.append(UpdateTarget(k, ub, self.shared.index(s), s.ndim))
-        dynamic: set[str] = set()
+        dynamic: set = set()
         prologue, steps = hoist_static_shapes(self.steps, dynamic)
         commit_prologue, commits = hoist_static_shapes(self.commits, dynamic)
         plan = FunctionPlan(
@@ -316,8 +330,9 @@ class Lowerer:
             input_args=tuple(_arg(v.name or f"input{k}", v) for k, v in enumerate(g.inputs)),
             shared_args=tuple(_arg(v.name or f"shared{k}", v) for k, v in enumerate(self.shared)),
             output_args=tuple(_arg(f"output{k}", v) for k, v in enumerate(g.outputs)),
-            uses_complex=any(b.dtype.startswith("complex") for b in self.buffers)
-            or any("std::complex" in line for s in self.steps for line in getattr(s, "body", ())),
+            uses_complex=self.uses_complex or any(b.dtype.startswith("complex")
+                                                  for b in self.buffers)
+            or any(f.plan.uses_complex for f in self.subfunctions),
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
             checks=tuple((c.kind, c.op, c.detail) for c in self.checks),

@@ -28,17 +28,18 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import re
 
+from croton.codegen.expr import Node
 from croton.codegen.plan import AllocStep, FunctionPlan, WorkspaceSlot, WorkspaceStep
 
-_BUFFER_NAME = re.compile(r"\bB(\d+)\b")
 _BUFFER_FIELDS = {"out", "inp", "a", "b", "src", "dst", "cond", "buffer"}
+_BUFFER_LISTS = {"defines", "glue_reads", "glue_writes"}
 
 
 def mentioned(step) -> set[int]:
     """Every buffer a step reads, writes or names (nested steps included): int fields that
-    hold buffer ids, ``B<n>`` in its C++ strings, and ``defines`` of branches and loops."""
+    hold buffer ids, the buffers its expressions and statements name (``Node.buffers``), ``defines``
+    of branches and loops and the buffers a call's glue lines name."""
     found: set[int] = set()
 
     def visit(value, field: str = "") -> None:
@@ -47,12 +48,12 @@ def mentioned(step) -> set[int]:
         if isinstance(value, int):
             if field in _BUFFER_FIELDS:
                 found.add(value)
-        elif isinstance(value, str):
-            found.update(int(n) for n in _BUFFER_NAME.findall(value))
+        elif isinstance(value, Node):
+            found.update(value.buffers())
         elif isinstance(value, tuple | list):
             for v in value:
-                visit(v, field if field == "defines" else "")
-            if field == "defines":
+                visit(v, field if field in _BUFFER_LISTS else "")
+            if field in _BUFFER_LISTS:
                 found.update(v for v in value if isinstance(v, int))
         elif dataclasses.is_dataclass(value):
             for f in dataclasses.fields(value):

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from croton.codegen.expr import BufferRef, KernelCall, Node
+
 
 @dataclass(frozen=True)
 class Buffer:
@@ -26,6 +28,7 @@ class Buffer:
     index: int  # position among inputs / shared / constants / outputs / updates
     label: str
     broadcastable: tuple[bool, ...] = ()
+    inplace: bool = False  # an update computed into the shared variable's own storage
 
 
 @dataclass(frozen=True)
@@ -38,14 +41,16 @@ class ConstantData:
 
 @dataclass(frozen=True)
 class ShapeLine:
-    """``target = expr;`` or, with ``check`` set, ``if (!(expr)) fail(check, a, b)``."""
+    """``target = expr;`` (``target`` a ``Dim`` or a shape array's ``Slot``) or, with ``check``
+    set (and no target), ``if (!(expr)) fail(check, a, b)``, where ``a`` and ``b`` are the
+    shapes the error prints (``ShapeOf`` / ``ArrayRef`` of ``a_ndim`` / ``b_ndim`` entries)."""
 
-    target: str
-    expr: str
+    target: Node | None
+    expr: Node
     check: int = -1
-    a: str = ""
+    a: Node | None = None
     a_ndim: int = 0
-    b: str = ""
+    b: Node | None = None
     b_ndim: int = 0
     kind: str = "shape"
 
@@ -84,11 +89,36 @@ class WorkspaceStep:
 
 @dataclass(frozen=True)
 class CallStep:
-    """A structured kernel: C++ statements (calls into ``runtime/cpu/kernels``) made in Python."""
+    """A structured kernel: statements (``codegen/expr.py``: ``KernelCall`` into
+    ``runtime/cpu/kernels``, ``Assign``, ``Declare``, ``Line``) printed at render time."""
 
-    code: tuple[str, ...]
+    code: tuple[Node, ...]
     comment: str
     kind: str = "call"
+    glue_reads: tuple[int, ...] = ()  # buffers read / written by its glue (``Line``s)
+    glue_writes: tuple[int, ...] = ()
+
+    @property
+    def writes(self) -> frozenset[int]:
+        """The buffers whose contents (a kernel's outputs) or struct (a view) it sets."""
+        out: set[int] = set(self.glue_writes)
+        for st in self.code:
+            target = st.result if isinstance(st, KernelCall) else getattr(st, "target", None)
+            if isinstance(target, BufferRef):
+                out.add(target.buf)
+            if isinstance(st, KernelCall):
+                out.update(st.writes)
+        return frozenset(out)
+
+    @property
+    def reads(self) -> frozenset[int]:
+        return frozenset(self.glue_reads) | frozenset(
+            b for st in self.code if isinstance(st, KernelCall) for b in st.reads)
+
+    @property
+    def can_fail(self) -> bool:
+        """True when one of its statements may return an error (a checked return code)."""
+        return any(getattr(st, "can_fail", False) for st in self.code)
 
 
 @dataclass(frozen=True)
@@ -120,7 +150,7 @@ class ElementwiseStep:
     ndim: int
     operands: tuple[Operand, ...]
     body: tuple[str, ...]  # statements; the last assigns `result`
-    contiguous_check: str  # C++ condition for the flat fast path ("" = never)
+    contiguous_check: Node | str  # condition for the flat fast path ("" never, "always")
     extra_outputs: tuple[ExtraOutput, ...] = ()
     cost: int = 1  # work per element in adds (OpRecord.cost summed): decides threading
     kind: str = "elementwise"
@@ -163,7 +193,7 @@ class ViewStep:
 @dataclass(frozen=True)
 class ShapeValueStep:
     out: int
-    shape_expr: str
+    shape_expr: Node
     kind: str = "shape_value"
 
 
@@ -190,15 +220,15 @@ class BranchStep:
 
 @dataclass(frozen=True)
 class ScanStep:
-    """A loop: ``declare`` (C++ lines in the loop's scope: ``n``, the step's input and output
+    """A loop: ``declare`` (statements in the loop's scope: ``n``, the step's input and output
     slots), ``setup``, then for ``t`` in ``[0, count)`` with position ``u = position``, the
     ``each_step`` steps (which call the inner function, a ``SubFunction``), then ``finish``."""
 
     comment: str
-    declare: tuple[str, ...]
+    declare: tuple[Node, ...]
     setup: tuple
-    count: str  # C++ expression: the number of steps run
-    position: str  # C++ expression of `t`: the step's position
+    count: Node  # the number of steps run
+    position: Node  # of `t`: the step's position
     each_step: tuple
     finish: tuple
     defines: tuple[int, ...]  # buffers whose shapes the loop sets
@@ -252,8 +282,9 @@ class FunctionPlan:
 @dataclass(frozen=True)
 class FusedReduceStep:
     """A reduction of an elementwise program: loops over the iteration space ``it`` (an int64
-    shape array), kept dims outside, reduced dims inside; ``fast`` is the C++ condition for the
-    contiguous path (kept dims leading), which vectorizes and threads with OpenMP."""
+    shape array), kept dims outside, reduced dims inside; ``fast`` is the condition (a
+    ``Node``; "" never) for the contiguous path (kept dims leading), which vectorizes and
+    threads with OpenMP."""
 
     out: int
     out_ctype: str
@@ -268,8 +299,8 @@ class FusedReduceStep:
     combine: str  # C++ over `acc` and `result`
     omp_op: str  # "+" or "*" when OpenMP may reassociate; "" keeps the order
     it: str
-    fast: str
-    leading: str = ""  # C++ condition for the path reducing leading axes into a vector
+    fast: Node | str
+    leading: Node | str = ""  # condition for the path reducing leading axes into a vector
     cost: int = 1  # work per element of the program, as ElementwiseStep.cost
     block_ctype: str = ""  # type of the partial sums inside a vectorized block (accumulate)
     kind: str = "fused_reduce"

@@ -20,6 +20,7 @@ from pathlib import Path
 import jinja2
 
 from croton.codegen.escape import FILTERS
+from croton.codegen.expr import cpp
 from croton.codegen.plan import FunctionPlan
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -60,6 +61,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters.update(FILTERS)  # user text reaches the C++ only through these
+    env.filters["cpp"] = cpp  # the plan's expressions and statements, printed
     return env
 
 

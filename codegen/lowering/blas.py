@@ -9,23 +9,26 @@ Example::
     >>> import croton.tensor as T
     >>> from croton.fgraph import Graph
     >>> from croton.codegen.lower import lower
+    >>> from croton.codegen.expr import cpp
     >>> from croton.codegen.passes.specialize_blas import specialize_blas
     >>> x, w = T.dmatrices('x', 'w')
     >>> b = T.dvector('b')
     >>> g = specialize_blas(Graph.make([x, w, b], [T.dot(x, w) + b]))
-    >>> lower(g).plan.steps[-1].code[0].startswith('croton::gemm<double>')
-    True
+    >>> call = lower(g).plan.steps[-1].code[0]
+    >>> call.fn, call.targs, call.writes, call.can_fail
+    ('croton::gemm', ('double',), (4,), False)
     >>> v = T.dvector('v')
     >>> g = specialize_blas(Graph.make([x, v, b], [b - 0.5 * T.dot(x, v)]))
-    >>> lower(g).plan.steps[-1].code[0].startswith('croton::gemv<double>(B2, ')
+    >>> cpp(lower(g).plan.steps[-1].code[0]).startswith('croton::gemv<double>(B2, ')
     True
 """
 
 from __future__ import annotations
 
+from croton.codegen.expr import Buf, Dim, KernelCall, Lit
 from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import CallStep, ShapeLine
+from croton.codegen.plan import CallStep
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
@@ -38,15 +41,15 @@ def lower_gemm(lw: Lowerer, node: Apply) -> None:
     cb, ab, bb = lw.buffer_of(c), lw.buffer_of(a), lw.buffer_of(b)
     ob = lw.result_buffer(out, node.op_label())
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
-    lw.shape(ShapeLine("", f"{shape_of(ab)}[1] == {shape_of(bb)}[0]", cid,
-                       shape_of(ab), 2, shape_of(bb), 2))
-    lw.set_shape(ob, [f"{shape_of(ab)}[0]", f"{shape_of(bb)}[1]"])
+    lw.require(Dim(ab, 1).eq(Dim(bb, 0)), cid, shape_of(ab), 2, shape_of(bb), 2)
+    lw.set_shape(ob, [Dim(ab, 0), Dim(bb, 1)])
     _broadcast_checks(lw, node, cb, ob, 2)
     lw.need_header("kernels/gemm.hpp")
     ct = CXX_TYPE[out.dtype]
     alpha, beta = c_literal(params["alpha"], out.dtype), c_literal(params["beta"], out.dtype)
-    lw.emit(CallStep((f"croton::gemm<{ct}>(B{cb}, {alpha}, B{ab}, B{bb}, {beta}, B{ob});",),
-                     node.op_label()))
+    lw.emit(CallStep((KernelCall("croton::gemm", (ct,), (
+        Buf(cb), Lit(alpha), Buf(ab), Buf(bb), Lit(beta), Buf(ob)), (cb, ab, bb), (ob,)),),
+        node.op_label()))
 
 
 def _broadcast_checks(lw: Lowerer, node: Apply, addend: int, out: int, ndim: int) -> None:
@@ -55,8 +58,8 @@ def _broadcast_checks(lw: Lowerer, node: Apply, addend: int, out: int, ndim: int
     for d in range(ndim):
         if not pattern[d]:
             bid = lw.check(CheckInfo("broadcast", "add", node.source, f"dimension {d}"))
-            lw.shape(ShapeLine("", f"{shape_of(addend)}[{d}] == {shape_of(out)}[{d}]", bid,
-                               shape_of(out), ndim, shape_of(addend), ndim))
+            lw.require(Dim(addend, d).eq(Dim(out, d)), bid, shape_of(out), ndim,
+                       shape_of(addend), ndim)
 
 
 @lowering("gemv")
@@ -69,16 +72,15 @@ def lower_gemv(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(out, node.op_label())
     rows, inner = (1, 0) if trans else (0, 1)
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
-    lw.shape(ShapeLine("", f"{shape_of(ab)}[{inner}] == {shape_of(xb)}[0]", cid,
-                       shape_of(ab), 2, shape_of(xb), 1))
-    lw.set_shape(ob, [f"{shape_of(ab)}[{rows}]"])
+    lw.require(Dim(ab, inner).eq(Dim(xb, 0)), cid, shape_of(ab), 2, shape_of(xb), 1)
+    lw.set_shape(ob, [Dim(ab, rows)])
     _broadcast_checks(lw, node, yb, ob, 1)
     lw.need_header("kernels/gemv.hpp")
     ct = CXX_TYPE[out.dtype]
     alpha, beta = c_literal(params["alpha"], out.dtype), c_literal(params["beta"], out.dtype)
-    flag = "true" if trans else "false"
-    lw.emit(CallStep((f"croton::gemv<{ct}>(B{yb}, {alpha}, B{ab}, {flag}, B{xb}, {beta}, "
-                      f"B{ob});",), node.op_label()))
+    lw.emit(CallStep((KernelCall("croton::gemv", (ct,), (
+        Buf(yb), Lit(alpha), Buf(ab), Lit("true" if trans else "false"), Buf(xb), Lit(beta),
+        Buf(ob)), (yb, ab, xb), (ob,)),), node.op_label()))
 
 
 @lowering("ger")
@@ -87,10 +89,10 @@ def lower_ger(lw: Lowerer, node: Apply) -> None:
     out = node.outputs[0]
     ab, xb, yb = lw.buffer_of(a), lw.buffer_of(x), lw.buffer_of(y)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [f"{shape_of(xb)}[0]", f"{shape_of(yb)}[0]"])
+    lw.set_shape(ob, [Dim(xb, 0), Dim(yb, 0)])
     _broadcast_checks(lw, node, ab, ob, 2)
     lw.need_header("kernels/gemv.hpp")
     ct = CXX_TYPE[out.dtype]
     alpha = c_literal(dict(node.params)["alpha"], out.dtype)
-    lw.emit(CallStep((f"croton::ger<{ct}>(B{ab}, {alpha}, B{xb}, B{yb}, B{ob});",),
-                     node.op_label()))
+    lw.emit(CallStep((KernelCall("croton::ger", (ct,), (
+        Buf(ab), Lit(alpha), Buf(xb), Buf(yb), Buf(ob)), (ab, xb, yb), (ob,)),), node.op_label()))

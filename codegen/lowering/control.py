@@ -20,9 +20,28 @@ Example::
 from __future__ import annotations
 
 from croton.codegen.branches import branch_homes
+from croton.codegen.expr import (
+    Assign,
+    Braced,
+    Buf,
+    Call,
+    Cast,
+    Declare,
+    Dim,
+    Int,
+    KernelCall,
+    Line,
+    Lit,
+    Local,
+    Member,
+    Node,
+    ShapeOf,
+    Value,
+    all_of,
+)
 from croton.codegen.lower import CheckInfo, Lowerer
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import BranchStep, CallStep, Operand, ScanStep, ShapeLine, SubFunction
+from croton.codegen.plan import BranchStep, CallStep, Operand, ScanStep, SubFunction
 from croton.graph import Apply
 from croton.types import CXX_TYPE, DTYPE_CODE, TensorType
 
@@ -61,7 +80,7 @@ def lower_ifelse(lw: Lowerer, node: Apply) -> None:
     branches = []
     for side, values in (("then", node.inputs[1:1 + n]), ("else", node.inputs[1 + n:])):
         steps = _lower_into(lw, lw.branch_members.get((id(node), side), []))
-        code = tuple(f"B{o} = B{lw.buffer_of(v)};" for o, v in zip(outs, values))
+        code = tuple(Assign(Buf(o), Buf(lw.buffer_of(v))) for o, v in zip(outs, values))
         steps.append(CallStep(code, f"ifelse outputs: the {side} branch's values (views)"))
         branches.append(tuple(steps))
     lw.emit(BranchStep(cond, CXX_TYPE[node.inputs[0].dtype], branches[0], branches[1],
@@ -91,9 +110,23 @@ def _compile_step(lw: Lowerer, spec, label: str) -> str:
     return name
 
 
-def _row_expr(u: str, tap: int, offset: int, backwards: bool, length: str) -> str:
-    r = f"{u} + {tap + offset}" if tap + offset else u
-    return f"{length} - 1 - ({r})" if backwards else r
+def _row_expr(u: Node, tap: int, offset: int, backwards: bool, length: Node) -> Node:
+    r = u + (tap + offset) if tap + offset else u
+    return length - 1 - r if backwards else r
+
+
+def _fail_rows(row0: Node, need: Node, cid: int, b: int, prefix: str = "") -> Line:
+    """``if (<prefix>row0 < need)``: fail check ``cid`` with buffer ``b``'s shape and ``need``."""
+    return Line(f"if ({prefix}$0 < $1) {{ const int64_t need = $1; return croton::fail_shape("
+                f"err, $2, $3, $4, 1, &need); }}",
+                (row0, need, Int(cid), Member(b, "ndim"), ShapeOf(b)), can_fail=True)
+
+
+EMPTY = Braced("", ())  # {}: a zero-initialized aggregate
+
+
+def _slot(k: int, field: str) -> Local:
+    return Local(f"slots[{k}].{field}")
 
 
 @lowering("scan")
@@ -103,7 +136,8 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
     function = _compile_step(lw, spec, label)
     ins, outs = spec.input_slices(), spec.output_slices()
     inner_in, inner_out = spec.inner.inputs, spec.inner.outputs
-    rev, zero_fill = spec.reverse, str(spec.truncate >= 0).lower()
+    rev, zero_fill = spec.reverse, Lit(str(spec.truncate >= 0).lower())
+    n, u = Local("n"), Local("u")
 
     def check(kind: str, detail: str) -> int:
         return lw.check(CheckInfo(kind, label, node.source, detail))
@@ -131,80 +165,88 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
                                "than its initial state); scan needs the same shape at every "
                                "step: shapes of this step's output and of the expected one")
     neg_cid = check("value", "n_steps must not be negative")
-    declare = [f"const int64_t n = croton::value<int64_t>(B{n_buf});",
-               f"if (n < 0) return croton::fail_value(err, {neg_cid}, \"negative n_steps\");",
-               f"ScanSlot slots[{max(n_out, 1)}] = {{}};",
-               f"croton_buffer inner_in[{max(len(inner_in), 1)}] = {{}};",
-               f"croton_buffer inner_out[{max(n_out, 1)}] = {{}};",
-               f"ScanContext ctx{{alloc, alloc_ctx, out, &scratch, slots, {zero_fill}, -1, 0, "
-               f"{{}}, {{}}}};"]
+    declare = [Declare("const int64_t n", Value(n_buf)),
+               Line('if (n < 0) return croton::fail_value(err, $0, "negative n_steps");',
+                    (Int(neg_cid),), can_fail=True),
+               Declare(f"ScanSlot slots[{max(n_out, 1)}]", EMPTY),
+               Declare(f"croton_buffer inner_in[{max(len(inner_in), 1)}]", EMPTY),
+               Declare(f"croton_buffer inner_out[{max(n_out, 1)}]", EMPTY),
+               Declare("ScanContext ctx", Braced("", (
+                   Local("alloc"), Local("alloc_ctx"), Local("out"), Local("&scratch"),
+                   Local("slots"), zero_fill, Int(-1), Int(0), EMPTY, EMPTY)))]
 
     # setup: checks, the state stores (initial rows copied in), zeroed accumulators, slots
-    code = []
+    code: list[Node] = []
     for i, (q, b) in enumerate(zip(spec.seqs, seq_bufs)):
         cid = check("shape", f"sequence {i} (taps {list(q.taps)}) has fewer rows than the steps "
                              f"need: the sequence's shape and the rows needed")
-        need = f"n + {max(q.taps) + q.offset}"
-        code.append(f"if (n > 0 && B{b}.shape[0] < {need}) {{ const int64_t need = {need}; "
-                    f"return croton::fail_shape(err, {cid}, B{b}.ndim, B{b}.shape, 1, &need); }}")
+        code.append(_fail_rows(Dim(b, 0), n + (max(q.taps) + q.offset), cid, b, "n > 0 && "))
     for j, (q, b, st, sv) in enumerate(zip(spec.states, init_bufs, stores, stacked)):
         cid = check("shape", f"the initial value of output {j} (taps {list(q.taps)}) has fewer "
                              f"rows than its taps need: its shape and the rows needed")
-        code += [f"if (B{b}.shape[0] < {q.m}) {{ const int64_t need = {q.m}; "
-                 f"return croton::fail_shape(err, {cid}, B{b}.ndim, B{b}.shape, 1, &need); }}",
-                 f"B{st}.shape[0] = {q.m} + n;",
-                 *(f"B{st}.shape[{d}] = B{b}.shape[{d}];" for d in range(1, lw.buffers[st].ndim)),
-                 f"if (!scan_scratch(scratch, B{st}, {zero_fill})) return croton::fail_alloc(err);",
-                 f"B{sv} = scan_rows(B{st}, {'0' if rev else q.m}, n);"]
+        code += [_fail_rows(Dim(b, 0), Int(q.m), cid, b),
+                 Assign(Dim(st, 0), Int(q.m) + n),
+                 *(Assign(Dim(st, d), Dim(b, d)) for d in range(1, lw.buffers[st].ndim)),
+                 KernelCall("scan_scratch", (), (Local("scratch"), Buf(st), zero_fill), (),
+                            (st,), "alloc"),
+                 KernelCall("scan_rows", (), (Buf(st), Int(0 if rev else q.m), n),
+                            result=Buf(sv))]
     setup: list = [CallStep(tuple(code), "checks, state stores")]
     for q, b, st in zip(spec.states, init_bufs, stores):
         src_b, dst_b = lw.buffers[b], lw.buffers[st]
         dst_t = TensorType(dst_b.dtype, dst_b.broadcastable)
         src = lw.new_buffer(TensorType(src_b.dtype, src_b.broadcastable), "view", -1, "init")
         dst = lw.new_buffer(dst_t, "view", -1, "store rows")
-        setup.append(CallStep((f"B{src} = scan_rows(B{b}, 0, {q.m});",
-                               f"B{dst} = scan_rows(B{st}, {'n' if rev else '0'}, {q.m});"),
-                              "initial rows"))
+        setup.append(CallStep((
+            KernelCall("scan_rows", (), (Buf(b), Int(0), Int(q.m)), result=Buf(src)),
+            KernelCall("scan_rows", (), (Buf(st), n if rev else Int(0), Int(q.m)),
+                       result=Buf(dst))), "initial rows"))
         lw.emit_elementwise(dst, dst_t, [Operand(src, src_b.ctype, "x0", "i")],
                             ("result = x0;",), into=setup)
     for like, acc, v in zip(like_bufs, accums, accum_vars):
         lw.pending_alloc.append(acc)
-        lw.set_shape(acc, [f"B{like}.shape[{d}]" for d in range(v.ndim)], into=setup)
+        lw.set_shape(acc, [Dim(like, d) for d in range(v.ndim)], into=setup)
         lw.emit_elementwise(acc, v.type, [], ("result = 0;",), into=setup)
-    slot_lines = [f"slots[{j}].stack = &B{st};" for j, st in enumerate(stores)]
+    slot_lines: list[Node] = [Assign(_slot(j, "stack"), Buf(st, address=True))
+                              for j, st in enumerate(stores)]
     base, acc_base = spec.n_state, spec.n_state + spec.n_nitsot
     for i, b in enumerate(nitsots):
         buf = lw.buffers[b]
-        slot_lines += [f"slots[{base + i}].stack = &B{b};", f"slots[{base + i}].rows = n;",
-                       f"slots[{base + i}].output = {buf.index if buf.role == 'output' else -1};"]
+        slot_lines += [Assign(_slot(base + i, "stack"), Buf(b, address=True)),
+                       Assign(_slot(base + i, "rows"), n),
+                       Assign(_slot(base + i, "output"),
+                              Int(buf.index if buf.role == "output" else -1))]
     for k in range(acc_base, n_out):
-        slot_lines.append(f"slots[{k}].temp.dtype = {DTYPE_CODE[inner_out[k].dtype]};")
+        slot_lines.append(Assign(_slot(k, "temp.dtype"), Int(DTYPE_CODE[inner_out[k].dtype])))
     nonseq_pos = spec.inner_input_slices()["nonseqs"].start
-    slot_lines += [f"inner_in[{nonseq_pos + k}] = B{b};" for k, b in enumerate(nonseq_bufs)]
+    slot_lines += [Assign(Local(f"inner_in[{nonseq_pos + k}]"), Buf(b))
+                   for k, b in enumerate(nonseq_bufs)]
     if slot_lines:
         setup.append(CallStep(tuple(slot_lines), "the step's fixed inputs and output slots"))
 
     # the loop body: point the inputs at this step's rows, run the step, add accumulations
-    body_code = []
+    body_code: list[Node] = []
     pos = 0
     for q, b in zip(spec.seqs, seq_bufs):
         for k in q.taps:
-            row = _row_expr("u", k, q.offset, q.backwards, f"B{b}.shape[0]")
-            body_code.append(f"inner_in[{pos}] = scan_row(B{b}, {row});")
+            row = _row_expr(u, k, q.offset, q.backwards, Dim(b, 0))
+            body_code.append(Assign(Local(f"inner_in[{pos}]"), Call("scan_row", (Buf(b), row))))
             pos += 1
     for j, (q, st) in enumerate(zip(spec.states, stores)):
         for k in q.taps:
-            body_code.append(f"inner_in[{pos}] = scan_row(B{st}, "
-                             f"{f'u + {-k}' if rev else f'u + {q.m + k}'});")
+            row = u + (-k) if rev else u + (q.m + k)
+            body_code.append(Assign(Local(f"inner_in[{pos}]"), Call("scan_row", (Buf(st), row))))
             pos += 1
-        body_code.append(f"slots[{j}].row = {'u' if rev else f'u + {q.m}'};")
-    body_code += [f"slots[{base + i}].row = u;" for i in range(spec.n_nitsot)]
+        body_code.append(Assign(_slot(j, "row"), u if rev else u + q.m))
+    body_code += [Assign(_slot(base + i, "row"), u) for i in range(spec.n_nitsot)]
     body_code += [
-        f"const int rc = {function}(inner_in, nullptr, &scan_alloc, &ctx, inner_out, nullptr, "
-        f"err);",
-        f"if (rc != 0) return ctx.failed >= 0 ? croton::fail_shape(err, {shape_cid}, ctx.ndim, "
-        f"ctx.got, ctx.ndim, ctx.want) : rc;"]
-    body: list = [CallStep(tuple(body_code), "one step")]
+        KernelCall(function, (), (Local("inner_in"), Lit("nullptr"), Local("&scan_alloc"),
+                                  Local("&ctx"), Local("inner_out"), Lit("nullptr"), Local("err")),
+                   result=Local("const int rc")),
+        Line("if (rc != 0) return ctx.failed >= 0 ? croton::fail_shape(err, $0, ctx.ndim, "
+             "ctx.got, ctx.ndim, ctx.want) : rc;", (Int(shape_cid),), can_fail=True)]
+    body: list = [CallStep(tuple(body_code), "one step",
+                           glue_writes=tuple(stores + nitsots))]
     for acc, entries, v in zip(accums, spec.accums, accum_vars):
         for e in entries:
             k = acc_base + e.output
@@ -213,33 +255,35 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
             target_t = TensorType(v.dtype, row_t.broadcastable if e.tap is not None
                                   else v.broadcastable)
             target = lw.new_buffer(target_t, "view", -1, "accumulated rows")
-            where = f"B{acc}" if e.tap is None else (
-                f"scan_row(B{acc}, "
-                f"{_row_expr('u', e.tap, e.offset, e.backwards, f'B{acc}.shape[0]')})")
+            where = Buf(acc) if e.tap is None else Call("scan_row", (
+                Buf(acc), _row_expr(u, e.tap, e.offset, e.backwards, Dim(acc, 0))))
             nd = row_t.ndim
             body.append(CallStep((
-                f"B{temp} = slots[{k}].temp;", f"B{target} = {where};",
-                f"if (!croton::same_shape({nd}, B{temp}.shape, B{target}.shape)) return "
-                f"croton::fail_shape(err, {shape_cid}, {nd}, B{temp}.shape, {nd}, "
-                f"B{target}.shape);"), "accumulate"))
+                Assign(Buf(temp), _slot(k, "temp")), Assign(Buf(target), where),
+                Line("if (!croton::same_shape($0, $1, $2)) return croton::fail_shape(err, $3, "
+                     "$0, $1, $0, $2);", (Int(nd), ShapeOf(temp), ShapeOf(target),
+                                          Int(shape_cid)), can_fail=True)), "accumulate"))
             lw.emit_elementwise(target, target_t,
                                 [Operand(target, CXX_TYPE[v.dtype], "x0", "i"),
                                  Operand(temp, CXX_TYPE[row_t.dtype], "x1", "i")],
                                 ("result = x0 + x1;",), into=body)
 
     # finish: outputs of a loop that never ran, the final states
-    finish_code = []
+    finish_code: list[Node] = []
+    count_done = Local("scan_count")
     for i, b in enumerate(nitsots):
-        finish_code.append(f"if (B{b}.data == nullptr) {{ const int64_t zeros[CROTON_MAX_NDIM] "
-                           f"= {{}}; if (scan_stack(&ctx, slots[{base + i}], B{b}.ndim - 1, "
-                           f"zeros) != 0) return croton::fail_alloc(err); }}")
+        finish_code.append(Line(
+            "if ($0.data == nullptr) { const int64_t zeros[CROTON_MAX_NDIM] = {}; if (scan_stack("
+            "&ctx, slots[$1], $0.ndim - 1, zeros) != 0) return croton::fail_alloc(err); }",
+            (Buf(b), Int(base + i)), can_fail=True))
     for j, f in zip(spec.finals, finals):
-        row = "n - scan_count" if rev else f"{spec.states[j].m} + scan_count - 1"
-        finish_code.append(f"B{f} = scan_row(B{stores[j]}, {row});")
-    finish = (CallStep(tuple(finish_code), "empty outputs, final states"),) if finish_code else ()
-    count = "n" if spec.truncate < 0 else f"std::min<int64_t>(n, {spec.truncate})"
+        row = n - count_done if rev else Int(spec.states[j].m) + count_done - 1
+        finish_code.append(Assign(Buf(f), Call("scan_row", (Buf(stores[j]), row))))
+    finish = (CallStep(tuple(finish_code), "empty outputs, final states",
+                       glue_writes=tuple(nitsots)),) if finish_code else ()
+    count = n if spec.truncate < 0 else Call("std::min", (n, Int(spec.truncate)), ("int64_t",))
     lw.emit(ScanStep(label, tuple(declare), tuple(setup), count,
-                     "n - 1 - t" if rev else "t", tuple(body), finish,
+                     n - 1 - Local("t") if rev else Local("t"), tuple(body), finish,
                      tuple(stacked + stores + nitsots + accums + finals)))
 
 
@@ -251,24 +295,24 @@ def lower_scan_rows(lw: Lowerer, node: Apply) -> None:
     label = node.op_label()
     lb = lw.buffer_of(like)
     ob = lw.result_buffer(out, label)
-    lw.set_shape(ob, [f"B{lb}.shape[{d}]" for d in range(out.ndim)])
+    lw.set_shape(ob, [Dim(lb, d) for d in range(out.ndim)])
     cid = lw.check(CheckInfo("shape", label, node.source, f"the initial value needs at least "
                                                           f"{len(rows)} rows"))
-    lw.shape(ShapeLine("", f"B{lb}.shape[0] >= {len(rows)}", cid, f"B{lb}.shape", like.ndim))
+    lw.require(Dim(lb, 0).ge(len(rows)), cid, ShapeOf(lb), like.ndim)
     lw.emit_elementwise(ob, out.type, [], ("result = 0;",))
     row_t = TensorType(out.dtype, out.broadcastable[1:])
     ct = CXX_TYPE[out.dtype]
     for i, r in enumerate(rows):
         rb = lw.buffer_of(r)
         view = lw.new_buffer(row_t, "view", -1, f"row {i}")
-        lw.set_shape(view, [f"B{ob}.shape[{d + 1}]" for d in range(row_t.ndim)])
-        code = [f"B{view}.data = static_cast<{ct}*>(B{ob}.data) + {i} * B{ob}.strides[0];"]
-        code += [f"B{view}.strides[{d}] = B{ob}.strides[{d + 1}];" for d in range(row_t.ndim)]
+        lw.set_shape(view, [Dim(ob, d + 1) for d in range(row_t.ndim)])
+        code = [Assign(Member(view, "data"), Cast(f"{ct}*", Member(ob, "data"))
+                       + Int(i) * Member(ob, "strides", Int(0)))]
+        code += [Assign(Member(view, "strides", Int(d)), Member(ob, "strides", Int(d + 1)))
+                 for d in range(row_t.ndim)]
         lw.emit(CallStep(tuple(code), f"row {i}"))
         cid = lw.check(CheckInfo("shape", label, node.source, f"row {i} has another shape"))
-        same = " && ".join(f"B{rb}.shape[{d}] == B{view}.shape[{d}]"
-                           for d in range(row_t.ndim)) or "true"
-        lw.shape(ShapeLine("", same, cid, f"B{rb}.shape", row_t.ndim, f"B{view}.shape",
-                           row_t.ndim))
+        same = all_of(Dim(rb, d).eq(Dim(view, d)) for d in range(row_t.ndim))
+        lw.require(same, cid, ShapeOf(rb), row_t.ndim, ShapeOf(view), row_t.ndim)
         lw.emit_elementwise(view, row_t, [Operand(rb, CXX_TYPE[r.dtype], "x0", "i")],
                             ("result = x0;",))

@@ -14,71 +14,73 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.expr import Braced, Buf, Dim, Int, KernelCall, Lit, Local, Node, all_of
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.shape_ops import dim_exprs
-from croton.codegen.plan import CallStep, ShapeLine
+from croton.codegen.plan import CallStep
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
 HEADER = "kernels/conv.hpp"
 
 
-def _check(lw: Lowerer, node: Apply, cond: str, detail: str, a: int, b: int | None = None,
-           a_shape: str | None = None, a_ndim: int | None = None) -> None:
+def _check(lw: Lowerer, node: Apply, cond: Node, detail: str, a: int, b: int | None = None,
+           a_shape: Node | None = None, a_ndim: int | None = None) -> None:
     """A call-time check ``cond`` whose failure names the op, the user's line and the shapes of
     buffers ``a`` and ``b``."""
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source, detail))
-    lw.shape(ShapeLine("", cond, cid, a_shape or shape_of(a),
-                       a_ndim if a_ndim is not None else lw.buffers[a].ndim,
-                       shape_of(b) if b is not None else "", lw.buffers[b].ndim if b is not None
-                       else 0))
+    lw.require(cond, cid, a_shape or shape_of(a),
+               a_ndim if a_ndim is not None else lw.buffers[a].ndim,
+               shape_of(b) if b is not None else None, lw.buffers[b].ndim if b is not None
+               else 0)
 
 
 class _Geometry:
-    """C++ expressions of one convolution: padding before/after, dilated filter sizes, output
-    sizes, for input dims ``xdims`` and filter dims ``wdims`` (lists of C++ expressions)."""
+    """Expressions of one convolution: padding before/after, dilated filter sizes, output
+    sizes, for input dims ``xdims`` and filter dims ``wdims`` (lists of expressions)."""
 
-    def __init__(self, node: Apply, xdims: list[str], wdims: list[str]) -> None:
+    def __init__(self, node: Apply, xdims: list[Node], wdims: list[Node]) -> None:
         p = dict(node.params)
         self.nd = nd = len(p["subsample"])
         self.p = p
-        self.dil_k = [f"(({wdims[2 + i]} - 1) * {int(p['dilation'][i])} + 1)" for i in range(nd)]
+        self.dil_k = [(wdims[2 + i] - 1) * int(p["dilation"][i]) + 1 for i in range(nd)]
         border = p["border"]
         if border == "full":
-            self.pads = [(f"({k} - 1)",) * 2 for k in self.dil_k]
+            self.pads = [(k - 1,) * 2 for k in self.dil_k]
         elif border == "half":
-            self.pads = [(f"({k} / 2)",) * 2 for k in self.dil_k]
+            self.pads = [(k // 2,) * 2 for k in self.dil_k]
         else:
-            self.pads = [(str(int(a)), str(int(b))) for a, b in border]
-        self.out = [f"({xdims[2 + i]} + {lo} + {hi} - {self.dil_k[i]}) / {int(p['subsample'][i])}"
-                    f" + 1" for i, (lo, hi) in enumerate(self.pads)]
-        self.fits = " && ".join(f"{wdims[2 + i]} > 0 && {xdims[2 + i]} + {lo} + {hi} >= "
-                                f"{self.dil_k[i]}" for i, (lo, hi) in enumerate(self.pads))
+            self.pads = [(Int(int(a)), Int(int(b))) for a, b in border]
+        self.out = [(xdims[2 + i] + lo + hi - self.dil_k[i]) // int(p["subsample"][i]) + 1
+                    for i, (lo, hi) in enumerate(self.pads)]
+        self.fits = all_of(wdims[2 + i].gt(0) & (xdims[2 + i] + lo + hi).ge(self.dil_k[i])
+                           for i, (lo, hi) in enumerate(self.pads))
 
-    def params(self) -> str:
+    def params(self) -> Node:
         lead = 3 - self.nd
-        pad = ["0"] * lead + [lo for lo, _ in self.pads]
-        st = ["1"] * lead + [str(int(s)) for s in self.p["subsample"]]
-        dil = ["1"] * lead + [str(int(d)) for d in self.p["dilation"]]
-        flip = "true" if self.p["filter_flip"] else "false"
-        return (f"croton::ConvParams{{{self.nd}, {{{', '.join(pad)}}}, {{{', '.join(st)}}}, "
-                f"{{{', '.join(dil)}}}, {int(self.p['groups'])}, {flip}}}")
+        pad = [Int(0)] * lead + [lo for lo, _ in self.pads]
+        st = [Int(1)] * lead + [Int(int(s)) for s in self.p["subsample"]]
+        dil = [Int(1)] * lead + [Int(int(d)) for d in self.p["dilation"]]
+        flip = Lit("true" if self.p["filter_flip"] else "false")
+        return Braced("croton::ConvParams", (Int(self.nd), Braced("", tuple(pad)),
+                                             Braced("", tuple(st)), Braced("", tuple(dil)),
+                                             Int(int(self.p["groups"])), flip))
 
 
-def _dims(buf: int, n: int) -> list[str]:
-    return [f"{shape_of(buf)}[{d}]" for d in range(n)]
+def _dims(buf: int, n: int) -> list[Node]:
+    return [Dim(buf, d) for d in range(n)]
 
 
-def _common_checks(lw: Lowerer, node: Apply, geo: _Geometry, xdims: list[str], wdims: list[str],
-                   xb: int, wb: int, x_shape: str | None = None) -> None:
+def _common_checks(lw: Lowerer, node: Apply, geo: _Geometry, xdims: list[Node],
+                   wdims: list[Node], xb: int, wb: int, x_shape: Node | None = None) -> None:
     groups = int(geo.p["groups"])
     nd2 = geo.nd + 2
-    _check(lw, node, f"{xdims[1]} == {wdims[1]} * {groups}",
+    _check(lw, node, xdims[1].eq(wdims[1] * groups),
            "input channels (dim 1 of the input) differ from the filters' channels (dim 1) x "
            f"groups ({groups})", xb, wb, x_shape, nd2)
     if groups > 1:
-        _check(lw, node, f"{wdims[0]} % {groups} == 0",
+        _check(lw, node, (wdims[0] % groups).eq(0),
                f"the output channels (dim 0 of the filters) are not divisible by groups "
                f"({groups})", wb)
     _check(lw, node, geo.fits, "the filters are empty or larger than the padded input", xb, wb,
@@ -88,17 +90,25 @@ def _common_checks(lw: Lowerer, node: Apply, geo: _Geometry, xdims: list[str], w
 def _declared(lw: Lowerer, node: Apply, buf: int, declared, what: str) -> None:
     if declared is None:
         return
-    conds = [f"{shape_of(buf)}[{d}] == {int(s)}" for d, s in enumerate(declared) if s is not None]
+    conds = [Dim(buf, d).eq(int(s)) for d, s in enumerate(declared) if s is not None]
     if conds:
-        _check(lw, node, " && ".join(conds),
+        _check(lw, node, all_of(conds),
                f"the {what} differs from the declared {what}_shape {tuple(declared)}", buf)
 
 
-def _check_pair(lw: Lowerer, node: Apply, cond: str, gb: int, ref_shape: str, nd: int) -> None:
+def _check_pair(lw: Lowerer, node: Apply, cond: Node, gb: int, ref_shape: Node, nd: int) -> None:
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "the output gradient (first) does not have the shape the "
                              "convolution of the second shape gives"))
-    lw.shape(ShapeLine("", cond, cid, shape_of(gb), nd, ref_shape, nd))
+    lw.require(cond, cid, shape_of(gb), nd, ref_shape, nd)
+
+
+def _kernel(lw: Lowerer, node: Apply, fn: str, ctype: str, ins: tuple[int, int], ob: int,
+            geo: _Geometry) -> None:
+    lw.need_header(HEADER)
+    lw.emit(CallStep((KernelCall(fn, (ctype,), (
+        Buf(ins[0]), Buf(ins[1]), Buf(ob), geo.params(), Local("scratch"), Local("err")),
+        ins, (ob,), "rc"),), node.op_label()))
 
 
 @lowering("conv")
@@ -113,9 +123,7 @@ def lower_conv(lw: Lowerer, node: Apply) -> None:
     _declared(lw, node, wb, params.get("filter_shape"), "filter")
     _common_checks(lw, node, geo, xd, wd, xb, wb)
     lw.set_shape(ob, [xd[0], wd[0], *geo.out])
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"if (int rc = croton::conv_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{wb}, "
-                      f"B{ob}, {geo.params()}, scratch, err)) return rc;",), node.op_label()))
+    _kernel(lw, node, "croton::conv_forward", CXX_TYPE[x.dtype], (xb, wb), ob, geo)
 
 
 def _lower_conv_gradient(lw: Lowerer, node: Apply, wrt: str) -> None:
@@ -131,19 +139,13 @@ def _lower_conv_gradient(lw: Lowerer, node: Apply, wrt: str) -> None:
     xb, wb = (ob, kb) if wrt == "input" else (kb, ob)
     xd, wd = _dims(xb, nd2), _dims(wb, nd2)
     geo = _Geometry(node, xd, wd)
-    _check(lw, node, " && ".join(f"{d} >= 0" for d in _dims(ob, nd2)), f"negative {wrt} shape",
-           ob)
+    _check(lw, node, all_of(d.ge(0) for d in _dims(ob, nd2)), f"negative {wrt} shape", ob)
     _common_checks(lw, node, geo, xd, wd, xb, wb)
-    _check_pair(lw, node, " && ".join([f"{shape_of(gb)}[0] == {xd[0]}",
-                                       f"{shape_of(gb)}[1] == {wd[0]}"]
-                                      + [f"{shape_of(gb)}[{2 + i}] == {e}"
-                                         for i, e in enumerate(geo.out)]),
+    _check_pair(lw, node, all_of([Dim(gb, 0).eq(xd[0]), Dim(gb, 1).eq(wd[0])]
+                                 + [Dim(gb, 2 + i).eq(e) for i, e in enumerate(geo.out)]),
                 gb, shape_of(xb), nd2)
-    lw.need_header(HEADER)
     kernel = "conv_grad_input" if wrt == "input" else "conv_grad_filters"
-    lw.emit(CallStep((f"if (int rc = croton::{kernel}<{CXX_TYPE[gz.dtype]}>(B{kb}, B{gb}, "
-                      f"B{ob}, {geo.params()}, scratch, err)) return rc;",),
-                     node.op_label()))
+    _kernel(lw, node, f"croton::{kernel}", CXX_TYPE[gz.dtype], (kb, gb), ob, geo)
 
 
 @lowering("conv_grad_input")

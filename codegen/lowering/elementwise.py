@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.expr import ArrayRef, Int, Node, ShapeOf, entry
 from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import ExtraOutput, Operand, ShapeLine
@@ -52,8 +53,8 @@ def lower_program(lw: Lowerer, node: Apply, leaves: list[Variable], program,
             if not v.broadcastable[d]:
                 cid = lw.check(CheckInfo("broadcast", OPS[op_name].label(params), source,
                                          f"dimension {d} (outputs of one fused loop)"))
-                lw.shape(ShapeLine("", f"{shape_of(b)}[{d}] == {first}[{d}]", cid,
-                                   first, nd, shape_of(b), nd))
+                lw.require(entry(shape_of(b), d).eq(entry(first, d)), cid,
+                           first, nd, shape_of(b), nd)
         extras.append(ExtraOutput(b, CXX_TYPE[v.dtype], values[j]))
     body += (f"result = {values[outputs[0]]};",)
     lw.emit_elementwise(bufs[0], node.outputs[0].type, operands, body,
@@ -66,10 +67,11 @@ def program_cost(program) -> int:
 
 
 def compile_program(lw: Lowerer, leaves: list[Variable], program, out_type: TensorType,
-                    target_shape: str) -> tuple[list[Operand], tuple[str, ...]]:
+                    target_shape: Node) -> tuple[list[Operand], tuple[str, ...]]:
     """The operands and loop body of an elementwise ``program``; the last step's value is
     ``result`` (of ``out_type``), and its shape (the loop's iteration space) is written to the
-    int64 array ``target_shape`` with a broadcast check for each pair of operands."""
+    int64 array ``target_shape`` (``ShapeOf`` or ``ArrayRef``) with a broadcast check for each
+    pair of operands."""
     last = len(program) - 1
     operands, body, values = compile_steps(lw, leaves, program, {last: out_type},
                                            {last: target_shape})
@@ -80,7 +82,7 @@ def _leaf_operands(lw: Lowerer, leaves: list[Variable], nd: int):
     """Each leaf's C++ expression and shape array (None: a size-1 literal), and the operands."""
     operands: list[Operand] = []
     exprs: list[str] = []
-    shapes: list[str | None] = []
+    shapes: list[Node | None] = []
     for leaf in leaves:
         if isinstance(leaf, Constant) and leaf.data.size == 1:
             exprs.append(c_literal(leaf.data.reshape(()).item(), leaf.dtype))
@@ -96,16 +98,19 @@ def _leaf_operands(lw: Lowerer, leaves: list[Variable], nd: int):
 
 
 def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[int, TensorType],
-                  targets: dict[int, str]) -> tuple[list[Operand], tuple[str, ...], list[str]]:
+                  targets: dict[int, Node]) -> tuple[list[Operand], tuple[str, ...], list[str]]:
     """The operands, the loop body (one ``const`` value per step) and each step's value name.
     Step ``j`` in ``out_types`` has that type, and its shape is written to ``targets[j]``; the
     other steps' shapes go to new int64 arrays; each pair of operands gets a broadcast check."""
     nd = next(iter(out_types.values())).ndim
-    base = next(iter(targets.values())).split(".")[0].replace("B", "F", 1)
+    first = next(iter(targets.values()))
+    base = f"F{first.buf}" if isinstance(first, ShapeOf) else first.array
     operands, leaf_expr, leaf_shape = _leaf_operands(lw, leaves, nd)
     leaf_type = [leaf.type for leaf in leaves]
+    if any(t.dtype.startswith("complex") for t in leaf_type):
+        lw.uses_complex = True
     step_expr: list[str] = []
-    step_shape: list[str] = []
+    step_shape: list[Node] = []
     step_type: list[TensorType] = []
     body: list[str] = []
     for j, (op_name, params, args, source) in enumerate(program):
@@ -116,6 +121,8 @@ def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[
         compute = rec.compute_dtype([t.dtype for t in arg_types]) if rec.compute_dtype \
             else out_t.dtype
         cty = CXX_TYPE[compute]
+        if compute.startswith("complex") or out_t.dtype.startswith("complex"):
+            lw.uses_complex = True
         exprs = [leaf_expr[k] if kind == "in" else step_expr[k] for kind, k in args]
         cexpr = rec.cpp.format(*[f"static_cast<{cty}>({e})" for e in exprs],
                                T=CXX_TYPE[out_t.dtype])
@@ -127,8 +134,8 @@ def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[
         # shapes: the step's dims follow its non-broadcastable operands, which must agree
         target = targets.get(j)
         if target is None:
-            target = f"{base}_{j}"
-            lw.shape_arrays.append((target, nd))
+            target = ArrayRef(f"{base}_{j}")
+            lw.shape_arrays.append((target.array, nd))
         step_shape.append(target)
         arg_shapes = [(leaf_shape[k] if kind == "in" else step_shape[k],
                        arg_types[n]) for n, (kind, k) in enumerate(args)]
@@ -136,11 +143,10 @@ def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[
         for d in range(nd):
             full = [s for s, t in arg_shapes if s is not None and not t.broadcastable[d]]
             if not full:
-                lw.shape(ShapeLine(f"{target}[{d}]", "1"))
+                lw.shape(ShapeLine(entry(target, d), Int(1)))
                 continue
-            lw.shape(ShapeLine(f"{target}[{d}]", f"{full[0]}[{d}]"))
+            lw.shape(ShapeLine(entry(target, d), entry(full[0], d)))
             for other in full[1:]:
                 cid = lw.check(CheckInfo("broadcast", label, source, f"dimension {d}"))
-                lw.shape(ShapeLine("", f"{other}[{d}] == {target}[{d}]", cid,
-                                   full[0], nd, other, nd))
+                lw.require(entry(other, d).eq(entry(target, d)), cid, full[0], nd, other, nd)
     return operands, tuple(body), step_expr

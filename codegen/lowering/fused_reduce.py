@@ -17,7 +17,8 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.lower import Lowerer
+from croton.codegen.expr import ArrayRef, all_of
+from croton.codegen.lower import Lowerer, is_contiguous
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.elementwise import compile_program, program_cost
 from croton.codegen.lowering.structured import check_not_empty, reduced_shape
@@ -34,8 +35,8 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     in_type, axes, reduce = params["in_type"], params["axis"], params["reduce"]
     out = node.outputs[0]
     ob = lw.result_buffer(out, node.op_label())
-    it = f"F{ob}_it"
-    lw.shape_arrays.append((it, in_type.ndim))
+    it = ArrayRef(f"F{ob}_it")
+    lw.shape_arrays.append((it.array, in_type.ndim))
     program = params["program"] or (("identity", (), (("in", 0),), node.source),)
     operands, body = compile_program(lw, list(node.inputs), program, in_type, it)
     kept = reduced_shape(lw, ob, it, in_type.ndim, axes)
@@ -45,7 +46,7 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
                         "zero-size array to a reduction with no identity")
     acc, identity, combine, omp = (code.acc_ctype, code.identity, code.combine("result"),
                                    code.operator)
-    conds = [f"croton::is_contiguous(B{ob})"]
+    conds = [is_contiguous(ob)]
     for op in operands:
         pattern = lw.pattern(op.buffer)
         if all(pattern) and in_type.ndim:
@@ -53,8 +54,8 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
         if tuple(pattern) != tuple(in_type.broadcastable):
             conds = []
             break
-        conds.append(f"croton::is_contiguous(B{op.buffer})")
-    contiguous = " && ".join(conds)
+        conds.append(is_contiguous(op.buffer))
+    contiguous = all_of(conds) if conds else ""
     # kept axes leading (a row-wise reduction) or trailing (sum over the batch axis: rows are
     # accumulated into a vector, vectorized along it)
     fast = contiguous if kept == tuple(range(len(kept))) else ""
@@ -65,4 +66,4 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     block = "float" if float_blocks else acc
     lw.emit(FusedReduceStep(ob, CXX_TYPE[out.dtype], CXX_TYPE[in_type.dtype], acc,
                             in_type.ndim, kept, axes, tuple(operands), body, identity,
-                            combine, omp, it, fast, leading, program_cost(program), block))
+                            combine, omp, it.array, fast, leading, program_cost(program), block))

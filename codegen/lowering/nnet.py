@@ -14,6 +14,20 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.expr import (
+    ArrayRef,
+    Braced,
+    Buf,
+    Call,
+    Dim,
+    Int,
+    KernelCall,
+    Lit,
+    Local,
+    Node,
+    Slot,
+    all_of,
+)
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.shape_ops import dim_exprs
@@ -23,19 +37,20 @@ from croton.ops.nnet import POOL_MODES
 from croton.types import CXX_TYPE
 
 
-def _shape_check(lw: Lowerer, node: Apply, cond: str, detail: str, a: int, b: int | None = None,
-                 ) -> None:
+def _shape_check(lw: Lowerer, node: Apply, cond: Node, detail: str, a: int,
+                 b: int | None = None) -> None:
     """A call-time check ``cond`` whose failure names the op, the user's line and the shapes of
     buffers ``a`` and ``b``."""
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source, detail))
     nb = lw.buffers[b].ndim if b is not None else 0
-    lw.shape(ShapeLine("", cond, cid, shape_of(a), lw.buffers[a].ndim,
-                       shape_of(b) if b is not None else "", nb))
+    lw.require(cond, cid, shape_of(a), lw.buffers[a].ndim, shape_of(b) if b is not None else None,
+               nb)
 
 
-def _call(lw: Lowerer, node: Apply, header: str, call: str) -> None:
-    lw.need_header(header)
-    lw.emit(CallStep((f"if (int rc = {call}) return rc;",), node.op_label()))
+def _call(lw: Lowerer, node: Apply, fn: str, targs: tuple, args: tuple, reads: tuple,
+          out: int) -> None:
+    lw.need_header("kernels/nnet.hpp")
+    lw.emit(CallStep((KernelCall(fn, targs, args, reads, (out,), "rc"),), node.op_label()))
 
 
 # --- gather / scatter ------------------------------------------------------------------------
@@ -44,13 +59,12 @@ def lower_take(lw: Lowerer, node: Apply) -> None:
     x, idx = node.inputs
     xb, ib = lw.buffer_of(x), lw.buffer_of(idx)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    _shape_check(lw, node, f"{shape_of(xb)}[0] == {shape_of(ib)}[0]",
+    _shape_check(lw, node, Dim(xb, 0).eq(Dim(ib, 0)),
                  "the matrix and the index vector differ in length", xb, ib)
-    lw.set_shape(ob, [f"{shape_of(ib)}[0]"])
+    lw.set_shape(ob, [Dim(ib, 0)])
     cid = lw.check(CheckInfo("index", node.op_label(), node.source, "axis 1"))
-    ct, it = CXX_TYPE[x.dtype], CXX_TYPE[idx.dtype]
-    _call(lw, node, "kernels/nnet.hpp",
-          f"croton::take_along_last<{ct}, {it}>(B{xb}, B{ib}, B{ob}, err, {cid})")
+    _call(lw, node, "croton::take_along_last", (CXX_TYPE[x.dtype], CXX_TYPE[idx.dtype]),
+          (Buf(xb), Buf(ib), Buf(ob), Local("err"), Int(cid)), (xb, ib), ob)
 
 
 @lowering("take_along_last_grad")
@@ -58,18 +72,16 @@ def lower_take_grad(lw: Lowerer, node: Apply) -> None:
     g, idx, x = node.inputs
     gb, ib, xb = lw.buffer_of(g), lw.buffer_of(idx), lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    _shape_check(lw, node, f"{shape_of(gb)}[0] == {shape_of(ib)}[0] && "
-                 f"{shape_of(xb)}[0] == {shape_of(ib)}[0]",
+    _shape_check(lw, node, Dim(gb, 0).eq(Dim(ib, 0)) & Dim(xb, 0).eq(Dim(ib, 0)),
                  "the gradient, the index vector and the matrix differ in length", gb, xb)
-    lw.set_shape(ob, [f"{shape_of(xb)}[0]", f"{shape_of(xb)}[1]"])
+    lw.set_shape(ob, [Dim(xb, 0), Dim(xb, 1)])
     cid = lw.check(CheckInfo("index", node.op_label(), node.source, "axis 1"))
-    ct, it = CXX_TYPE[g.dtype], CXX_TYPE[idx.dtype]
-    _call(lw, node, "kernels/nnet.hpp",
-          f"croton::take_along_last_grad<{ct}, {it}>(B{gb}, B{ib}, B{ob}, err, {cid})")
+    _call(lw, node, "croton::take_along_last_grad", (CXX_TYPE[g.dtype], CXX_TYPE[idx.dtype]),
+          (Buf(gb), Buf(ib), Buf(ob), Local("err"), Int(cid)), (gb, ib), ob)
 
 
 # --- pooling -------------------------------------------------------------------------------------
-def _pool_setup(lw: Lowerer, node: Apply, xb: int, first_geo: int) -> tuple[str, list[str]]:
+def _pool_setup(lw: Lowerer, node: Apply, xb: int, first_geo: int) -> tuple[Node, list[Node]]:
     """The ``croton::PoolParams`` literal of a pooling node (window, stride and padding read from
     its int-vector inputs, constants or run-time values, checked here) and its pooled dims."""
     p = dict(node.params)
@@ -77,28 +89,29 @@ def _pool_setup(lw: Lowerer, node: Apply, xb: int, first_geo: int) -> tuple[str,
     x = node.inputs[0]
     entries = tuple(("v", first_geo + k, i) for k in range(3) for i in range(nd))
     exprs = dim_exprs(lw, node, entries, shape_of(xb), x.ndim)
-    name = f"F{xb}_pool{len(lw.shape_arrays)}"  # F<buf>_...: tracked as value-dependent
+    name = f"F{xb}_pool{len(lw.shape_arrays)}"
     lw.shape_arrays.append((name, 3 * nd))
     for i, e in enumerate(exprs):
-        lw.shape(ShapeLine(f"{name}[{i}]", e))
-    ws = [f"{name}[{i}]" for i in range(nd)]
-    st = [f"{name}[{nd + i}]" for i in range(nd)]
-    pd = [f"{name}[{2 * nd + i}]" for i in range(nd)]
+        lw.shape(ShapeLine(Slot(name, i), e))
+    ws = [Slot(name, i) for i in range(nd)]
+    st = [Slot(name, nd + i) for i in range(nd)]
+    pd = [Slot(name, 2 * nd + i) for i in range(nd)]
     ib = bool(p["ignore_border"])
-    conds = [f"{w} >= 1 && {s} >= 1 && {q} >= 0 && {q} < {w}" + ("" if ib else f" && {q} == 0")
-             for w, s, q in zip(ws, st, pd)]
+    conds = []
+    for w, s, q in zip(ws, st, pd):
+        conds += [w.ge(1), s.ge(1), q.ge(0), q.lt(w)] + ([] if ib else [q.eq(0)])
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "need ws >= 1, stride >= 1 and 0 <= pad < ws (pad only with "
                              "ignore_border=True); input shape and (ws, stride, pad)"))
-    lw.shape(ShapeLine("", " && ".join(conds), cid, shape_of(xb), x.ndim, name, 3 * nd))
+    lw.require(all_of(conds), cid, shape_of(xb), x.ndim, ArrayRef(name), 3 * nd)
     lead = 3 - nd
-    params = (f"croton::PoolParams{{{nd}, {{{', '.join(['1'] * lead + ws)}}}, "
-              f"{{{', '.join(['1'] * lead + st)}}}, {{{', '.join(['0'] * lead + pd)}}}, "
-              f"{POOL_MODES.index(p['mode'])}}}")
-    ibs = "true" if ib else "false"
-    pooled = [f"croton::pool_out_size({shape_of(xb)}[{x.ndim - nd + k}], {ws[k]}, {st[k]}, "
-              f"{pd[k]}, {ibs})" for k in range(nd)]
-    return params, [f"{shape_of(xb)}[{d}]" for d in range(x.ndim - nd)] + pooled
+    params = Braced("croton::PoolParams", (
+        Int(nd), Braced("", tuple([Int(1)] * lead + ws)), Braced("", tuple([Int(1)] * lead + st)),
+        Braced("", tuple([Int(0)] * lead + pd)), Int(POOL_MODES.index(p["mode"]))))
+    ibs = Lit("true" if ib else "false")
+    pooled: list[Node] = [Call("croton::pool_out_size", (
+        Dim(xb, x.ndim - nd + k), ws[k], st[k], pd[k], ibs)) for k in range(nd)]
+    return params, [Dim(xb, d) for d in range(x.ndim - nd)] + pooled
 
 
 @lowering("pool")
@@ -108,8 +121,8 @@ def lower_pool(lw: Lowerer, node: Apply) -> None:
     params, dims = _pool_setup(lw, node, xb, 1)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
     lw.set_shape(ob, dims)
-    _call(lw, node, "kernels/nnet.hpp",
-          f"croton::pool_forward<{CXX_TYPE[x.dtype]}>(B{xb}, B{ob}, {params})")
+    _call(lw, node, "croton::pool_forward", (CXX_TYPE[x.dtype],), (Buf(xb), Buf(ob), params),
+          (xb,), ob)
 
 
 @lowering("pool_grad")
@@ -124,18 +137,17 @@ def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
     ct = CXX_TYPE[node.outputs[0].dtype]
     if avg:
         expect, out_ref = pooled, xb
-        call = f"croton::pool_avg_grad<{ct}>(B{gb}, B{ob}, {params})"
+        fn, args, reads = "croton::pool_avg_grad", (Buf(gb), Buf(ob), params), (gb,)
     else:
         zb = bufs[1]
         grad_grad = node.op.name.endswith("max_grad_grad")
-        _shape_check(lw, node, " && ".join(f"{shape_of(zb)}[{d}] == {e}"
-                                            for d, e in enumerate(pooled)),
+        _shape_check(lw, node, all_of(Dim(zb, d).eq(e) for d, e in enumerate(pooled)),
                      "the pooled output does not have the pooled shape", zb, xb)
-        expect = [f"{shape_of(xb)}[{d}]" for d in range(ndim)] if grad_grad else pooled
+        expect = [Dim(xb, d) for d in range(ndim)] if grad_grad else pooled
         out_ref = zb if grad_grad else xb
-        call = (f"croton::pool_max_grad<{ct}>(B{xb}, B{zb}, B{gb}, B{ob}, {params}, "
-                f"{'true' if grad_grad else 'false'})")
-    _shape_check(lw, node, " && ".join(f"{shape_of(gb)}[{d}] == {e}" for d, e in enumerate(expect)),
+        fn, reads = "croton::pool_max_grad", (xb, zb, gb)
+        args = (Buf(xb), Buf(zb), Buf(gb), Buf(ob), params, Lit("true" if grad_grad else "false"))
+    _shape_check(lw, node, all_of(Dim(gb, d).eq(e) for d, e in enumerate(expect)),
                  "the gradient does not have the expected shape", gb, xb)
-    lw.set_shape(ob, [f"{shape_of(out_ref)}[{d}]" for d in range(ndim)])
-    _call(lw, node, "kernels/nnet.hpp", call)
+    lw.set_shape(ob, [Dim(out_ref, d) for d in range(ndim)])
+    _call(lw, node, fn, (ct,), args, reads, ob)

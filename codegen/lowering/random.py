@@ -11,45 +11,47 @@ Example::
     >>> from croton.tensor.random import RandomStreams
     >>> u = RandomStreams(1).uniform((3,))
     >>> plan = lower(Graph.make([], [u], [u.update])).plan
-    >>> [s for s in plan.steps if s.kind == 'call'][0].code[0].split('>')[0]
-    'if (const int rc = croton::rng::uniform<double, double, double'
+    >>> call = [s for s in plan.steps if s.kind == 'call'][0].code[0]
+    >>> call.fn, call.targs, call.writes, call.can_fail
+    ('croton::rng::uniform', ('double', 'double', 'double'), (3, 4), True)
 """
 
 from __future__ import annotations
 
+from croton.codegen.expr import Assign, Buf, Cast, Dim, Int, KernelCall, Lit, Local, Member, Node
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of, value_of
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import CallStep, ShapeLine
+from croton.codegen.plan import CallStep
 from croton.graph import Apply, Constant, Variable
 from croton.types import CXX_TYPE, TensorType
 
 
 def _size_exprs(lw: Lowerer, node: Apply, sizes: list[Variable], args: list[Variable],
-                params: dict) -> list[str]:
-    """C++ expressions of the sample's dimensions given by ``size`` (or by broadcasting)."""
+                params: dict) -> list[Node]:
+    """Expressions of the sample's dimensions given by ``size`` (or by broadcasting)."""
     if params["size_vector"]:
         (vec,) = sizes
         vb, nd = lw.buffer_of(vec), params["size_ndim"]
         cid = lw.check(CheckInfo("shape", node.op.name, node.source,
                                  f"size must have {nd} elements"))
-        lw.shape(ShapeLine("", f"{shape_of(vb)}[0] == {nd}", cid, shape_of(vb), 1))
+        lw.require(Dim(vb, 0).eq(nd), cid, shape_of(vb), 1)
         exprs = []
         for d in range(nd):  # a scalar view of each entry, read as a computed value
             entry = lw.new_buffer(TensorType(vec.dtype, ()), "view", -1, f"size[{d}]")
             ct = CXX_TYPE[vec.dtype]
-            lw.emit(CallStep((f"B{entry}.data = static_cast<{ct}*>(B{vb}.data) + "
-                              f"{d} * B{vb}.strides[0];",), f"size[{d}]"))
+            lw.emit(CallStep((Assign(Member(entry, "data"), Cast(f"{ct}*", Member(vb, "data"))
+                                     + Int(d) * Member(vb, "strides", Int(0))),), f"size[{d}]"))
             exprs.append(value_of(entry))
         return exprs
     if params["size_ndim"] >= 0:
-        return [str(int(v.data)) if isinstance(v, Constant) else value_of(lw.buffer_of(v))
+        return [Int(int(v.data)) if isinstance(v, Constant) else value_of(lw.buffer_of(v))
                 for v in sizes]
     nd = node.outputs[1].ndim
     exprs = []
     for d in range(nd):
         full = [(a, d - nd + a.ndim) for a in args
                 if d - nd + a.ndim >= 0 and not a.broadcastable[d - nd + a.ndim]]
-        exprs.append(f"{shape_of(lw.buffer_of(full[0][0]))}[{full[0][1]}]" if full else "1")
+        exprs.append(Dim(lw.buffer_of(full[0][0]), full[0][1]) if full else Int(1))
     return exprs
 
 
@@ -63,37 +65,37 @@ def lower_random(lw: Lowerer, node: Apply) -> None:
     arg_bufs = [lw.buffer_of(a) for a in args]
     cid = lw.check(CheckInfo("shape", name, node.source,
                              "the random generator state must be a uint64 vector of length 2"))
-    lw.shape(ShapeLine("", f"{shape_of(sb)}[0] == 2", cid, shape_of(sb), 1))
+    lw.require(Dim(sb, 0).eq(2), cid, shape_of(sb), 1)
     dims = _size_exprs(lw, node, sizes, args, params)
     if name == "random_permutation":
         n = args[0]
-        dims.append(str(int(n.data)) if isinstance(n, Constant) else value_of(arg_bufs[0]))
+        dims.append(Int(int(n.data)) if isinstance(n, Constant) else value_of(arg_bufs[0]))
     new_state, sample = node.outputs
     nb = lw.result_buffer(new_state, f"{name} state")
-    lw.set_shape(nb, ["2"])
+    lw.set_shape(nb, [Int(2)])
     ob = lw.result_buffer(sample, name)
     lw.set_shape(ob, dims)
     negative = lw.check(CheckInfo("shape", name, node.source, "size must be non-negative"))
     for d, e in enumerate(dims):
-        if not e.isdigit():
-            lw.shape(ShapeLine("", f"{shape_of(ob)}[{d}] >= 0", negative, shape_of(ob),
-                               sample.ndim))
+        if not isinstance(e, Int):
+            lw.require(Dim(ob, d).ge(0), negative, shape_of(ob), sample.ndim)
     bad = lw.check(CheckInfo("value", name, node.source, "invalid random sample"))
     out_ct = CXX_TYPE[sample.dtype]
-    head = f"B{sb}, B{nb}, B{ob}"
+    head = (Buf(sb), Buf(nb), Buf(ob))
+    err, failed = Local("err"), Int(bad)
     if name == "random_choice":
         a, p = args[0], (args[1] if params["has_p"] else None)
         p_ct = CXX_TYPE[p.dtype] if p is not None else "double"
-        p_arg = f"&B{arg_bufs[1]}" if p is not None else "nullptr"
-        call = (f"croton::rng::choice<{out_ct}, {CXX_TYPE[a.dtype]}, {p_ct}>({head}, "
-                f"B{arg_bufs[0]}, {'true' if a.ndim == 1 else 'false'}, {p_arg}, "
-                f"{'true' if params['replace'] else 'false'}, scratch, err, {bad})")
+        p_arg = Buf(arg_bufs[1], address=True) if p is not None else Lit("nullptr")
+        fn, targs = "croton::rng::choice", (out_ct, CXX_TYPE[a.dtype], p_ct)
+        rest_args = (Buf(arg_bufs[0]), Lit("true" if a.ndim == 1 else "false"), p_arg,
+                     Lit("true" if params["replace"] else "false"), Local("scratch"), err, failed)
     elif name == "random_permutation":
-        call = f"croton::rng::permutation<{out_ct}>({head}, err, {bad})"
+        fn, targs, rest_args = "croton::rng::permutation", (out_ct,), (err, failed)
     else:
-        kernel = name.removeprefix("random_")
-        types = ", ".join([out_ct] + [CXX_TYPE[a.dtype] for a in args])
-        operands = ", ".join(f"B{b}" for b in arg_bufs)
-        call = f"croton::rng::{kernel}<{types}>({head}, {operands}, err, {bad})"
+        fn = f"croton::rng::{name.removeprefix('random_')}"
+        targs = (out_ct, *(CXX_TYPE[a.dtype] for a in args))
+        rest_args = (*(Buf(b) for b in arg_bufs), err, failed)
     lw.need_header("kernels/random.hpp")
-    lw.emit(CallStep((f"if (const int rc = {call}) return rc;",), node.op_label()))
+    lw.emit(CallStep((KernelCall(fn, targs, head + rest_args, (sb, *arg_bufs), (nb, ob), "rc"),),
+                     node.op_label()))

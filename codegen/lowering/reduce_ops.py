@@ -13,17 +13,17 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.expr import Braced, Buf, Declare, Dim, Int, KernelCall, Lit, Local, chain
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.structured import check_not_empty, reduced_shape
-from croton.codegen.plan import CallStep, ShapeLine
+from croton.codegen.plan import CallStep
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
 
-def _int_array(name: str, values: tuple[int, ...]) -> str:
-    items = ", ".join(str(v) for v in values) or "0"
-    return f"const int32_t {name}[] = {{{items}}};"
+def _int_array(name: str, values: tuple[int, ...]) -> Declare:
+    return Declare(f"const int32_t {name}[]", Braced("", tuple(Int(v) for v in values or (0,))))
 
 
 @lowering("arg_reduce")
@@ -37,12 +37,13 @@ def lower_arg_reduce(lw: Lowerer, node: Apply) -> None:
     check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
                     f"attempt to get {node.op.name} of an empty sequence")
     lw.need_header("kernels/reduce.hpp")
-    is_max = "true" if node.op.name == "argmax" else "false"
+    is_max = node.op.name == "argmax"
     lw.emit(CallStep((
         _int_array("kept", kept),
         _int_array("red", axes),
-        f"croton::arg_reduce<{CXX_TYPE[x.dtype]}, {is_max}>(B{ib}, B{ob}, {len(kept)}, kept, "
-        f"{len(axes)}, red);",
+        KernelCall("croton::arg_reduce", (CXX_TYPE[x.dtype], is_max), (
+            Buf(ib), Buf(ob), Int(len(kept)), Local("kept"), Int(len(axes)), Local("red")),
+            (ib,), (ob,)),
     ), node.op_label()))
 
 
@@ -55,23 +56,20 @@ def lower_cumulative(lw: Lowerer, node: Apply) -> None:
     ib = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
     if axis is not None:
-        lw.set_shape(ob, [f"{shape_of(ib)}[{d}]" for d in range(x.ndim)])
+        lw.set_shape(ob, [Dim(ib, d) for d in range(x.ndim)])
     elif len(node.inputs) == 2:  # the flat walk laid out in the shape of the second input
         like = node.inputs[1]
         lb = lw.buffer_of(like)
-        lw.set_shape(ob, [f"{shape_of(lb)}[{d}]" for d in range(like.ndim)])
-        n_like = " * ".join(f"{shape_of(lb)}[{d}]" for d in range(like.ndim)) or "1"
-        n_x = " * ".join(f"{shape_of(ib)}[{d}]" for d in range(x.ndim)) or "1"
+        lw.set_shape(ob, [Dim(lb, d) for d in range(like.ndim)])
+        n_like = chain("*", (Dim(lb, d) for d in range(like.ndim)), Int(1))
+        n_x = chain("*", (Dim(ib, d) for d in range(x.ndim)), Int(1))
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "the flat input and the output shape differ in size"))
-        lw.shape(ShapeLine("", f"({n_x}) == ({n_like})", cid, shape_of(ib), x.ndim,
-                           shape_of(lb), like.ndim))
+        lw.require(n_x.eq(n_like), cid, shape_of(ib), x.ndim, shape_of(lb), like.ndim)
     else:
-        lw.set_shape(ob, [" * ".join(f"{shape_of(ib)}[{d}]" for d in range(x.ndim)) or "1"])
+        lw.set_shape(ob, [chain("*", (Dim(ib, d) for d in range(x.ndim)), Int(1))])
     lw.need_header("kernels/reduce.hpp")
-    is_prod = "true" if node.op.name == "cumprod" else "false"
-    reverse = "true" if params["reverse"] else "false"
-    lw.emit(CallStep((
-        f"croton::cumulate<{CXX_TYPE[x.dtype]}, {CXX_TYPE[out.dtype]}, {is_prod}>(B{ib}, B{ob}, "
-        f"{-1 if axis is None else axis}, {reverse});",
-    ), node.op_label()))
+    lw.emit(CallStep((KernelCall(
+        "croton::cumulate", (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "cumprod"),
+        (Buf(ib), Buf(ob), Int(-1 if axis is None else axis),
+         Lit("true" if params["reverse"] else "false")), (ib,), (ob,)),), node.op_label()))

@@ -1,24 +1,45 @@
 """Kernel generators of the shape and construction ops (``croton/ops/shape_ops.py``); the loops
 are in ``runtime/cpu/kernels/shape.hpp``.
 
-A symbolic dimension becomes a C++ int64 expression: a literal for a constant, ``B3.shape[1]``
-when it is ``shape_i`` of a lowered tensor (so it is known before any kernel runs), else the
-computed value, ``croton::value<int64_t>(B5)`` (element ``i`` of a vector:
-``croton::value<int64_t>(B5, i)``); shape lines that read values stay in place.
+A symbolic dimension becomes an int64 expression (``codegen/expr.py``): a literal for a
+constant, ``Dim(3, 1)`` when it is ``shape_i`` of a lowered tensor (so it is known before any
+kernel runs), else the computed value, ``Value(5)`` (element ``i`` of a vector:
+``Value(5, 'int64_t', Int(i))``); shape lines that read values stay in place.
 
 Example::
 
     >>> import croton.tensor as T
     >>> from croton.fgraph import Graph
     >>> from croton.codegen.lower import lower
+    >>> from croton.codegen.expr import cpp
     >>> x, n = T.dvector('x'), T.lscalar('n')
     >>> plan = lower(Graph.make([x, n], [T.reshape(x, (n, -1))])).plan
-    >>> [s.kind for s in plan.steps][-1], 'croton::value<int64_t>(B1)' in str(plan.steps)
-    ('elementwise', True)
+    >>> [s.kind for s in plan.steps][-1], cpp(plan.steps[0].expr)
+    ('elementwise', 'croton::value<int64_t>(B1)')
 """
 
 from __future__ import annotations
 
+from croton.codegen.expr import (
+    ArrayRef,
+    Buf,
+    Call,
+    Cast,
+    Declare,
+    Dim,
+    Int,
+    KernelCall,
+    Line,
+    Lit,
+    Local,
+    Member,
+    Node,
+    Slot,
+    Value,
+    all_of,
+    chain,
+    entry,
+)
 from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep, ShapeLine, ViewStep
@@ -26,42 +47,44 @@ from croton.graph import Apply, Constant, Variable
 from croton.types import CXX_TYPE, FLOAT_DTYPES
 
 HEADER = "kernels/shape.hpp"
+SCRATCH, ERR = Local("scratch"), Local("err")
 
 
-def scalar_expr(lw: Lowerer, var: Variable, ctype: str = "int64_t") -> str:
-    """C++ for the value of the scalar ``var``: a literal, a known shape, or a computed value."""
+def scalar_expr(lw: Lowerer, var: Variable, ctype: str = "int64_t") -> Node:
+    """The value of the scalar ``var``: a literal, a known shape, or a computed value."""
     if isinstance(var, Constant):
         value = var.data.reshape(()).item()
-        return f"int64_t({int(value)})" if ctype == "int64_t" else c_literal(value, "float64")
+        return Int(int(value), typed=True) if ctype == "int64_t" else Lit(
+            c_literal(value, "float64"))
     owner = var.owner
     if owner is not None and owner.op.name == "shape_i":
-        return f"{shape_of(lw.buffer_of(owner.inputs[0]))}[{dict(owner.params)['i']}]"
-    return f"croton::value<{ctype}>(B{lw.buffer_of(var)})"
+        return Dim(lw.buffer_of(owner.inputs[0]), dict(owner.params)["i"])
+    return Value(lw.buffer_of(var), ctype)
 
 
-def dim_exprs(lw: Lowerer, node: Apply, layout: tuple, src_shape: str | None = None,
-              ndim: int = 0) -> list[str]:
-    """One C++ int64 expression per layout entry; checks that shape vectors have the right
+def dim_exprs(lw: Lowerer, node: Apply, layout: tuple, src_shape: Node | None = None,
+              ndim: int = 0) -> list[Node]:
+    """One int64 expression per layout entry; checks that shape vectors have the right
     length (``src_shape``/``ndim`` name the tensor for the error message)."""
-    exprs: list[str] = []
+    exprs: list[Node] = []
     counts: dict[int, int] = {}
-    for d, entry in enumerate(layout):
-        if entry[0] == "c":
-            exprs.append(f"int64_t({int(entry[1])})")
-        elif entry[0] == "s":
-            exprs.append(scalar_expr(lw, node.inputs[entry[1]]))
-        elif entry[0] == "v":
-            var, i = node.inputs[entry[1]], entry[2]
-            counts[entry[1]] = counts.get(entry[1], 0) + 1
+    for d, entry_ in enumerate(layout):
+        if entry_[0] == "c":
+            exprs.append(Int(int(entry_[1]), typed=True))
+        elif entry_[0] == "s":
+            exprs.append(scalar_expr(lw, node.inputs[entry_[1]]))
+        elif entry_[0] == "v":
+            var, i = node.inputs[entry_[1]], entry_[2]
+            counts[entry_[1]] = counts.get(entry_[1], 0) + 1
             if isinstance(var, Constant):
-                exprs.append(f"int64_t({int(var.data[i])})")
+                exprs.append(Int(int(var.data[i]), typed=True))
             elif var.owner is not None and var.owner.op.name == "shape":
-                exprs.append(f"{shape_of(lw.buffer_of(var.owner.inputs[0]))}[{i}]")
+                exprs.append(Dim(lw.buffer_of(var.owner.inputs[0]), i))
             else:
                 lw.need_header(HEADER)  # croton::value(buffer, i)
-                exprs.append(f"croton::value<int64_t>(B{lw.buffer_of(var)}, {i})")
+                exprs.append(Value(lw.buffer_of(var), "int64_t", Int(i)))
         else:
-            exprs.append(f"{src_shape}[{d}]")
+            exprs.append(entry(src_shape, d))
     for j, n in counts.items():
         var = node.inputs[j]
         if isinstance(var, Constant) or (var.owner is not None and var.owner.op.name == "shape"):
@@ -69,18 +92,23 @@ def dim_exprs(lw: Lowerer, node: Apply, layout: tuple, src_shape: str | None = N
         vb = lw.buffer_of(var)
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  f"the shape vector (second) must have {n} elements"))
-        lw.shape(ShapeLine("", f"{shape_of(vb)}[0] == {n}", cid, src_shape or "", ndim,
-                           shape_of(vb), 1))
+        lw.require(Dim(vb, 0).eq(n), cid, src_shape, ndim, shape_of(vb), 1)
     return exprs
 
 
-def _shape_array(lw: Lowerer, owner_buf: int, exprs: list[str]) -> str:
+def _shape_array(lw: Lowerer, owner_buf: int, exprs: list[Node]) -> ArrayRef:
     """An int64 array ``F<owner_buf>_0`` holding ``exprs`` (for checks that print it)."""
     name = f"F{owner_buf}_0"
     lw.shape_arrays.append((name, len(exprs)))
     for d, e in enumerate(exprs):
-        lw.shape(ShapeLine(f"{name}[{d}]", e))
-    return name
+        lw.shape(ShapeLine(Slot(name, d), e))
+    return ArrayRef(name)
+
+
+def _call(lw: Lowerer, node: Apply, fn: str, targs: tuple, args: tuple, reads: tuple,
+          writes: tuple, fails: str = "") -> None:
+    lw.need_header(HEADER)
+    lw.emit(CallStep((KernelCall(fn, targs, args, reads, writes, fails),), node.op_label()))
 
 
 @lowering("reshape")
@@ -93,13 +121,12 @@ def lower_reshape(lw: Lowerer, node: Apply) -> None:
     requested = _shape_array(lw, dst, exprs)
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "cannot reshape an array of the first shape into the second"))
-    lw.shape(ShapeLine("", f"croton::infer_reshape(croton::numel({x.ndim}, {shape_of(src)}), "
-                           f"{requested}, {out.ndim})", cid,
-                       shape_of(src), x.ndim, requested, out.ndim))
-    lw.set_shape(dst, [f"{requested}[{d}]" for d in range(out.ndim)])
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"if (int rc = croton::reshape_into<{CXX_TYPE[x.dtype]}>(B{src}, B{dst}, "
-                      f"scratch, err)) return rc;",), node.op_label()))
+    numel = Call("croton::numel", (Int(x.ndim), shape_of(src)))
+    lw.require(Call("croton::infer_reshape", (numel, requested, Int(out.ndim))), cid,
+               shape_of(src), x.ndim, requested, out.ndim)
+    lw.set_shape(dst, [entry(requested, d) for d in range(out.ndim)])
+    _call(lw, node, "croton::reshape_into", (CXX_TYPE[x.dtype],),
+          (Buf(src), Buf(dst), SCRATCH, ERR), (src,), (dst,), "rc")
 
 
 @lowering("join")
@@ -115,18 +142,19 @@ def lower_join(lw: Lowerer, node: Apply) -> None:
             cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                      f"input {k} (second shape) differs from input 0 (first) "
                                      f"in dimension {d}"))
-            lw.shape(ShapeLine("", f"{shape_of(b)}[{d}] == {shape_of(first)}[{d}]", cid,
-                               shape_of(first), out.ndim, shape_of(b), out.ndim))
+            lw.require(Dim(b, d).eq(Dim(first, d)), cid, shape_of(first), out.ndim,
+                       shape_of(b), out.ndim)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [" + ".join(f"{shape_of(b)}[{d}]" for b in bufs) if d == axis
-                      else f"{shape_of(first)}[{d}]" for d in range(out.ndim)])
+    lw.set_shape(ob, [chain("+", (Dim(b, d) for b in bufs), Int(0)) if d == axis
+                      else Dim(first, d) for d in range(out.ndim)])
     lw.need_header(HEADER)
     dt = CXX_TYPE[out.dtype]
-    code = ["int64_t start = 0;"]
+    start = Local("start")
+    code: list[Node] = [Declare("int64_t start", Int(0))]
     for x, b in zip(node.inputs, bufs):
-        code.append(f"start = croton::copy_into_slice<{CXX_TYPE[x.dtype]}, {dt}>(B{b}, B{ob}, "
-                    f"{axis}, start);")
-    code.append("(void)start;")
+        code.append(KernelCall("croton::copy_into_slice", (CXX_TYPE[x.dtype], dt),
+                               (Buf(b), Buf(ob), Int(axis), start), (b,), (ob,), result=start))
+    code.append(Line("(void)start;"))
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
@@ -138,26 +166,27 @@ def lower_split(lw: Lowerer, node: Apply) -> None:
     src = lw.buffer_of(x)
     sizes = dim_exprs(lw, node, layout, shape_of(src), x.ndim)
     outs = [lw.alias(o, o.type, f"{node.op_label()}.{k}") for k, o in enumerate(node.outputs)]
-    total = " + ".join(f"({s})" for s in sizes) or "0"
-    cond = " && ".join([f"({s}) >= 0" for s in sizes] + [f"{total} == {shape_of(src)}[{axis}]"])
+    total = chain("+", sizes, Int(0))
+    cond = all_of([s.ge(0) for s in sizes] + [total.eq(Dim(src, axis))])
     listed = len(sizes) <= 8
-    arr = _shape_array(lw, outs[0], sizes) if listed else ""
+    arr = _shape_array(lw, outs[0], sizes) if listed else None
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              f"the split sizes{' (second)' if listed else ''} must be "
                              f"non-negative and add up to the length of axis {axis} of the "
                              f"input (first)"))
-    lw.shape(ShapeLine("", cond, cid, shape_of(src), x.ndim, arr, len(sizes) if listed else 0))
+    lw.require(cond, cid, shape_of(src), x.ndim, arr, len(sizes) if listed else 0)
     for ob, size in zip(outs, sizes):
-        lw.set_shape(ob, [size if d == axis else f"{shape_of(src)}[{d}]"
-                          for d in range(x.ndim)])
+        lw.set_shape(ob, [size if d == axis else Dim(src, d) for d in range(x.ndim)])
     lw.need_header(HEADER)
     ct = CXX_TYPE[x.dtype]
-    code = ["int64_t start = 0;"]
+    start = Local("start")
+    code: list[Node] = [Declare("int64_t start", Int(0))]
     for ob in outs:
-        code.append(f"B{ob} = croton::slice_axis<{ct}>(B{src}, {axis}, start, "
-                    f"B{ob}.shape[{axis}]);")
-        code.append(f"start += B{ob}.shape[{axis}];")
-    code.append("(void)start;")
+        code.append(KernelCall("croton::slice_axis", (ct,),
+                               (Buf(src), Int(axis), start, Dim(ob, axis)), (src,), (ob,),
+                               result=Buf(ob)))
+        code.append(Line("start += $0;", (Dim(ob, axis),)))
+    code.append(Line("(void)start;"))
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
@@ -167,18 +196,17 @@ def lower_repeat(lw: Lowerer, node: Apply) -> None:
     out = node.outputs[0]
     axis = dict(node.params)["axis"]
     xb, rb = lw.buffer_of(x), lw.buffer_of(r)
-    n = f"{shape_of(xb)}[{axis}]"
+    n = Dim(xb, axis)
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              f"repeats (second shape) must be non-negative counts, one per "
                              f"element along axis {axis} of the input (first) or a single one"))
-    lw.shape(ShapeLine("", f"croton::value_repeats_ok(B{rb}, {n})", cid, shape_of(xb), x.ndim,
-                       shape_of(rb), 1))
+    lw.require(Call("croton::value_repeats_ok", (Buf(rb), n)), cid, shape_of(xb), x.ndim,
+               shape_of(rb), 1)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [f"croton::value_repeat_total(B{rb}, {n})" if d == axis
-                      else f"{shape_of(xb)}[{d}]" for d in range(x.ndim)])
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"croton::repeat_along<{CXX_TYPE[x.dtype]}>(B{xb}, B{rb}, {axis}, "
-                      f"B{ob});",), node.op_label()))
+    lw.set_shape(ob, [Call("croton::value_repeat_total", (Buf(rb), n)) if d == axis
+                      else Dim(xb, d) for d in range(x.ndim)])
+    _call(lw, node, "croton::repeat_along", (CXX_TYPE[x.dtype],),
+          (Buf(xb), Buf(rb), Int(axis), Buf(ob)), (xb, rb), (ob,))
 
 
 @lowering("repeat_sum")
@@ -188,11 +216,9 @@ def lower_repeat_sum(lw: Lowerer, node: Apply) -> None:
     axis = dict(node.params)["axis"]
     gb, rb = lw.buffer_of(g), lw.buffer_of(r)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [scalar_expr(lw, n) if d == axis else f"{shape_of(gb)}[{d}]"
-                      for d in range(g.ndim)])
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"croton::repeat_sum<{CXX_TYPE[out.dtype]}>(B{gb}, B{rb}, {axis}, "
-                      f"B{ob});",), node.op_label()))
+    lw.set_shape(ob, [scalar_expr(lw, n) if d == axis else Dim(gb, d) for d in range(g.ndim)])
+    _call(lw, node, "croton::repeat_sum", (CXX_TYPE[out.dtype],),
+          (Buf(gb), Buf(rb), Int(axis), Buf(ob)), (gb, rb), (ob,))
 
 
 @lowering("shape")
@@ -200,11 +226,11 @@ def lower_shape(lw: Lowerer, node: Apply) -> None:
     (x,) = node.inputs
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.set_shape(ob, [str(x.ndim)])
-    code = [f"int64_t* const p = static_cast<int64_t*>(B{ob}.data);"]
-    code += [f"p[{d}] = {shape_of(xb)}[{d}];" for d in range(x.ndim)]
-    code.append("(void)p;")
-    lw.emit(CallStep(tuple(code), node.op_label()))
+    lw.set_shape(ob, [Int(x.ndim)])
+    code: list[Node] = [Declare("int64_t* const p", Cast("int64_t*", Member(ob, "data")))]
+    code += [Line(f"p[{d}] = $0;", (Dim(xb, d),)) for d in range(x.ndim)]
+    code.append(Line("(void)p;"))
+    lw.emit(CallStep(tuple(code), node.op_label(), glue_writes=(ob,)))
 
 
 @lowering("arange")
@@ -215,10 +241,10 @@ def lower_arange(lw: Lowerer, node: Apply) -> None:
     start, stop, step = (scalar_expr(lw, v, vt) for v in node.inputs)
     ob = lw.result_buffer(out, node.op_label())
     lw.need_header(HEADER)
-    lw.set_shape(ob, [f"croton::arange_length<{vt}>({start}, {stop}, {step})"])
+    lw.set_shape(ob, [Call("croton::arange_length", (start, stop, step), (vt,))])
     cid = lw.check(CheckInfo("value", node.op_label(), node.source, "invalid step"))
-    lw.emit(CallStep((f"if (int rc = croton::arange_fill<{CXX_TYPE[out.dtype]}, {vt}>({start}, "
-                      f"{step}, B{ob}, err, {cid})) return rc;",), node.op_label()))
+    _call(lw, node, "croton::arange_fill", (CXX_TYPE[out.dtype], vt),
+          (start, step, Buf(ob), ERR, Int(cid)), (), (ob,), "rc")
 
 
 def _check_non_negative(lw: Lowerer, node: Apply, ob: int, ndim: int) -> None:
@@ -226,8 +252,7 @@ def _check_non_negative(lw: Lowerer, node: Apply, ob: int, ndim: int) -> None:
         return
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "negative dimensions are not allowed"))
-    cond = " && ".join(f"{shape_of(ob)}[{d}] >= 0" for d in range(ndim))
-    lw.shape(ShapeLine("", cond, cid, shape_of(ob), ndim))
+    lw.require(all_of(Dim(ob, d).ge(0) for d in range(ndim)), cid, shape_of(ob), ndim)
 
 
 @lowering("alloc")
@@ -245,11 +270,10 @@ def lower_alloc(lw: Lowerer, node: Apply) -> None:
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  f"the value (first shape) does not match the requested shape "
                                  f"(second) in dimension {lead + j}"))
-        lw.shape(ShapeLine("", f"{shape_of(vb)}[{j}] == {shape_of(ob)}[{lead + j}]", cid,
-                           shape_of(vb), v.ndim, shape_of(ob), out.ndim))
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"croton::broadcast_copy<{CXX_TYPE[v.dtype]}, {CXX_TYPE[out.dtype]}>("
-                      f"B{vb}, B{ob});",), node.op_label()))
+        lw.require(Dim(vb, j).eq(Dim(ob, lead + j)), cid, shape_of(vb), v.ndim, shape_of(ob),
+                   out.ndim)
+    _call(lw, node, "croton::broadcast_copy", (CXX_TYPE[v.dtype], CXX_TYPE[out.dtype]),
+          (Buf(vb), Buf(ob)), (vb,), (ob,))
 
 
 @lowering("eye")
@@ -259,9 +283,7 @@ def lower_eye(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, [n, m])
     _check_non_negative(lw, node, ob, 2)
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"croton::eye_fill<{CXX_TYPE[out.dtype]}>(B{ob}, {k});",),
-                     node.op_label()))
+    _call(lw, node, "croton::eye_fill", (CXX_TYPE[out.dtype],), (Buf(ob), k), (), (ob,))
 
 
 @lowering("alloc_diag")
@@ -273,11 +295,10 @@ def lower_alloc_diag(lw: Lowerer, node: Apply) -> None:
     if len(node.inputs) == 3:
         lw.set_shape(ob, [scalar_expr(lw, node.inputs[1]), scalar_expr(lw, node.inputs[2])])
     else:
-        side = f"{shape_of(vb)}[0] + {abs(k)}"
+        side = Dim(vb, 0) + abs(k)
         lw.set_shape(ob, [side, side])
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"croton::alloc_diag<{CXX_TYPE[out.dtype]}>(B{vb}, B{ob}, {k});",),
-                     node.op_label()))
+    _call(lw, node, "croton::alloc_diag", (CXX_TYPE[out.dtype],), (Buf(vb), Buf(ob), Int(k)),
+          (vb,), (ob,))
 
 
 @lowering("extract_diag")
@@ -287,10 +308,9 @@ def lower_extract_diag(lw: Lowerer, node: Apply) -> None:
     k = dict(node.params)["k"]
     xb = lw.buffer_of(x)
     dst = lw.alias(out, out.type, node.op_label())
-    lw.set_shape(dst, [f"croton::diag_length({shape_of(xb)}[0], {shape_of(xb)}[1], {k})"])
-    lw.need_header(HEADER)
-    lw.emit(CallStep((f"croton::diag_view<{CXX_TYPE[x.dtype]}>(B{xb}, B{dst}, {k});",),
-                     node.op_label()))
+    lw.set_shape(dst, [Call("croton::diag_length", (Dim(xb, 0), Dim(xb, 1), Int(k)))])
+    _call(lw, node, "croton::diag_view", (CXX_TYPE[x.dtype],), (Buf(xb), Buf(dst), Int(k)),
+          (xb,), (dst,))
 
 
 @lowering("rebroadcast")
@@ -303,9 +323,9 @@ def lower_rebroadcast(lw: Lowerer, node: Apply) -> None:
             cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                      f"dimension {d} is declared broadcastable and must have "
                                      f"length 1"))
-            lw.shape(ShapeLine("", f"{shape_of(src)}[{d}] == 1", cid, shape_of(src), x.ndim))
+            lw.require(Dim(src, d).eq(1), cid, shape_of(src), x.ndim)
     dst = lw.alias(out, out.type, node.op_label())
-    lw.set_shape(dst, [f"{shape_of(src)}[{d}]" for d in range(x.ndim)])
+    lw.set_shape(dst, [Dim(src, d) for d in range(x.ndim)])
     lw.emit(ViewStep(src, dst, tuple(range(x.ndim))))
 
 
@@ -321,8 +341,7 @@ def lower_specify_shape(lw: Lowerer, node: Apply) -> None:
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "the input's shape (first) differs from the specified shape "
                                  "(second)"))
-        cond = " && ".join(f"{shape_of(src)}[{d}] == {want}[{d}]"
-                           for d, e in enumerate(layout) if e[0] != "n")
-        lw.shape(ShapeLine("", cond, cid, shape_of(src), x.ndim, want, x.ndim))
-    lw.set_shape(dst, [f"{shape_of(src)}[{d}]" for d in range(x.ndim)])
+        cond = all_of(Dim(src, d).eq(entry(want, d)) for d, e in enumerate(layout) if e[0] != "n")
+        lw.require(cond, cid, shape_of(src), x.ndim, want, x.ndim)
+    lw.set_shape(dst, [Dim(src, d) for d in range(x.ndim)])
     lw.emit(ViewStep(src, dst, tuple(range(x.ndim))))

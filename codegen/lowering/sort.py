@@ -13,7 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.lower import Lowerer, shape_of
+from croton.codegen.expr import Buf, Dim, Int, KernelCall, Local
+from croton.codegen.lower import Lowerer
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep
 from croton.graph import Apply
@@ -26,9 +27,9 @@ def lower_sort(lw: Lowerer, node: Apply) -> None:
     out = node.outputs[0]
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [f"{shape_of(xb)}[{d}]" for d in range(x.ndim)])
+    lw.set_shape(ob, [Dim(xb, d) for d in range(x.ndim)])
     lw.need_header("kernels/sort.hpp")
-    arg = "true" if node.op.name == "argsort" else "false"
-    lw.emit(CallStep((f"if (int rc = croton::sort_along<{CXX_TYPE[x.dtype]}, "
-                      f"{CXX_TYPE[out.dtype]}, {arg}>(B{xb}, B{ob}, {dict(node.params)['axis']}, "
-                      f"scratch, err)) return rc;",), node.op_label()))
+    targs = (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "argsort")
+    lw.emit(CallStep((KernelCall("croton::sort_along", targs, (
+        Buf(xb), Buf(ob), Int(dict(node.params)["axis"]), Local("scratch"), Local("err")),
+        (xb,), (ob,), "rc"),), node.op_label()))

@@ -13,32 +13,33 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.expr import Dim, Int, Node, chain, entry
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import DotStep, ReduceStep, ShapeLine, ShapeValueStep, ViewStep
+from croton.codegen.plan import DotStep, ReduceStep, ShapeValueStep, ViewStep
 from croton.codegen.reduction import reduction_code
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
 
-def reduced_shape(lw: Lowerer, out_buf: int, shape: str, ndim: int,
+def reduced_shape(lw: Lowerer, out_buf: int, shape: Node, ndim: int,
                   axes: tuple[int, ...]) -> tuple[int, ...]:
     """Set ``out_buf``'s shape to the kept dims of ``shape`` (an int64 array of ``ndim``
-    entries) and return the kept axes."""
+    entries: ``ShapeOf`` or ``ArrayRef``) and return the kept axes."""
     kept = tuple(d for d in range(ndim) if d not in axes)
-    lw.set_shape(out_buf, [f"{shape}[{d}]" for d in kept])
+    lw.set_shape(out_buf, [entry(shape, d) for d in kept])
     return kept
 
 
-def check_not_empty(lw: Lowerer, label: str, source: str, shape: str, ndim: int,
+def check_not_empty(lw: Lowerer, label: str, source: str, shape: Node, ndim: int,
                     axes: tuple[int, ...], detail: str) -> None:
     """A run-time ValueError naming ``label`` and the user's line when the reduced axes of
     ``shape`` hold no element (a reduction with no identity: max, min, argmax...)."""
     if not axes:
         return
-    n = " * ".join(f"{shape}[{d}]" for d in axes)
+    n = chain("*", (entry(shape, d) for d in axes), Int(1))
     cid = lw.check(CheckInfo("empty_reduce", label, source, detail))
-    lw.shape(ShapeLine("", f"({n}) > 0", cid, shape, ndim))
+    lw.require(n.gt(0), cid, shape, ndim)
 
 
 @lowering("reduce")
@@ -64,13 +65,10 @@ def lower_dot(lw: Lowerer, node: Apply) -> None:
     out = node.outputs[0]
     ab, bb = lw.buffer_of(a), lw.buffer_of(b)
     ob = lw.result_buffer(out, "dot")
-    inner_a = f"{shape_of(ab)}[{a.ndim - 1}]"
-    inner_b = f"{shape_of(bb)}[0]"
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
-    lw.shape(ShapeLine("", f"{inner_a} == {inner_b}", cid,
-                       shape_of(ab), a.ndim, shape_of(bb), b.ndim))
-    lw.set_shape(ob, ([f"{shape_of(ab)}[0]"] if a.ndim == 2 else [])
-                 + ([f"{shape_of(bb)}[1]"] if b.ndim == 2 else []))
+    lw.require(Dim(ab, a.ndim - 1).eq(Dim(bb, 0)), cid, shape_of(ab), a.ndim, shape_of(bb),
+               b.ndim)
+    lw.set_shape(ob, ([Dim(ab, 0)] if a.ndim == 2 else []) + ([Dim(bb, 1)] if b.ndim == 2 else []))
     lw.emit(DotStep(ab, bb, ob, CXX_TYPE[out.dtype], a.ndim, b.ndim))
 
 
@@ -81,7 +79,7 @@ def lower_dimshuffle(lw: Lowerer, node: Apply) -> None:
     src = lw.buffer_of(x)
     dst = lw.alias(out, out.type, node.op_label())
     order = tuple(-1 if d == "x" else d for d in dict(node.params)["order"])
-    lw.set_shape(dst, ["1" if d < 0 else f"{shape_of(src)}[{d}]" for d in order])
+    lw.set_shape(dst, [Int(1) if d < 0 else Dim(src, d) for d in order])
     lw.emit(ViewStep(src, dst, order))
 
 
@@ -90,4 +88,4 @@ def lower_shape_i(lw: Lowerer, node: Apply) -> None:
     (x,) = node.inputs
     src = lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.emit(ShapeValueStep(ob, f"{shape_of(src)}[{dict(node.params)['i']}]"))
+    lw.emit(ShapeValueStep(ob, Dim(src, dict(node.params)["i"])))

@@ -15,57 +15,78 @@ Example::
 
 from __future__ import annotations
 
+from croton.codegen.expr import (
+    Braced,
+    Buf,
+    Call,
+    Declare,
+    Dim,
+    Int,
+    KernelCall,
+    Lit,
+    Local,
+    Node,
+)
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of, value_of
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import CallStep, ShapeLine
+from croton.codegen.plan import CallStep
 from croton.graph import Apply
 from croton.ops.subtensor import IndexSpec, adjacent, array_axes, is_ref, ref_index, view_type
 from croton.types import CXX_TYPE, TensorType
 
 HEADER = "kernels/subtensor.hpp"
+ERR, SCRATCH = Local("err"), Local("scratch")
+TRUE, FALSE = Lit("true"), Lit("false")
+
+
+def _view_call(method: str, *args: Node, fails: str = "", writes: tuple = ()) -> KernelCall:
+    """A method of the ``croton::subtensor::View v`` the view code builds."""
+    return KernelCall(f"v.{method}", (), args, (), writes, fails)
 
 
 class _Index:
-    """The C++ pieces of one node's index: bound expressions, the view's shape and code."""
+    """The pieces of one node's index: bound expressions, the view's shape and code."""
 
     def __init__(self, lw: Lowerer, node: Apply, spec: IndexSpec, extra_bufs: list[int]) -> None:
         self.lw, self.node, self.spec, self.extra_bufs = lw, node, spec, extra_bufs
 
-    def bound(self, b, default: str = "0") -> tuple[str, str]:
-        """(has, value) C++ expressions of a bound."""
+    def bound(self, b) -> tuple[Node, Node]:
+        """(has, value) expressions of a bound."""
         if b is None:
-            return "false", default
+            return FALSE, Int(0)
         if is_ref(b):
-            return "true", value_of(self.extra_bufs[ref_index(b)])
-        return "true", f"INT64_C({b})"
+            return TRUE, value_of(self.extra_bufs[ref_index(b)])
+        return TRUE, Int(int(b), typed=True)
 
-    def step(self, b) -> str:
-        return "1" if b is None else self.bound(b)[1]
+    def step(self, b) -> Node:
+        return Int(1) if b is None else self.bound(b)[1]
 
-    def view_shape(self, src: int) -> list[str]:
-        """One C++ expression per dimension of the basic view of buffer ``src``."""
-        exprs, d = [], 0
+    def view_shape(self, src: int) -> list[Node]:
+        """One expression per dimension of the basic view of buffer ``src``."""
+        exprs: list[Node] = []
+        d = 0
         for t in self.spec:
             if t[0] == "newaxis":
-                exprs.append("1")
+                exprs.append(Int(1))
                 continue
             if t[0] == "slice":
                 hs, s = self.bound(t[1])
                 he, e = self.bound(t[2])
-                exprs.append(f"croton::subtensor::slice_length({shape_of(src)}[{d}], {hs}, {s}, "
-                             f"{he}, {e}, {self.step(t[3])})")
+                exprs.append(Call("croton::subtensor::slice_length",
+                                  (Dim(src, d), hs, s, he, e, self.step(t[3]))))
             elif t[0] == "array":
-                exprs.append(f"{shape_of(src)}[{d}]")
+                exprs.append(Dim(src, d))
             d += 1
         return exprs
 
-    def view_code(self, src: int, dst: int) -> list[str]:
+    def view_code(self, src: int, dst: int) -> list[Node]:
         """Statements that point buffer ``dst`` at the basic view of ``src`` (checking ints)."""
-        node, lines, d = self.node, [f"croton::subtensor::View v(B{src});"], 0
+        node, d = self.node, 0
+        lines: list[Node] = [Declare("croton::subtensor::View v", ctor=(Buf(src),))]
         step_check = -1
         for t in self.spec:
             if t[0] == "newaxis":
-                lines.append("v.newaxis();")
+                lines.append(_view_call("newaxis"))
                 continue
             if t[0] == "slice":
                 if is_ref(t[3]) and step_check < 0:
@@ -73,16 +94,16 @@ class _Index:
                                                          "slice step cannot be zero"))
                 hs, s = self.bound(t[1])
                 he, e = self.bound(t[2])
-                lines.append(f"if (int rc = v.slice(err, {step_check}, {hs}, {s}, {he}, {e}, "
-                             f"{self.step(t[3])})) return rc;")
+                lines.append(_view_call("slice", ERR, Int(step_check), hs, s, he, e,
+                                        self.step(t[3]), fails="rc"))
             elif t[0] == "int":
                 cid = self.lw.check(CheckInfo("index", node.op_label(), node.source, f"axis {d}"))
-                lines.append(f"if (int rc = v.index(err, {cid}, {self.bound(t[1])[1]})) "
-                             f"return rc;")
+                lines.append(_view_call("index", ERR, Int(cid), self.bound(t[1])[1],
+                                        fails="rc"))
             else:
-                lines.append("v.keep();")
+                lines.append(_view_call("keep"))
             d += 1
-        lines.append(f"v.store(B{dst});")
+        lines.append(_view_call("store", Buf(dst), writes=(dst,)))
         return lines
 
     def x_axis_of(self) -> dict[int, int]:
@@ -99,7 +120,7 @@ class _Index:
             d += 1
         return out
 
-    def region_shape(self, view: int, view_ndim: int) -> list[str]:
+    def region_shape(self, view: int, view_ndim: int) -> list[Node]:
         """The shape of ``view[arrays]`` (NumPy's advanced indexing), with broadcast checks."""
         lw, node = self.lw, self.node
         arrays = [self.extra_bufs[j] for j in self.spec.arrays()]
@@ -107,25 +128,24 @@ class _Index:
         nb = max(ndims)
         bshape = []
         for d in range(nb):
-            dims = [f"{shape_of(b)}[{d - (nb - n)}]" for b, n in zip(arrays, ndims)
-                    if d >= nb - n]
-            bshape.append(f"croton::subtensor::broadcast_length({', '.join(dims)})")
+            dims = [Dim(b, d - (nb - n)) for b, n in zip(arrays, ndims) if d >= nb - n]
+            bshape.append(Call("croton::subtensor::broadcast_length", tuple(dims)))
             if len(dims) > 1:
                 cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                          f"index arrays could not be broadcast together "
                                          f"(broadcast dim {d})"))
                 for b, n in zip(arrays, ndims):
                     if d >= nb - n:
-                        dim = f"{shape_of(b)}[{d - (nb - n)}]"
-                        lw.shape(ShapeLine("", f"{dim} == 1 || {dim} == {bshape[-1]}", cid,
-                                           shape_of(arrays[0]), ndims[0], shape_of(b), n))
+                        dim = Dim(b, d - (nb - n))
+                        lw.require(dim.eq(1) | dim.eq(bshape[-1]), cid,
+                                   shape_of(arrays[0]), ndims[0], shape_of(b), n)
         axes = array_axes(self.spec)
-        whole = [f"{shape_of(view)}[{d}]" for d in range(view_ndim)]
+        whole: list[Node] = [Dim(view, d) for d in range(view_ndim)]
         if adjacent(axes):
             return whole[:axes[0]] + bshape + whole[axes[-1] + 1:]
         return bshape + [w for d, w in enumerate(whole) if d not in axes]
 
-    def advanced_args(self) -> list[str]:
+    def advanced_args(self) -> list[Node]:
         """Declarations of ``idx``, ``axes`` and ``checks`` for the gather/scatter kernels."""
         lw, node = self.lw, self.node
         arrays = [self.extra_bufs[j] for j in self.spec.arrays()]
@@ -134,10 +154,14 @@ class _Index:
         cids = [lw.check(CheckInfo("index", node.op_label(), node.source, f"axis {x_axis[a]}"))
                 for a in axes]
         return [
-            f"const croton_buffer* const idx[] = {{{', '.join(f'&B{b}' for b in arrays)}}};",
-            f"const int32_t axes[] = {{{', '.join(map(str, axes))}}};",
-            f"const int32_t checks[] = {{{', '.join(map(str, cids))}}};",
+            Declare("const croton_buffer* const idx[]",
+                    Braced("", tuple(Buf(b, address=True) for b in arrays))),
+            Declare("const int32_t axes[]", Braced("", tuple(Int(a) for a in axes))),
+            Declare("const int32_t checks[]", Braced("", tuple(Int(c) for c in cids))),
         ]
+
+    def array_buffers(self) -> tuple[int, ...]:
+        return tuple(self.extra_bufs[j] for j in self.spec.arrays())
 
 
 def _start(lw: Lowerer, node: Apply, first_extra: int) -> _Index:
@@ -172,11 +196,13 @@ def lower_advanced_subtensor(lw: Lowerer, node: Apply) -> None:
     shape = index.region_shape(view, view_type(x.type, index.spec).ndim)
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, shape)
-    adj = "true" if adjacent(array_axes(index.spec)) else "false"
+    adj = TRUE if adjacent(array_axes(index.spec)) else FALSE
     k = len(index.spec.arrays())
-    lw.emit(CallStep(tuple(index.view_code(src, view) + index.advanced_args() + [
-        f"if (int rc = croton::subtensor::gather<{CXX_TYPE[x.dtype]}>(err, B{view}, {k}, idx, "
-        f"axes, checks, {adj}, B{ob}, scratch)) return rc;"]), node.op_label()))
+    gather = KernelCall("croton::subtensor::gather", (CXX_TYPE[x.dtype],), (
+        ERR, Buf(view), Int(k), Local("idx"), Local("axes"), Local("checks"), adj, Buf(ob),
+        SCRATCH), (view, *index.array_buffers()), (ob,), "rc")
+    lw.emit(CallStep(tuple(index.view_code(src, view) + index.advanced_args() + [gather]),
+                     node.op_label()))
 
 
 @lowering("inc_subtensor")
@@ -197,18 +223,20 @@ def lower_inc_subtensor(lw: Lowerer, node: Apply) -> None:
                              "the value's shape does not match the indexed region"))
     for d in range(y.ndim):
         if not y.broadcastable[d]:
-            lw.shape(ShapeLine("", f"{shape_of(yb)}[{d}] == {shape_of(region)}[{d}]", cid,
-                               shape_of(yb), y.ndim, shape_of(region), y.ndim))
+            lw.require(Dim(yb, d).eq(Dim(region, d)), cid, shape_of(yb), y.ndim,
+                       shape_of(region), y.ndim)
     code = index.view_code(ob, view)
     if k:
         code += index.advanced_args()
     else:
-        code += ["const croton_buffer* const* idx = nullptr;", "const int32_t* axes = nullptr;",
-                 "const int32_t* checks = nullptr;"]
-    is_set = "true" if node.op.name == "set_subtensor" else "false"
-    adj = "true" if k and adjacent(array_axes(index.spec)) else "false"
-    code.append(f"if (int rc = croton::subtensor::scatter<{CXX_TYPE[x.dtype]}, {is_set}>(err, "
-                f"B{view}, {k}, idx, axes, checks, {adj}, B{yb}, scratch)) return rc;")
+        code += [Declare("const croton_buffer* const* idx", Lit("nullptr")),
+                 Declare("const int32_t* axes", Lit("nullptr")),
+                 Declare("const int32_t* checks", Lit("nullptr"))]
+    is_set = node.op.name == "set_subtensor"
+    adj = TRUE if k and adjacent(array_axes(index.spec)) else FALSE
+    code.append(KernelCall("croton::subtensor::scatter", (CXX_TYPE[x.dtype], is_set), (
+        ERR, Buf(view), Int(k), Local("idx"), Local("axes"), Local("checks"), adj, Buf(yb),
+        SCRATCH), (yb, *index.array_buffers()), (view, ob), "rc"))
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
@@ -222,11 +250,14 @@ def lower_mask_nonzero(lw: Lowerer, node: Apply) -> None:
     cid = lw.check(CheckInfo("index", node.op_label(), node.source,
                              f"the axes from {axis} (a boolean mask must match their shape; the "
                              f"mask's length is given as the index)"))
-    lw.emit(CallStep((f"if (int rc = croton::subtensor::mask_count(err, {cid}, B{mb}, B{xb}, "
-                      f"{axis}, B{count})) return rc;",), "count of mask_nonzero"))
+    lw.emit(CallStep((KernelCall("croton::subtensor::mask_count", (), (
+        ERR, Int(cid), Buf(mb), Buf(xb), Int(axis), Buf(count)), (mb, xb), (count,), "rc"),),
+        "count of mask_nonzero"))
     outs = [lw.result_buffer(o, node.op_label()) for o in node.outputs]
     for ob in outs:
         lw.set_shape(ob, [value_of(count)])
     lw.emit(CallStep((
-        f"croton_buffer* const coords[] = {{{', '.join(f'&B{b}' for b in outs)}}};",
-        f"croton::subtensor::mask_coordinates(B{mb}, coords);"), node.op_label()))
+        Declare("croton_buffer* const coords[]", Braced("", tuple(Buf(b, address=True)
+                                                                  for b in outs))),
+        KernelCall("croton::subtensor::mask_coordinates", (), (Buf(mb), Local("coords")),
+                   (mb,), tuple(outs))), node.op_label()))

@@ -34,7 +34,7 @@ int call_impl(const croton_buffer* in, const croton_buffer* sh, croton::alloc_fn
   //    written to shared storage before the call can no longer fail
   if (!(B0.shape[1] == B1.shape[1] * 1)) return croton::fail_shape(err, 0, 4, B0.shape, 4, B1.shape);
 
-  if (!(B1.shape[2] > 0 && B0.shape[2] + 0 + 0 >= ((B1.shape[2] - 1) * 1 + 1) && B1.shape[3] > 0 && B0.shape[3] + 0 + 0 >= ((B1.shape[3] - 1) * 1 + 1))) return croton::fail_shape(err, 1, 4, B0.shape, 4, B1.shape);
+  if (!(B1.shape[2] > 0 && B0.shape[2] + 0 + 0 >= (B1.shape[2] - 1) * 1 + 1 && B1.shape[3] > 0 && B0.shape[3] + 0 + 0 >= (B1.shape[3] - 1) * 1 + 1)) return croton::fail_shape(err, 1, 4, B0.shape, 4, B1.shape);
 
   B3.shape[0] = B0.shape[0];
 

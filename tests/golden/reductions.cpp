@@ -57,7 +57,7 @@ int call_impl(const croton_buffer* in, const croton_buffer* sh, croton::alloc_fn
 
   F2_it[1] = B0.shape[1];
 
-  if (!((F2_it[0] * F2_it[1]) > 0)) return croton::fail_shape(err, 0, 2, F2_it, 0, nullptr);
+  if (!(F2_it[0] * F2_it[1] > 0)) return croton::fail_shape(err, 0, 2, F2_it, 0, nullptr);
 
   if (croton::array_bytes(0, B2.shape, int64_t(sizeof(float))) < 0) return croton::fail_too_big(err, 0, B2.shape);
   if (alloc(alloc_ctx, 0, 1, 0, B2.shape, &out[1]) != 0) return croton::fail_alloc(err);
@@ -69,7 +69,7 @@ int call_impl(const croton_buffer* in, const croton_buffer* sh, croton::alloc_fn
 
   B3.shape[0] = F3_it[0];
 
-  if (!((F3_it[1]) > 0)) return croton::fail_shape(err, 1, 2, F3_it, 0, nullptr);
+  if (!(F3_it[1] > 0)) return croton::fail_shape(err, 1, 2, F3_it, 0, nullptr);
 
   B4.shape[0] = B3.shape[0];
 

@@ -267,7 +267,7 @@ int call_impl(const croton_buffer* in, const croton_buffer* sh, croton::alloc_fn
 
   {  // subtensor{idx=[0, :]}
     croton::subtensor::View v(B0);
-    if (int rc = v.index(err, 0, INT64_C(0))) return rc;
+    if (int rc = v.index(err, 0, int64_t(0))) return rc;
     if (int rc = v.slice(err, -1, false, 0, false, 0, 1)) return rc;
     v.store(B2);
   }
@@ -322,7 +322,7 @@ if (croton::is_contiguous(B3) && croton::is_contiguous(B2)) {
   ScanSlot slots[1] = {};
   croton_buffer inner_in[2] = {};
   croton_buffer inner_out[1] = {};
-  ScanContext ctx{alloc, alloc_ctx, out, &scratch, slots, false, -1, 0, {}, {}};
+  ScanContext ctx = {alloc, alloc_ctx, out, &scratch, slots, false, -1, 0, {}, {}};
   {  // checks, state stores
     if (n > 0 && B0.shape[0] < n + 0) { const int64_t need = n + 0; return croton::fail_shape(err, 4, B0.ndim, B0.shape, 1, &need); }
     if (B4.shape[0] < 1) { const int64_t need = 1; return croton::fail_shape(err, 5, B4.ndim, B4.shape, 1, &need); }
