@@ -124,17 +124,20 @@ def codegen_templates_digest() -> str:
     import croton.codegen
 
     h = hashlib.sha256()
-    for path in sorted((Path(croton.codegen.__file__).parent / "templates").glob("*.j2")):
-        h.update(path.name.encode())
+    root = Path(croton.codegen.__file__).parent / "templates"
+    for path in sorted(root.rglob("*.j2")):  # the host driver and every target's loops
+        h.update(path.relative_to(root).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()
 
 
-def function_key_parts(source: str, toolchain: Toolchain | None = None) -> dict[str, object]:
+def function_key_parts(source: str, toolchain: Toolchain | None = None,
+                       target: str = "cpu") -> dict[str, object]:
     """Everything that changes the binary, by name (stored in meta.json; compared by
-    ``explain_cache_misses``). No paths of the cache, no labels, nothing process-specific."""
+    ``explain_cache_misses``). No paths of the cache, no labels, nothing process-specific.
+    ``target`` is the name of the ``codegen.target.Target`` the source was rendered for."""
     tc = toolchain or discover()
-    return {**tc.key_parts, "templates": codegen_templates_digest(),
+    return {**tc.key_parts, "target": target, "templates": codegen_templates_digest(),
             "build_templates": build_templates_digest(),
             "source": hashlib.sha256(source.encode()).hexdigest()}
 
@@ -143,9 +146,10 @@ def key_of(parts: dict) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def function_key(source: str, toolchain: Toolchain | None = None) -> str:
-    """sha256 over the source, the templates and the whole toolchain fingerprint."""
-    return key_of(function_key_parts(source, toolchain))
+def function_key(source: str, toolchain: Toolchain | None = None, target: str = "cpu") -> str:
+    """sha256 over the source, its target's name, the templates and the whole toolchain
+    fingerprint."""
+    return key_of(function_key_parts(source, toolchain, target))
 
 
 def module_name(key: str) -> str:
@@ -289,8 +293,9 @@ def _load(store: Cache, key: str, path: Path, timings: dict, t0: float) -> Build
     return BuildResult(mod, key, False, timings, store.entry_dir(key))
 
 
-def build_function(source: str, label: str = "") -> BuildResult:
-    """Compile one function's translation unit, or load it from the cache."""
+def build_function(source: str, label: str = "", target: str = "cpu") -> BuildResult:
+    """Compile one function's translation unit, rendered for the target named ``target``, or
+    load it from the cache."""
     from croton.build_tools.kernels import load_kernels
 
     load_blas()
@@ -298,7 +303,7 @@ def build_function(source: str, label: str = "") -> BuildResult:
     tc, primary = discover(), cache()
     load_kernels(primary, tc, lambda: writable_cache(primary))  # modules find it by soname
     t_kernels = time.perf_counter()
-    parts = function_key_parts(source, tc)
+    parts = function_key_parts(source, tc, target)
     key = key_of(parts)
     timings: dict[str, float] = {"key": time.perf_counter() - t_kernels}
     if t_kernels - t0 > 0.01:  # the process's first function (built the library if missing)
@@ -312,17 +317,17 @@ def build_function(source: str, label: str = "") -> BuildResult:
                 if result is not None:
                     result.cached = True
                     return result
-        target = writable_cache(primary)
-        if target is not primary and target not in stores:
-            stores.append(target)
-            path = target.lookup(key)
-            if path is not None and (result := _load(target, key, path, timings, t0)):
+        writable = writable_cache(primary)
+        if writable is not primary and writable not in stores:
+            stores.append(writable)
+            path = writable.lookup(key)
+            if path is not None and (result := _load(writable, key, path, timings, t0)):
                 result.cached = True
                 return result
         if config.explain_cache_misses and attempt == 0:
             _explain_miss(stores, key, parts, label)
-        path, built = _build(target, source, label, key, parts, tc, timings)
-        result = _load(target, key, path, timings, t0)
+        path, built = _build(writable, source, label, key, parts, tc, timings)
+        result = _load(writable, key, path, timings, t0)
         if result is not None:
             result.cached = not built
             return result

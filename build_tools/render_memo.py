@@ -86,6 +86,6 @@ def render_source(plan) -> str:
         with contextlib.suppress(OSError):
             make_private_dirs(memo.parent)
             tmp = memo.with_name(f".tmp-{os.getpid()}-{memo.name}")
-            tmp.write_text(build.function_key(source))
+            tmp.write_text(build.function_key(source, target=plan.target.name))
             os.replace(tmp, memo)
     return source

@@ -45,6 +45,7 @@ from croton.codegen.plan import (
     ShapeLine,
     UpdateTarget,
 )
+from croton.codegen.target import CPU, Target
 from croton.fgraph import Graph
 from croton.graph import Apply, Constant, Variable
 from croton.shared import SharedVariable
@@ -125,8 +126,9 @@ class Lowerer:
     ``emit(step)`` appends a kernel (allocating the buffers made since the last kernel first).
     """
 
-    def __init__(self, graph: Graph) -> None:
+    def __init__(self, graph: Graph, target: Target = CPU) -> None:
         self.graph = graph
+        self.target = target  # a scan's step is lowered for its caller's target
         self.profile = False
         self.top_level = False  # the function itself (not a scan step): gets a commit point
         self.inplace_value = {id(graph.updates[k][1]): k for k in graph.inplace_updates}
@@ -267,7 +269,7 @@ class Lowerer:
                 for op in operands):
             check = ALWAYS  # no strided loop nest to compile (most kernels of a function)
         step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check,
-                               tuple(extra_outputs), cost)
+                               tuple(extra_outputs), cost, self.target.may_thread)
         self.emit(step, into)
 
     def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
@@ -278,12 +280,9 @@ class Lowerer:
 
     # --- the whole function -------------------------------------------------------------------
     def lower_node(self, node: Apply) -> None:
-        from croton.codegen.lowering import LOWERINGS
+        from croton.codegen.lowering import generator_for
 
-        generator = LOWERINGS.get(node.op.kind)
-        if generator is None:
-            raise NotImplementedError(f"no kernel generator for op kind {node.op.kind!r}")
-        generator(self, node)
+        generator_for(node.op.kind, self.target)(self, node)
 
     def run(self) -> Lowered:
         g = self.graph
@@ -336,9 +335,10 @@ class Lowerer:
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
             checks=tuple((c.kind, c.op, c.detail) for c in self.checks),
+            target=self.target,
         )
         if g.inplace_updates and not nothing_can_fail_after_inplace(plan):
-            return Lowerer(dataclasses.replace(g, inplace_updates=())).run_with(
+            return Lowerer(dataclasses.replace(g, inplace_updates=()), self.target).run_with(
                 self.profile, self.top_level)
         if g.reuse_memory:
             plan = assign_workspace(plan)
@@ -354,10 +354,11 @@ class Lowerer:
         return self.run()
 
 
-def lower(graph: Graph, profile: bool = False) -> Lowered:
+def lower(graph: Graph, profile: bool = False, target: Target = CPU) -> Lowered:
     """Turn an optimized graph into the plan the templates print (with timing slots around
-    every kernel when ``profile``)."""
-    lowerer = Lowerer(graph)
+    every kernel when ``profile``), for ``target`` (``codegen/target.py``), which the plan
+    records."""
+    lowerer = Lowerer(graph, target)
     lowerer.profile = profile
     lowerer.top_level = True
     return lowerer.run()

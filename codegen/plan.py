@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from croton.codegen.expr import BufferRef, KernelCall, Node
+from croton.codegen.target import CPU, Target
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,10 @@ class ElementwiseStep:
     contiguous_check: Node | str  # condition for the flat fast path ("" never, "always")
     extra_outputs: tuple[ExtraOutput, ...] = ()
     cost: int = 1  # work per element in adds (OpRecord.cost summed): decides threading
+    # whether the loop may be shared by threads (the target's decision, ``Target.may_thread``);
+    # when it may, croton::parallel_for threads it if elements x cost exceeds the target's
+    # ``ParallelPolicy.min_work``
+    parallel: bool = True
     kind: str = "elementwise"
 
 
@@ -277,6 +282,8 @@ class FunctionPlan:
     # the run-time checks, printed as the function's check table (croton_function.checks):
     # (kind, op, detail) of each CheckInfo, by check index; no source line (not in the cache key)
     checks: tuple[tuple[str, str, str], ...] = ()
+    # the target it was lowered for: its templates print it (``codegen/target.py``)
+    target: Target = CPU
 
 
 @dataclass(frozen=True)
@@ -303,4 +310,5 @@ class FusedReduceStep:
     leading: Node | str = ""  # condition for the path reducing leading axes into a vector
     cost: int = 1  # work per element of the program, as ElementwiseStep.cost
     block_ctype: str = ""  # type of the partial sums inside a vectorized block (accumulate)
+    parallel: bool = True  # as ElementwiseStep.parallel
     kind: str = "fused_reduce"

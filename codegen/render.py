@@ -66,8 +66,9 @@ def environment() -> jinja2.Environment:
 
 
 def render_function(plan: FunctionPlan) -> str:
-    """The C++ translation unit of one function."""
-    return environment().get_template("function.cpp.j2").render(plan=plan)
+    """The C++ translation unit of one function: the host driver of ``plan.target``, which
+    imports the target's loop templates."""
+    return environment().get_template(plan.target.host_template).render(plan=plan)
 
 
 def render_template(name: str, **context) -> str:
@@ -79,7 +80,7 @@ def render_template(name: str, **context) -> str:
 def templates_digest() -> str:
     """A hash of every template, part of each cache key."""
     h = hashlib.sha256()
-    for path in sorted(TEMPLATE_DIR.glob("*.j2")):
-        h.update(path.name.encode())
+    for path in sorted(TEMPLATE_DIR.rglob("*.j2")):
+        h.update(path.relative_to(TEMPLATE_DIR).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -63,6 +63,8 @@ class Config:
     allow_gc: bool = True
     openmp: bool = True
     deterministic: str = "default"
+    #: The code-generation target (``croton/codegen/target.py``): ``cpu``, or a registered one.
+    target: str = "cpu"
 
     def compile_flags(self) -> str:
         """The C++ flags of generated code: ``optimization_flags``, with ``-march=native``

@@ -387,16 +387,17 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     from croton.build_tools.build import binding, build_function, log_compile_report
     from croton.build_tools.render_memo import render_source
     from croton.codegen.lower import lower
+    from croton.codegen.target import target_named
 
     t0 = time.perf_counter()
-    lowered = lower(optimized, profile=profile)
+    lowered = lower(optimized, profile=profile, target=target_named(config.target))
     t1 = time.perf_counter()
     source = render_source(lowered.plan)  # Jinja only on a memo miss
     t2 = time.perf_counter()
     spec.checks = lowered.checks
     # a scan's loop can run long on small data: its calls always let other threads run
     spec.always_release_gil = bool(lowered.plan.subfunctions)
-    result = build_function(source, label=spec.name)
+    result = build_function(source, label=spec.name, target=lowered.plan.target.name)
     native = binding()
     timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
     if config.profile_compile:

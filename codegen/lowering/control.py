@@ -92,7 +92,7 @@ def _compile_step(lw: Lowerer, spec, label: str) -> str:
     """Lower the inner graph (already optimized by the pipeline) into a ``SubFunction``;
     returns its C++ name."""
     inner = spec.inner
-    nested = Lowerer(inner)
+    nested = Lowerer(inner, lw.target)
     nested.checks = lw.checks  # the inner graph's errors name its ops and the user's lines
     nested.subfunctions = lw.subfunctions
     first = len(lw.checks)

@@ -124,7 +124,7 @@ def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[
         if compute.startswith("complex") or out_t.dtype.startswith("complex"):
             lw.uses_complex = True
         exprs = [leaf_expr[k] if kind == "in" else step_expr[k] for kind, k in args]
-        cexpr = rec.cpp.format(*[f"static_cast<{cty}>({e})" for e in exprs],
+        cexpr = rec.cpp_for(lw.target).format(*[f"static_cast<{cty}>({e})" for e in exprs],
                                T=CXX_TYPE[out_t.dtype])
         tname = f"v{j}"
         body.append(f"[[maybe_unused]] const {CXX_TYPE[out_t.dtype]} {tname} = "

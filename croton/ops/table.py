@@ -111,6 +111,24 @@ class OpRecord:
     # position belongs to, None for an input always computed (ifelse); nodes only one branch
     # reads run inside it (codegen/branches.py)
     branch_of: Callable[[dict, int], str | None] | None = None
+    # elemwise: the C++ expression for particular targets (target name -> expression as ``cpp``),
+    # read through ``cpp_for``; a target without an entry (nor its bases) uses ``cpp``
+    cpp_targets: dict[str, str] = field(default_factory=dict)
+
+    def cpp_for(self, target: Any) -> str | None:
+        """The elementwise C++ expression for ``target`` (a ``codegen.target.Target``): its own
+        (or its nearest base's) from ``cpp_targets``, else ``cpp``.
+
+        Example::
+
+            >>> from croton.codegen.target import CPU
+            >>> OPS["exp"].cpp_for(CPU) == OPS["exp"].cpp
+            True
+        """
+        for name in target.lineage():
+            if name in self.cpp_targets:
+                return self.cpp_targets[name]
+        return self.cpp
 
     def viewed(self, inputs: Sequence[Variable]) -> list[Variable]:
         """The inputs whose memory the outputs may share."""

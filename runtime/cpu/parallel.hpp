@@ -55,6 +55,20 @@ inline void parallel_for(int64_t n, int64_t work, Body&& body) {
   if (parallel_chunks(n, work, &run_chunk<B>, &body) == 0 && n > 0) run_chunk<B>(&body, 0, n, 0);
 }
 
+// body(0, n) on the calling thread: the loop of a target that does not thread (the plan decided
+// it; Target.threads == 1), compiled like one chunk of parallel_for.
+template <class Body>
+inline void serial_for(int64_t n, Body&& body) {
+  using B = std::remove_reference_t<Body>;
+  if (n > 0) run_chunk<B>(&body, 0, n, 0);
+}
+
+// parallel_reduce's result computed on the calling thread (one chunk).
+template <class Acc, class Chunk, class Combine>
+inline Acc serial_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& combine) {
+  return n > 0 ? combine(identity, chunk(int64_t(0), n)) : identity;
+}
+
 // The sum (or product: `combine`) of chunk(lo, hi) partial results over [0, n), threaded like
 // parallel_for; partials are combined in chunk order, so results do not vary run to run.
 template <class Acc, class Chunk, class Combine>

@@ -1,0 +1,108 @@
+"""The machine a function is compiled for: a frozen ``Target`` passed through
+``lower(graph, target)`` → ``render_function(plan)`` (templates chosen by ``plan.target``) →
+``build_function(source, target=...)`` (the target's name is part of the cache key).
+
+A target says what its code may use (vector width, threads, memory spaces, whether scratch is
+kept between calls), which templates print it (a device-neutral host driver, and per-target
+loop templates whose macros print the loop steps), and its parallel policy. ``CPU`` is the one
+real target today; CUDA is next (issue 15).
+
+Kernel generators can be specialised per target (``@lowering(kind, target="name")`` in
+``codegen/lowering``), and so can elementwise C++ expressions (``OpRecord.cpp_for(target)``).
+
+Example::
+
+    >>> from croton.codegen.target import CPU, target_named
+    >>> CPU.name, CPU.threads, CPU.may_thread, target_named("cpu") is CPU
+    ('cpu', None, True, True)
+    >>> serial = CPU.derive("cpu_serial_doc", threads=1)
+    >>> serial.may_thread, serial.step_macro("elementwise"), serial.step_macro("view")
+    (False, 'elementwise', None)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ParallelPolicy:
+    """When a loop is shared by threads: more than ``min_work`` units of work (elements x the
+    ops' cost in adds), split into ``chunks_per_thread`` chunks per thread (at most 64).
+
+    For the CPU target these are the runtime's values (``CROTON_OMP_MIN_WORK`` and the two chunks
+    per thread of ``runtime/cpu/parallel.hpp``; a test keeps them equal), which the generated
+    code's ``croton::parallel_for`` applies at run time, when the shapes are known. Python decides
+    per loop whether it may thread at all (``ElementwiseStep.parallel``)."""
+
+    min_work: int = 32768
+    chunks_per_thread: int = 2
+
+
+@dataclass(frozen=True)
+class Target:
+    """One code-generation target; see the module docstring.
+
+    ``step_macros`` maps a loop step's ``kind`` to the macro of ``loops_template`` that prints
+    it; the host driver (``host_template``) prints every other step itself (shapes, checks,
+    allocations, views, kernel calls, branches, scans) and the ABI entry."""
+
+    name: str
+    language: str = "c++17"
+    vector_bytes: int = 64  # widest SIMD register the code may assume (AVX-512: 64)
+    threads: int | None = None  # None: the runtime decides (the thread pool's size)
+    memory_spaces: tuple[str, ...] = ("host",)
+    keeps_scratch: bool = True  # the call's scratch arena is kept for the thread's next call
+    host_template: str = "function.cpp.j2"
+    loops_template: str = "cpu/loops.j2"
+    step_macros: tuple[tuple[str, str], ...] = (
+        ("elementwise", "elementwise"), ("reduce", "reduce"),
+        ("fused_reduce", "fused_reduce"), ("dot", "dot"))
+    parallel: ParallelPolicy = ParallelPolicy()
+    base: str | None = None  # the target this one derives from (its lowerings apply too)
+
+    @property
+    def may_thread(self) -> bool:
+        """True when loops may be shared by the thread pool."""
+        return self.threads != 1
+
+    def step_macro(self, kind: str) -> str | None:
+        """The loops template's macro printing steps of ``kind``; None: the host driver's."""
+        return dict(self.step_macros).get(kind)
+
+    def lineage(self) -> tuple[str, ...]:
+        """This target's name, then its bases' (most specific first)."""
+        names = [self.name]
+        base = self.base
+        while base is not None:
+            names.append(base)
+            base = TARGETS[base].base if base in TARGETS else None
+        return tuple(names)
+
+    def derive(self, name: str, **changes) -> Target:
+        """A variant of this target named ``name`` (registered, so config can name it)."""
+        return register_target(dataclasses.replace(self, name=name, base=self.name, **changes))
+
+
+TARGETS: dict[str, Target] = {}
+
+
+def register_target(target: Target) -> Target:
+    """Make ``target`` available by name (``target_named``, the ``target`` config flag)."""
+    existing = TARGETS.get(target.name)
+    if existing is not None and existing != target:
+        raise ValueError(f"a different target named {target.name!r} is already registered")
+    TARGETS[target.name] = target
+    return target
+
+
+def target_named(name: str) -> Target:
+    """The registered target called ``name``."""
+    try:
+        return TARGETS[name]
+    except KeyError:
+        raise ValueError(f"unknown target {name!r}: expected one of {sorted(TARGETS)}") from None
+
+
+CPU = register_target(Target("cpu"))
