@@ -152,3 +152,19 @@ def test_cpu_parallel_policy_is_the_runtimes():
     assert min_work and int(min_work.group(1)) == CPU.parallel.min_work
     chunks = re.search(r"int64_t chunks = (\d+) \* int64_t\(threads\);", header)
     assert chunks and int(chunks.group(1)) == CPU.parallel.chunks_per_thread
+
+
+def test_scratch_policy_is_the_targets(monkeypatch):
+    """A target that keeps no scratch between calls gives each call its own arena."""
+    CPU.derive("cpu_fresh_scratch", keeps_scratch=False)
+    x = T.dmatrix("x")
+    outs = [T.exp(x).sum(axis=0) * T.tanh(x).sum(axis=0), T.dot(x, x.T).sum()]
+    f = _compile_for("cpu_fresh_scratch", monkeypatch, [x], outs)
+    assert "thread_local croton::Scratch" not in f.source
+    assert "thread_local croton::Scratch" in _compile_for("cpu", monkeypatch, [x], outs).source
+    xv = np.random.default_rng(1).standard_normal((40, 30))
+    for _ in range(2):  # a second call starts from a fresh arena too
+        got = f(xv)
+        np.testing.assert_allclose(got[0], np.exp(xv).sum(axis=0) * np.tanh(xv).sum(axis=0),
+                                   rtol=1e-12)
+        np.testing.assert_allclose(got[1], (xv @ xv.T).sum(), rtol=1e-12)
