@@ -269,7 +269,7 @@ class Lowerer:
                 for op in operands):
             check = ALWAYS  # no strided loop nest to compile (most kernels of a function)
         step = ElementwiseStep(out_buf, CXX_TYPE[out_type.dtype], nd, tuple(operands), body, check,
-                               tuple(extra_outputs), cost, self.target.may_thread)
+                               tuple(extra_outputs), cost, self.target.loop_policy())
         self.emit(step, into)
 
     def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from croton.codegen.expr import BufferRef, KernelCall, Node
-from croton.codegen.target import CPU, Target
+from croton.codegen.target import CPU, ParallelPolicy, Target
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,10 @@ class ElementwiseStep:
     contiguous_check: Node | str  # condition for the flat fast path ("" never, "always")
     extra_outputs: tuple[ExtraOutput, ...] = ()
     cost: int = 1  # work per element in adds (OpRecord.cost summed): decides threading
-    # whether the loop may be shared by threads (the target's decision, ``Target.may_thread``);
-    # when it may, croton::parallel_for threads it if elements x cost exceeds the target's
-    # ``ParallelPolicy.min_work``
-    parallel: bool = True
+    # whether and how the loop may be shared by threads (the target's ``loop_policy()``): None
+    # runs it on the calling thread; else croton::parallel_for threads it when elements x cost
+    # exceeds the policy's ``min_work``
+    parallel: ParallelPolicy | None = ParallelPolicy()
     kind: str = "elementwise"
 
 
@@ -310,5 +310,5 @@ class FusedReduceStep:
     leading: Node | str = ""  # condition for the path reducing leading axes into a vector
     cost: int = 1  # work per element of the program, as ElementwiseStep.cost
     block_ctype: str = ""  # type of the partial sums inside a vectorized block (accumulate)
-    parallel: bool = True  # as ElementwiseStep.parallel
+    parallel: ParallelPolicy | None = ParallelPolicy()  # as ElementwiseStep.parallel
     kind: str = "fused_reduce"

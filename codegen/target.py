@@ -31,13 +31,20 @@ class ParallelPolicy:
     """When a loop is shared by threads: more than ``min_work`` units of work (elements x the
     ops' cost in adds), split into ``chunks_per_thread`` chunks per thread (at most 64).
 
-    For the CPU target these are the runtime's values (``CROTON_OMP_MIN_WORK`` and the two chunks
-    per thread of ``runtime/cpu/parallel.hpp``; a test keeps them equal), which the generated
-    code's ``croton::parallel_for`` applies at run time, when the shapes are known. Python decides
-    per loop whether it may thread at all (``ElementwiseStep.parallel``)."""
+    The defaults are the runtime's (``CROTON_OMP_MIN_WORK`` and the two chunks per thread of
+    ``runtime/cpu/parallel.hpp``; a test keeps them equal): a loop under them prints
+    ``croton::parallel_for(n, work, body)``, under another policy
+    ``croton::parallel_for_policy(min_work, chunks_per_thread, n, work, body)``. The comparison
+    itself runs when the shapes are known. Python decides per loop whether it may thread at all
+    and under which policy (``ElementwiseStep.parallel``, ``Target.loop_policy``)."""
 
     min_work: int = 32768
     chunks_per_thread: int = 2
+
+    @property
+    def runtime_default(self) -> bool:
+        """True when this is the runtime's own policy (the generated call need not name it)."""
+        return self == ParallelPolicy()
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,11 @@ class Target:
     def may_thread(self) -> bool:
         """True when loops may be shared by the thread pool."""
         return self.threads != 1
+
+    def loop_policy(self) -> ParallelPolicy | None:
+        """The policy of this target's loops (``ElementwiseStep.parallel``); None: they run on
+        the calling thread, without the thread pool."""
+        return self.parallel if self.may_thread else None
 
     def step_macro(self, kind: str) -> str | None:
         """The loops template's macro printing steps of ``kind``; None: the host driver's."""

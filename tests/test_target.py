@@ -42,8 +42,14 @@ def _expected(xv, bv):
 
 
 def _compile_for(target_name, monkeypatch, inputs, outputs):
+    """``croton.function`` under the ``target`` flag; its C++ built warning-free."""
     monkeypatch.setattr(config, "target", target_name)
-    return croton.function(inputs, outputs)
+    f = croton.function(inputs, outputs)
+    log = f.build.entry_dir / "build.log"
+    if log.exists():  # built now (not found in the cache)
+        text = log.read_text()
+        assert "-Wextra" in text and "warning" not in text.lower(), text
+    return f
 
 
 @pytest.fixture
@@ -88,9 +94,6 @@ def test_serial_target_compiles_without_the_thread_pool(serial_lowering, monkeyp
     assert "parallel_for" not in f.source and "parallel_reduce" not in f.source
     assert "croton::serial_for(" in f.source
     assert "croton::serial_reduce(" in f.source
-    if (f.build.entry_dir / "build.log").exists():  # built here, not loaded from the cache
-        log = (f.build.entry_dir / "build.log").read_text()
-        assert "-Wextra" in log and "warning" not in log.lower(), log
     for got, want in zip(f(xv, bv), _expected(xv, bv)):
         np.testing.assert_allclose(got, want, rtol=1e-12)
     # strided inputs take the loop nests' strided paths
@@ -150,7 +153,7 @@ def test_cpu_parallel_policy_is_the_runtimes():
     header = (RUNTIME_DIR / "cpu" / "parallel.hpp").read_text()
     min_work = re.search(r"#define CROTON_OMP_MIN_WORK (\d+)", header)
     assert min_work and int(min_work.group(1)) == CPU.parallel.min_work
-    chunks = re.search(r"int64_t chunks = (\d+) \* int64_t\(threads\);", header)
+    chunks = re.search(r"int chunks_per_thread = (\d+)\)", header)
     assert chunks and int(chunks.group(1)) == CPU.parallel.chunks_per_thread
 
 
@@ -168,3 +171,23 @@ def test_scratch_policy_is_the_targets(monkeypatch):
         np.testing.assert_allclose(got[0], np.exp(xv).sum(axis=0) * np.tanh(xv).sum(axis=0),
                                    rtol=1e-12)
         np.testing.assert_allclose(got[1], (xv @ xv.T).sum(), rtol=1e-12)
+
+
+def test_parallel_policy_is_printed_from_the_target(monkeypatch):
+    """A target's own threshold and chunking reach the generated calls; the CPU's, the runtime's
+    defaults, print the plain calls."""
+    from croton.codegen.target import ParallelPolicy
+
+    CPU.derive("cpu_eager_threads", parallel=ParallelPolicy(min_work=1024, chunks_per_thread=4))
+    x = T.dmatrix("x")
+    outs = [T.tanh(x) * 2.0, (x * x).sum(), T.exp(x).sum(axis=1)]
+    f = _compile_for("cpu_eager_threads", monkeypatch, [x], outs)
+    assert "croton::parallel_for_policy(1024, 4, " in f.source
+    assert "croton::parallel_reduce_policy(1024, 4, " in f.source
+    assert "croton::parallel_for(" not in f.source
+    assert "_policy(" not in _compile_for("cpu", monkeypatch, [x], outs).source
+    xv = np.random.default_rng(2).standard_normal((200, 300))
+    got = f(xv)
+    np.testing.assert_allclose(got[0], np.tanh(xv) * 2.0, rtol=1e-12)
+    np.testing.assert_allclose(got[1], (xv * xv).sum(), rtol=1e-12)
+    np.testing.assert_allclose(got[2], np.exp(xv).sum(axis=1), rtol=1e-12)

@@ -67,4 +67,4 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     lw.emit(FusedReduceStep(ob, CXX_TYPE[out.dtype], CXX_TYPE[in_type.dtype], acc,
                             in_type.ndim, kept, axes, tuple(operands), body, identity,
                             combine, omp, it.array, fast, leading, program_cost(program), block,
-                            lw.target.may_thread))
+                            lw.target.loop_policy()))

@@ -27,11 +27,14 @@ namespace croton {
 // chunks, or runs nothing and returns 0 when the work is too small to share or the pool is busy
 // (the caller then runs it alone). Kernels reach it through the templates below, which pass the
 // loop as a type-erased function, so each loop body is compiled once.
-__attribute__((noinline, noclone)) inline int parallel_chunks(int64_t n, int64_t work, ChunkFn fn,
-                                                             void* ctx) {
+// `min_work` and `chunks_per_thread` are the target's parallel policy (codegen/target.py:
+// ParallelPolicy); generated code passes them only when they differ from these defaults.
+__attribute__((noinline, noclone)) inline int parallel_chunks(
+    int64_t n, int64_t work, ChunkFn fn, void* ctx, int64_t min_work = CROTON_OMP_MIN_WORK,
+    int chunks_per_thread = 2) {
   const int threads = pool_threads();
-  if (work > CROTON_OMP_MIN_WORK && n > 1 && threads > 1) {
-    int64_t chunks = 2 * int64_t(threads);
+  if (work > min_work && n > 1 && threads > 1) {
+    int64_t chunks = int64_t(chunks_per_thread) * int64_t(threads);
     chunks = chunks < 64 ? chunks : 64;
     chunks = chunks < n ? chunks : n;
     if (ThreadPool::instance().run(n, int(chunks), fn, ctx)) return int(chunks);
@@ -55,6 +58,15 @@ inline void parallel_for(int64_t n, int64_t work, Body&& body) {
   if (parallel_chunks(n, work, &run_chunk<B>, &body) == 0 && n > 0) run_chunk<B>(&body, 0, n, 0);
 }
 
+// parallel_for under another parallel policy than the runtime's default (a target's own).
+template <class Body>
+inline void parallel_for_policy(int64_t min_work, int chunks_per_thread, int64_t n, int64_t work,
+                                Body&& body) {
+  using B = std::remove_reference_t<Body>;
+  if (parallel_chunks(n, work, &run_chunk<B>, &body, min_work, chunks_per_thread) == 0 && n > 0)
+    run_chunk<B>(&body, 0, n, 0);
+}
+
 // body(0, n) on the calling thread: the loop of a target that does not thread (the plan decided
 // it; Target.threads == 1), compiled like one chunk of parallel_for.
 template <class Body>
@@ -72,8 +84,8 @@ inline Acc serial_reduce(int64_t n, Acc identity, Chunk&& chunk, Combine&& combi
 // The sum (or product: `combine`) of chunk(lo, hi) partial results over [0, n), threaded like
 // parallel_for; partials are combined in chunk order, so results do not vary run to run.
 template <class Acc, class Chunk, class Combine>
-inline Acc parallel_reduce(int64_t n, int64_t work, Acc identity, Chunk&& chunk,
-                           Combine&& combine) {
+inline Acc parallel_reduce_policy(int64_t min_work, int chunks_per_thread, int64_t n, int64_t work,
+                                  Acc identity, Chunk&& chunk, Combine&& combine) {
   struct Context {
     Chunk* chunk;
     Acc partial[64];
@@ -83,7 +95,7 @@ inline Acc parallel_reduce(int64_t n, int64_t work, Acc identity, Chunk&& chunk,
     auto* context = static_cast<Context*>(c);
     context->partial[t] = (*context->chunk)(lo, hi);
   };
-  int used = parallel_chunks(n, work, run, &ctx);
+  int used = parallel_chunks(n, work, run, &ctx, min_work, chunks_per_thread);
   if (used == 0 && n > 0) {
     run(&ctx, 0, n, 0);
     used = 1;
@@ -91,6 +103,14 @@ inline Acc parallel_reduce(int64_t n, int64_t work, Acc identity, Chunk&& chunk,
   Acc acc = identity;
   for (int t = 0; t < used; ++t) acc = combine(acc, ctx.partial[t]);
   return acc;
+}
+
+// parallel_reduce_policy under the runtime's default policy.
+template <class Acc, class Chunk, class Combine>
+inline Acc parallel_reduce(int64_t n, int64_t work, Acc identity, Chunk&& chunk,
+                           Combine&& combine) {
+  return parallel_reduce_policy(CROTON_OMP_MIN_WORK, 2, n, work, identity,
+                                static_cast<Chunk&&>(chunk), static_cast<Combine&&>(combine));
 }
 
 // The sum (Op '+') or product ('*') of acc and value(i) over [lo, hi), vectorized: in blocks
