@@ -57,7 +57,9 @@ class Target:
 
     name: str
     language: str = "c++17"
-    vector_bytes: int = 64  # widest SIMD register the code may assume (AVX-512: 64)
+    # the SIMD width loops are laid out for (AVX2: 32); the CPU's loops leave the width to the
+    # compiler (-march), so nothing reads it yet: a CUDA target will (its vector loads)
+    vector_bytes: int = 32
     threads: int | None = None  # None: the runtime decides (the thread pool's size)
     memory_spaces: tuple[str, ...] = ("host",)
     keeps_scratch: bool = True  # the call's scratch arena is kept for the thread's next call
