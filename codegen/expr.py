@@ -311,14 +311,23 @@ class Declare(Node):
 
 
 @dataclass(frozen=True)
-class Line(Node):
-    """Glue C++ with holes: ``$0``, ``$1``... in ``text`` are ``args`` printed at render time
-    (no stage reads ``text``; its buffers are those of ``args``). ``can_fail``: it may return
-    an error."""
+class Not(Node):
+    """``!a``."""
 
-    text: str
-    args: tuple[Node, ...] = ()
-    can_fail: bool = False
+    a: Node
+
+
+@dataclass(frozen=True)
+class Guard(Node):
+    """``if (cond) return value;``: a run-time check of the glue between kernels (``value`` is
+    the error code, usually a ``croton::fail_*`` call). Always a statement that can fail."""
+
+    cond: Node
+    value: Node
+
+    @property
+    def can_fail(self) -> bool:
+        return True
 
 
 # --- the C++ printer (render time only) -----------------------------------------------------
@@ -372,13 +381,6 @@ def _declare(n: Declare) -> str:
     return f"{n.decl};" if n.value is None else f"{n.decl} = {cpp(n.value)};"
 
 
-def _line(n: Line) -> str:
-    text = n.text
-    for k in reversed(range(len(n.args))):  # $10 before $1
-        text = text.replace(f"${k}", cpp(n.args[k]))
-    return text
-
-
 _PRINT = {
     type(None): lambda n: "nullptr",
     str: lambda n: n,
@@ -395,13 +397,14 @@ _PRINT = {
     ArrayRef: lambda n: n.array,
     Call: lambda n: f"{n.fn}{_targs(n.targs)}({', '.join(cpp(a) for a in n.args)})",
     Bin: _bin,
+    Not: lambda n: f"!{cpp(n.a)}" if isinstance(n.a, Call | Local | Member) else f"!({cpp(n.a)})",
     Cond: lambda n: f"({cpp(n.c)}) ? ({cpp(n.a)}) : ({cpp(n.b)})",
     Cast: lambda n: f"static_cast<{n.ctype}>({cpp(n.a)})",
     Braced: lambda n: f"{n.type}{{{', '.join(cpp(i) for i in n.items)}}}",
     KernelCall: _kernel_call,
     Assign: lambda n: f"{cpp(n.target)} = {cpp(n.value)};",
     Declare: _declare,
-    Line: _line,
+    Guard: lambda n: f"if ({cpp(n.cond)}) return {cpp(n.value)};",
 }
 
 

@@ -91,12 +91,12 @@ class WorkspaceStep:
 @dataclass(frozen=True)
 class CallStep:
     """A structured kernel: statements (``codegen/expr.py``: ``KernelCall`` into
-    ``runtime/cpu/kernels``, ``Assign``, ``Declare``, ``Line``) printed at render time."""
+    ``runtime/cpu/kernels``, ``Assign``, ``Declare``, ``Guard``) printed at render time."""
 
     code: tuple[Node, ...]
     comment: str
     kind: str = "call"
-    glue_reads: tuple[int, ...] = ()  # buffers read / written by its glue (``Line``s)
+    glue_reads: tuple[int, ...] = ()  # buffers read / written by its glue (assignments, guards)
     glue_writes: tuple[int, ...] = ()
 
     @property

@@ -14,12 +14,13 @@ from croton.codegen.expr import (
     Call,
     Declare,
     Dim,
+    Guard,
     Int,
     KernelCall,
-    Line,
     Lit,
     Local,
     Member,
+    Not,
     ShapeOf,
     Slot,
     Value,
@@ -98,13 +99,13 @@ def test_call_step_reads_writes_and_can_fail():
         KernelCall("croton::copy_into_slice", ("float", "float"), (Buf(1), Buf(3)), (1,), (3,),
                    result=Local("start")),
         Assign(Member(4, "data"), Member(3, "data")),
-        Line("(void)start;"),
     ), "join")
     assert step.reads == {1} and step.writes == {3, 4}
     assert not step.can_fail
-    failing = CallStep((Line("if ($0.data == nullptr) return 1;", (Buf(2),), can_fail=True),),
-                       "glue")
+    failing = CallStep((Guard(Member(2, "data").eq(Lit("nullptr")), Int(1)),), "glue")
     assert failing.can_fail and cpp(failing.code[0]) == "if (B2.data == nullptr) return 1;"
+    negated = Guard(Not(Call("croton::same_shape", (Int(1), ShapeOf(2), ShapeOf(3)))), Int(1))
+    assert cpp(negated) == "if (!croton::same_shape(1, B2.shape, B3.shape)) return 1;"
     assert mentioned(failing) == {2}
     assert mentioned(step) == {1, 3, 4}
 

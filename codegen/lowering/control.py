@@ -22,19 +22,22 @@ from __future__ import annotations
 from croton.codegen.branches import branch_homes
 from croton.codegen.expr import (
     Assign,
+    Bin,
     Braced,
     Buf,
     Call,
     Cast,
+    Cond,
     Declare,
     Dim,
+    Guard,
     Int,
     KernelCall,
-    Line,
     Lit,
     Local,
     Member,
     Node,
+    Not,
     ShapeOf,
     Value,
     all_of,
@@ -115,11 +118,13 @@ def _row_expr(u: Node, tap: int, offset: int, backwards: bool, length: Node) -> 
     return length - 1 - r if backwards else r
 
 
-def _fail_rows(row0: Node, need: Node, cid: int, b: int, prefix: str = "") -> Line:
-    """``if (<prefix>row0 < need)``: fail check ``cid`` with buffer ``b``'s shape and ``need``."""
-    return Line(f"if ({prefix}$0 < $1) {{ const int64_t need = $1; return croton::fail_shape("
-                f"err, $2, $3, $4, 1, &need); }}",
-                (row0, need, Int(cid), Member(b, "ndim"), ShapeOf(b)), can_fail=True)
+def _fail_rows(row0: Node, need: Node, cid: int, b: int, only_if: Node | None = None) -> Guard:
+    """``if ([only_if &&] row0 < need)``: fail check ``cid`` with buffer ``b``'s shape and
+    ``need`` (``scan_fail_rows``, scan_support.cpp.j2)."""
+    short = row0.lt(need)
+    return Guard(short if only_if is None else Bin("&&", only_if, short),
+                 Call("scan_fail_rows", (Local("err"), Int(cid), Member(b, "ndim"), ShapeOf(b),
+                                         need)))
 
 
 EMPTY = Braced("", ())  # {}: a zero-initialized aggregate
@@ -166,8 +171,8 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
                                "step: shapes of this step's output and of the expected one")
     neg_cid = check("value", "n_steps must not be negative")
     declare = [Declare("const int64_t n", Value(n_buf)),
-               Line('if (n < 0) return croton::fail_value(err, $0, "negative n_steps");',
-                    (Int(neg_cid),), can_fail=True),
+               Guard(n.lt(0), Call("croton::fail_value", (Local("err"), Int(neg_cid),
+                                                          Lit('"negative n_steps"')))),
                Declare(f"ScanSlot slots[{max(n_out, 1)}]", EMPTY),
                Declare(f"croton_buffer inner_in[{max(len(inner_in), 1)}]", EMPTY),
                Declare(f"croton_buffer inner_out[{max(n_out, 1)}]", EMPTY),
@@ -180,7 +185,7 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
     for i, (q, b) in enumerate(zip(spec.seqs, seq_bufs)):
         cid = check("shape", f"sequence {i} (taps {list(q.taps)}) has fewer rows than the steps "
                              f"need: the sequence's shape and the rows needed")
-        code.append(_fail_rows(Dim(b, 0), n + (max(q.taps) + q.offset), cid, b, "n > 0 && "))
+        code.append(_fail_rows(Dim(b, 0), n + (max(q.taps) + q.offset), cid, b, n.gt(0)))
     for j, (q, b, st, sv) in enumerate(zip(spec.states, init_bufs, stores, stacked)):
         cid = check("shape", f"the initial value of output {j} (taps {list(q.taps)}) has fewer "
                              f"rows than its taps need: its shape and the rows needed")
@@ -243,8 +248,9 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
         KernelCall(function, (), (Local("inner_in"), Lit("nullptr"), Local("&scan_alloc"),
                                   Local("&ctx"), Local("inner_out"), Lit("nullptr"), Local("err")),
                    result=Local("const int rc")),
-        Line("if (rc != 0) return ctx.failed >= 0 ? croton::fail_shape(err, $0, ctx.ndim, "
-             "ctx.got, ctx.ndim, ctx.want) : rc;", (Int(shape_cid),), can_fail=True)]
+        Guard(Local("rc").ne(0), Cond(Local("ctx.failed").ge(0), Call("croton::fail_shape", (
+            Local("err"), Int(shape_cid), Local("ctx.ndim"), Local("ctx.got"), Local("ctx.ndim"),
+            Local("ctx.want"))), Local("rc")))]
     body: list = [CallStep(tuple(body_code), "one step",
                            glue_writes=tuple(stores + nitsots))]
     for acc, entries, v in zip(accums, spec.accums, accum_vars):
@@ -260,9 +266,10 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
             nd = row_t.ndim
             body.append(CallStep((
                 Assign(Buf(temp), _slot(k, "temp")), Assign(Buf(target), where),
-                Line("if (!croton::same_shape($0, $1, $2)) return croton::fail_shape(err, $3, "
-                     "$0, $1, $0, $2);", (Int(nd), ShapeOf(temp), ShapeOf(target),
-                                          Int(shape_cid)), can_fail=True)), "accumulate"))
+                Guard(Not(Call("croton::same_shape", (Int(nd), ShapeOf(temp), ShapeOf(target)))),
+                      Call("croton::fail_shape", (Local("err"), Int(shape_cid), Int(nd),
+                                                  ShapeOf(temp), Int(nd), ShapeOf(target))))),
+                "accumulate"))
             lw.emit_elementwise(target, target_t,
                                 [Operand(target, CXX_TYPE[v.dtype], "x0", "i"),
                                  Operand(temp, CXX_TYPE[row_t.dtype], "x1", "i")],
@@ -272,10 +279,9 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
     finish_code: list[Node] = []
     count_done = Local("scan_count")
     for i, b in enumerate(nitsots):
-        finish_code.append(Line(
-            "if ($0.data == nullptr) { const int64_t zeros[CROTON_MAX_NDIM] = {}; if (scan_stack("
-            "&ctx, slots[$1], $0.ndim - 1, zeros) != 0) return croton::fail_alloc(err); }",
-            (Buf(b), Int(base + i)), can_fail=True))
+        finish_code.append(KernelCall("scan_stack_if_empty", (), (
+            Local("&ctx"), Local(f"slots[{base + i}]"), Buf(b), Local("err")), (), (b,),
+            fails="rc"))
     for j, f in zip(spec.finals, finals):
         row = n - count_done if rev else Int(spec.states[j].m) + count_done - 1
         finish_code.append(Assign(Buf(f), Call("scan_row", (Buf(stores[j]), row))))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from croton.codegen.expr import (
     ArrayRef,
+    Assign,
     Buf,
     Call,
     Cast,
@@ -29,7 +30,6 @@ from croton.codegen.expr import (
     Dim,
     Int,
     KernelCall,
-    Line,
     Lit,
     Local,
     Member,
@@ -150,11 +150,10 @@ def lower_join(lw: Lowerer, node: Apply) -> None:
     lw.need_header(HEADER)
     dt = CXX_TYPE[out.dtype]
     start = Local("start")
-    code: list[Node] = [Declare("int64_t start", Int(0))]
+    code: list[Node] = [Declare("[[maybe_unused]] int64_t start", Int(0))]
     for x, b in zip(node.inputs, bufs):
         code.append(KernelCall("croton::copy_into_slice", (CXX_TYPE[x.dtype], dt),
                                (Buf(b), Buf(ob), Int(axis), start), (b,), (ob,), result=start))
-    code.append(Line("(void)start;"))
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
@@ -180,13 +179,12 @@ def lower_split(lw: Lowerer, node: Apply) -> None:
     lw.need_header(HEADER)
     ct = CXX_TYPE[x.dtype]
     start = Local("start")
-    code: list[Node] = [Declare("int64_t start", Int(0))]
+    code: list[Node] = [Declare("[[maybe_unused]] int64_t start", Int(0))]
     for ob in outs:
         code.append(KernelCall("croton::slice_axis", (ct,),
                                (Buf(src), Int(axis), start, Dim(ob, axis)), (src,), (ob,),
                                result=Buf(ob)))
-        code.append(Line("start += $0;", (Dim(ob, axis),)))
-    code.append(Line("(void)start;"))
+        code.append(Assign(start, start + Dim(ob, axis)))
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
@@ -227,9 +225,9 @@ def lower_shape(lw: Lowerer, node: Apply) -> None:
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
     lw.set_shape(ob, [Int(x.ndim)])
-    code: list[Node] = [Declare("int64_t* const p", Cast("int64_t*", Member(ob, "data")))]
-    code += [Line(f"p[{d}] = $0;", (Dim(xb, d),)) for d in range(x.ndim)]
-    code.append(Line("(void)p;"))
+    code: list[Node] = [Declare("[[maybe_unused]] int64_t* const p",
+                                Cast("int64_t*", Member(ob, "data")))]
+    code += [Assign(Local(f"p[{d}]"), Dim(xb, d)) for d in range(x.ndim)]
     lw.emit(CallStep(tuple(code), node.op_label(), glue_writes=(ob,)))
 
 

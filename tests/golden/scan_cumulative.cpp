@@ -69,6 +69,13 @@ struct ScanContext {
   int64_t want[CROTON_MAX_NDIM];
 };
 
+// A sequence or state shorter than the rows the loop reads: the check's shape error, with the
+// rows needed as the second shape.
+inline int scan_fail_rows(croton_error* err, int32_t check, int32_t ndim, const int64_t* shape,
+                          int64_t need) {
+  return croton::fail_shape(err, check, ndim, shape, 1, &need);
+}
+
 // Allocates the stacked buffer of a slot with `rows` rows and the step's `shape`.
 inline int scan_stack(ScanContext* ctx, ScanSlot& slot, int32_t ndim, const int64_t* shape) {
   croton_buffer* stack = slot.stack;
@@ -86,6 +93,15 @@ inline int scan_stack(ScanContext* ctx, ScanSlot& slot, int32_t ndim, const int6
   }
   for (int32_t d = 0; d <= ndim; ++d) stack->shape[d] = full[d];
   return scan_scratch(*ctx->scratch, *stack, ctx->zero_fill) ? 0 : 1;
+}
+
+// An output of a loop that ran no step: its stack, with zero rows of the step's shape, unless a
+// step already allocated it.
+inline int scan_stack_if_empty(ScanContext* ctx, ScanSlot& slot, const croton_buffer& out,
+                               croton_error* err) {
+  if (out.data != nullptr) return 0;
+  const int64_t zeros[CROTON_MAX_NDIM] = {};
+  return scan_stack(ctx, slot, out.ndim - 1, zeros) != 0 ? croton::fail_alloc(err) : 0;
 }
 
 // The step function's allocator (croton::alloc_fn): output `index` of a step is a row of its
@@ -324,8 +340,8 @@ if (croton::is_contiguous(B3) && croton::is_contiguous(B2)) {
   croton_buffer inner_out[1] = {};
   ScanContext ctx = {alloc, alloc_ctx, out, &scratch, slots, false, -1, 0, {}, {}};
   {  // checks, state stores
-    if (n > 0 && B0.shape[0] < n + 0) { const int64_t need = n + 0; return croton::fail_shape(err, 4, B0.ndim, B0.shape, 1, &need); }
-    if (B4.shape[0] < 1) { const int64_t need = 1; return croton::fail_shape(err, 5, B4.ndim, B4.shape, 1, &need); }
+    if (n > 0 && B0.shape[0] < n + 0) return scan_fail_rows(err, 4, B0.ndim, B0.shape, n + 0);
+    if (B4.shape[0] < 1) return scan_fail_rows(err, 5, B4.ndim, B4.shape, 1);
     B6.shape[0] = 1 + n;
     B6.shape[1] = B4.shape[1];
     if (!scan_scratch(scratch, B6, false)) return croton::fail_alloc(err);
@@ -386,7 +402,7 @@ if (croton::is_contiguous(B3) && croton::is_contiguous(B2)) {
     inner_in[1] = scan_row(B6, u + 0);
     slots[0].row = u + 1;
     const int rc = scan_step_0(inner_in, nullptr, &scan_alloc, &ctx, inner_out, nullptr, err);
-    if (rc != 0) return ctx.failed >= 0 ? croton::fail_shape(err, 2, ctx.ndim, ctx.got, ctx.ndim, ctx.want) : rc;
+    if (rc != 0) return (ctx.failed >= 0) ? (croton::fail_shape(err, 2, ctx.ndim, ctx.got, ctx.ndim, ctx.want)) : (rc);
   }
 
   }
