@@ -22,9 +22,6 @@ import dataclasses
 from croton.codegen.expr import Dim, Slot
 from croton.codegen.plan import AllocStep, FunctionPlan, ShapeLine
 
-SAFE_AFTER_INPLACE = ("elementwise", "fused_reduce", "reduce", "dot", "view", "shape_value",
-                      "alloc")
-
 
 def written_buffers(step) -> set[int]:
     """The buffers a kernel step writes: ``out``, and each extra output's ``buffer``."""
@@ -79,11 +76,7 @@ def nothing_can_fail_after_inplace(plan: FunctionPlan) -> bool:
         if not started:
             started = _writes_inplace(s, inplace)
             continue
-        if s.kind == "shape" and s.check >= 0:
-            return False
-        if s.kind == "call" and s.can_fail:
-            return False
-        if s.kind not in SAFE_AFTER_INPLACE + ("shape", "call"):
+        if s.can_fail:  # each step record says whether it has a run-time check
             return False
     return True
 

@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from croton.codegen.expr import BufferRef, KernelCall, Node
 from croton.codegen.target import CPU, ParallelPolicy, Target
@@ -55,6 +56,11 @@ class ShapeLine:
     b_ndim: int = 0
     kind: str = "shape"
 
+    @property
+    def can_fail(self) -> bool:
+        """A check can fail; an assignment cannot."""
+        return self.check >= 0
+
 
 @dataclass(frozen=True)
 class AllocStep:
@@ -68,6 +74,7 @@ class AllocStep:
     ctype: str
     shared_index: int = -1  # update: the shared variable it replaces
     kind: str = "alloc"
+    can_fail: ClassVar[bool] = True  # out of memory, or a size that overflows
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class WorkspaceStep:
 
     slots: tuple[WorkspaceSlot, ...]
     kind: str = "workspace"
+    can_fail: ClassVar[bool] = True  # the workspace's memory may not be there
 
 
 @dataclass(frozen=True)
@@ -159,6 +167,7 @@ class ElementwiseStep:
     # exceeds the policy's ``min_work``
     parallel: ParallelPolicy | None = ParallelPolicy()
     kind: str = "elementwise"
+    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
 
 
 @dataclass(frozen=True)
@@ -174,6 +183,7 @@ class ReduceStep:
     identity: str
     combine: str  # C++ expression over `acc` and `v`
     kind: str = "reduce"
+    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
 
 
 @dataclass(frozen=True)
@@ -185,6 +195,7 @@ class DotStep:
     a_ndim: int
     b_ndim: int
     kind: str = "dot"
+    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,7 @@ class ViewStep:
     dst: int
     order: tuple[int, ...]  # -1 marks an added broadcastable dim
     kind: str = "view"
+    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
 
 
 @dataclass(frozen=True)
@@ -200,6 +212,7 @@ class ShapeValueStep:
     out: int
     shape_expr: Node
     kind: str = "shape_value"
+    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
 
 
 @dataclass(frozen=True)
@@ -221,6 +234,7 @@ class BranchStep:
     else_steps: tuple
     defines: tuple[int, ...]  # buffers whose shapes the branch sets (never hoisted past it)
     kind: str = "branch"
+    can_fail: ClassVar[bool] = True  # its steps' checks (and a scan's own)
 
 
 @dataclass(frozen=True)
@@ -238,6 +252,7 @@ class ScanStep:
     finish: tuple
     defines: tuple[int, ...]  # buffers whose shapes the loop sets
     kind: str = "scan"
+    can_fail: ClassVar[bool] = True  # its steps' checks (and a scan's own)
 
 
 @dataclass(frozen=True)
@@ -312,3 +327,4 @@ class FusedReduceStep:
     block_ctype: str = ""  # type of the partial sums inside a vectorized block (accumulate)
     parallel: ParallelPolicy | None = ParallelPolicy()  # as ElementwiseStep.parallel
     kind: str = "fused_reduce"
+    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
