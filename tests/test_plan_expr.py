@@ -160,3 +160,18 @@ def test_rendered_calls_come_from_records():
         ("croton::sort_along", (0,), (1,), True)
     assert cpp(call) in render_function(plan)
     assert Lit("x").buffers() == frozenset()
+
+
+def test_every_step_record_says_whether_it_can_fail():
+    """The in-place safety check reads each step's own fact: checks, allocations, calls that
+    return a code, branches and loops can stop a call midway; kernels without checks cannot."""
+    from croton.codegen import plan as P
+
+    assert ShapeLine(Dim(1, 0), Dim(0, 0)).can_fail is False
+    assert ShapeLine(None, Dim(0, 0).eq(Dim(1, 0)), 3, ShapeOf(0), 1, ShapeOf(1), 1).can_fail
+    assert AllocStep(2, "output", 0, 1, "double").can_fail
+    for cls in (P.ElementwiseStep, P.ReduceStep, P.DotStep, P.ViewStep, P.ShapeValueStep,
+                P.FusedReduceStep):
+        assert cls.can_fail is False, cls
+    for cls in (P.BranchStep, P.ScanStep, P.WorkspaceStep):
+        assert cls.can_fail is True, cls
