@@ -159,7 +159,8 @@ class Lowerer:
         bid = len(self.buffers)
         self.buffers.append(Buffer(bid, ttype.dtype, CXX_TYPE[ttype.dtype],
                                    DTYPE_CODE[ttype.dtype], ttype.ndim, role, index, label,
-                                   ttype.broadcastable, inplace))
+                                   ttype.broadcastable, inplace,
+                                   self.target.memory_spaces[0]))
         if role in ("scratch", "output"):
             self.pending_alloc.append(bid)
         return bid

@@ -31,6 +31,7 @@ class Buffer:
     label: str
     broadcastable: tuple[bool, ...] = ()
     inplace: bool = False  # an update computed into the shared variable's own storage
+    space: str = "host"  # the memory space its data lives in (one of its target's spaces)
 
 
 @dataclass(frozen=True)

@@ -191,3 +191,18 @@ def test_parallel_policy_is_printed_from_the_target(monkeypatch):
     np.testing.assert_allclose(got[0], np.tanh(xv) * 2.0, rtol=1e-12)
     np.testing.assert_allclose(got[1], (xv * xv).sum(), rtol=1e-12)
     np.testing.assert_allclose(got[2], np.exp(xv).sum(axis=1), rtol=1e-12)
+
+
+def test_every_buffer_lives_in_one_of_its_targets_memory_spaces():
+    """Buffers carry their memory space (the CPU target has one, the host's memory), which a
+    device target's lowering will set per buffer."""
+    import croton.tensor as T
+    from croton.codegen.lower import lower
+    from croton.codegen.pipeline import run_pipeline
+    from croton.codegen.target import CPU
+    from croton.fgraph import Graph
+
+    x, W = T.dmatrix("x"), T.dmatrix("W")
+    plan = lower(run_pipeline(Graph.make([x, W], [T.tanh(T.dot(x, W)).sum(axis=0)]))).plan
+    assert CPU.memory_spaces == ("host",)
+    assert {b.space for b in plan.buffers} == {"host"}
