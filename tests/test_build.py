@@ -181,8 +181,8 @@ def test_compiler_launcher_setting():
 
 def test_convolution_kernels_come_from_the_prebuilt_library():
     """A conv2d function links libcroton_kernels (by soname) and does not compile the
-    convolution itself: conv_forward<float> is an undefined symbol of its module, defined by
-    the library; the results are the same as NumPy's (correlation of a flipped kernel)."""
+    convolution or the C ABI's entry itself: conv_forward<float> and call_through_abi are
+    undefined symbols of its module, defined by the library; the results are the same as NumPy's (correlation of a flipped kernel)."""
     import numpy as np
 
     from croton.build_tools.build import cache
@@ -207,7 +207,8 @@ def test_convolution_kernels_come_from_the_prebuilt_library():
     undefined = subprocess.run(["nm", "-DC", "--undefined-only", module], capture_output=True,
                                text=True, check=True).stdout
     assert "croton::conv_forward<float>" in undefined
+    assert "croton::call_through_abi" in undefined  # the C ABI's entry checks, compiled once
     library = find_kernels(cache(), tc)
     defined = subprocess.run(["nm", "-DC", "--defined-only", str(library)],
                              capture_output=True, text=True, check=True).stdout
-    assert "croton::conv_forward<float>" in defined
+    assert "croton::conv_forward<float>" in defined and "croton::call_through_abi" in defined

@@ -25,6 +25,27 @@ using impl_fn = int (*)(const croton_buffer* in, const croton_buffer* sh, alloc_
                         void* alloc_ctx, croton_buffer* out, croton_buffer* upd,
                         croton_error* err);
 
+}  // namespace croton
+
+#if defined(CROTON_PREBUILT_KERNELS) && !defined(CROTON_KERNELS_LIBRARY)
+// Built against libcroton_kernels (build_tools/kernels.py): the bridge is compiled there once,
+// not in every function's translation unit (about 2,000 lines of assembly each).
+namespace croton {
+int call_through_abi(const croton_function& fn, impl_fn impl, const DLTensor* in,
+                     const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx, DLTensor* out,
+                     DLTensor* upd, croton_error* err, croton_buffer* bin, croton_buffer* bsh,
+                     croton_buffer* bout, croton_buffer* bupd);
+}  // namespace croton
+#else
+// Standalone (an exported library, the C++ tests): the bridge is compiled with the function;
+// in libcroton_kernels (CROTON_KERNELS_LIBRARY), call_through_abi is an exported definition.
+#ifdef CROTON_KERNELS_LIBRARY
+#define CROTON_BRIDGE_ENTRY
+#else
+#define CROTON_BRIDGE_ENTRY inline
+#endif
+namespace croton {
+
 // Appends printf-style text to err->message (cut to fit, always terminated).
 __attribute__((format(printf, 2, 3))) inline void say(croton_error* err, const char* fmt, ...) {
   size_t used = 0;
@@ -285,7 +306,8 @@ inline void describe(const croton_function& fn, croton_error* err) {
 // croton_function.call: check and convert every argument, run `impl`, report the updates and
 // describe a failure. bin/bsh/bout/bupd: croton_buffers for the inputs, shared variables,
 // outputs and updates (the caller's stack).
-inline int call_through_abi(const croton_function& fn, impl_fn impl, const DLTensor* in,
+CROTON_BRIDGE_ENTRY int call_through_abi(const croton_function& fn, impl_fn impl,
+                                         const DLTensor* in,
                             const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,
                             DLTensor* out, DLTensor* upd, croton_error* err, croton_buffer* bin,
                             croton_buffer* bsh, croton_buffer* bout, croton_buffer* bupd) {
@@ -333,3 +355,4 @@ inline int call_through_abi(const croton_function& fn, impl_fn impl, const DLTen
 }
 
 }  // namespace croton
+#endif  // CROTON_PREBUILT_KERNELS

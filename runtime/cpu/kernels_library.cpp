@@ -3,8 +3,12 @@
 // unit compiled with CROTON_PREBUILT_KERNELS sees these instantiations declared extern (each
 // header lists its own, CROTON_<FAMILY>_INSTANCES) and links this library instead of compiling
 // them again: the convolutions alone took 1.5 to 2 s of every LeNet-style function's build.
-// A dtype missing from a family's list is still compiled in the function, as before.
+// A dtype missing from a family's list is still compiled in the function, as before. The C
+// ABI's entry (abi_bridge.hpp: checking and converting every DLTensor) is compiled here too.
+#define CROTON_KERNELS_LIBRARY 1
 #include "runtime.hpp"
+#include "abi.h"
+#include "abi_bridge.hpp"
 #include "blas.hpp"
 #include "kernels/conv.hpp"
 #include "kernels/dot.hpp"
