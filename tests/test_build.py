@@ -182,7 +182,8 @@ def test_compiler_launcher_setting():
 def test_convolution_kernels_come_from_the_prebuilt_library():
     """A conv2d function links libcroton_kernels (by soname) and does not compile the
     convolution or the C ABI's entry itself: conv_forward<float> and call_through_abi are
-    undefined symbols of its module, defined by the library; the results are the same as NumPy's (correlation of a flipped kernel)."""
+    undefined symbols of its module, defined by the library; the results are the same as
+    NumPy's (correlation of a flipped kernel)."""
     import numpy as np
 
     from croton.build_tools.build import cache
