@@ -1,0 +1,203 @@
+"""Function.export (issue 14): the seed training function as a standalone C library.
+
+The exported CMake project is configured and built with the pip ``cmake`` and ``ninja`` in a
+temporary directory; a plain C driver (compiled as C) links it, runs 10 training steps and the
+error path through the C API, and its results are compared with the Python function's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import croton
+import croton.tensor as T
+from croton.config import config
+
+STEPS = 10
+ERR_SHAPE, ERR_ARGUMENT = 1, 7  # croton_status, runtime/cpu/abi.h
+
+DRIVER = r"""
+#include <stdio.h>
+#include <string.h>
+#include "train_step.h"
+
+static const float XS[%(steps)d][2] = {%(xs)s};
+static const float TS[%(steps)d] = {%(ts)s};
+
+static int print_w(train_step_context* ctx, const char* label) {
+  DLTensor w;
+  if (train_step_state_get(ctx, "W", &w) != 0) return 1;
+  if (w.dtype.code != kDLFloat || w.dtype.bits != 64 || w.ndim != 1) return 1;
+  printf("%%s", label);
+  for (int64_t i = 0; i < w.shape[0]; ++i) printf(" %%a", ((const double*)w.data)[i]);
+  printf("\n");
+  return 0;
+}
+
+int main(void) {
+  if (train_step_abi_version() != TRAIN_STEP_ABI_VERSION) return 4;
+  train_step_context* ctx = train_step_create();
+  if (ctx == NULL) return 5;
+  if (train_step_state_get(ctx, "nope", &(DLTensor){0}) == 0) return 6;
+  printf("unknown %%s\n", train_step_last_error(ctx));
+  int64_t xshape[1] = {2};
+  for (int s = 0; s < %(steps)d; ++s) {
+    DLTensor in[2] = {
+        {(void*)XS[s], {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+        {(void*)&TS[s], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+    DLTensor out[1];
+    int rc = train_step_run(ctx, in, 2, out, 1);
+    if (rc != 0) {
+      fprintf(stderr, "%%s\n", train_step_last_error(ctx));
+      return 7;
+    }
+    if (out[0].dtype.code != kDLFloat || out[0].dtype.bits != 64 || out[0].ndim != 0) return 8;
+    printf("y %%a\n", *(const double*)out[0].data);
+  }
+  if (print_w(ctx, "W")) return 9;
+  /* the error path: x with 3 elements (shape), x as a matrix (ndim) */
+  float bad[3] = {1, 2, 3};
+  int64_t bad_shape[2] = {3, 1};
+  DLTensor out[1];
+  DLTensor in3[2] = {{bad, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, bad_shape, NULL, 0},
+                     {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  printf("shape_rc %%d\n", train_step_run(ctx, in3, 2, out, 1));
+  printf("shape_error %%s\n", train_step_last_error(ctx));
+  if (print_w(ctx, "W_after_shape_error")) return 9;
+  DLTensor in2d[2] = {{bad, {kDLCPU, 0}, 2, {kDLFloat, 32, 1}, bad_shape, NULL, 0},
+                      {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  printf("ndim_rc %%d\n", train_step_run(ctx, in2d, 2, out, 1));
+  printf("ndim_error %%s\n", train_step_last_error(ctx));
+  if (print_w(ctx, "W_after_ndim_error")) return 9;
+  /* state_set, then one more step from the new W */
+  double w2[2] = {1.0, -2.0};
+  int64_t wshape[1] = {2};
+  DLTensor wt = {w2, {kDLCPU, 0}, 1, {kDLFloat, 64, 1}, wshape, NULL, 0};
+  if (train_step_state_set(ctx, "W", &wt) != 0) return 10;
+  DLTensor in[2] = {{(void*)XS[0], {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+                    {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  if (train_step_run(ctx, in, 2, out, 1) != 0) return 11;
+  printf("y_after_set %%a\n", *(const double*)out[0].data);
+  if (print_w(ctx, "W_after_set")) return 9;
+  train_step_destroy(ctx);
+  return 0;
+}
+"""
+
+
+def _run(cmd: list, what: str, **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300,
+                          **kwargs)
+    if proc.returncode != 0:
+        pytest.fail(f"{what} failed (exit status {proc.returncode})\n$ {' '.join(map(str, cmd))}"
+                    f"\n--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n"
+                    f"{proc.stderr[-6000:]}", pytrace=False)
+    return proc
+
+
+def _cc() -> str:
+    for candidate in (os.environ.get("CC", ""), "gcc", "cc"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    pytest.fail("no C compiler (gcc) found: this test needs one")
+
+
+def _cxx() -> str:
+    for candidate in (config.cxx, os.environ.get("CXX", ""), "g++", "c++"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    pytest.fail("no C++ compiler (g++) found: this test needs one")
+
+
+def _seed_function():
+    x = T.fvector("x")
+    target = T.fscalar("target")
+    W = croton.shared(np.asarray([0.2, 0.7]), "W")
+    y = (x * W).sum()
+    cost = T.sqr(target - y)
+    gradients = T.grad(cost, [W])
+    return croton.function([x, target], y, updates=[(W, W - (0.1 * gradients[0]))]), W
+
+
+def _build(project: Path, build: Path) -> None:
+    import cmake
+    import ninja
+
+    cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
+    _run([cmake_exe, "-S", project, "-B", build, "-G", "Ninja",
+          f"-DCMAKE_MAKE_PROGRAM={os.path.join(ninja.BIN_DIR, 'ninja')}",
+          f"-DCMAKE_CXX_COMPILER={_cxx()}", f"-DCMAKE_C_COMPILER={_cc()}"], "cmake configure")
+    _run([cmake_exe, "--build", build], "cmake --build")
+
+
+def _hex(value: float) -> str:
+    return float(np.float32(value)).hex() + "f"
+
+
+def test_export_seed_training_function(tmp_path):
+    f, W = _seed_function()
+    project = f.export(tmp_path / "lib", name="train_step",
+                       example_inputs=[np.float32([1, 2]), np.float32(3)])
+    for path in ("include/train_step.h", "include/dlpack.h", "src/train_step.cpp",
+                 "src/train_step_function.cpp", "src/runtime/abi.h", "CMakeLists.txt",
+                 "example/main.cpp", "README.md"):
+        assert (project / path).is_file(), path
+    # the same translation unit as the Python module, and no Python in it
+    assert (project / "src/train_step_function.cpp").read_text() == f.source
+    assert "Python.h" not in f.source
+    build = tmp_path / "build"
+    _build(project, build)
+    example = _run([build / "train_step_example"], "the exported example").stdout
+    assert "output 0: ndim 0, shape ()" in example, example
+
+    rng = np.random.default_rng(14)
+    xs = rng.uniform(-1, 1, (STEPS, 2)).astype(np.float32)
+    ts = rng.uniform(0, 2, STEPS).astype(np.float32)
+    driver = tmp_path / "driver.c"
+    driver.write_text(DRIVER % {
+        "steps": STEPS, "xs": ", ".join(f"{{{_hex(a)}, {_hex(b)}}}" for a, b in xs),
+        "ts": ", ".join(_hex(t) for t in ts)})
+    exe = tmp_path / "driver"
+    _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
+          f"-I{project / 'include'}", f"-L{build}", "-ltrain_step", f"-Wl,-rpath,{build}",
+          "-o", exe], "building the C driver")
+    printed = _run([exe], "the C driver").stdout.splitlines()
+    lines = dict(line.split(" ", 1) for line in printed if not line.startswith("y "))
+    ys = [float.fromhex(line.split()[1]) for line in printed if line.startswith("y ")]
+    assert len(ys) == STEPS
+
+    # Python: the same 10 steps from the same initial W (the values at export time)
+    expected_y = [float(f(x, t)) for x, t in zip(xs, ts, strict=True)]
+    np.testing.assert_allclose(ys, expected_y, rtol=1e-6)
+    w_final = [float.fromhex(v) for v in lines["W"].split()]
+    np.testing.assert_allclose(w_final, W.get_value(), rtol=1e-6)
+    assert not np.allclose(w_final, [0.2, 0.7])  # the updates were committed
+
+    assert "no state variable named 'nope'" in lines["unknown"]
+    # a wrong shape: the op and the shapes, nonzero, no state change
+    assert int(lines["shape_rc"]) == ERR_SHAPE
+    assert "mul" in lines["shape_error"] and "(3,)" in lines["shape_error"], lines["shape_error"]
+    assert lines["W_after_shape_error"] == lines["W"]
+    # a wrong rank: the argument named, nonzero, no state change
+    assert int(lines["ndim_rc"]) == ERR_ARGUMENT
+    assert "'x'" in lines["ndim_error"] or " x " in lines["ndim_error"], lines["ndim_error"]
+    assert lines["W_after_ndim_error"] == lines["W"]
+
+    # state_set: the next step runs from the new W, as Python does
+    W.set_value(np.asarray([1.0, -2.0]))
+    y_set = float(f(xs[0], ts[0]))
+    np.testing.assert_allclose(float.fromhex(lines["y_after_set"]), y_set, rtol=1e-6)
+    np.testing.assert_allclose([float.fromhex(v) for v in lines["W_after_set"].split()],
+                               W.get_value(), rtol=1e-6)
+
+
+def test_export_rejects_a_bad_name(tmp_path):
+    f, _ = _seed_function()
+    with pytest.raises(ValueError, match="not a C identifier"):
+        f.export(tmp_path / "lib", name="train-step")
