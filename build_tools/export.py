@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["export_function"]
+__all__ = ["export_function", "write_state_file"]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ABI_VERSION = re.compile(r"#define CROTON_ABI_VERSION (\d+)")
@@ -72,12 +73,33 @@ def _example_input(arg: dict, value) -> dict:
             "bytes": ",".join(f"0x{b:02x}" for b in data) or "0"}
 
 
+def write_state_file(path: str | Path, names: list[str], values: list[np.ndarray],
+                     abi_version: int) -> None:
+    """Write a ``<name>.state`` file: what an export with ``state='file'`` reads at create
+    time (the format of ``<name>_state_save``, native byte order): b"CROTONS1", int32 ABI
+    version, int32 count, then per variable int32 name length, the name, uint8 DLPack dtype
+    code, uint8 bits, uint16 lanes, int32 ndim, int64 shape[ndim], int64 byte count, the bytes.
+    """
+    parts = [b"CROTONS1", struct.pack("=ii", abi_version, len(values))]
+    for name, value in zip(names, values, strict=True):
+        array = np.array(value, order="C")
+        encoded = name.encode()
+        data = array.tobytes()
+        parts += [struct.pack("=i", len(encoded)), encoded,
+                  struct.pack(f"=BBHi{array.ndim}qq", _DL_CODE[array.dtype.kind],
+                              array.itemsize * 8, 1, array.ndim, *array.shape, len(data)), data]
+    Path(path).write_bytes(b"".join(parts))
+
+
 def export_function(function, directory: str | Path, name: str = "train_step",
-                    example_inputs=None) -> Path:
+                    example_inputs=None, state: str = "embed") -> Path:
     """Write ``function`` (a compiled croton Function) as a CMake project in ``directory``
     (created; files already there are overwritten). Returns the directory.
     ``example_inputs`` (one value per input) are what ``example/main.cpp`` runs on; without
-    them it runs on zeros with every dimension of length 1.
+    them it runs on zeros with every dimension of length 1. ``state``: ``'embed'`` (the
+    shared variables' values compiled into the library) or ``'file'`` (written to
+    ``<name>.state``, read at create time; another file with the same variables changes the
+    results without rebuilding).
 
     >>> import numpy as np, croton, croton.tensor as T, tempfile
     >>> x = T.dvector("x")
@@ -90,6 +112,8 @@ def export_function(function, directory: str | Path, name: str = "train_step",
 
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ValueError(f"export(name=...): {name!r} is not a C identifier")
+    if state not in ("embed", "file"):
+        raise ValueError(f"export(state=...): expected 'embed' or 'file', got {state!r}")
     if getattr(function, "profile", None) is not None:
         raise ValueError("export: a function compiled with profiling cannot be exported; "
                          "compile it with profile=False")
@@ -119,13 +143,13 @@ def export_function(function, directory: str | Path, name: str = "train_step",
                              f"inputs, got {len(example_inputs)} values")
         example = [_example_input(a, v) for a, v in zip(inputs, example_inputs, strict=True)]
     names = _state_names(function._shared)
-    state = [_state_entry(n, s) for n, s in zip(names, function._shared, strict=True)]
+    entries = [_state_entry(n, s) for n, s in zip(names, function._shared, strict=True)]
     toolchain = discover()
     context = {
         "name": name, "NAME": name.upper(), "guard": f"{name.upper()}_H",
         "symbol": f"{name}_croton_function", "abi_version": abi_version,
-        "inputs": inputs, "example": example, "outputs": outputs, "state": state,
-        "state_names": names,
+        "inputs": inputs, "example": example, "outputs": outputs, "state": entries,
+        "state_names": names, "embed": state == "embed",
         "cxx_flags": list(toolchain.cxx_flags), "blas_library": toolchain.blas_library,
     }
     files = {
@@ -138,4 +162,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
     for path, template in files.items():
         (out / path).write_text(_environment().get_template(template).render(**context))
     (out / "src" / f"{name}_function.cpp").write_text(function.source)
+    if state == "file":
+        write_state_file(out / f"{name}.state", names,
+                         [s.get_value(borrow=True) for s in function._shared], abi_version)
     return out
