@@ -8,6 +8,7 @@ error path through the C API, and its results are compared with the Python funct
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -156,6 +157,15 @@ def test_export_seed_training_function(tmp_path):
     example = _run([build / "train_step_example"], "the exported example").stdout
     assert "output 0: ndim 0, shape ()" in example, example
 
+    # no Python linked; the only C symbols it exports are its API's (the function's table too
+    # is hidden: two exported functions link into one binary)
+    library = build / "libtrain_step.so"
+    assert "python" not in _run(["ldd", library], "ldd").stdout.lower()
+    symbols = _run(["nm", "-D", "--defined-only", library], "nm").stdout.split()
+    c_symbols = {s for s in symbols[2::3] if not s.startswith("_Z")}
+    assert c_symbols and all(s.startswith("train_step_") for s in c_symbols), c_symbols
+    assert "train_step_croton_function" not in c_symbols
+
     rng = np.random.default_rng(14)
     xs = rng.uniform(-1, 1, (STEPS, 2)).astype(np.float32)
     ts = rng.uniform(0, 2, STEPS).astype(np.float32)
@@ -201,3 +211,86 @@ def test_export_rejects_a_bad_name(tmp_path):
     f, _ = _seed_function()
     with pytest.raises(ValueError, match="not a C identifier"):
         f.export(tmp_path / "lib", name="train-step")
+
+
+FILE_DRIVER = r"""
+#include <stdio.h>
+#include <string.h>
+#include "step_file.h"
+
+/* usage: driver STATE|- [SAVE_TO]: one step on fixed inputs, then y and W */
+int main(int argc, char** argv) {
+  char error[512] = "";
+  step_file_context* ctx = strcmp(argv[1], "-") == 0
+                               ? step_file_create()
+                               : step_file_create_from_file(argv[1], error, sizeof error);
+  if (ctx == NULL) {
+    printf("error %s\n", error);
+    return 0;
+  }
+  float x[2] = {0.5f, -1.25f}, t = 2.0f;
+  int64_t xshape[1] = {2};
+  DLTensor in[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+                    {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  DLTensor out[1], w;
+  if (step_file_run(ctx, in, 2, out, 1) != 0) return 3;
+  printf("y %a\n", *(const double*)out[0].data);
+  if (step_file_state_get(ctx, "W", &w) != 0) return 4;
+  printf("W %a %a\n", ((const double*)w.data)[0], ((const double*)w.data)[1]);
+  if (argc > 2 && step_file_state_save(ctx, argv[2]) != 0) return 5;
+  step_file_destroy(ctx);
+  return 0;
+}
+"""
+
+
+def test_export_state_file(tmp_path):
+    """state='file': the state is read at create time; a new file changes the results without
+    rebuilding; a file from another export is refused, saying what differs."""
+    from croton.build_tools.export import write_state_file
+
+    f, W = _seed_function()
+    project = f.export(tmp_path / "lib", name="step_file", state="file",
+                       example_inputs=[np.float32([1, 2]), np.float32(3)])
+    assert (project / "step_file.state").is_file()
+    build = tmp_path / "build"
+    _build(project, build)
+    _run([build / "step_file_example"], "the exported example")
+    driver = tmp_path / "driver.c"
+    driver.write_text(FILE_DRIVER)
+    exe = tmp_path / "driver"
+    _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
+          f"-I{project / 'include'}", f"-L{build}", "-lstep_file", f"-Wl,-rpath,{build}",
+          "-o", exe], "building the C driver")
+    x, t = np.float32([0.5, -1.25]), np.float32(2.0)
+
+    def run(*args) -> dict:
+        printed = _run([exe, *args], "the C driver").stdout.splitlines()
+        return dict(line.split(" ", 1) for line in printed)
+
+    def values(text: str) -> list[float]:
+        return [float.fromhex(v) for v in text.split()]
+
+    # the state at export time, by the default file; the state after the step saved
+    first = run("-", tmp_path / "saved.state")
+    np.testing.assert_allclose(values(first["y"]), [float(f(x, t))], rtol=1e-6)
+    np.testing.assert_allclose(values(first["W"]), W.get_value(), rtol=1e-6)
+    # the saved state continues where the first run stopped
+    second = run(tmp_path / "saved.state")
+    np.testing.assert_allclose(values(second["y"]), [float(f(x, t))], rtol=1e-6)
+    # a new state file, no rebuild
+    abi = int(re.search(r"#define CROTON_ABI_VERSION (\d+)",
+                        (project / "src/runtime/abi.h").read_text()).group(1))
+    write_state_file(tmp_path / "new.state", ["W"], [np.asarray([1.0, -2.0])], abi)
+    W.set_value(np.asarray([1.0, -2.0]))
+    third = run(tmp_path / "new.state")
+    np.testing.assert_allclose(values(third["y"]), [float(f(x, t))], rtol=1e-6)
+    np.testing.assert_allclose(values(third["W"]), W.get_value(), rtol=1e-6)
+    # state files from other exports are refused
+    write_state_file(tmp_path / "names.state", ["V"], [np.asarray([1.0, -2.0])], abi)
+    assert "named 'V', this library's is 'W'" in run(tmp_path / "names.state")["error"]
+    write_state_file(tmp_path / "dtype.state", ["W"], [np.float32([1.0, -2.0])], abi)
+    assert "32 bits" in run(tmp_path / "dtype.state")["error"]
+    write_state_file(tmp_path / "abi.state", ["W"], [np.asarray([1.0, -2.0])], abi + 1)
+    assert f"ABI {abi + 1}" in run(tmp_path / "abi.state")["error"]
+    assert "cannot open" in run(tmp_path / "missing.state")["error"]
