@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import re
 import shutil
 import struct
@@ -91,12 +92,39 @@ def write_state_file(path: str | Path, names: list[str], values: list[np.ndarray
     Path(path).write_bytes(b"".join(parts))
 
 
+def _recorded(function, example_inputs, outputs: list[dict], names: list[str]) -> list[dict]:
+    """Runs a copy of ``function`` (its own shared variables: the caller's are untouched) once
+    on ``example_inputs``: its outputs and its state after the call, for test/check.cpp."""
+    clone = copy.deepcopy(function)
+    results = clone(*example_inputs)
+    if not isinstance(results, list | tuple):
+        results = [results]
+    recorded = []
+    for k, (arg, value) in enumerate(zip(outputs, results, strict=True)):
+        recorded.append({"what": f"output {k}", "index": k, "state_name": None,
+                         **_bytes(np.asarray(value, dtype=arg["dtype"]))})
+    for state_name, s in zip(names, clone._shared, strict=True):
+        recorded.append({"what": f"state '{state_name}'", "index": -1, "state_name": state_name,
+                         **_bytes(s.get_value(borrow=True))})
+    return recorded
+
+
+def _bytes(value) -> dict:
+    array = np.array(value, order="C")
+    data = array.tobytes()
+    return {"shape": [int(d) for d in array.shape], "nbytes": len(data),
+            "bytes": ",".join(f"0x{b:02x}" for b in data) or "0"}
+
+
 def export_function(function, directory: str | Path, name: str = "train_step",
                     example_inputs=None, state: str = "embed") -> Path:
     """Write ``function`` (a compiled croton Function) as a CMake project in ``directory``
     (created; files already there are overwritten). Returns the directory.
     ``example_inputs`` (one value per input) are what ``example/main.cpp`` runs on; without
-    them it runs on zeros with every dimension of length 1. ``state``: ``'embed'`` (the
+    them it runs on zeros with every dimension of length 1. With them, the export also
+    records a CTest test (test/check.cpp): the Python function's outputs and state after one
+    call on them (run on a copy: this function's shared variables are untouched), which the
+    library must reproduce. ``state``: ``'embed'`` (the
     shared variables' values compiled into the library) or ``'file'`` (written to
     ``<name>.state``, read at create time; another file with the same variables changes the
     results without rebuilding).
@@ -150,6 +178,8 @@ def export_function(function, directory: str | Path, name: str = "train_step",
         "symbol": f"{name}_croton_function", "abi_version": abi_version,
         "inputs": inputs, "example": example, "outputs": outputs, "state": entries,
         "state_names": names, "embed": state == "embed",
+        "expected": [] if example_inputs is None else _recorded(function, example_inputs,
+                                                                 outputs, names),
         "cxx_flags": list(toolchain.cxx_flags), "blas_library": toolchain.blas_library,
     }
     files = {
@@ -162,6 +192,10 @@ def export_function(function, directory: str | Path, name: str = "train_step",
     for path, template in files.items():
         (out / path).write_text(_environment().get_template(template).render(**context))
     (out / "src" / f"{name}_function.cpp").write_text(function.source)
+    if example_inputs is not None:
+        (out / "test").mkdir(exist_ok=True)
+        (out / "test" / "check.cpp").write_text(
+            _environment().get_template("export/check.cpp.j2").render(**context))
     if state == "file":
         write_state_file(out / f"{name}.state", names,
                          [s.get_value(borrow=True) for s in function._shared], abi_version)

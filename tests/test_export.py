@@ -137,6 +137,15 @@ def _build(project: Path, build: Path) -> None:
     _run([cmake_exe, "--build", build], "cmake --build")
 
 
+def _ctest(build: Path, check: bool = True) -> subprocess.CompletedProcess:
+    import cmake
+
+    ctest = [os.path.join(cmake.CMAKE_BIN_DIR, "ctest"), "--output-on-failure"]
+    if check:
+        return _run(ctest, "ctest", cwd=build)
+    return subprocess.run(ctest, cwd=build, capture_output=True, text=True, timeout=120)
+
+
 def _hex(value: float) -> str:
     return float(np.float32(value)).hex() + "f"
 
@@ -154,6 +163,8 @@ def test_export_seed_training_function(tmp_path):
     assert "Python.h" not in f.source
     build = tmp_path / "build"
     _build(project, build)
+    # the CTest test recorded at export time (the Python outputs and state after one call)
+    assert "100% tests passed" in _ctest(build).stdout
     example = _run([build / "train_step_example"], "the exported example").stdout
     assert "output 0: ndim 0, shape ()" in example, example
 
@@ -294,3 +305,8 @@ def test_export_state_file(tmp_path):
     write_state_file(tmp_path / "abi.state", ["W"], [np.asarray([1.0, -2.0])], abi + 1)
     assert f"ABI {abi + 1}" in run(tmp_path / "abi.state")["error"]
     assert "cannot open" in run(tmp_path / "missing.state")["error"]
+    # the recorded CTest test passes with the exported state and fails with another one
+    assert "100% tests passed" in _ctest(build).stdout
+    write_state_file(project / "step_file.state", ["W"], [np.asarray([1.0, -2.0])], abi)
+    failed = _ctest(build, check=False)
+    assert failed.returncode != 0 and "differs from Python's" in failed.stdout, failed.stdout
