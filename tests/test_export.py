@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -310,3 +311,31 @@ def test_export_state_file(tmp_path):
     write_state_file(project / "step_file.state", ["W"], [np.asarray([1.0, -2.0])], abi)
     failed = _ctest(build, check=False)
     assert failed.returncode != 0 and "differs from Python's" in failed.stdout, failed.stdout
+
+
+def test_cli_export(tmp_path):
+    """``croton export MODULE:ATTR DIR``, and its errors."""
+    (tmp_path / "seed_mod.py").write_text(
+        "import numpy as np, croton, croton.tensor as T\n"
+        "x = T.dvector('x')\n"
+        "W = croton.shared(np.asarray([0.25, 0.5]), 'W')\n"
+        "f = croton.function([x], (x * W).sum(), updates=[(W, W * 2)])\n"
+        "not_a_function = 3\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH",
+                                                                                    "")])}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "croton", "export", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    done = cli("seed_mod:f", "out", "--name", "cli_step", "--state", "file")
+    assert done.returncode == 0, done.stderr
+    header = (tmp_path / "out" / "include" / "cli_step.h").read_text()
+    assert "cli_step_run" in header and "cli_step_state_load" in header
+    assert (tmp_path / "out" / "cli_step.state").is_file()
+    bad = cli("seed_mod:not_a_function", "out2")
+    assert bad.returncode == 2 and "not a compiled croton function" in bad.stderr
+    assert "has no attribute 'g'" in cli("seed_mod:g", "out3").stderr
+    assert "expected MODULE:ATTR" in cli("seed_mod", "out4").stderr
+    assert "not a C identifier" in cli("seed_mod:f", "out5", "--name", "1x").stderr
