@@ -25,6 +25,7 @@ STEPS = 10
 ERR_SHAPE, ERR_ARGUMENT = 1, 7  # croton_status, runtime/cpu/abi.h
 
 DRIVER = r"""
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include "train_step.h"
@@ -42,7 +43,41 @@ static int print_w(train_step_context* ctx, const char* label) {
   return 0;
 }
 
+/* 10 steps in a context of its own; the final W in *arg (two doubles) */
+static void* train_alone(void* arg) {
+  double* w_out = (double*)arg;
+  train_step_context* ctx = train_step_create();
+  int64_t xshape[1] = {2};
+  w_out[0] = w_out[1] = -1.0;
+  if (ctx == NULL) return NULL;
+  for (int s = 0; s < %(steps)d; ++s) {
+    DLTensor in[2] = {
+        {(void*)XS[s], {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+        {(void*)&TS[s], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+    DLTensor out[1];
+    if (train_step_run(ctx, in, 2, out, 1) != 0) {
+      train_step_destroy(ctx);
+      return NULL;
+    }
+  }
+  DLTensor w;
+  if (train_step_state_get(ctx, "W", &w) == 0)
+    memcpy(w_out, w.data, 2 * sizeof(double));
+  train_step_destroy(ctx);
+  return NULL;
+}
+
 int main(void) {
+  /* 8 threads, 8 contexts, at once: each must end where one context alone ends */
+  double alone[2], together[8][2];
+  pthread_t threads[8];
+  train_alone(alone);
+  for (int i = 0; i < 8; ++i) pthread_create(&threads[i], NULL, train_alone, together[i]);
+  for (int i = 0; i < 8; ++i) pthread_join(threads[i], NULL);
+  int same = 1;
+  for (int i = 0; i < 8; ++i)
+    same = same && memcmp(together[i], alone, sizeof alone) == 0;
+  printf("threads %%s\n", same ? "same" : "differ");
   if (train_step_abi_version() != TRAIN_STEP_ABI_VERSION) return 4;
   train_step_context* ctx = train_step_create();
   if (ctx == NULL) return 5;
@@ -188,7 +223,7 @@ def test_export_seed_training_function(tmp_path):
     exe = tmp_path / "driver"
     _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
           f"-I{project / 'include'}", f"-L{build}", "-ltrain_step", f"-Wl,-rpath,{build}",
-          "-o", exe], "building the C driver")
+          "-pthread", "-o", exe], "building the C driver")
     printed = _run([exe], "the C driver").stdout.splitlines()
     lines = dict(line.split(" ", 1) for line in printed if not line.startswith("y "))
     ys = [float.fromhex(line.split()[1]) for line in printed if line.startswith("y ")]
@@ -201,6 +236,7 @@ def test_export_seed_training_function(tmp_path):
     np.testing.assert_allclose(w_final, W.get_value(), rtol=1e-6)
     assert not np.allclose(w_final, [0.2, 0.7])  # the updates were committed
 
+    assert lines["threads"] == "same"  # 8 contexts in 8 threads at once
     assert "no state variable named 'nope'" in lines["unknown"]
     # a wrong shape: the op and the shapes, nonzero, no state change
     assert int(lines["shape_rc"]) == ERR_SHAPE
