@@ -146,7 +146,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
         raise ValueError("export: a function compiled with profiling cannot be exported; "
                          "compile it with profile=False")
     out = Path(directory)
-    for sub in ("include", "src/runtime/kernels", "example"):
+    for sub in ("include", "src/runtime/kernels", "example", "cmake"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     cpu = Path(RUNTIME_DIR) / "cpu"
     abi_text = (cpu / "abi.h").read_text()
@@ -187,6 +187,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
         f"src/{name}.cpp": "export/context.cpp.j2",
         "CMakeLists.txt": "export/CMakeLists.txt.j2",
         "example/main.cpp": "export/example.cpp.j2",
+        f"cmake/{name}Config.cmake.in": "export/Config.cmake.in.j2",
         "README.md": "export/README.md.j2",
     }
     for path, template in files.items():

@@ -162,14 +162,15 @@ def _seed_function():
     return croton.function([x, target], y, updates=[(W, W - (0.1 * gradients[0]))]), W
 
 
-def _build(project: Path, build: Path) -> None:
+def _build(project: Path, build: Path, *options: str) -> None:
     import cmake
     import ninja
 
     cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
     _run([cmake_exe, "-S", project, "-B", build, "-G", "Ninja",
           f"-DCMAKE_MAKE_PROGRAM={os.path.join(ninja.BIN_DIR, 'ninja')}",
-          f"-DCMAKE_CXX_COMPILER={_cxx()}", f"-DCMAKE_C_COMPILER={_cc()}"], "cmake configure")
+          f"-DCMAKE_CXX_COMPILER={_cxx()}", f"-DCMAKE_C_COMPILER={_cc()}", *options],
+         "cmake configure")
     _run([cmake_exe, "--build", build], "cmake --build")
 
 
@@ -375,3 +376,70 @@ def test_cli_export(tmp_path):
     assert "has no attribute 'g'" in cli("seed_mod:g", "out3").stderr
     assert "expected MODULE:ATTR" in cli("seed_mod", "out4").stderr
     assert "not a C identifier" in cli("seed_mod:f", "out5", "--name", "1x").stderr
+
+
+CONSUMER_CMAKE = """cmake_minimum_required(VERSION 3.18)
+project(consumer CXX)
+find_package(lib_a 1.0 REQUIRED)
+find_package(lib_b 1.0 REQUIRED)
+add_executable(app app.cpp)
+target_link_libraries(app PRIVATE croton::lib_a croton::lib_b)
+"""
+
+CONSUMER = r"""
+#include <cstdio>
+#include "lib_a.h"
+#include "lib_b.h"
+
+int main() {
+  lib_a_context* a = lib_a_create();
+  lib_b_context* b = lib_b_create();
+  if (a == nullptr || b == nullptr) return 2;
+  float x[2] = {0.5f, -1.25f}, t = 2.0f;
+  double v[3] = {1.0, -2.0, 0.25};
+  int64_t xshape[1] = {2}, vshape[1] = {3};
+  DLTensor ina[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, nullptr, 0},
+                     {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, nullptr, nullptr, 0}};
+  DLTensor inb[1] = {{v, {kDLCPU, 0}, 1, {kDLFloat, 64, 1}, vshape, nullptr, 0}};
+  DLTensor outa[1], outb[1];
+  for (int s = 0; s < 2; ++s) {
+    if (lib_a_run(a, ina, 2, outa, 1) != 0 || lib_b_run(b, inb, 1, outb, 1) != 0) return 3;
+    std::printf("%a %a\n", *static_cast<const double*>(outa[0].data),
+                *static_cast<const double*>(outb[0].data));
+  }
+  lib_a_destroy(a);
+  lib_b_destroy(b);
+  return 0;
+}
+"""
+
+
+def test_two_static_libraries_installed_in_one_program(tmp_path):
+    """Two exports, built static and installed; a C++ program finds both with find_package
+    and links both (no duplicate symbols); each reproduces its Python function."""
+    import cmake
+
+    f, _ = _seed_function()
+    v = T.dvector("v")
+    b = croton.shared(np.asarray([0.5, 1.5, -1.0]), "b")
+    g = croton.function([v], (v * b).max(), updates=[(b, b * 2)])
+    prefix = tmp_path / "prefix"
+    cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
+    for name, fn in (("lib_a", f), ("lib_b", g)):
+        project = fn.export(tmp_path / name, name=name)
+        _build(project, tmp_path / f"build_{name}", "-DBUILD_SHARED_LIBS=OFF",
+               f"-D{name.upper()}_BUILD_EXAMPLE=OFF", f"-DCMAKE_INSTALL_PREFIX={prefix}")
+        _run([cmake_exe, "--install", tmp_path / f"build_{name}"], f"installing {name}")
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "CMakeLists.txt").write_text(CONSUMER_CMAKE)
+    (consumer / "app.cpp").write_text(CONSUMER)
+    _build(consumer, tmp_path / "build_consumer", f"-DCMAKE_PREFIX_PATH={prefix}")
+    printed = _run([tmp_path / "build_consumer" / "app"], "the consumer").stdout.split()
+    got = [float.fromhex(s) for s in printed]
+    x, t = np.float32([0.5, -1.25]), np.float32(2.0)
+    vv = np.asarray([1.0, -2.0, 0.25])
+    expected = []
+    for _ in range(2):
+        expected += [float(f(x, t)), float(g(vv))]
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
