@@ -384,6 +384,7 @@ find_package(lib_a 1.0 REQUIRED)
 find_package(lib_b 1.0 REQUIRED)
 add_executable(app app.cpp)
 target_link_libraries(app PRIVATE croton::lib_a croton::lib_b)
+target_compile_options(app PRIVATE -Wall -Wextra -Werror)
 """
 
 CONSUMER = r"""
@@ -393,22 +394,28 @@ CONSUMER = r"""
 
 int main() {
   lib_a_context* a = lib_a_create();
-  lib_b_context* b = lib_b_create();
-  if (a == nullptr || b == nullptr) return 2;
+  if (a == nullptr) return 2;
+  lib_b::Context b;  /* lib_b through the header's C++ wrapper */
   float x[2] = {0.5f, -1.25f}, t = 2.0f;
   double v[3] = {1.0, -2.0, 0.25};
-  int64_t xshape[1] = {2}, vshape[1] = {3};
+  int64_t xshape[1] = {2};
   DLTensor ina[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, nullptr, 0},
                      {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, nullptr, nullptr, 0}};
-  DLTensor inb[1] = {{v, {kDLCPU, 0}, 1, {kDLFloat, 64, 1}, vshape, nullptr, 0}};
-  DLTensor outa[1], outb[1];
+  DLTensor outa[1];
   for (int s = 0; s < 2; ++s) {
-    if (lib_a_run(a, ina, 2, outa, 1) != 0 || lib_b_run(b, inb, 1, outb, 1) != 0) return 3;
+    if (lib_a_run(a, ina, 2, outa, 1) != 0) return 3;
+    auto outb = b.run({lib_b::array(v, {3})});
     std::printf("%a %a\n", *static_cast<const double*>(outa[0].data),
-                *static_cast<const double*>(outb[0].data));
+                lib_b::View<const double>(outb[0])[0]);
+  }
+  for (double e : b.state<double>("b")) std::printf("%a\n", e);
+  try {
+    b.run({lib_b::array(x, {2})});  /* float32: not what lib_b takes */
+    return 4;
+  } catch (const lib_b::Error& e) {
+    std::printf("error %d %s\n", e.code(), e.what());
   }
   lib_a_destroy(a);
-  lib_b_destroy(b);
   return 0;
 }
 """
@@ -435,11 +442,15 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
     (consumer / "CMakeLists.txt").write_text(CONSUMER_CMAKE)
     (consumer / "app.cpp").write_text(CONSUMER)
     _build(consumer, tmp_path / "build_consumer", f"-DCMAKE_PREFIX_PATH={prefix}")
-    printed = _run([tmp_path / "build_consumer" / "app"], "the consumer").stdout.split()
-    got = [float.fromhex(s) for s in printed]
+    printed = _run([tmp_path / "build_consumer" / "app"], "the consumer").stdout.splitlines()
+    error = [line for line in printed if line.startswith("error ")]
+    assert len(error) == 1 and "'v'" in error[0], printed
+    got = [float.fromhex(s) for line in printed if not line.startswith("error ")
+           for s in line.split()]
     x, t = np.float32([0.5, -1.25]), np.float32(2.0)
     vv = np.asarray([1.0, -2.0, 0.25])
     expected = []
     for _ in range(2):
         expected += [float(f(x, t)), float(g(vv))]
+    expected += list(b.get_value())
     np.testing.assert_allclose(got, expected, rtol=1e-6)
