@@ -92,11 +92,14 @@ def write_state_file(path: str | Path, names: list[str], values: list[np.ndarray
     Path(path).write_bytes(b"".join(parts))
 
 
-def _recorded(function, example_inputs, outputs: list[dict], names: list[str]) -> list[dict]:
-    """Runs a copy of ``function`` (its own shared variables: the caller's are untouched) once
-    on ``example_inputs``: its outputs and its state after the call, for test/check.cpp."""
+def _recorded(function, example_inputs, outputs: list[dict], names: list[str],
+              calls: int) -> list[dict]:
+    """Runs a copy of ``function`` (its own shared variables: the caller's are untouched)
+    ``calls`` times on ``example_inputs``: the last call's outputs and the state after it, for
+    test/check.cpp."""
     clone = copy.deepcopy(function)
-    results = clone(*example_inputs)
+    for _ in range(calls):
+        results = clone(*example_inputs)
     if not isinstance(results, list | tuple):
         results = [results]
     recorded = []
@@ -117,14 +120,14 @@ def _bytes(value) -> dict:
 
 
 def export_function(function, directory: str | Path, name: str = "train_step",
-                    example_inputs=None, state: str = "embed") -> Path:
+                    example_inputs=None, state: str = "embed", check_calls: int = 1) -> Path:
     """Write ``function`` (a compiled croton Function) as a CMake project in ``directory``
     (created; files already there are overwritten). Returns the directory.
     ``example_inputs`` (one value per input) are what ``example/main.cpp`` runs on; without
     them it runs on zeros with every dimension of length 1. With them, the export also
-    records a CTest test (test/check.cpp): the Python function's outputs and state after one
-    call on them (run on a copy: this function's shared variables are untouched), which the
-    library must reproduce. ``state``: ``'embed'`` (the
+    records a CTest test (test/check.cpp): the Python function's outputs and state after
+    ``check_calls`` calls on them (run on a copy: this function's shared variables are
+    untouched), which the library must reproduce. ``state``: ``'embed'`` (the
     shared variables' values compiled into the library) or ``'file'`` (written to
     ``<name>.state``, read at create time; another file with the same variables changes the
     results without rebuilding).
@@ -140,6 +143,8 @@ def export_function(function, directory: str | Path, name: str = "train_step",
 
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ValueError(f"export(name=...): {name!r} is not a C identifier")
+    if not isinstance(check_calls, int) or check_calls < 1:
+        raise ValueError(f"export(check_calls=...): a positive int, got {check_calls!r}")
     if state not in ("embed", "file"):
         raise ValueError(f"export(state=...): expected 'embed' or 'file', got {state!r}")
     if getattr(function, "profile", None) is not None:
@@ -178,8 +183,9 @@ def export_function(function, directory: str | Path, name: str = "train_step",
         "symbol": f"{name}_croton_function", "abi_version": abi_version,
         "inputs": inputs, "example": example, "outputs": outputs, "state": entries,
         "state_names": names, "embed": state == "embed",
+        "check_calls": check_calls,
         "expected": [] if example_inputs is None else _recorded(function, example_inputs,
-                                                                 outputs, names),
+                                                                 outputs, names, check_calls),
         "cxx_flags": list(toolchain.cxx_flags), "blas_library": toolchain.blas_library,
     }
     files = {

@@ -454,3 +454,43 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
         expected += [float(f(x, t)), float(g(vv))]
     expected += list(b.get_value())
     np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def _mlp_step():
+    rng = np.random.default_rng(0)
+    X, Y = T.dmatrix("X"), T.dmatrix("Y")
+    W1 = croton.shared(rng.normal(size=(3, 4)), "W1")
+    b1 = croton.shared(np.zeros(4), "b1")
+    W2 = croton.shared(rng.normal(size=(4, 2)), "W2")
+    out = T.dot(T.tanh(T.dot(X, W1) + b1), W2)
+    params = [W1, b1, W2]
+    grads = T.grad(T.mean(T.sqr(out - Y)), params)
+    f = croton.function([X, Y], T.mean(T.sqr(out - Y)),
+                        updates=[(p, p - 0.1 * g) for p, g in zip(params, grads, strict=True)])
+    return f, [rng.normal(size=(5, 3)), rng.normal(size=(5, 2))]
+
+
+def _rnn_step():
+    rng = np.random.default_rng(1)
+    xs, h0 = T.dmatrix("xs"), T.dvector("h0")
+    Wr = croton.shared(rng.normal(size=(3, 3)) * 0.5, "Wr")
+    hs, _ = croton.scan(lambda x, h: T.tanh(x + T.dot(Wr, h)), sequences=[xs],
+                        outputs_info=[h0])
+    cost = T.sqr(hs[-1]).sum()
+    f = croton.function([xs, h0], [cost, hs], updates=[(Wr, Wr - 0.05 * T.grad(cost, Wr))])
+    return f, [rng.normal(size=(4, 3)), np.zeros(3)]
+
+
+@pytest.mark.parametrize("make", [_mlp_step, _rnn_step], ids=["mlp", "rnn_scan"])
+def test_exported_training_steps_reproduce_python(tmp_path, make):
+    """The MLP training step (BLAS) and an RNN step (scan, its gradient): the CTest test
+    recorded at export time (10 calls, every output of the last and the state after) passes."""
+    f, inputs = make()
+    before = [s.get_value().copy() for s in f._shared]
+    project = f.export(tmp_path / "lib", name="step", example_inputs=inputs, check_calls=10)
+    for s, value in zip(f._shared, before, strict=True):  # recorded on a copy
+        np.testing.assert_array_equal(s.get_value(), value)
+    build = tmp_path / "build"
+    _build(project, build, "-DSTEP_BUILD_EXAMPLE=OFF")
+    proc = _ctest(build)
+    assert "100% tests passed" in proc.stdout, proc.stdout
