@@ -481,10 +481,23 @@ def _rnn_step():
     return f, [rng.normal(size=(4, 3)), np.zeros(3)]
 
 
-@pytest.mark.parametrize("make", [_mlp_step, _rnn_step], ids=["mlp", "rnn_scan"])
+def _random_step():
+    """A random stream: its generator state is a shared variable, so part of the state."""
+    from croton.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(seed=3)
+    x = T.dvector("x")
+    f = croton.function([x], [x + srng.normal(x.shape), srng.uniform((2,))])
+    assert any(s.type.dtype == "uint64" for s in f._shared)
+    return f, [np.arange(3.0)]
+
+
+@pytest.mark.parametrize("make", [_mlp_step, _rnn_step, _random_step],
+                         ids=["mlp", "rnn_scan", "random_streams"])
 def test_exported_training_steps_reproduce_python(tmp_path, make):
-    """The MLP training step (BLAS) and an RNN step (scan, its gradient): the CTest test
-    recorded at export time (10 calls, every output of the last and the state after) passes."""
+    """The MLP training step (BLAS), an RNN step (scan, its gradient), random streams: the
+    CTest test recorded at export time (10 calls, every output of the last and the state after
+    them, the generators' included) passes."""
     f, inputs = make()
     before = [s.get_value().copy() for s in f._shared]
     project = f.export(tmp_path / "lib", name="step", example_inputs=inputs, check_calls=10)
