@@ -283,6 +283,40 @@ def run_program(argv: list[str]) -> int:
     return subprocess.call(cmd, env=env)
 
 
+def cmd_export(args) -> int:
+    """``croton export MODULE:ATTR DIR``: export the compiled function ``ATTR`` (dotted names
+    allowed) of module ``MODULE`` (imported with the current directory on ``sys.path``) as a
+    standalone C library project (build_tools/export.py)."""
+    import importlib
+
+    module_name, _, attr = args.target.partition(":")
+    if not module_name or not attr:
+        print(f"croton export: expected MODULE:ATTR, got {args.target!r}", file=sys.stderr)
+        return 2
+    sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as exc:
+        print(f"croton export: cannot import {module_name!r}: {exc}", file=sys.stderr)
+        return 2
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            print(f"croton export: {module_name!r} has no attribute {attr!r}", file=sys.stderr)
+            return 2
+        obj = getattr(obj, part)
+    if not callable(getattr(obj, "export", None)):
+        print(f"croton export: {args.target} is {type(obj).__name__}, not a compiled croton "
+              "function", file=sys.stderr)
+        return 2
+    try:
+        out = obj.export(args.directory, name=args.name, state=args.state)
+    except ValueError as exc:
+        print(f"croton export: {exc}", file=sys.stderr)
+        return 2
+    print(out)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["run"]:
@@ -305,6 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     p_ver.add_argument("--json", action="store_true")
     p_ver.set_defaults(fn=lambda a: _print({"version": __import__("croton").__version__}, a.json)
                        if a.json else print(__import__("croton").__version__) or 0)
+    p_exp = sub.add_parser("export", help="export a compiled function (MODULE:ATTR) as a "
+                           "standalone C library project in DIRECTORY")
+    p_exp.add_argument("target", metavar="MODULE:ATTR")
+    p_exp.add_argument("directory", metavar="DIR")
+    p_exp.add_argument("--name", default="train_step", help="the library's C name")
+    p_exp.add_argument("--state", choices=["embed", "file"], default="embed",
+                       help="shared variables' values: compiled in, or in NAME.state")
+    p_exp.set_defaults(fn=cmd_export)
     sub.add_parser("run", help="run a Python program (SCRIPT args or -m MODULE args) whose "
                    "`import theano` gives croton")
     args = parser.parse_args(argv)

@@ -456,6 +456,20 @@ def _function_class(native_base: type) -> type:
                 new._origin = getattr(self, "_origin", None)
             return new
 
+        def export(self, directory, name: str = "train_step", example_inputs=None,
+                   state: str = "embed", check_calls: int = 1):
+            """Write this function as a standalone C library (a CMake project) in
+            ``directory``: see build_tools/export.py and docs/export.md. ``example_inputs``:
+            what the project's example/main.cpp runs on (default: zeros, dimensions of 1);
+            ``state``: ``'embed'`` or ``'file'`` (``<name>.state``, read at create time);
+            ``check_calls``: how many calls the recorded CTest test makes.
+
+            >>> # f.export("/tmp/train_step_lib", name="train_step")
+            """
+            from croton.build_tools.export import export_function
+
+            return export_function(self, directory, name, example_inputs, state, check_calls)
+
         def __repr__(self) -> str:
             return f"<croton.Function {self.name}>"
 

@@ -1,0 +1,509 @@
+"""Function.export (issue 14): the seed training function as a standalone C library.
+
+The exported CMake project is configured and built with the pip ``cmake`` and ``ninja`` in a
+temporary directory; a plain C driver (compiled as C) links it, runs 10 training steps and the
+error path through the C API, and its results are compared with the Python function's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import croton
+import croton.tensor as T
+from croton.config import config
+
+STEPS = 10
+ERR_SHAPE, ERR_ARGUMENT = 1, 7  # croton_status, runtime/cpu/abi.h
+
+DRIVER = r"""
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include "train_step.h"
+
+static const float XS[%(steps)d][2] = {%(xs)s};
+static const float TS[%(steps)d] = {%(ts)s};
+
+static int print_w(train_step_context* ctx, const char* label) {
+  DLTensor w;
+  if (train_step_state_get(ctx, "W", &w) != 0) return 1;
+  if (w.dtype.code != kDLFloat || w.dtype.bits != 64 || w.ndim != 1) return 1;
+  printf("%%s", label);
+  for (int64_t i = 0; i < w.shape[0]; ++i) printf(" %%a", ((const double*)w.data)[i]);
+  printf("\n");
+  return 0;
+}
+
+/* 10 steps in a context of its own; the final W in *arg (two doubles) */
+static void* train_alone(void* arg) {
+  double* w_out = (double*)arg;
+  train_step_context* ctx = train_step_create();
+  int64_t xshape[1] = {2};
+  w_out[0] = w_out[1] = -1.0;
+  if (ctx == NULL) return NULL;
+  for (int s = 0; s < %(steps)d; ++s) {
+    DLTensor in[2] = {
+        {(void*)XS[s], {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+        {(void*)&TS[s], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+    DLTensor out[1];
+    if (train_step_run(ctx, in, 2, out, 1) != 0) {
+      train_step_destroy(ctx);
+      return NULL;
+    }
+  }
+  DLTensor w;
+  if (train_step_state_get(ctx, "W", &w) == 0)
+    memcpy(w_out, w.data, 2 * sizeof(double));
+  train_step_destroy(ctx);
+  return NULL;
+}
+
+int main(void) {
+  /* 8 threads, 8 contexts, at once: each must end where one context alone ends */
+  double alone[2], together[8][2];
+  pthread_t threads[8];
+  train_alone(alone);
+  for (int i = 0; i < 8; ++i) pthread_create(&threads[i], NULL, train_alone, together[i]);
+  for (int i = 0; i < 8; ++i) pthread_join(threads[i], NULL);
+  int same = 1;
+  for (int i = 0; i < 8; ++i)
+    same = same && memcmp(together[i], alone, sizeof alone) == 0;
+  printf("threads %%s\n", same ? "same" : "differ");
+  if (train_step_abi_version() != TRAIN_STEP_ABI_VERSION) return 4;
+  train_step_context* ctx = train_step_create();
+  if (ctx == NULL) return 5;
+  if (train_step_state_get(ctx, "nope", &(DLTensor){0}) == 0) return 6;
+  printf("unknown %%s\n", train_step_last_error(ctx));
+  int64_t xshape[1] = {2};
+  for (int s = 0; s < %(steps)d; ++s) {
+    DLTensor in[2] = {
+        {(void*)XS[s], {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+        {(void*)&TS[s], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+    DLTensor out[1];
+    int rc = train_step_run(ctx, in, 2, out, 1);
+    if (rc != 0) {
+      fprintf(stderr, "%%s\n", train_step_last_error(ctx));
+      return 7;
+    }
+    if (out[0].dtype.code != kDLFloat || out[0].dtype.bits != 64 || out[0].ndim != 0) return 8;
+    printf("y %%a\n", *(const double*)out[0].data);
+  }
+  if (print_w(ctx, "W")) return 9;
+  /* the error path: x with 3 elements (shape), x as a matrix (ndim) */
+  float bad[3] = {1, 2, 3};
+  int64_t bad_shape[2] = {3, 1};
+  DLTensor out[1];
+  DLTensor in3[2] = {{bad, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, bad_shape, NULL, 0},
+                     {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  printf("shape_rc %%d\n", train_step_run(ctx, in3, 2, out, 1));
+  printf("shape_error %%s\n", train_step_last_error(ctx));
+  if (print_w(ctx, "W_after_shape_error")) return 9;
+  DLTensor in2d[2] = {{bad, {kDLCPU, 0}, 2, {kDLFloat, 32, 1}, bad_shape, NULL, 0},
+                      {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  printf("ndim_rc %%d\n", train_step_run(ctx, in2d, 2, out, 1));
+  printf("ndim_error %%s\n", train_step_last_error(ctx));
+  if (print_w(ctx, "W_after_ndim_error")) return 9;
+  /* state_set, then one more step from the new W */
+  double w2[2] = {1.0, -2.0};
+  int64_t wshape[1] = {2};
+  DLTensor wt = {w2, {kDLCPU, 0}, 1, {kDLFloat, 64, 1}, wshape, NULL, 0};
+  if (train_step_state_set(ctx, "W", &wt) != 0) return 10;
+  DLTensor in[2] = {{(void*)XS[0], {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+                    {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  if (train_step_run(ctx, in, 2, out, 1) != 0) return 11;
+  printf("y_after_set %%a\n", *(const double*)out[0].data);
+  if (print_w(ctx, "W_after_set")) return 9;
+  train_step_destroy(ctx);
+  return 0;
+}
+"""
+
+
+def _run(cmd: list, what: str, **kwargs) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300,
+                          **kwargs)
+    if proc.returncode != 0:
+        pytest.fail(f"{what} failed (exit status {proc.returncode})\n$ {' '.join(map(str, cmd))}"
+                    f"\n--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n"
+                    f"{proc.stderr[-6000:]}", pytrace=False)
+    return proc
+
+
+def _cc() -> str:
+    for candidate in (os.environ.get("CC", ""), "gcc", "cc"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    pytest.fail("no C compiler (gcc) found: this test needs one")
+
+
+def _cxx() -> str:
+    for candidate in (config.cxx, os.environ.get("CXX", ""), "g++", "c++"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    pytest.fail("no C++ compiler (g++) found: this test needs one")
+
+
+def _seed_function():
+    x = T.fvector("x")
+    target = T.fscalar("target")
+    W = croton.shared(np.asarray([0.2, 0.7]), "W")
+    y = (x * W).sum()
+    cost = T.sqr(target - y)
+    gradients = T.grad(cost, [W])
+    return croton.function([x, target], y, updates=[(W, W - (0.1 * gradients[0]))]), W
+
+
+def _build(project: Path, build: Path, *options: str) -> None:
+    import cmake
+    import ninja
+
+    cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
+    _run([cmake_exe, "-S", project, "-B", build, "-G", "Ninja",
+          f"-DCMAKE_MAKE_PROGRAM={os.path.join(ninja.BIN_DIR, 'ninja')}",
+          f"-DCMAKE_CXX_COMPILER={_cxx()}", f"-DCMAKE_C_COMPILER={_cc()}", *options],
+         "cmake configure")
+    _run([cmake_exe, "--build", build], "cmake --build")
+
+
+def _ctest(build: Path, check: bool = True) -> subprocess.CompletedProcess:
+    import cmake
+
+    ctest = [os.path.join(cmake.CMAKE_BIN_DIR, "ctest"), "--output-on-failure"]
+    if check:
+        return _run(ctest, "ctest", cwd=build)
+    return subprocess.run(ctest, cwd=build, capture_output=True, text=True, timeout=120)
+
+
+def _hex(value: float) -> str:
+    return float(np.float32(value)).hex() + "f"
+
+
+def test_export_seed_training_function(tmp_path):
+    f, W = _seed_function()
+    project = f.export(tmp_path / "lib", name="train_step",
+                       example_inputs=[np.float32([1, 2]), np.float32(3)])
+    for path in ("include/train_step.h", "include/dlpack.h", "src/train_step.cpp",
+                 "src/train_step_function.cpp", "src/runtime/abi.h", "CMakeLists.txt",
+                 "example/main.cpp", "README.md"):
+        assert (project / path).is_file(), path
+    # the same translation unit as the Python module, and no Python in it
+    assert (project / "src/train_step_function.cpp").read_text() == f.source
+    assert "Python.h" not in f.source
+    build = tmp_path / "build"
+    _build(project, build)
+    # the CTest test recorded at export time (the Python outputs and state after one call)
+    assert "100% tests passed" in _ctest(build).stdout
+    example = _run([build / "train_step_example"], "the exported example").stdout
+    assert "output 0: ndim 0, shape ()" in example, example
+
+    # no Python linked; the only C symbols it exports are its API's (the function's table too
+    # is hidden: two exported functions link into one binary)
+    library = build / "libtrain_step.so"
+    assert "python" not in _run(["ldd", library], "ldd").stdout.lower()
+    symbols = _run(["nm", "-D", "--defined-only", library], "nm").stdout.split()
+    c_symbols = {s for s in symbols[2::3] if not s.startswith("_Z")}
+    assert c_symbols and all(s.startswith("train_step_") for s in c_symbols), c_symbols
+    assert "train_step_croton_function" not in c_symbols
+
+    rng = np.random.default_rng(14)
+    xs = rng.uniform(-1, 1, (STEPS, 2)).astype(np.float32)
+    ts = rng.uniform(0, 2, STEPS).astype(np.float32)
+    driver = tmp_path / "driver.c"
+    driver.write_text(DRIVER % {
+        "steps": STEPS, "xs": ", ".join(f"{{{_hex(a)}, {_hex(b)}}}" for a, b in xs),
+        "ts": ", ".join(_hex(t) for t in ts)})
+    exe = tmp_path / "driver"
+    _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
+          f"-I{project / 'include'}", f"-L{build}", "-ltrain_step", f"-Wl,-rpath,{build}",
+          "-pthread", "-o", exe], "building the C driver")
+    printed = _run([exe], "the C driver").stdout.splitlines()
+    lines = dict(line.split(" ", 1) for line in printed if not line.startswith("y "))
+    ys = [float.fromhex(line.split()[1]) for line in printed if line.startswith("y ")]
+    assert len(ys) == STEPS
+
+    # Python: the same 10 steps from the same initial W (the values at export time)
+    expected_y = [float(f(x, t)) for x, t in zip(xs, ts, strict=True)]
+    np.testing.assert_allclose(ys, expected_y, rtol=1e-6)
+    w_final = [float.fromhex(v) for v in lines["W"].split()]
+    np.testing.assert_allclose(w_final, W.get_value(), rtol=1e-6)
+    assert not np.allclose(w_final, [0.2, 0.7])  # the updates were committed
+
+    assert lines["threads"] == "same"  # 8 contexts in 8 threads at once
+    assert "no state variable named 'nope'" in lines["unknown"]
+    # a wrong shape: the op and the shapes, nonzero, no state change
+    assert int(lines["shape_rc"]) == ERR_SHAPE
+    assert "mul" in lines["shape_error"] and "(3,)" in lines["shape_error"], lines["shape_error"]
+    assert lines["W_after_shape_error"] == lines["W"]
+    # a wrong rank: the argument named, nonzero, no state change
+    assert int(lines["ndim_rc"]) == ERR_ARGUMENT
+    assert "'x'" in lines["ndim_error"] or " x " in lines["ndim_error"], lines["ndim_error"]
+    assert lines["W_after_ndim_error"] == lines["W"]
+
+    # state_set: the next step runs from the new W, as Python does
+    W.set_value(np.asarray([1.0, -2.0]))
+    y_set = float(f(xs[0], ts[0]))
+    np.testing.assert_allclose(float.fromhex(lines["y_after_set"]), y_set, rtol=1e-6)
+    np.testing.assert_allclose([float.fromhex(v) for v in lines["W_after_set"].split()],
+                               W.get_value(), rtol=1e-6)
+
+
+def test_export_rejects_a_bad_name(tmp_path):
+    f, _ = _seed_function()
+    with pytest.raises(ValueError, match="not a C identifier"):
+        f.export(tmp_path / "lib", name="train-step")
+
+
+FILE_DRIVER = r"""
+#include <stdio.h>
+#include <string.h>
+#include "step_file.h"
+
+/* usage: driver STATE|- [SAVE_TO]: one step on fixed inputs, then y and W */
+int main(int argc, char** argv) {
+  char error[512] = "";
+  step_file_context* ctx = strcmp(argv[1], "-") == 0
+                               ? step_file_create()
+                               : step_file_create_from_file(argv[1], error, sizeof error);
+  if (ctx == NULL) {
+    printf("error %s\n", error);
+    return 0;
+  }
+  float x[2] = {0.5f, -1.25f}, t = 2.0f;
+  int64_t xshape[1] = {2};
+  DLTensor in[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
+                    {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  DLTensor out[1], w;
+  if (step_file_run(ctx, in, 2, out, 1) != 0) return 3;
+  printf("y %a\n", *(const double*)out[0].data);
+  if (step_file_state_get(ctx, "W", &w) != 0) return 4;
+  printf("W %a %a\n", ((const double*)w.data)[0], ((const double*)w.data)[1]);
+  if (argc > 2 && step_file_state_save(ctx, argv[2]) != 0) return 5;
+  step_file_destroy(ctx);
+  return 0;
+}
+"""
+
+
+def test_export_state_file(tmp_path):
+    """state='file': the state is read at create time; a new file changes the results without
+    rebuilding; a file from another export is refused, saying what differs."""
+    from croton.build_tools.export import write_state_file
+
+    f, W = _seed_function()
+    project = f.export(tmp_path / "lib", name="step_file", state="file",
+                       example_inputs=[np.float32([1, 2]), np.float32(3)])
+    assert (project / "step_file.state").is_file()
+    build = tmp_path / "build"
+    _build(project, build)
+    _run([build / "step_file_example"], "the exported example")
+    driver = tmp_path / "driver.c"
+    driver.write_text(FILE_DRIVER)
+    exe = tmp_path / "driver"
+    _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
+          f"-I{project / 'include'}", f"-L{build}", "-lstep_file", f"-Wl,-rpath,{build}",
+          "-o", exe], "building the C driver")
+    x, t = np.float32([0.5, -1.25]), np.float32(2.0)
+
+    def run(*args) -> dict:
+        printed = _run([exe, *args], "the C driver").stdout.splitlines()
+        return dict(line.split(" ", 1) for line in printed)
+
+    def values(text: str) -> list[float]:
+        return [float.fromhex(v) for v in text.split()]
+
+    # the state at export time, by the default file; the state after the step saved
+    first = run("-", tmp_path / "saved.state")
+    np.testing.assert_allclose(values(first["y"]), [float(f(x, t))], rtol=1e-6)
+    np.testing.assert_allclose(values(first["W"]), W.get_value(), rtol=1e-6)
+    # the saved state continues where the first run stopped
+    second = run(tmp_path / "saved.state")
+    np.testing.assert_allclose(values(second["y"]), [float(f(x, t))], rtol=1e-6)
+    # a new state file, no rebuild
+    abi = int(re.search(r"#define CROTON_ABI_VERSION (\d+)",
+                        (project / "src/runtime/abi.h").read_text()).group(1))
+    write_state_file(tmp_path / "new.state", ["W"], [np.asarray([1.0, -2.0])], abi)
+    W.set_value(np.asarray([1.0, -2.0]))
+    third = run(tmp_path / "new.state")
+    np.testing.assert_allclose(values(third["y"]), [float(f(x, t))], rtol=1e-6)
+    np.testing.assert_allclose(values(third["W"]), W.get_value(), rtol=1e-6)
+    # state files from other exports are refused
+    write_state_file(tmp_path / "names.state", ["V"], [np.asarray([1.0, -2.0])], abi)
+    assert "named 'V', this library's is 'W'" in run(tmp_path / "names.state")["error"]
+    write_state_file(tmp_path / "dtype.state", ["W"], [np.float32([1.0, -2.0])], abi)
+    assert "32 bits" in run(tmp_path / "dtype.state")["error"]
+    write_state_file(tmp_path / "abi.state", ["W"], [np.asarray([1.0, -2.0])], abi + 1)
+    assert f"ABI {abi + 1}" in run(tmp_path / "abi.state")["error"]
+    assert "cannot open" in run(tmp_path / "missing.state")["error"]
+    # the recorded CTest test passes with the exported state and fails with another one
+    assert "100% tests passed" in _ctest(build).stdout
+    write_state_file(project / "step_file.state", ["W"], [np.asarray([1.0, -2.0])], abi)
+    failed = _ctest(build, check=False)
+    assert failed.returncode != 0 and "differs from Python's" in failed.stdout, failed.stdout
+
+
+def test_cli_export(tmp_path):
+    """``croton export MODULE:ATTR DIR``, and its errors."""
+    (tmp_path / "seed_mod.py").write_text(
+        "import numpy as np, croton, croton.tensor as T\n"
+        "x = T.dvector('x')\n"
+        "W = croton.shared(np.asarray([0.25, 0.5]), 'W')\n"
+        "f = croton.function([x], (x * W).sum(), updates=[(W, W * 2)])\n"
+        "not_a_function = 3\n")
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH",
+                                                                                    "")])}
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "croton", "export", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+
+    done = cli("seed_mod:f", "out", "--name", "cli_step", "--state", "file")
+    assert done.returncode == 0, done.stderr
+    header = (tmp_path / "out" / "include" / "cli_step.h").read_text()
+    assert "cli_step_run" in header and "cli_step_state_load" in header
+    assert (tmp_path / "out" / "cli_step.state").is_file()
+    bad = cli("seed_mod:not_a_function", "out2")
+    assert bad.returncode == 2 and "not a compiled croton function" in bad.stderr
+    assert "has no attribute 'g'" in cli("seed_mod:g", "out3").stderr
+    assert "expected MODULE:ATTR" in cli("seed_mod", "out4").stderr
+    assert "not a C identifier" in cli("seed_mod:f", "out5", "--name", "1x").stderr
+
+
+CONSUMER_CMAKE = """cmake_minimum_required(VERSION 3.18)
+project(consumer CXX)
+find_package(lib_a 1.0 REQUIRED)
+find_package(lib_b 1.0 REQUIRED)
+add_executable(app app.cpp)
+target_link_libraries(app PRIVATE croton::lib_a croton::lib_b)
+target_compile_options(app PRIVATE -Wall -Wextra -Werror)
+"""
+
+CONSUMER = r"""
+#include <cstdio>
+#include "lib_a.h"
+#include "lib_b.h"
+
+int main() {
+  lib_a_context* a = lib_a_create();
+  if (a == nullptr) return 2;
+  lib_b::Context b;  /* lib_b through the header's C++ wrapper */
+  float x[2] = {0.5f, -1.25f}, t = 2.0f;
+  double v[3] = {1.0, -2.0, 0.25};
+  int64_t xshape[1] = {2};
+  DLTensor ina[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, nullptr, 0},
+                     {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, nullptr, nullptr, 0}};
+  DLTensor outa[1];
+  for (int s = 0; s < 2; ++s) {
+    if (lib_a_run(a, ina, 2, outa, 1) != 0) return 3;
+    auto outb = b.run({lib_b::array(v, {3})});
+    std::printf("%a %a\n", *static_cast<const double*>(outa[0].data),
+                lib_b::View<const double>(outb[0])[0]);
+  }
+  for (double e : b.state<double>("b")) std::printf("%a\n", e);
+  try {
+    b.run({lib_b::array(x, {2})});  /* float32: not what lib_b takes */
+    return 4;
+  } catch (const lib_b::Error& e) {
+    std::printf("error %d %s\n", e.code(), e.what());
+  }
+  lib_a_destroy(a);
+  return 0;
+}
+"""
+
+
+def test_two_static_libraries_installed_in_one_program(tmp_path):
+    """Two exports, built static and installed; a C++ program finds both with find_package
+    and links both (no duplicate symbols); each reproduces its Python function."""
+    import cmake
+
+    f, _ = _seed_function()
+    v = T.dvector("v")
+    b = croton.shared(np.asarray([0.5, 1.5, -1.0]), "b")
+    g = croton.function([v], (v * b).max(), updates=[(b, b * 2)])
+    prefix = tmp_path / "prefix"
+    cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
+    for name, fn in (("lib_a", f), ("lib_b", g)):
+        project = fn.export(tmp_path / name, name=name)
+        _build(project, tmp_path / f"build_{name}", "-DBUILD_SHARED_LIBS=OFF",
+               f"-D{name.upper()}_BUILD_EXAMPLE=OFF", f"-DCMAKE_INSTALL_PREFIX={prefix}")
+        _run([cmake_exe, "--install", tmp_path / f"build_{name}"], f"installing {name}")
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "CMakeLists.txt").write_text(CONSUMER_CMAKE)
+    (consumer / "app.cpp").write_text(CONSUMER)
+    _build(consumer, tmp_path / "build_consumer", f"-DCMAKE_PREFIX_PATH={prefix}")
+    printed = _run([tmp_path / "build_consumer" / "app"], "the consumer").stdout.splitlines()
+    error = [line for line in printed if line.startswith("error ")]
+    assert len(error) == 1 and "'v'" in error[0], printed
+    got = [float.fromhex(s) for line in printed if not line.startswith("error ")
+           for s in line.split()]
+    x, t = np.float32([0.5, -1.25]), np.float32(2.0)
+    vv = np.asarray([1.0, -2.0, 0.25])
+    expected = []
+    for _ in range(2):
+        expected += [float(f(x, t)), float(g(vv))]
+    expected += list(b.get_value())
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
+def _mlp_step():
+    rng = np.random.default_rng(0)
+    X, Y = T.dmatrix("X"), T.dmatrix("Y")
+    W1 = croton.shared(rng.normal(size=(3, 4)), "W1")
+    b1 = croton.shared(np.zeros(4), "b1")
+    W2 = croton.shared(rng.normal(size=(4, 2)), "W2")
+    out = T.dot(T.tanh(T.dot(X, W1) + b1), W2)
+    params = [W1, b1, W2]
+    grads = T.grad(T.mean(T.sqr(out - Y)), params)
+    f = croton.function([X, Y], T.mean(T.sqr(out - Y)),
+                        updates=[(p, p - 0.1 * g) for p, g in zip(params, grads, strict=True)])
+    return f, [rng.normal(size=(5, 3)), rng.normal(size=(5, 2))]
+
+
+def _rnn_step():
+    rng = np.random.default_rng(1)
+    xs, h0 = T.dmatrix("xs"), T.dvector("h0")
+    Wr = croton.shared(rng.normal(size=(3, 3)) * 0.5, "Wr")
+    hs, _ = croton.scan(lambda x, h: T.tanh(x + T.dot(Wr, h)), sequences=[xs],
+                        outputs_info=[h0])
+    cost = T.sqr(hs[-1]).sum()
+    f = croton.function([xs, h0], [cost, hs], updates=[(Wr, Wr - 0.05 * T.grad(cost, Wr))])
+    return f, [rng.normal(size=(4, 3)), np.zeros(3)]
+
+
+def _random_step():
+    """A random stream: its generator state is a shared variable, so part of the state."""
+    from croton.tensor.shared_randomstreams import RandomStreams
+
+    srng = RandomStreams(seed=3)
+    x = T.dvector("x")
+    f = croton.function([x], [x + srng.normal(x.shape), srng.uniform((2,))])
+    assert any(s.type.dtype == "uint64" for s in f._shared)
+    return f, [np.arange(3.0)]
+
+
+@pytest.mark.parametrize("make", [_mlp_step, _rnn_step, _random_step],
+                         ids=["mlp", "rnn_scan", "random_streams"])
+def test_exported_training_steps_reproduce_python(tmp_path, make):
+    """The MLP training step (BLAS), an RNN step (scan, its gradient), random streams: the
+    CTest test recorded at export time (10 calls, every output of the last and the state after
+    them, the generators' included) passes."""
+    f, inputs = make()
+    before = [s.get_value().copy() for s in f._shared]
+    project = f.export(tmp_path / "lib", name="step", example_inputs=inputs, check_calls=10)
+    for s, value in zip(f._shared, before, strict=True):  # recorded on a copy
+        np.testing.assert_array_equal(s.get_value(), value)
+    build = tmp_path / "build"
+    _build(project, build, "-DSTEP_BUILD_EXAMPLE=OFF")
+    proc = _ctest(build)
+    assert "100% tests passed" in proc.stdout, proc.stdout
