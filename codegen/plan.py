@@ -172,22 +172,6 @@ class ElementwiseStep:
 
 
 @dataclass(frozen=True)
-class ReduceStep:
-    inp: int
-    out: int
-    in_ctype: str
-    out_ctype: str
-    acc_ctype: str
-    ndim: int
-    kept: tuple[int, ...]
-    reduced: tuple[int, ...]
-    identity: str
-    combine: str  # C++ expression over `acc` and `v`
-    kind: str = "reduce"
-    can_fail: ClassVar[bool] = False  # no run-time check: it cannot stop a call midway
-
-
-@dataclass(frozen=True)
 class DotStep:
     a: int
     b: int

@@ -66,7 +66,7 @@ class Target:
     host_template: str = "function.cpp.j2"
     loops_template: str = "cpu/loops.j2"
     step_macros: tuple[tuple[str, str], ...] = (
-        ("elementwise", "elementwise"), ("reduce", "reduce"),
+        ("elementwise", "elementwise"),
         ("fused_reduce", "fused_reduce"), ("dot", "dot"))
     parallel: ParallelPolicy = ParallelPolicy()
     base: str | None = None  # the target this one derives from (its lowerings apply too)

@@ -29,20 +29,28 @@ from croton.ops.table import OPS
 from croton.types import CXX_TYPE
 
 
-@lowering("fused_reduce")
+@lowering("fused_reduce", "reduce")
 def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
+    """Every reduction takes this one path: a ``fused_reduce`` node (a reduction of an
+    elementwise program), or a plain ``reduce`` node (FAST_COMPILE, which fuses nothing), whose
+    program is its input."""
     params = dict(node.params)
-    in_type, axes, reduce = params["in_type"], params["axis"], params["reduce"]
+    if node.op.kind == "reduce":
+        in_type, axes, reduce, program = node.inputs[0].type, params["axis"], node.op.name, None
+    else:
+        in_type, axes, reduce = params["in_type"], params["axis"], params["reduce"]
+        program = params["program"]
     out = node.outputs[0]
     ob = lw.result_buffer(out, node.op_label())
     it = ArrayRef(f"F{ob}_it")
     lw.shape_arrays.append((it.array, in_type.ndim))
-    program = params["program"] or (("identity", (), (("in", 0),), node.source),)
+    program = program or (("identity", (), (("in", 0),), node.source),)
     operands, body = compile_program(lw, list(node.inputs), program, in_type, it)
     kept = reduced_shape(lw, ob, it, in_type.ndim, axes)
     code = reduction_code(OPS[reduce], in_type.dtype, out.dtype)
     if code.check_empty:
-        check_not_empty(lw, f"{reduce}{{axis={axes}}}", node.source, it, in_type.ndim, axes,
+        label = node.op_label() if node.op.kind == "reduce" else f"{reduce}{{axis={axes}}}"
+        check_not_empty(lw, label, node.source, it, in_type.ndim, axes,
                         "zero-size array to a reduction with no identity")
     acc, identity, combine, omp = (code.acc_ctype, code.identity, code.combine("result"),
                                    code.operator)

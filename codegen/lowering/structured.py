@@ -1,5 +1,6 @@
-"""Kernel generators for the vertical slice's structured ops: reductions, ``dot`` (BLAS),
-``dimshuffle`` (a strided view) and ``shape_i``.
+"""Kernel generators for the vertical slice's structured ops: ``dot`` (BLAS), ``dimshuffle``
+(a strided view) and ``shape_i``, and the shape helpers of the reductions (which all lower
+through ``fused_reduce.py``, a plain ``reduce`` node as a reduction of its input).
 
 Example::
 
@@ -8,7 +9,7 @@ Example::
     >>> from croton.codegen.lower import lower
     >>> m = T.dmatrix('m')
     >>> [s.kind for s in lower(Graph.make([m], [m.sum(axis=0)])).plan.steps]
-    ['reduce']
+    ['fused_reduce']
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from __future__ import annotations
 from croton.codegen.expr import Dim, Int, Node, chain, entry
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
-from croton.codegen.plan import DotStep, ReduceStep, ShapeValueStep, ViewStep
-from croton.codegen.reduction import reduction_code
+from croton.codegen.plan import DotStep, ShapeValueStep, ViewStep
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
@@ -40,23 +40,6 @@ def check_not_empty(lw: Lowerer, label: str, source: str, shape: Node, ndim: int
     n = chain("*", (entry(shape, d) for d in axes), Int(1))
     cid = lw.check(CheckInfo("empty_reduce", label, source, detail))
     lw.require(n.gt(0), cid, shape, ndim)
-
-
-@lowering("reduce")
-def lower_reduce(lw: Lowerer, node: Apply) -> None:
-    (x,) = node.inputs
-    out = node.outputs[0]
-    axes = dict(node.params)["axis"]
-    ib = lw.buffer_of(x)
-    ob = lw.result_buffer(out, node.op_label())
-    kept = reduced_shape(lw, ob, shape_of(ib), x.ndim, axes)
-    code = reduction_code(node.op, x.dtype, out.dtype)
-    if code.check_empty:
-        check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
-                        "zero-size array to a reduction with no identity")
-    lw.emit(ReduceStep(ib, ob, CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], code.acc_ctype, x.ndim,
-                       kept, axes, code.identity,
-                       code.combine_template.format(acc="acc", v="v")))  # v: in acc's type
 
 
 @lowering("dot")
