@@ -137,9 +137,21 @@ def function_key_parts(source: str, toolchain: Toolchain | None = None,
     ``explain_cache_misses``). No paths of the cache, no labels, nothing process-specific.
     ``target`` is the name of the ``codegen.target.Target`` the source was rendered for."""
     tc = toolchain or discover()
-    return {**tc.key_parts, "target": target, "templates": codegen_templates_digest(),
-            "build_templates": build_templates_digest(),
-            "source": hashlib.sha256(source.encode()).hexdigest()}
+    parts = {**tc.key_parts, "target": target, "templates": codegen_templates_digest(),
+             "build_templates": build_templates_digest(),
+             "source": hashlib.sha256(source.encode()).hexdigest()}
+    if _is_cuda(target):  # the architectures built for (build_tools/cuda.py)
+        from croton.build_tools.cuda import architectures
+
+        parts["cuda_arch"] = ",".join(architectures())
+    return parts
+
+
+def _is_cuda(target: str) -> bool:
+    """Whether the target named ``target`` compiles with nvcc (the CUDA language)."""
+    from croton.codegen.target import TARGETS
+
+    return target in TARGETS and TARGETS[target].language == "cuda"
 
 
 def key_of(parts: dict) -> str:
@@ -326,7 +338,7 @@ def build_function(source: str, label: str = "", target: str = "cpu") -> BuildRe
                 return result
         if config.explain_cache_misses and attempt == 0:
             _explain_miss(stores, key, parts, label)
-        path, built = _build(writable, source, label, key, parts, tc, timings)
+        path, built = _build(writable, source, label, key, parts, tc, timings, target)
         result = _load(writable, key, path, timings, t0)
         if result is not None:
             result.cached = not built
@@ -336,7 +348,7 @@ def build_function(source: str, label: str = "", target: str = "cpu") -> BuildRe
 
 
 def _build(store: Cache, source: str, label: str, key: str, parts: dict, tc: Toolchain,
-           timings: dict) -> tuple[Path, bool]:
+           timings: dict, target: str = "cpu") -> tuple[Path, bool]:
     """Build ``key`` into ``store`` unless another process did it meanwhile. Returns the
     module path and whether this process built it. A process that waits for the key's lock
     prints the waiting line; the one that builds, a progress line after 2 s."""
@@ -350,7 +362,8 @@ def _build(store: Cache, source: str, label: str, key: str, parts: dict, tc: Too
         progress = Progress(label)
         ok = False
         try:
-            path = _build_locked(store, source, label, key, parts, tc, timings, progress)
+            path = _build_locked(store, source, label, key, parts, tc, timings, progress,
+                                 target)
             ok = True
         finally:
             progress.finish(ok)
@@ -371,7 +384,7 @@ FULL_SCAN_EVERY = 64
 
 
 def _build_locked(store: Cache, source: str, label: str, key: str, parts: dict,
-                  tc: Toolchain, timings: dict, progress: Progress) -> Path:
+                  tc: Toolchain, timings: dict, progress: Progress, target: str = "cpu") -> Path:
     import shutil
 
     from croton.build_tools.kernels import load_kernels
@@ -381,7 +394,12 @@ def _build_locked(store: Cache, source: str, label: str, key: str, parts: dict,
     kernels = load_kernels(store, tc, lambda: store)  # loaded already: its path
     log: list[str] = []
     progress.phase = "waiting for a build tree"
-    with acquire_slot(store, tc, kernels) as slot:
+    cuda = None
+    if _is_cuda(target):
+        from croton.build_tools.cuda import slot_context
+
+        cuda = slot_context(tc)
+    with acquire_slot(store, tc, kernels, cuda) as slot:
         progress.phase = "configure"
         t1 = time.perf_counter()
         fresh = slot.ensure_configured(log)
@@ -436,7 +454,8 @@ def _keep_failure(store: Cache, key: str, src: Path, exc: CompileError) -> Compi
     with contextlib.suppress(OSError):
         shutil.rmtree(kept, ignore_errors=True)
         make_private_dirs(kept)
-        for name in ("fn.cpp", "fn_name.h", "unit.cpp", "init.cpp", "CMakeLists.txt"):
+        for name in ("fn.cpp", "fn_name.h", "unit.cpp", "unit.cu", "init.cpp",
+                     "CMakeLists.txt"):
             if (src / name).exists():
                 shutil.copy2(src / name, kept / name)
         (kept / "build.log").write_text(exc.log)

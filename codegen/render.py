@@ -67,8 +67,19 @@ def environment() -> jinja2.Environment:
 
 def render_function(plan: FunctionPlan) -> str:
     """The C++ translation unit of one function: the host driver of ``plan.target``, which
-    imports the target's loop templates."""
-    return environment().get_template(plan.target.host_template).render(plan=plan)
+    imports the target's loop templates. A plan with steps or dtypes its target cannot print
+    yet (``Target.host_steps``, ``Target.refused_dtypes``) is refused with NotImplementedError
+    naming them."""
+    target = plan.target
+    missing = target.unsupported_steps(plan.shape_lines + plan.steps + plan.commits)
+    missing += sorted({f"dtype {b.dtype} ({b.label})" for b in plan.buffers
+                       if b.dtype in target.refused_dtypes})
+    if missing:
+        shown = "; ".join(dict.fromkeys(missing))
+        raise NotImplementedError(
+            f"the {target.name} target cannot compile this function yet: it needs {shown} "
+            f"(docs/{target.name}.md says what the {target.name} target supports)")
+    return environment().get_template(target.host_template).render(plan=plan)
 
 
 def render_template(name: str, **context) -> str:

@@ -4,8 +4,8 @@
 
 A target says what its code may use (vector width, threads, memory spaces, whether scratch is
 kept between calls), which templates print it (a device-neutral host driver, and per-target
-loop templates whose macros print the loop steps), and its parallel policy. ``CPU`` is the one
-real target today; CUDA is next (issue 15).
+loop templates whose macros print the loop steps), and its parallel policy. ``CPU`` is the
+default; ``CUDA`` (issue 15, docs/cuda.md) prints kernels for NVIDIA GPUs.
 
 Kernel generators can be specialised per target (``@lowering(kind, target="name")`` in
 ``codegen/lowering``), and so can elementwise C++ expressions (``OpRecord.cpp_for(target)``).
@@ -70,6 +70,22 @@ class Target:
         ("fused_reduce", "fused_reduce"), ("dot", "dot"))
     parallel: ParallelPolicy = ParallelPolicy()
     base: str | None = None  # the target this one derives from (its lowerings apply too)
+    # what the host driver prints for this target: the runtime headers it includes, the scratch
+    # arena and its lease, the ABI entry, how constant arrays are declared and addressed, and
+    # (kernels_macro) a loops-template macro printing kernel definitions before the function
+    runtime_headers: tuple[str, ...] = ("runtime.hpp", "abi_bridge.hpp")
+    scratch_class: str = "croton::Scratch"
+    scratch_lease: str = "croton::ScratchLease"
+    abi_entry: str = "croton::call_through_abi"
+    constant_prefix: str = "const"
+    symbol_address: str = ""  # a function giving a constant array's address ("": the array)
+    kernels_macro: str = ""
+    # the step kinds the host driver may print for this target (None: every kind); a plan with
+    # another kind is refused when it is rendered (``unsupported_steps``)
+    host_steps: frozenset[str] | None = None
+    refused_dtypes: frozenset[str] = frozenset()  # dtypes its kernels cannot compute in
+    source_suffix: str = ".cpp"  # the translation unit's file suffix (the build's language)
+    device: str = "cpu"  # the device the function's arrays live on (DLPack's name)
 
     @property
     def may_thread(self) -> bool:
@@ -93,6 +109,25 @@ class Target:
             names.append(base)
             base = TARGETS[base].base if base in TARGETS else None
         return tuple(names)
+
+    def unsupported_steps(self, steps) -> list[str]:
+        """The steps among ``steps`` (and the steps nested in branches and scans) this target
+        cannot print, described for an error message (empty: every one is supported)."""
+        if self.host_steps is None:
+            return []
+        from croton.codegen.expr import Node, Value
+
+        found: list[str] = []
+        for s in steps:
+            if s.kind not in self.host_steps:
+                found.append(f"{s.kind} step ({getattr(s, 'comment', '') or s.kind})")
+            elif s.kind == "shape" and any(  # a shape read from a computed array's data
+                    isinstance(n, Value) for e in (s.target, s.expr) if isinstance(e, Node)
+                    for n in e.walk()):
+                found.append("a shape computed from an array's values")
+            for nested in ("then_steps", "else_steps", "setup", "each_step", "finish"):
+                found += self.unsupported_steps(getattr(s, nested, ()))
+        return found
 
     def derive(self, name: str, **changes) -> Target:
         """A variant of this target named ``name`` (registered, so config can name it)."""
@@ -120,3 +155,21 @@ def target_named(name: str) -> Target:
 
 
 CPU = register_target(Target("cpu"))
+
+#: NVIDIA GPUs through CUDA (issue 15; docs/cuda.md): the CPU's host driver compiled by nvcc,
+#: with elementwise loops and reductions as kernels (``cuda/loops.j2``, ``runtime/cuda``) over
+#: device memory. Steps whose kernels exist only on the CPU (BLAS, convolutions, indexing,
+#: branches, scans...) are refused when a plan is rendered.
+CUDA = register_target(Target(
+    "cuda", language="cuda", vector_bytes=16, threads=1, memory_spaces=("device",),
+    loops_template="cuda/loops.j2",
+    step_macros=(("elementwise", "elementwise"), ("fused_reduce", "fused_reduce"),
+                 ("shape_value", "shape_value")),
+    runtime_headers=("runtime.cuh",), scratch_class="croton::cuda::DeviceScratch",
+    scratch_lease="croton::cuda::ScratchLease", abi_entry="croton::cuda::call_through_abi",
+    constant_prefix="__device__ const", symbol_address="croton::cuda::symbol_address",
+    kernels_macro="kernels",
+    host_steps=frozenset({"shape", "alloc", "workspace", "view", "elementwise",
+                          "fused_reduce", "shape_value"}),
+    refused_dtypes=frozenset({"complex64", "complex128", "float16"}),
+    source_suffix=".cu", device="cuda"))

@@ -47,9 +47,14 @@ class Config:
     explain_cache_misses: bool = False
     #: Size cap of the kernel cache (bytes, or with a K/M/G/T suffix); LRU entries are evicted.
     cache_max_bytes: str = "2G"
-    # Theano's flags that libraries read (``theano.config.device``...): croton computes on the
-    # CPU, has no test values and one linker; the values are Theano's defaults.
+    # ``device=cuda`` (or ``cuda0``, Theano's spelling) compiles functions for the CUDA target
+    # and keeps new shared variables in device memory (docs/cuda.md); ``cpu`` is the default.
     device: str = "cpu"
+    #: CUDA architectures to build for, e.g. ``80,90`` (each as SASS plus PTX); empty: the
+    #: present GPU's, or ``80,90`` when there is none (a build that only compiles).
+    cuda_arch: str = ""
+    # Theano's flags that libraries read: croton has no test values and one linker; the values
+    # are Theano's defaults.
     init_gpu_device: str = ""
     compute_test_value: str = "off"
     compute_test_value_opt: str = "off"
@@ -94,6 +99,8 @@ class Config:
                 setattr(self, name, value.strip().lower() in ("1", "true", "yes", "on"))
             else:
                 setattr(self, name, value.strip())
+        if self.device != "cpu" and not self.device.startswith("cuda"):
+            raise ValueError(f"device must be cpu or cuda (cuda0, cuda1...), not {self.device!r}")
         if self.floatX not in ("float32", "float64"):
             raise ValueError(f"floatX must be float32 or float64, not {self.floatX!r}")
 

@@ -5,7 +5,8 @@
  *
  * What a DLTensor passed in must be (the function checks all of it before it runs anything, and
  * refuses the call with CROTON_ERR_ARGUMENT and a message naming the argument otherwise):
- *   - device {kDLCPU, 0} (this ABI version compiles for the CPU only);
+ *   - device {kDLCPU, 0} (a function compiled for the CUDA target: {kDLCUDA, id}, device
+ *     memory of the current device);
  *   - dtype exactly croton_arg.dtype (lanes 1), ndim exactly croton_arg.ndim;
  *   - every dimension whose bit is set in croton_arg.broadcastable of length 1;
  *   - data + byte_offset aligned to the element (to its scalar for complex types); data may be
@@ -46,8 +47,10 @@ enum croton_status {
   CROTON_ERR_INDEX = 4,
   CROTON_ERR_TOO_BIG = 5,     /* a shape whose element or byte count overflows (shape_a) */
   CROTON_ERR_INTERRUPTED = 6, /* the caller's commit-point answer was nonzero: nothing written */
-  CROTON_ERR_ARGUMENT = 7     /* an argument (or an array from alloc) is not what the function
+  CROTON_ERR_ARGUMENT = 7,    /* an argument (or an array from alloc) is not what the function
                                  takes: device, dtype, ndim, layout; see the message */
+  CROTON_ERR_DEVICE = 8       /* a device runtime call or kernel failed (CUDA: the launch or
+                                 the kernel's error, named in reason and message) */
 };
 
 /* One run-time check of the function: what a failure of it means. `kind` is "broadcast",

@@ -44,6 +44,13 @@ int call_through_abi(const croton_function& fn, impl_fn impl, const DLTensor* in
 #else
 #define CROTON_BRIDGE_ENTRY inline
 #endif
+// The DLPack device type of every array this translation unit takes, and how a refusal words
+// it: the CPU, unless a target's runtime says otherwise before including this header
+// (runtime/cuda/runtime.cuh: kDLCUDA).
+#ifndef CROTON_DEVICE_TYPE
+#define CROTON_DEVICE_TYPE kDLCPU
+#define CROTON_DEVICE_WORDS "the CPU only (DLPack kDLCPU): copy the array there first"
+#endif
 namespace croton {
 
 // Appends printf-style text to err->message (cut to fit, always terminated).
@@ -136,11 +143,11 @@ inline int64_t element_bytes(DLDataType t) { return (int64_t(t.bits) * t.lanes +
 // order); 0, or CROTON_ERR_ARGUMENT with err->message naming the argument and what is wrong.
 inline int from_dlpack(const DLTensor& t, const croton_arg& spec, const ArgName& who,
                        croton_buffer* b, croton_error* err) {
-  if (t.device.device_type != kDLCPU) {
+  if (t.device.device_type != CROTON_DEVICE_TYPE) {
     refuse(err, who);
     say(err, "is on device ");
     say_device(err, t.device);
-    say(err, "; this function runs on the CPU only (DLPack kDLCPU): copy the array there first");
+    say(err, "; this function runs on %s", CROTON_DEVICE_WORDS);
     return CROTON_ERR_ARGUMENT;
   }
   const int32_t code = dtype_code(spec.dtype);
@@ -293,6 +300,9 @@ inline void describe(const croton_function& fn, croton_error* err) {
       say(err, "array is too big: an array of shape ");
       say_shape(err, err->ndim_a, err->shape_a);
       say(err, " has more elements or bytes than the maximum possible size");
+      break;
+    case CROTON_ERR_DEVICE:
+      say(err, "%s", err->reason[0] != '\0' ? err->reason : "a device call failed");
       break;
     case CROTON_ERR_INTERRUPTED:
       say(err, "interrupted at the commit point (the allocator answered nonzero): nothing "

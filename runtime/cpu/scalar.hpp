@@ -12,6 +12,16 @@
 
 #include "special.hpp"
 
+// CROTON_HD marks a helper that device code may call too (runtime/cuda compiles these headers
+// with nvcc); for a C++ compiler it is nothing.
+#ifndef CROTON_HD
+#ifdef __CUDACC__
+#define CROTON_HD __host__ __device__
+#else
+#define CROTON_HD
+#endif
+#endif
+
 namespace croton {
 
 template <class T>
@@ -23,7 +33,7 @@ struct is_complex<std::complex<F>> : std::true_type {};
 
 // Python/NumPy floor division: rounds toward -inf; integer division by zero gives 0.
 template <class T>
-inline T floor_div(T a, T b) {
+CROTON_HD inline T floor_div(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     if constexpr (std::is_same_v<T, bool>) {
       return b ? a : false;
@@ -57,7 +67,7 @@ inline T floor_div(T a, T b) {
 
 // Python/NumPy modulo: the result takes the sign of the divisor; x % 0 is 0 for integers.
 template <class T>
-inline T py_mod(T a, T b) {
+CROTON_HD inline T py_mod(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     if constexpr (std::is_same_v<T, bool>) {
       return false;
@@ -81,7 +91,7 @@ inline T py_mod(T a, T b) {
 }
 
 template <class T>
-inline T power(T a, T b) {
+CROTON_HD inline T power(T a, T b) {
   if constexpr (std::is_integral_v<T>) {
     if constexpr (std::is_same_v<T, bool>) {
       return a || !b;
@@ -109,7 +119,7 @@ inline T power(T a, T b) {
 
 // NaN-propagating maximum/minimum, as numpy.maximum/minimum.
 template <class T>
-inline T maximum(T a, T b) {
+CROTON_HD inline T maximum(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
     if (a != a) return a;
     if (b != b) return b;
@@ -118,7 +128,7 @@ inline T maximum(T a, T b) {
 }
 
 template <class T>
-inline T minimum(T a, T b) {
+CROTON_HD inline T minimum(T a, T b) {
   if constexpr (std::is_floating_point_v<T>) {
     if (a != a) return a;
     if (b != b) return b;
@@ -127,7 +137,7 @@ inline T minimum(T a, T b) {
 }
 
 template <class T>
-inline T absolute(T a) {
+CROTON_HD inline T absolute(T a) {
   if constexpr (std::is_unsigned_v<T> || std::is_same_v<T, bool>) {
     return a;
   } else if constexpr (std::is_integral_v<T>) {
@@ -140,7 +150,7 @@ inline T absolute(T a) {
 }
 
 template <class T>
-inline T sign(T a) {
+CROTON_HD inline T sign(T a) {
   if constexpr (std::is_same_v<T, bool>) {
     return a;
   } else if constexpr (std::is_floating_point_v<T>) {
@@ -155,7 +165,7 @@ inline T sign(T a) {
 
 // Logistic sigmoid, stable for large |x| (no overflow to inf/inf).
 template <class T>
-inline T sigmoid(T x) {
+CROTON_HD inline T sigmoid(T x) {
   if (x >= T(0)) {
     return T(1) / (T(1) + std::exp(-x));
   }
@@ -167,7 +177,7 @@ inline T sigmoid(T x) {
 // NumPy's, multiplied in unsigned arithmetic at least as wide as `unsigned` (no signed
 // overflow, and no uint16 * uint16 promoted to an overflowing int).
 template <class T>
-inline T multiply(T a, T b) {
+CROTON_HD inline T multiply(T a, T b) {
   if constexpr (std::is_same_v<T, bool>) {
     return a && b;
   } else if constexpr (std::is_integral_v<T>) {
@@ -182,31 +192,31 @@ inline T multiply(T a, T b) {
 
 // numpy.round: half to even (the default rounding mode of the FPU), and C's round.
 template <class T>
-inline T round_half_even(T x) {
+CROTON_HD inline T round_half_even(T x) {
   return std::nearbyint(x);
 }
 
 template <class T>
-inline T round_half_away(T x) {
+CROTON_HD inline T round_half_away(T x) {
   return std::round(x);
 }
 
 // Stable log(1 + exp(x)): no overflow for large x, full precision for very negative x.
 template <class T>
-inline T softplus(T x) {
+CROTON_HD inline T softplus(T x) {
   if (x != x) return x;
   return std::log1p(std::exp(-std::fabs(x))) + (x > T(0) ? x : T(0));
 }
 
 // numpy.clip(x, lo, hi) == minimum(maximum(x, lo), hi), NaN-propagating.
 template <class T>
-inline T clip(T x, T lo, T hi) {
+CROTON_HD inline T clip(T x, T lo, T hi) {
   return minimum(maximum(x, lo), hi);
 }
 
 // Logical on bools, bitwise on integers.
 template <class T>
-inline T invert(T a) {
+CROTON_HD inline T invert(T a) {
   if constexpr (std::is_same_v<T, bool>) {
     return !a;
   } else {
@@ -215,7 +225,7 @@ inline T invert(T a) {
 }
 
 template <class T>
-inline bool is_nan([[maybe_unused]] T a) {
+CROTON_HD inline bool is_nan([[maybe_unused]] T a) {
   if constexpr (std::is_floating_point_v<T>) {
     return std::isnan(a);
   } else {
@@ -224,7 +234,7 @@ inline bool is_nan([[maybe_unused]] T a) {
 }
 
 template <class T>
-inline bool is_inf([[maybe_unused]] T a) {
+CROTON_HD inline bool is_inf([[maybe_unused]] T a) {
   if constexpr (std::is_floating_point_v<T>) {
     return std::isinf(a);
   } else {
@@ -234,34 +244,34 @@ inline bool is_inf([[maybe_unused]] T a) {
 
 // Conversion as numpy.astype; from complex to a real type keeps the real part.
 template <class To, class From>
-inline To convert(From x) {
+CROTON_HD inline To convert(From x) {
   return static_cast<To>(x);
 }
 
 // Real-valued versions of numpy.real/imag/conj/angle (complex overloads below).
 template <class T>
-inline T real_part(T a) {
+CROTON_HD inline T real_part(T a) {
   return a;
 }
 
 template <class T>
-inline T imag_part(T) {
+CROTON_HD inline T imag_part(T) {
   return T(0);
 }
 
 template <class T>
-inline T conjugate(T a) {
+CROTON_HD inline T conjugate(T a) {
   return a;
 }
 
 template <class T>
-inline T angle(T a) {
+CROTON_HD inline T angle(T a) {
   return std::atan2(T(0), a);
 }
 
 #ifdef CROTON_NEED_COMPLEX
 template <class To, class F>
-inline To convert(std::complex<F> x) {
+CROTON_HD inline To convert(std::complex<F> x) {
   if constexpr (is_complex<To>::value) {
     return To(x);
   } else if constexpr (std::is_same_v<To, bool>) {
@@ -272,37 +282,37 @@ inline To convert(std::complex<F> x) {
 }
 
 template <class F>
-inline F absolute(std::complex<F> a) {
+CROTON_HD inline F absolute(std::complex<F> a) {
   return std::abs(a);
 }
 
 template <class F>
-inline F real_part(std::complex<F> a) {
+CROTON_HD inline F real_part(std::complex<F> a) {
   return a.real();
 }
 
 template <class F>
-inline F imag_part(std::complex<F> a) {
+CROTON_HD inline F imag_part(std::complex<F> a) {
   return a.imag();
 }
 
 template <class F>
-inline std::complex<F> conjugate(std::complex<F> a) {
+CROTON_HD inline std::complex<F> conjugate(std::complex<F> a) {
   return std::conj(a);
 }
 
 template <class F>
-inline F angle(std::complex<F> a) {
+CROTON_HD inline F angle(std::complex<F> a) {
   return std::arg(a);
 }
 
 template <class F>
-inline bool is_nan(std::complex<F> a) {
+CROTON_HD inline bool is_nan(std::complex<F> a) {
   return std::isnan(a.real()) || std::isnan(a.imag());
 }
 
 template <class F>
-inline bool is_inf(std::complex<F> a) {
+CROTON_HD inline bool is_inf(std::complex<F> a) {
   return std::isinf(a.real()) || std::isinf(a.imag());
 }
 #endif

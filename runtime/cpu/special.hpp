@@ -8,6 +8,16 @@
 #include <cmath>
 #include <limits>
 
+// CROTON_HD marks a helper that device code may call too (runtime/cuda compiles these headers
+// with nvcc); for a C++ compiler it is nothing.
+#ifndef CROTON_HD
+#ifdef __CUDACC__
+#define CROTON_HD __host__ __device__
+#else
+#define CROTON_HD
+#endif
+#endif
+
 namespace croton {
 namespace detail {
 
@@ -15,7 +25,7 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr double kTwoOverSqrtPi = 1.12837916709551257390;
 
 // Giles (2010), "Approximating the erfinv function": ~1e-7 relative, refined below.
-inline double erfinv_guess(double y) {
+CROTON_HD inline double erfinv_guess(double y) {
   double w = -std::log((1.0 - y) * (1.0 + y));
   double p;
   if (w < 5.0) {
@@ -44,7 +54,7 @@ inline double erfinv_guess(double y) {
   return p * y;
 }
 
-inline double erfinv_d(double y) {
+CROTON_HD inline double erfinv_d(double y) {
   if (std::isnan(y) || y < -1.0 || y > 1.0) return std::numeric_limits<double>::quiet_NaN();
   if (y == 1.0) return std::numeric_limits<double>::infinity();
   if (y == -1.0) return -std::numeric_limits<double>::infinity();
@@ -72,9 +82,9 @@ inline double erfinv_d(double y) {
 }
 
 // tan(pi * x) and sin(pi * x) with the argument reduced exactly: x - nearbyint(x) is exact.
-inline double pi_frac(double x) { return kPi * (x - std::nearbyint(x)); }
+CROTON_HD inline double pi_frac(double x) { return kPi * (x - std::nearbyint(x)); }
 
-inline double digamma_d(double x) {
+CROTON_HD inline double digamma_d(double x) {
   if (std::isnan(x)) return x;
   if (x == 0.0) return std::signbit(x) ? std::numeric_limits<double>::infinity()
                                        : -std::numeric_limits<double>::infinity();
@@ -98,7 +108,7 @@ inline double digamma_d(double x) {
   return result + std::log(x) - 0.5 / x - series;
 }
 
-inline double trigamma_d(double x) {
+CROTON_HD inline double trigamma_d(double x) {
   if (std::isnan(x)) return x;
   if (std::isinf(x)) return x > 0 ? 0.0 : std::numeric_limits<double>::infinity();
   if (x <= 0.0 && x == std::floor(x)) return std::numeric_limits<double>::infinity();
@@ -128,24 +138,24 @@ inline double trigamma_d(double x) {
 }  // namespace detail
 
 template <class T>
-inline T erfinv(T y) {
+CROTON_HD inline T erfinv(T y) {
   return static_cast<T>(detail::erfinv_d(static_cast<double>(y)));
 }
 
 // std::lgamma, except lgamma(-inf) = -inf as scipy.special.gammaln.
 template <class T>
-inline T log_gamma(T x) {
+CROTON_HD inline T log_gamma(T x) {
   if (std::isinf(x) && x < T(0)) return x;
   return std::lgamma(x);
 }
 
 template <class T>
-inline T digamma(T x) {
+CROTON_HD inline T digamma(T x) {
   return static_cast<T>(detail::digamma_d(static_cast<double>(x)));
 }
 
 template <class T>
-inline T trigamma(T x) {
+CROTON_HD inline T trigamma(T x) {
   return static_cast<T>(detail::trigamma_d(static_cast<double>(x)));
 }
 

@@ -1,0 +1,49 @@
+// Launch geometry of the CUDA target's kernels (codegen/templates/cuda/loops.j2): grid-stride
+// loops over int64 indices, so any element count runs with a grid sized to the device, not to
+// the data.
+#pragma once
+#include <cstdint>
+
+namespace croton {
+namespace cuda {
+
+constexpr int kThreads = 256;  // threads per block of an elementwise kernel
+
+// Blocks resident at once on the current device, times a few waves: enough to fill it; a
+// grid-stride loop covers the rest. Asked once per process (the device is fixed per thread in
+// this first slice: device 0 unless the caller set another).
+inline int64_t resident_blocks() {
+  static const int64_t blocks = [] {
+    int device = 0, sms = 0;
+    if (cudaGetDevice(&device) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+      cudaGetLastError();
+      sms = 1;
+    }
+    return int64_t(sms) * 8;
+  }();
+  return blocks;
+}
+
+// The blocks of a grid-stride launch over `n` work items of `per_block` each.
+inline unsigned blocks_for(int64_t n, int64_t per_block = kThreads) {
+  int64_t blocks = (n + per_block - 1) / per_block;
+  const int64_t cap = resident_blocks() * 4;
+  if (blocks > cap) blocks = cap;
+  return static_cast<unsigned>(blocks < 1 ? 1 : blocks);
+}
+
+// The global index of this thread and the grid's stride, in int64 (no overflow past 2^31).
+__device__ __forceinline__ int64_t global_index() {
+  return int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+}
+__device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
+
+// *dst = value on the device (a shape written into a computed int64 scalar).
+template <class T>
+__global__ void store_scalar(T* dst, T value) {
+  *dst = value;
+}
+
+}  // namespace cuda
+}  // namespace croton

@@ -1,0 +1,167 @@
+// The CUDA runtime every translation unit of the CUDA target includes (codegen/target.py: CUDA,
+// codegen/templates/cuda/loops.j2). The host driver is the CPU's (shapes, checks, allocation
+// through the caller's allocator, views; runtime/cpu), compiled by nvcc's host compiler; what
+// differs is here:
+//   - arrays crossing the ABI are DLPack kDLCUDA (device memory), checked by abi_bridge.hpp;
+//   - scratch memory is device memory, kept per thread between calls (DeviceScratch);
+//   - loops are kernels (launch.cuh: grid-stride launches; reduce.cuh: block reductions);
+//   - a failed launch or kernel is reported as CROTON_ERR_DEVICE with CUDA's own words, and
+//     the entry waits for the call's kernels before it returns (call_through_abi below), so a
+//     kernel's error belongs to the call that ran it.
+// The scalar helpers of the op table (runtime/cpu/scalar.hpp, special.hpp) are marked
+// CROTON_HD, so the kernels call the same croton:: functions as the CPU's loops.
+#pragma once
+#include <cuda_runtime.h>
+
+#define CROTON_DEVICE_TYPE kDLCUDA
+#define CROTON_DEVICE_WORDS \
+  "a CUDA device only (DLPack kDLCUDA): pass device memory (a croton DeviceArray, or a " \
+  "CuPy/PyTorch CUDA array through DLPack)"
+// nvcc's front end does not know blas.hpp's `#pragma GCC optimize` (for the host compiler):
+// its warning 1675 says so, and nothing else, for the runtime's headers
+#pragma nv_diag_suppress 1675
+#include "runtime.hpp"
+#include "abi_bridge.hpp"
+#pragma nv_diag_default 1675
+
+namespace croton {
+namespace cuda {
+
+// err as a failed device call: CUDA's name and text for `status`, and what croton was doing.
+inline int fail_cuda(croton_error* err, cudaError_t status, const char* what) {
+  err->code = CROTON_ERR_DEVICE;
+  err->check = -1;
+  err->ndim_a = err->ndim_b = 0;
+  err->message[0] = '\0';
+  std::snprintf(err->reason, sizeof(err->reason), "CUDA error in %s: %s (%s)", what,
+                cudaGetErrorName(status), cudaGetErrorString(status));
+  return CROTON_ERR_DEVICE;
+}
+
+// After a launch: 0, or the launch's error (a bad configuration, no device, an architecture
+// the binary was not built for: cudaErrorNoKernelImageForDevice).
+inline int check_launch(croton_error* err, const char* what) {
+  const cudaError_t status = cudaGetLastError();
+  return status == cudaSuccess ? 0 : fail_cuda(err, status, what);
+}
+
+// Device scratch memory of one function on one thread: the CPU's Scratch (runtime.hpp) over
+// cudaMalloc. Blocks are handed out in request order and kept for the thread's next call (the
+// entry waits for the call's kernels, so no kernel still reads a block when the next call
+// starts); a block too small for its request is replaced by a larger one.
+class DeviceScratch {
+ public:
+  DeviceScratch() = default;
+  DeviceScratch(const DeviceScratch&) = delete;
+  DeviceScratch& operator=(const DeviceScratch&) = delete;
+  ~DeviceScratch() {
+    for (int32_t k = 0; k < count_; ++k) cudaFree(blocks_[k].data);  // errors at exit: ignored
+  }
+  // 256-byte aligned device memory of at least `bytes` (cudaMalloc's alignment); nullptr when
+  // out of device memory or blocks.
+  void* alloc(int64_t bytes) {
+    if (bytes < 1) bytes = 1;
+    if (bytes > kMaxBytes || cursor_ >= kMaxBlocks) return nullptr;
+    Block& block = blocks_[cursor_];
+    if (cursor_ == count_ || block.capacity < bytes) {
+      void* grown = nullptr;
+      if (cudaMalloc(&grown, static_cast<size_t>(bytes)) != cudaSuccess) {
+        cudaGetLastError();  // not sticky: clear it, the call reports out of memory
+        return nullptr;
+      }
+      if (stats_ != nullptr) {  // profiling: blocks and bytes allocated
+        __atomic_fetch_add(&stats_[0], uint64_t(1), __ATOMIC_RELAXED);
+        __atomic_fetch_add(&stats_[1], uint64_t(bytes), __ATOMIC_RELAXED);
+      }
+      if (cursor_ < count_) cudaFree(block.data);
+      block.data = grown;
+      block.capacity = bytes;
+      if (cursor_ == count_) ++count_;
+    }
+    return blocks_[cursor_++].data;
+  }
+  void rewind(uint64_t* stats) {
+    cursor_ = 0;
+    stats_ = stats;
+  }
+  bool busy = false;
+
+ private:
+  static constexpr int32_t kMaxBlocks = 256;
+  struct Block {
+    void* data;
+    int64_t capacity;
+  };
+  Block blocks_[kMaxBlocks] = {};
+  int32_t count_ = 0, cursor_ = 0;
+  uint64_t* stats_ = nullptr;
+};
+
+// The thread's kept DeviceScratch for one call, or a private one when a call re-enters the
+// function on this thread (as croton::ScratchLease).
+class ScratchLease {
+ public:
+  ScratchLease(DeviceScratch& kept, uint64_t* stats) : scratch_(kept.busy ? &own_ : &kept) {
+    scratch_->busy = true;
+    scratch_->rewind(stats);
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+  ~ScratchLease() { scratch_->busy = false; }
+  DeviceScratch& get() { return *scratch_; }
+
+ private:
+  DeviceScratch own_;
+  DeviceScratch* scratch_;
+};
+
+// The device address of a __device__ array (a constant of the function), nullptr when there is
+// no device.
+template <class T>
+T* symbol_address(const T& symbol) {
+  void* address = nullptr;
+  if (cudaGetSymbolAddress(&address, symbol) != cudaSuccess) {
+    cudaGetLastError();
+    return nullptr;
+  }
+  return static_cast<T*>(address);
+}
+
+// The entry of a CUDA function (croton_function.call): the CPU's bridge (argument checks,
+// conversion, the allocator, messages), then a wait for the call's kernels on the default
+// stream, so an error of a kernel is this call's and the outputs are ready when it returns.
+inline int call_through_abi(const croton_function& fn, impl_fn impl, const DLTensor* in,
+                            const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,
+                            DLTensor* out, DLTensor* upd, croton_error* err, croton_buffer* bin,
+                            croton_buffer* bsh, croton_buffer* bout, croton_buffer* bupd) {
+  croton_error own;
+  if (err == nullptr) err = &own;
+  const int rc = croton::call_through_abi(fn, impl, in, sh, alloc, alloc_ctx, out, upd, err, bin,
+                                          bsh, bout, bupd);
+  const cudaError_t status = cudaStreamSynchronize(0);
+  if (rc != 0) return rc;
+  if (status != cudaSuccess) {
+    fail_cuda(err, status, "a kernel of the call");
+    describe(fn, err);
+    return CROTON_ERR_DEVICE;
+  }
+  return 0;
+}
+
+}  // namespace cuda
+
+// Scratch for buffer `b` from the device arena (the CPU's alloc_scratch, for DeviceScratch).
+inline int alloc_scratch(cuda::DeviceScratch& scratch, croton_buffer* b, int64_t itemsize,
+                         croton_error* err) {
+  const int64_t bytes = array_bytes(b->ndim, b->shape, itemsize);
+  if (bytes < 0) return fail_too_big(err, b->ndim, b->shape);
+  b->data = scratch.alloc(bytes);
+  if (b->data == nullptr) return fail_alloc(err);
+  contiguous_strides(b->ndim, b->shape, b->strides);
+  return 0;
+}
+
+}  // namespace croton
+
+#include "launch.cuh"
+#include "reduce.cuh"
