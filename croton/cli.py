@@ -3,7 +3,8 @@
 
 Example::
 
-    $ croton doctor              # compiler, CMake, Ninja, launcher, BLAS link test, nvcc, cache
+    $ croton doctor              # compiler, CMake, Ninja, launcher, BLAS link test, cache,
+                                 # nvcc, CUDA runtime, driver, device and architectures
     $ croton cache list          # entries, least recently used first
     $ croton cache info 3fa2c1   # one entry, by key prefix
     $ croton cache stats
@@ -180,6 +181,32 @@ def check_nvcc(cxx: str) -> tuple[bool, str]:
     return True, f"{nvcc} ({release}); host compiler {cxx} accepted"
 
 
+def cuda_checks() -> dict[str, str]:
+    """The CUDA runtime, driver and device this process sees, and the architectures CUDA
+    functions are built for. None of it is required: without a device, CUDA functions still
+    compile (docs/cuda.md)."""
+    from croton.build_tools.cuda import architectures
+    from croton.cuda import runtime
+
+    lib, where = runtime.library()
+    v = runtime.versions()
+    out = {"cuda_runtime": f"{where} ({v['runtime']})" if lib is not None else where,
+           "cuda_driver": v["driver"] if v["driver"] != "none" else
+           "none (no NVIDIA driver: CUDA functions compile but cannot run)"}
+    n = runtime.device_count()
+    if n:
+        arch = runtime.device_architecture()
+        out["cuda_device"] = f"{runtime.device_name()} (sm_{arch}), {n} device(s)"
+    else:
+        out["cuda_device"] = runtime.no_device_reason()
+    try:
+        out["cuda_arch"] = ",".join(architectures()) + (
+            "" if n else " (no device: the default; CROTON_FLAGS=cuda_arch=... to choose)")
+    except ValueError as exc:
+        out["cuda_arch"] = f"FAILED: {exc}"
+    return out
+
+
 def cmd_doctor(args) -> int:
     """Check every tool croton needs; exit 1 if any check fails."""
     import tempfile
@@ -247,6 +274,12 @@ def cmd_doctor(args) -> int:
             good, text = False, str(exc)
         checks["nvcc"] = text if good else f"FAILED: {text}"
         ok = ok and good
+    try:
+        cuda = cuda_checks()
+    except Exception as exc:  # noqa: BLE001
+        cuda = {"cuda": f"FAILED: {exc}"}
+    checks.update(cuda)
+    ok = ok and not any(v.startswith("FAILED") for v in cuda.values())
     from croton.printing import find_dot
 
     checks["graphviz_dot"] = find_dot() or "not found (pydotprint needs dot or graphviz-pure: " \

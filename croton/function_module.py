@@ -313,7 +313,8 @@ def _check_inputs(graph: Graph, ins: list[In], on_unused_input: str) -> None:
 def function(inputs: Sequence, outputs=None, updates=None, givens=None,
              allow_input_downcast: bool | None = None, on_unused_input: str = "raise",
              name: str | None = None, mode: str | None = None, no_default_updates=False,
-             profile: bool | None = None, rebuild_strict: bool = True):
+             profile: bool | None = None, rebuild_strict: bool = True,
+             device: str | None = None):
     """Compile ``outputs`` (one variable or a list) of ``inputs`` into a callable.
 
     ``updates`` (pairs or a dict) are applied simultaneously, in place, after each call, with
@@ -321,6 +322,10 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
     ``no_default_updates`` is True or lists that variable.
     ``mode`` is 'FAST_RUN' (default), 'FAST_COMPILE' (fewer passes) or 'NUMPY' (no compiler:
     the ops' NumPy references, for debugging).
+
+    ``device``: ``'cpu'`` or ``'cuda'`` (default: the ``device`` flag, ``CROTON_FLAGS=
+    device=cuda``). A CUDA function is rendered and built with nvcc whether or not a GPU is
+    present; calling it without one raises ``CudaUnavailableError`` (docs/cuda.md).
 
     Compiled functions pickle (and load in another process: the function is rebuilt from its
     graph, which hits the compile cache) with their shared variables; ``copy.copy(f)`` shares
@@ -335,7 +340,7 @@ def function(inputs: Sequence, outputs=None, updates=None, givens=None,
               "givens": givens, "allow_input_downcast": allow_input_downcast,
               "on_unused_input": on_unused_input, "name": name,
               "mode": getattr(mode, "name", mode), "no_default_updates": no_default_updates,
-              "profile": profile}
+              "profile": profile, "device": device}
     f = _function(origin, source, t0, rebuild_strict)
     f._origin = origin
     return f
@@ -379,18 +384,46 @@ def _function(origin: dict, source: str, t0: float, rebuild_strict: bool):
     t2 = time.perf_counter()
     profile = config.profile if profile is None else bool(profile)
     return _compile(graph, optimized, spec, single,
-                    {"rewrite": t2 - t1, "frontend": t1 - t0}, profile)
+                    {"rewrite": t2 - t1, "frontend": t1 - t0}, profile, origin.get("device"))
+
+
+def _target_for(device: str | None):
+    """The code-generation target of a function for ``device`` (None: the ``device`` flag):
+    CUDA for ``cuda``/``cudaN``, else the ``target`` flag's (the CPU by default)."""
+    from croton.codegen.target import CUDA, target_named
+
+    device = device or config.device
+    if device.startswith("cuda"):
+        return CUDA
+    if device != "cpu":
+        raise ValueError(f"device must be 'cpu' or 'cuda', not {device!r}")
+    return target_named(config.target)
+
+
+def _check_shared_devices(shared, target, spec: CallSpec) -> None:
+    """A CPU function cannot read a shared variable kept in device memory."""
+    if target.device != "cpu":
+        return
+    for s in shared:
+        if getattr(s, "device", "cpu") != "cpu":
+            raise TypeError(f"{_function_label(spec)} runs on the CPU but shared variable "
+                            f"{s.name or '<unnamed>'} lives on device {s.device}: compile it "
+                            f"with device='cuda', or create the variable without device=")
 
 
 def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timings: dict,
-             profile: bool = False):
+             profile: bool = False, device: str | None = None):
     from croton.build_tools.build import binding, build_function, log_compile_report
     from croton.build_tools.render_memo import render_source
     from croton.codegen.lower import lower
-    from croton.codegen.target import target_named
 
     t0 = time.perf_counter()
-    lowered = lower(optimized, profile=profile, target=target_named(config.target))
+    target = _target_for(device)
+    if profile and target.device != "cpu":
+        raise NotImplementedError(f"profile=True is not supported on device {target.device!r} "
+                                  f"yet (docs/cuda.md)")
+    lowered = lower(optimized, profile=profile, target=target)
+    _check_shared_devices(lowered.shared, target, spec)
     t1 = time.perf_counter()
     source = render_source(lowered.plan)  # Jinja only on a memo miss
     t2 = time.perf_counter()
@@ -398,6 +431,12 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     # a scan's loop can run long on small data: its calls always let other threads run
     spec.always_release_gil = bool(lowered.plan.subfunctions)
     result = build_function(source, label=spec.name, target=lowered.plan.target.name)
+    if target.device == "cuda":  # device memory: called through ctypes (croton/cuda)
+        from croton.cuda.function import CudaFunction
+
+        timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
+        return CudaFunction(result.module, lowered.shared, spec, single, graph, optimized,
+                            source, result, timings)
     native = binding()
     timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
     if config.profile_compile:

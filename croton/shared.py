@@ -28,20 +28,38 @@ class SharedVariable(Variable):
     as its update, unless the function updates it explicitly or has ``no_default_updates``.
     """
 
-    __slots__ = ("storage", "strict", "allow_downcast", "default_update")
+    __slots__ = ("storage", "strict", "allow_downcast", "default_update", "device")
 
     def __init__(self, type: TensorType, value: np.ndarray, name: str | None = None,
-                 strict: bool = False, allow_downcast: bool | None = None) -> None:
+                 strict: bool = False, allow_downcast: bool | None = None,
+                 device: str = "cpu") -> None:
         super().__init__(type, None, None, name)
         # A one-element list: compiled functions read and replace ``storage[0]`` directly.
-        self.storage: list[np.ndarray] = [value]
+        # device 'cuda': a croton.cuda.array.DeviceArray once a device has been seen (until
+        # then the ndarray, uploaded by the first call of a CUDA function)
+        self.storage: list = [value]
         self.strict = strict
         self.allow_downcast = allow_downcast
         self.default_update: Variable | None = None
+        self.device = device
+        if device == "cuda":
+            self._to_device()
+
+    def _to_device(self) -> None:
+        """Move the value into device memory when there is a device (else it stays here)."""
+        from croton.cuda import device_count
+        from croton.cuda.array import DeviceArray
+
+        if device_count() and not isinstance(self.storage[0], DeviceArray):
+            self.storage[0] = DeviceArray.from_numpy(self.storage[0])
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
-        """The current value: a copy, or the storage itself with ``borrow=True``."""
+        """The current value: a copy, or the storage itself with ``borrow=True``. A value in
+        device memory is copied to a NumPy array (``return_internal_type=True`` with
+        ``borrow=True``: the ``DeviceArray`` itself)."""
         value = self.storage[0]
+        if not isinstance(value, np.ndarray):  # a DeviceArray
+            return value if borrow and return_internal_type else value.to_numpy()
         return value if borrow else value.copy()
 
     def set_value(self, value, borrow: bool = False) -> None:
@@ -50,7 +68,16 @@ class SharedVariable(Variable):
         if self.strict and not (isinstance(value, np.ndarray) and value.dtype == self.dtype):
             raise TypeError(f"{what}: strict shared variable needs an ndarray of {self.dtype}")
         data = self.type.filter(value, allow_downcast=self.allow_downcast, what=what)
+        current = self.storage[0]
+        if not isinstance(current, np.ndarray):  # in device memory: uploaded, in place when
+            if current.shape == data.shape:     # the shape is unchanged
+                current.upload(data)
+            else:
+                self.storage[0] = type(current).from_numpy(data)
+            return
         self.storage[0] = _own(data, copy=not borrow or data is not value)
+        if getattr(self, "device", "cpu") == "cuda":  # (absent from pickles made before it)
+            self._to_device()
 
     @property
     def value(self) -> np.ndarray:
@@ -62,7 +89,7 @@ class SharedVariable(Variable):
 
     def clone(self) -> SharedVariable:
         return SharedVariable(self.type, self.storage[0].copy(), self.name, self.strict,
-                              self.allow_downcast)
+                              self.allow_downcast, getattr(self, "device", "cpu"))
 
 
 #: Theano's name (``theano.tensor.sharedvar.TensorSharedVariable``)
@@ -77,10 +104,13 @@ def _own(data: np.ndarray, copy: bool) -> np.ndarray:
 
 def shared(value, name: str | None = None, strict: bool = False,
            allow_downcast: bool | None = None, borrow: bool = False,
-           broadcastable: Sequence[bool] | None = None) -> SharedVariable:
+           broadcastable: Sequence[bool] | None = None,
+           device: str | None = None) -> SharedVariable:
     """Make a shared variable. Python ints and floats become 0-d int64 and float64 (as Theano);
     arrays keep their dtype (any array with ``__dlpack__`` too), and no dimension is
-    broadcastable unless ``broadcastable`` says so."""
+    broadcastable unless ``broadcastable`` says so. ``device='cuda'`` keeps the value in CUDA
+    device memory for functions compiled with ``device='cuda'`` (default: ``cpu``, or the
+    ``device`` flag for float32 values, as Theano's ``device=cuda`` did; docs/cuda.md)."""
     if isinstance(value, SharedVariable):
         raise TypeError("shared() of a shared variable; use its get_value()")
     if isinstance(value, Variable):
@@ -100,5 +130,15 @@ def shared(value, name: str | None = None, strict: bool = False,
     pattern = tuple(broadcastable) if broadcastable is not None else (False,) * data.ndim
     ttype = TensorType(str(native_dtype(data.dtype)), pattern)  # '>f8' becomes float64
     data = ttype.filter(data, allow_downcast=True, what=f"shared variable {name or '<unnamed>'}")
+    if device is None:  # Theano kept float32 shared variables on the GPU under device=cuda
+        from croton.config import config
+
+        device = "cuda" if config.device.startswith("cuda") and ttype.dtype == "float32" \
+            else "cpu"
+    if device.startswith("cuda"):
+        device = "cuda"
+    elif device != "cpu":
+        raise ValueError(f"shared variable {name or '<unnamed>'}: device must be 'cpu' or "
+                         f"'cuda', not {device!r}")
     return SharedVariable(ttype, _own(data, copy=not borrow or data is not value), name, strict,
-                          allow_downcast)
+                          allow_downcast, device)

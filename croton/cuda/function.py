@@ -1,0 +1,293 @@
+"""Calling a function compiled for the CUDA target (``croton.function(..., device='cuda')``).
+
+The compiled module is the same kind as the CPU's (a ``croton_function`` table in a capsule,
+``runtime/cpu/abi.h``), but its arrays are device memory (DLPack ``kDLCUDA``), so the call goes
+through ctypes instead of the NumPy binding layer: inputs are uploaded (or taken as they are
+when already on the device), shared variables created with ``device='cuda'`` are read and
+updated in their device memory, outputs are allocated by a Python callback from the device
+pool (``croton/cuda/array.py``) and copied back to NumPy arrays (``return_device_arrays=True``
+keeps them on the device as ``DeviceArray``).
+
+Without a CUDA device the function is still compiled (render and nvcc build), and calling it
+raises ``CudaUnavailableError`` ("no CUDA device: ...").
+
+Example::
+
+    >>> import croton.tensor as T, croton
+    >>> x = T.fvector('x')
+    >>> f = croton.function([x], T.exp(x), device='cuda')  # compiles without a device
+    >>> from croton.cuda import device_count
+    >>> if device_count():
+    ...     assert abs(f([0.0])[0] - 1.0) < 1e-6
+"""
+
+from __future__ import annotations
+
+import ctypes
+from ctypes import (
+    CFUNCTYPE,
+    POINTER,
+    Structure,
+    c_char,
+    c_char_p,
+    c_int,
+    c_int32,
+    c_int64,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+
+import numpy as np
+
+from croton.cuda import runtime
+from croton.cuda.array import DeviceArray
+
+MAX_NDIM = 8
+KDL_CUDA = 2
+ERR_ARGUMENT, ERR_DEVICE = 7, 8
+
+
+class DLDevice(Structure):
+    _fields_ = [("device_type", c_int32), ("device_id", c_int32)]
+
+
+class DLDataType(Structure):
+    _fields_ = [("code", c_uint8), ("bits", c_uint8), ("lanes", c_uint16)]
+
+
+class DLTensor(Structure):
+    _fields_ = [("data", c_void_p), ("device", DLDevice), ("ndim", c_int32),
+                ("dtype", DLDataType), ("shape", POINTER(c_int64)),
+                ("strides", POINTER(c_int64)), ("byte_offset", c_uint64)]
+
+
+class CrotonArg(Structure):
+    _fields_ = [("name", c_char_p), ("dtype", DLDataType), ("ndim", c_int32),
+                ("broadcastable", c_uint32)]
+
+
+class CrotonCheck(Structure):
+    _fields_ = [("kind", c_char_p), ("op", c_char_p), ("detail", c_char_p)]
+
+
+class CrotonError(Structure):
+    _fields_ = [("code", c_int32), ("check", c_int32), ("ndim_a", c_int32), ("ndim_b", c_int32),
+                ("shape_a", c_int64 * MAX_NDIM), ("shape_b", c_int64 * MAX_NDIM),
+                ("reason", c_char * 128), ("message", c_char * 512)]
+
+
+ALLOC_FN = CFUNCTYPE(c_int, c_void_p, c_int32, c_int32, c_int32, POINTER(c_int64),
+                     POINTER(DLTensor))
+CALL_FN = CFUNCTYPE(c_int, POINTER(DLTensor), POINTER(DLTensor), ALLOC_FN, c_void_p,
+                    POINTER(DLTensor), POINTER(DLTensor), POINTER(CrotonError))
+
+
+class CrotonFunction(Structure):
+    _fields_ = [("abi_version", c_int32), ("n_inputs", c_int32), ("n_shared", c_int32),
+                ("n_outputs", c_int32), ("n_updates", c_int32), ("n_checks", c_int32),
+                ("inputs", POINTER(CrotonArg)), ("shared", POINTER(CrotonArg)),
+                ("outputs", POINTER(CrotonArg)), ("update_target", POINTER(c_int32)),
+                ("checks", POINTER(CrotonCheck)), ("call", CALL_FN)]
+
+
+_DL_CODES = {"b": 6, "i": 0, "u": 1, "f": 2, "c": 5}  # kDLBool, kDLInt, kDLUInt, kDLFloat...
+_NP_KINDS = {6: "b", 0: "i", 1: "u", 2: "f", 5: "c"}
+
+
+def dl_dtype(dtype: np.dtype) -> DLDataType:
+    return DLDataType(_DL_CODES[dtype.kind], dtype.itemsize * 8, 1)
+
+
+def np_dtype(t: DLDataType) -> np.dtype:
+    return np.dtype("bool") if t.code == 6 else np.dtype(f"{_NP_KINDS[t.code]}{t.bits // 8}")
+
+
+def function_table(capsule) -> CrotonFunction:
+    """The ``croton_function`` a compiled module's capsule points to."""
+    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get.restype, get.argtypes = c_void_p, [ctypes.py_object, c_char_p]
+    return ctypes.cast(get(capsule, b"croton_function"), POINTER(CrotonFunction)).contents
+
+
+class _Device:
+    """One array of a call as the ABI sees it: a device address, shape, element strides (None:
+    C order) and dtype, plus whatever keeps its memory alive."""
+
+    __slots__ = ("ptr", "shape", "strides", "dtype", "keep")
+
+    def __init__(self, ptr: int, shape, strides, dtype: np.dtype, keep) -> None:
+        self.ptr, self.shape, self.strides, self.dtype, self.keep = ptr, shape, strides, dtype, keep
+
+    @classmethod
+    def of(cls, value) -> _Device | None:
+        """``value`` as device memory when it is (a DeviceArray, or an array with
+        ``__cuda_array_interface__``), else None."""
+        if isinstance(value, DeviceArray):
+            return cls(value.ptr, value.shape, None, value.dtype, value)
+        cai = getattr(value, "__cuda_array_interface__", None)
+        if cai is None:
+            return None
+        dtype = np.dtype(cai["typestr"])
+        strides = cai.get("strides")
+        if strides is not None:
+            strides = tuple(s // dtype.itemsize for s in strides)
+        return cls(int(cai["data"][0]), tuple(cai["shape"]), strides, dtype, value)
+
+    def tensor(self, out: DLTensor, keep: list) -> None:
+        shape = (c_int64 * max(1, len(self.shape)))(*self.shape)
+        keep.append(shape)
+        out.data = self.ptr or None
+        out.device = DLDevice(KDL_CUDA, 0)
+        out.ndim = len(self.shape)
+        out.dtype = dl_dtype(self.dtype)
+        out.shape = shape
+        if self.strides is None:
+            out.strides = None
+        else:
+            strides = (c_int64 * max(1, len(self.strides)))(*self.strides)
+            keep.append(strides)
+            out.strides = strides
+        out.byte_offset = 0
+
+
+class CudaFunction:
+    """A compiled CUDA function: ``f(*args, **kwargs)`` as a CPU function (Theano's API:
+    defaults, keywords, ``name``, ``maker``, ``source``), on device memory.
+    ``return_device_arrays``: outputs stay on the device (``DeviceArray``)."""
+
+    def __init__(self, module, shared, spec, single: bool, graph, optimized, source: str,
+                 build, timings: dict) -> None:
+        from croton.function_module import _Maker
+
+        self._module = module  # keeps the code (and the table) loaded
+        self._table = function_table(module.function)
+        self._shared, self._spec, self._single = list(shared), spec, single
+        self.graph, self.maker = graph, _Maker(optimized, spec.inputs)
+        self.source, self.build, self.compile_report = source, build, timings
+        self.name = spec.name
+        self.return_device_arrays = False
+        self.profile = None
+        from croton.build_tools.cuda import architectures
+
+        self.architectures = architectures()  # what it was built for (part of its cache key)
+        self._arch_checked = False
+        t = self._table
+        self._out_dtypes = [np_dtype(t.outputs[k].dtype) for k in range(t.n_outputs)]
+        self._update_target = [t.update_target[k] for k in range(t.n_updates)]
+
+    @property
+    def input_storage(self):
+        return self._spec.inputs
+
+    def __repr__(self) -> str:
+        return f"<croton.Function {self.name} (cuda)>"
+
+    def _label(self) -> str:
+        from croton.function_module import _function_label
+
+        return _function_label(self._spec)
+
+    def __call__(self, *args, **kwargs):
+        from croton.function_module import convert_input, resolve_arguments
+
+        runtime.require_device(f"calling {self._label()}")
+        if not self._arch_checked:
+            self._check_architecture()
+        t, spec = self._table, self._spec
+        if kwargs or len(args) != t.n_inputs:
+            args = resolve_arguments(spec, args, kwargs)
+        keep: list = []
+        inputs = []
+        for i, value in enumerate(args):
+            dev = _Device.of(value)
+            if dev is None:  # host data: converted as the CPU's functions do, then uploaded
+                dev = _Device.of(DeviceArray.from_numpy(convert_input(spec, i, value)))
+            inputs.append(dev)
+        shared, staged = [], {}
+        for j, s in enumerate(self._shared):
+            value = s.storage[0]
+            if not isinstance(value, DeviceArray):
+                value = DeviceArray.from_numpy(value)
+                if getattr(s, "device", "cpu") == "cuda":
+                    s.storage[0] = value  # created before a device was seen: moves there now
+                else:
+                    staged[j] = value  # a host shared variable: uploaded for this call
+            shared.append(_Device.of(value))
+        return self._run(inputs, shared, staged, keep)
+
+    def _check_architecture(self) -> None:
+        """The device must run one of the built architectures: its own SASS, or the PTX of an
+        older one (compiled by the driver); an older device runs neither."""
+        device = runtime.device_architecture()
+        built = self.architectures
+        if device and device not in built and int(device) < min(int(a) for a in built):
+            raise runtime.CudaError(
+                f"{self._label()} was built for {', '.join('sm_' + a for a in built)} (SASS "
+                f"and PTX), which the device (sm_{device}, {runtime.device_name()}) cannot "
+                f"run: set CROTON_FLAGS=cuda_arch={device}, or leave cuda_arch empty to build "
+                f"for the present GPU")
+        self._arch_checked = True
+
+    def _run(self, inputs, shared, staged, keep):
+        t = self._table
+        n_in, n_sh, n_out, n_upd = t.n_inputs, t.n_shared, t.n_outputs, t.n_updates
+        tin, tsh = (DLTensor * max(1, n_in))(), (DLTensor * max(1, n_sh))()
+        tout, tupd = (DLTensor * max(1, n_out))(), (DLTensor * max(1, n_upd))()
+        for k, dev in enumerate(inputs):
+            dev.tensor(tin[k], keep)
+        for k, dev in enumerate(shared):
+            dev.tensor(tsh[k], keep)
+        outs: list = [None] * n_out
+        upds: list = [None] * n_upd
+        failure: list = []
+
+        def alloc(_ctx, kind, index, ndim, shape, out) -> int:
+            if kind == 2:  # the commit point: go on
+                return 0
+            try:
+                dims = tuple(shape[d] for d in range(ndim))
+                dtype = self._out_dtypes[index] if kind == 0 else \
+                    np.dtype(self._shared[self._update_target[index]].dtype)
+                arr = DeviceArray(dims, dtype)
+                (outs if kind == 0 else upds)[index] = arr
+                _Device.of(arr).tensor(out.contents, keep)
+                return 0
+            except MemoryError:
+                return 1
+            except BaseException as exc:  # noqa: BLE001 - re-raised after the call returns
+                failure.append(exc)
+                return 1
+
+        callback = ALLOC_FN(alloc)
+        err = CrotonError()
+        rc = t.call(tin, tsh, callback, None, tout, tupd, ctypes.byref(err))
+        if failure:
+            raise failure[0]
+        if rc != 0:
+            self._raise(err)
+        for k, j in enumerate(self._update_target):
+            s = self._shared[j]
+            new = upds[k]  # None: written in place
+            if j in staged:  # a host shared variable gets its new value back as an ndarray
+                s.storage[0] = (new if new is not None else staged[j]).to_numpy()
+            elif new is not None:
+                s.storage[0] = new
+        if not self.return_device_arrays:
+            outs = [o.to_numpy() for o in outs]
+        return outs[0] if self._single else outs
+
+    def _raise(self, err: CrotonError):
+        from croton.function_module import raise_call_error
+
+        message = err.message.decode(errors="replace")
+        reason = err.reason.decode(errors="replace")
+        if err.code == ERR_DEVICE:
+            raise runtime.CudaError(f"{self._label()}: {message or reason}")
+        if err.code == ERR_ARGUMENT:
+            raise TypeError(f"{self._label()}: {message}")
+        raise_call_error(self._spec, err.code, err.check,
+                         tuple(err.shape_a[d] for d in range(err.ndim_a)),
+                         tuple(err.shape_b[d] for d in range(err.ndim_b)), reason, message)
