@@ -101,14 +101,14 @@ class DeviceArray:
     @classmethod
     def from_numpy(cls, value: np.ndarray) -> DeviceArray:
         """A new device array holding a copy of ``value``."""
-        host = np.ascontiguousarray(value)
+        host = np.asarray(value, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
         out = cls(host.shape, host.dtype)
         out.upload(host)
         return out
 
     def upload(self, value: np.ndarray) -> None:
         """Copy ``value`` (this shape and dtype) into this array's memory."""
-        host = np.ascontiguousarray(value, dtype=self.dtype)
+        host = np.asarray(value, dtype=self.dtype, order="C")
         if host.shape != self.shape:
             raise ValueError(f"upload: shape {host.shape} into a device array of {self.shape}")
         runtime.memcpy(self.ptr, host.ctypes.data, self.nbytes, runtime.MEMCPY_HOST_TO_DEVICE)

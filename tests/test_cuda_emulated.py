@@ -1,0 +1,168 @@
+"""The CUDA target's generated code, run by a CPU emulation of CUDA (tests/cuda_emu): the same
+translation unit nvcc builds in tests/test_cuda.py, compiled by g++ against an emulated
+``cuda_runtime.h`` in which every CUDA thread is a real thread, ``__syncthreads`` a barrier of its
+block and warp shuffles an exchange between the warp's threads. Launches ``k<<<g, b>>>(args)``
+are rewritten to the emulator's ``Launch(k, g, b).run(args)`` (the only edit of the source).
+
+What this checks: the logic of the kernels and of the host driver around them (indexing and
+broadcasting, grid-stride loops with more work than threads, block reductions and the two-pass
+reduction, the in-place update, the ABI's checks and errors), against the same graph compiled
+for the CPU. What it does not check: nvcc's code, device math, or anything about a GPU (that is
+tests/test_cuda.py's run-time half, on a GPU).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import croton
+import croton.tensor as T
+from croton.build_tools.toolchain import RUNTIME_DIR, discover
+from croton.codegen.lower import lower
+from croton.codegen.pipeline import run_pipeline
+from croton.codegen.render import render_function
+from croton.codegen.target import CUDA
+from croton.cuda.function import ALLOC_FN, CrotonError, DLDevice, DLTensor, dl_dtype, np_dtype
+from croton.fgraph import Graph
+
+EMU = Path(__file__).parent / "cuda_emu"
+ROWS, COLS = 4, 1100  # on the emulator's one multiprocessor: x.sum() takes two passes
+
+
+def _graph(W):
+    x, b, c, s, k = T.fmatrix("x"), T.fvector("b"), T.fvector("c"), T.fscalar("s"), \
+        T.ivector("k")
+    ramp = T.constant(np.linspace(0.5, 1.5, ROWS, dtype="float32")).dimshuffle(0, "x")
+    outputs = [T.tanh(x * 2 + b) * s, T.exp(x - c.dimshuffle(0, "x")) * ramp,
+               T.nnet.sigmoid(x) + T.maximum(x, b) + T.erf(x) + T.gammaln(abs(x) + 1),
+               x.sum(axis=0), x.max(axis=1), x.min(), x.sum(), T.prod(x * 0.01 + 1, axis=1),
+               T.all(x > -10), T.any(x > 3.5), T.nnet.softmax(x), abs(x).mean(),
+               x.T.sum(axis=1), k // 3 + k % 3]
+    return [x, b, c, s, k], outputs, [(W, W * 0.5 + x)]
+
+
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((ROWS, COLS)).astype("float32"),
+            rng.standard_normal(COLS).astype("float32"),
+            rng.standard_normal(ROWS).astype("float32"), np.asarray(0.75, "float32"),
+            rng.integers(-50, 50, 17).astype("int32")]
+
+
+@pytest.fixture(scope="module")
+def emulated(tmp_path_factory):
+    """The emulated module, its croton_function, the CPU function of the same graph, its W,
+    and how many kernel steps the plan has."""
+    W = croton.shared(np.ones((ROWS, COLS), "float32"), "W")
+    ins, outs, updates = _graph(W)
+    graph = run_pipeline(Graph.make(ins, outs, updates), "FAST_RUN")
+    plan = lower(graph, target=CUDA).plan
+    kernels = sum(st.kind in ("elementwise", "fused_reduce", "shape_value")
+                  for st in plan.steps + plan.commits)
+    source = render_function(plan)
+    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
+    source = source.replace(">>>(", ").run(")
+    d = tmp_path_factory.mktemp("cuda_emu")
+    (d / "fn.cpp").write_text(source)
+    lib = d / "fn_emulated.so"
+    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
+                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
+                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
+                   check=True, capture_output=True)
+    module = ctypes.CDLL(str(lib))
+    from croton.cuda.function import CrotonFunction
+
+    module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
+    table = module.croton_function_get().contents
+    W_cpu = croton.shared(np.ones((ROWS, COLS), "float32"), "W_cpu")
+    ins, outs, updates = _graph(W_cpu)
+    return module, table, croton.function(ins, outs, updates=updates), W_cpu, kernels
+
+
+def _tensor(t: DLTensor, arr: np.ndarray, keep: list) -> None:
+    """``t`` over ``arr``'s memory, labelled as CUDA device memory (the emulator's is the
+    host's)."""
+    shape = (ctypes.c_int64 * max(1, arr.ndim))(*arr.shape)
+    strides = (ctypes.c_int64 * max(1, arr.ndim))(*(n // arr.itemsize for n in arr.strides))
+    keep += [arr, shape, strides]
+    t.data, t.device, t.ndim = arr.ctypes.data or None, DLDevice(2, 0), arr.ndim
+    t.dtype, t.shape, t.byte_offset = dl_dtype(arr.dtype), shape, 0
+    t.strides = None if arr.flags.c_contiguous else strides
+
+
+def _call(table, inputs, w):
+    """Call the emulated function; (return code, error, outputs, updates allocated)."""
+    keep: list = []
+    tin, tsh = (DLTensor * len(inputs))(), (DLTensor * 1)()
+    for t, arr in zip(tin, inputs):
+        _tensor(t, np.asarray(arr), keep)
+    _tensor(tsh[0], w, keep)
+    outs, upds = {}, {}
+
+    def alloc(_ctx, kind, index, ndim, shape, out):
+        if kind == 2:
+            return 0
+        dtype = np_dtype(table.outputs[index].dtype) if kind == 0 else w.dtype
+        arr = np.empty(tuple(shape[d] for d in range(ndim)), dtype)
+        (outs if kind == 0 else upds)[index] = arr
+        _tensor(out.contents, arr, keep)
+        return 0
+
+    err = CrotonError()
+    rc = table.call(tin, tsh, ALLOC_FN(alloc), None, (DLTensor * table.n_outputs)(),
+                    (DLTensor * 1)(), ctypes.byref(err))
+    return rc, err, [outs.get(k) for k in range(table.n_outputs)], upds
+
+
+def test_emulated_kernels_match_the_cpu(emulated):
+    module, table, cpu, W_cpu, kernels = emulated
+    data = _data()
+    w = np.ones((ROWS, COLS), "float32")
+    launches = module.croton_emu_launches()
+    rc, err, got, upds = _call(table, data, w)
+    assert rc == 0, err.message.decode()
+    # one launch per kernel step, and a second pass for the reductions over all 4400
+    # elements (x.sum(), the mean): the two-pass path ran
+    assert module.croton_emu_launches() - launches >= kernels + 2
+    want = cpu(*data)
+    for k, (a, b) in enumerate(zip(got, want)):
+        assert a.dtype == b.dtype and a.shape == b.shape, k
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=f"output {k}")
+    x = data[0]
+    np.testing.assert_array_equal(got[4], x.max(axis=1))
+    np.testing.assert_allclose(got[6], x.sum(dtype="float64"), rtol=1e-5)
+    assert not upds  # the update was written in place, into w
+    np.testing.assert_allclose(w, W_cpu.get_value(), rtol=1e-6)
+    np.testing.assert_allclose(w, 0.5 + x, rtol=1e-6)
+
+
+def test_emulated_strided_inputs_take_the_strided_kernels(emulated):
+    _, table, cpu, _, _ = emulated
+    data = _data(3)
+    wide = np.zeros((ROWS, 2 * COLS), "float32")
+    wide[:, ::2] = data[0]
+    data[0] = wide[:, ::2]  # every other column: element strides (2 * COLS, 2)
+    data[1] = np.repeat(data[1], 3)[::3]
+    assert not data[0].flags.c_contiguous and not data[1].flags.c_contiguous
+    rc, err, got, _ = _call(table, data, np.ones((ROWS, COLS), "float32"))
+    assert rc == 0, err.message.decode()
+    for k, (a, b) in enumerate(zip(got, cpu(*[np.ascontiguousarray(v) if v.ndim else v
+                                              for v in data]))):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=f"output {k}")
+
+
+def test_emulated_shape_error_names_the_op_and_writes_nothing(emulated):
+    _, table, _, _, _ = emulated
+    data = _data()
+    data[1] = np.ones(COLS + 1, "float32")
+    w = np.ones((ROWS, COLS), "float32")
+    rc, err, _, _ = _call(table, data, w)
+    assert rc == 1
+    assert "differ at dimension 1, which is not declared broadcastable" in err.message.decode()
+    assert (w == 1).all()
