@@ -55,6 +55,19 @@ def _data(seed=0):
             rng.integers(-50, 50, 17).astype("int32")]
 
 
+def _compile_emulated(source: str, d: Path) -> ctypes.CDLL:
+    """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
+    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
+    source = source.replace(">>>(", ").run(")
+    (d / "fn.cpp").write_text(source)
+    lib = d / "fn_emulated.so"
+    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
+                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
+                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
+                   check=True, capture_output=True)
+    return ctypes.CDLL(str(lib))
+
+
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory):
     """The emulated module, its croton_function, the CPU function of the same graph, its W,
@@ -65,17 +78,7 @@ def emulated(tmp_path_factory):
     plan = lower(graph, target=CUDA).plan
     kernels = sum(st.kind in ("elementwise", "fused_reduce", "shape_value")
                   for st in plan.steps + plan.commits)
-    source = render_function(plan)
-    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
-    source = source.replace(">>>(", ").run(")
-    d = tmp_path_factory.mktemp("cuda_emu")
-    (d / "fn.cpp").write_text(source)
-    lib = d / "fn_emulated.so"
-    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
-                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
-                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
-                   check=True, capture_output=True)
-    module = ctypes.CDLL(str(lib))
+    module = _compile_emulated(render_function(plan), tmp_path_factory.mktemp("cuda_emu"))
     from croton.cuda.function import CrotonFunction
 
     module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
@@ -166,3 +169,93 @@ def test_emulated_shape_error_names_the_op_and_writes_nothing(emulated):
     assert rc == 1
     assert "differ at dimension 1, which is not declared broadcastable" in err.message.decode()
     assert (w == 1).all()
+
+
+# -- the Python side (croton.function(device='cuda'), DeviceArray, device shared variables) over
+# the emulated CUDA runtime: libcudart's calls from tests/cuda_emu/cudart_emu.cpp, modules built
+# against the emulation instead of by nvcc ---------------------------------------------------
+_CAPSULE_NAME = b"croton_function"
+
+
+@pytest.fixture(scope="module")
+def emulated_device(tmp_path_factory):
+    """croton's CUDA runtime and builds replaced by the emulation for this module's tests."""
+    from types import SimpleNamespace
+
+    import croton.build_tools.build as build
+    from croton.cuda import runtime
+
+    d = tmp_path_factory.mktemp("cudart_emu")
+    cudart = d / "libcudart_emu.so"
+    subprocess.run([discover().cxx, "-O1", "-fPIC", "-shared", str(EMU / "cudart_emu.cpp"),
+                    "-o", str(cudart)], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(cudart))
+    lib.cudaGetErrorName.restype = lib.cudaGetErrorString.restype = ctypes.c_char_p
+    builds, real_build = [], build.build_function
+
+    def build_emulated(source, label="", target="cpu"):
+        if target != "cuda":
+            return real_build(source, label, target)
+        module = _compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
+        module.croton_function_get.restype = ctypes.c_void_p
+        new = ctypes.pythonapi.PyCapsule_New
+        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                       ctypes.c_void_p]
+        builds.append(module)
+        capsule = new(module.croton_function_get(), _CAPSULE_NAME, None)
+        return SimpleNamespace(module=SimpleNamespace(function=capsule, lib=module),
+                               timings={}, cached=False, entry_dir=None)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runtime, "library", lambda: (lib, str(cudart)))
+        mp.setattr(build, "build_function", build_emulated)
+        runtime._count.cache_clear()
+        try:
+            yield builds
+        finally:
+            runtime._count.cache_clear()
+
+
+def test_function_on_device_memory_updates_shared_in_place(emulated_device):
+    from croton.cuda.array import DeviceArray
+
+    W = croton.shared(np.full((ROWS, COLS), 2.0, "float32"), "W", device="cuda")
+    storage = W.get_value(borrow=True, return_internal_type=True)
+    assert isinstance(storage, DeviceArray)  # a device: the value moved there at once
+    ins, outs, updates = _graph(W)
+    f = croton.function(ins, outs, updates=updates, device="cuda")
+    W_cpu = croton.shared(np.full((ROWS, COLS), 2.0, "float32"), "W_cpu")
+    cins, couts, cupdates = _graph(W_cpu)
+    cpu = croton.function(cins, couts, updates=cupdates)
+    data = _data(4)
+    got, want = f(*data), cpu(*data)
+    assert all(isinstance(g, np.ndarray) for g in got)
+    for k, (a, b) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=f"output {k}")
+    assert W.get_value(borrow=True, return_internal_type=True).ptr == storage.ptr
+    np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-6)
+    W.set_value(np.zeros((ROWS, COLS), "float32"))  # same shape: the same allocation
+    assert W.get_value(borrow=True, return_internal_type=True).ptr == storage.ptr
+    assert (W.get_value() == 0).all()
+    # keywords, device arrays in, device arrays out
+    f.return_device_arrays = True
+    x, b, c, s, k = data
+    dev = f(DeviceArray.from_numpy(x), b, c, k=k, s=s)
+    assert all(isinstance(o, DeviceArray) for o in dev)
+    np.testing.assert_allclose(dev[0].to_numpy(), np.tanh(x * 2 + b) * s, rtol=1e-5, atol=1e-6)
+    # a bad shape: an error naming the op, and W unchanged
+    before = W.get_value()
+    with pytest.raises(ValueError, match="shape mismatch in .* differ at dimension 1"):
+        f(x, np.ones(COLS + 1, "float32"), c, s, k)
+    np.testing.assert_array_equal(W.get_value(), before)
+    with pytest.raises(TypeError, match="has dtype float64, expected float32"):
+        f(DeviceArray.from_numpy(x.astype("float64")), b, c, s, k)
+
+
+def test_host_shared_variable_in_a_cuda_function_gets_its_update_back(emulated_device):
+    H = croton.shared(np.ones(4, "float32"), "H")  # a host variable
+    v = T.fvector("v")
+    f = croton.function([v], (H * v).sum(), updates=[(H, H + v)], device="cuda")
+    assert float(f(np.arange(4, dtype="float32"))) == 6.0
+    assert isinstance(H.get_value(borrow=True), np.ndarray)
+    assert H.get_value().tolist() == [1.0, 2.0, 3.0, 4.0]

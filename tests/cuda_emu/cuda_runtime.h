@@ -1,18 +1,19 @@
 // A CPU emulation of the part of CUDA that the CUDA target's generated code and runtime/cuda
-// use, for tests/test_cuda_emulated.py only: kernels run as real threads (one std::thread per
-// CUDA thread, blocks one after another), __syncthreads is a barrier of the block, warp
-// shuffles exchange values through a per-warp barrier, device memory is host memory. It checks
+// use, for tests/test_cuda_emulated.py only: each CUDA thread of a block is a fiber (blocks one
+// after another), __syncthreads is a barrier of the block, warp shuffles exchange values
+// through a per-warp barrier, device memory is host memory. It checks
 // the logic of the generated kernels (indexing, broadcasting, grid-stride loops, block and
 // two-pass reductions, the host driver's launches and errors); it says nothing about nvcc's code
 // or a GPU's behaviour. Launches `k<<<g, b>>>(args)` are rewritten by the test to
 // `croton_emu::Launch(k, g, b).run(args)`.
 #pragma once
-#include <barrier>
+#include <ucontext.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
-#include <thread>
 #include <vector>
 
 #define __global__
@@ -25,8 +26,7 @@
 struct dim3 {
   unsigned x = 1, y = 1, z = 1;
 };
-inline thread_local dim3 threadIdx, blockIdx;
-inline dim3 blockDim, gridDim;
+inline dim3 threadIdx, blockIdx, blockDim, gridDim;  // threadIdx: the running fiber's
 
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
 enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2 };
@@ -34,10 +34,44 @@ enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
 using cudaStream_t = void*;
 
 namespace croton_emu {
-inline std::barrier<>* block_barrier = nullptr;
-inline std::vector<std::unique_ptr<std::barrier<>>> warp_barriers;
-inline std::vector<uint64_t> slots;  // one per thread of the block: shuffled values
+// Each CUDA thread of a block is a fiber (ucontext) on the calling thread; a fiber runs until
+// it finishes or waits at a barrier, then the next one runs (round robin), so barriers and
+// shuffles see every thread of the block arrive, as on a GPU, without OS threads.
+struct Fiber {
+  ucontext_t context;
+  std::unique_ptr<char[]> stack;
+  unsigned thread = 0;
+  bool done = false;
+};
+inline ucontext_t scheduler;
+inline Fiber* current = nullptr;
+inline std::function<void()> body;  // the kernel with its arguments
 inline int launches = 0;
+
+inline void yield() { swapcontext(&current->context, &scheduler); }
+
+struct Barrier {
+  unsigned count = 0, arrived = 0;
+  uint64_t generation = 0;
+  void wait() {
+    const uint64_t mine = generation;
+    if (++arrived == count) {
+      arrived = 0;
+      ++generation;
+      return;
+    }
+    while (generation == mine) yield();
+  }
+};
+inline Barrier block_barrier;
+inline std::vector<Barrier> warp_barriers;
+inline std::vector<uint64_t> slots;  // one per thread of the block: shuffled values
+
+inline void run_fiber() {
+  threadIdx.x = current->thread;
+  body();
+  current->done = true;
+}
 
 template <class... P>
 struct Launch {
@@ -46,45 +80,58 @@ struct Launch {
   Launch(void (*k)(P...), unsigned g, unsigned b) : kernel(k), grid(g), block(b) {}
   template <class... A>
   void run(A... args) {
+    constexpr size_t kStack = 64 * 1024;
     ++launches;
     gridDim.x = grid;
     blockDim.x = block;
-    std::barrier<> bar(block);
-    block_barrier = &bar;
-    warp_barriers.clear();
-    for (unsigned w = 0; w < block; w += 32)
-      warp_barriers.push_back(std::make_unique<std::barrier<>>(block - w < 32 ? block - w : 32));
-    slots.assign(block, 0);
-    // one thread per CUDA thread of a block; they run the blocks one after another, all
-    // finishing a block before any starts the next (as blocks that share no state may)
-    std::vector<std::thread> threads;
-    for (unsigned t = 0; t < block; ++t)
-      threads.emplace_back([this, t, &bar, args...] {
-        threadIdx.x = t;
-        for (unsigned b = 0; b < grid; ++b) {
-          blockIdx.x = b;
-          kernel(args...);
-          bar.arrive_and_wait();
+    body = [this, args...] { kernel(args...); };
+    std::vector<Fiber> fibers(block);
+    for (auto& f : fibers) f.stack.reset(new char[kStack]);
+    for (unsigned b = 0; b < grid; ++b) {
+      blockIdx.x = b;
+      block_barrier = Barrier{block};
+      warp_barriers.assign((block + 31) / 32, Barrier{});
+      for (unsigned w = 0; w < warp_barriers.size(); ++w)
+        warp_barriers[w].count = block - 32 * w < 32 ? block - 32 * w : 32;
+      slots.assign(block, 0);
+      for (unsigned t = 0; t < block; ++t) {
+        Fiber& f = fibers[t];
+        f.thread = t;
+        f.done = false;
+        getcontext(&f.context);
+        f.context.uc_stack.ss_sp = f.stack.get();
+        f.context.uc_stack.ss_size = kStack;
+        f.context.uc_link = &scheduler;
+        makecontext(&f.context, &run_fiber, 0);
+      }
+      for (bool busy = true; busy;) {
+        busy = false;
+        for (auto& f : fibers) {
+          if (f.done) continue;
+          current = &f;
+          threadIdx.x = f.thread;
+          swapcontext(&scheduler, &f.context);
+          busy = busy || !f.done;
         }
-      });
-    for (auto& t : threads) t.join();
+      }
+    }
   }
 };
 }  // namespace croton_emu
 
-inline void __syncthreads() { croton_emu::block_barrier->arrive_and_wait(); }
+inline void __syncthreads() { croton_emu::block_barrier.wait(); }
 
 template <class T>
 T __shfl_down_sync(unsigned, T value, unsigned delta) {
   static_assert(sizeof(T) <= sizeof(uint64_t));
   const unsigned t = threadIdx.x, lane = t & 31u;
-  auto& bar = *croton_emu::warp_barriers[t >> 5];
+  auto& bar = croton_emu::warp_barriers[t >> 5];
   std::memcpy(&croton_emu::slots[t], &value, sizeof(T));
-  bar.arrive_and_wait();
+  bar.wait();
   T out = value;
   if (lane + delta < 32 && t + delta < blockDim.x)
     std::memcpy(&out, &croton_emu::slots[t + delta], sizeof(T));
-  bar.arrive_and_wait();
+  bar.wait();
   return out;
 }
 
