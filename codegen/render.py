@@ -21,6 +21,7 @@ import jinja2
 
 from croton.codegen.escape import FILTERS
 from croton.codegen.expr import cpp
+from croton.codegen.outline import outline_loops
 from croton.codegen.plan import FunctionPlan
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -79,7 +80,9 @@ def render_function(plan: FunctionPlan) -> str:
         raise NotImplementedError(
             f"the {target.name} target cannot compile this function yet: it needs {shown} "
             f"(docs/{target.name}.md says what the {target.name} target supports)")
-    return environment().get_template(target.host_template).render(plan=plan)
+    outline = outline_loops(plan)
+    return environment().get_template(target.host_template).render(
+        plan=plan, loop_calls=outline.calls, loop_functions=outline.functions)
 
 
 def render_template(name: str, **context) -> str:

@@ -70,10 +70,19 @@ class Target:
         ("fused_reduce", "fused_reduce"), ("dot", "dot"))
     parallel: ParallelPolicy = ParallelPolicy()
     base: str | None = None  # the target this one derives from (its lowerings apply too)
-    # what the host driver prints for this target: the runtime headers it includes, the scratch
-    # arena and its lease, the ABI entry, how constant arrays are declared and addressed, and
-    # (kernels_macro) a loops-template macro printing kernel definitions before the function
-    runtime_headers: tuple[str, ...] = ("runtime.hpp", "abi_bridge.hpp")
+    # each loop step prints as a function of its own (codegen/outline.py), so that the host
+    # driver can compile at -O1 (cold_host) while the loops keep the flags' level
+    outline_loops: bool = True
+    cold_host: bool = True
+    # the translation unit's parts, compiled in parallel (``#if CROTON_PART == k``); a build
+    # without CROTON_PART (an export) compiles them all as one unit
+    build_parts: int = 2
+    # what the host driver prints for this target: its runtime header (every part) and the ABI
+    # entry's header (part 0; "": the runtime header has it), the scratch arena and its lease,
+    # the ABI entry, how constant arrays are declared and addressed, and (kernels_macro) a
+    # loops-template macro printing kernel definitions before the function
+    runtime_header: str = "runtime.hpp"
+    entry_header: str = "abi_bridge.hpp"
     scratch_class: str = "croton::Scratch"
     scratch_lease: str = "croton::ScratchLease"
     abi_entry: str = "croton::call_through_abi"
@@ -162,10 +171,10 @@ CPU = register_target(Target("cpu"))
 #: branches, scans...) are refused when a plan is rendered.
 CUDA = register_target(Target(
     "cuda", language="cuda", vector_bytes=16, threads=1, memory_spaces=("device",),
-    loops_template="cuda/loops.j2",
+    loops_template="cuda/loops.j2", outline_loops=False, cold_host=False, build_parts=1,
     step_macros=(("elementwise", "elementwise"), ("fused_reduce", "fused_reduce"),
                  ("shape_value", "shape_value")),
-    runtime_headers=("runtime.cuh",), scratch_class="croton::cuda::DeviceScratch",
+    runtime_header="runtime.cuh", entry_header="", scratch_class="croton::cuda::DeviceScratch",
     scratch_lease="croton::cuda::ScratchLease", abi_entry="croton::cuda::call_through_abi",
     constant_prefix="__device__ const", symbol_address="croton::cuda::symbol_address",
     kernels_macro="kernels",
