@@ -108,6 +108,16 @@ def test_cuda_module_speaks_the_abi_and_refuses_host_arrays(cuda_fn):
 
 
 @needs_nvcc
+def test_cuda_function_pickles_as_its_graph(cuda_fn):
+    import pickle
+
+    f, W = cuda_fn
+    g = pickle.loads(pickle.dumps(f))  # rebuilt from the graph: a cache hit, no nvcc run
+    assert type(g).__name__ == "CudaFunction" and g.source == f.source
+    assert g.build.cached
+
+
+@needs_nvcc
 @pytest.mark.skipif(device_count() > 0, reason="a CUDA device is present")
 def test_calling_without_a_device_says_so(cuda_fn):
     f, W = cuda_fn
@@ -130,6 +140,47 @@ def test_an_older_device_than_the_build_is_refused_naming_both(cuda_fn, monkeypa
         f._check_architecture()
     monkeypatch.setattr(runtime, "device_architecture", lambda device=0: "100")
     f._check_architecture()  # a newer device runs the PTX
+
+
+@needs_nvcc
+def test_every_op_expression_valid_on_the_cpu_compiles_in_device_code(tmp_path):
+    """Each elementwise op's C++ expression (croton/ops) at six dtypes, as a function: those
+    g++ accepts on the CPU must all compile as __device__ functions with nvcc (a host-only
+    helper would be "calling a __host__ function from a __device__ function")."""
+    import re
+    import subprocess
+
+    from croton.build_tools.cuda import toolkit_nvcc
+    from croton.build_tools.toolchain import RUNTIME_DIR, discover
+    from croton.ops.table import OPS
+
+    combos, lines = [], []
+    for name, rec in sorted(OPS.items()):
+        if not rec.cpp:
+            continue
+        for ct in ("float", "double", "int32_t", "int64_t", "uint8_t", "bool"):
+            expr = rec.cpp.format(*[f"static_cast<{ct}>(a{i})" for i in range(3)], T=ct)
+            combos.append((name, ct))
+            lines.append(f"QUAL {ct} f{len(lines)}({ct} a0, {ct} a1, {ct} a2) {{ (void)a0; "
+                         f"(void)a1; (void)a2; return static_cast<{ct}>({expr}); }}")
+    host = tmp_path / "ops_host.cpp"
+    host.write_text('#include "runtime.hpp"\n#define QUAL static\n' + "\n".join(lines) + "\n")
+    log = subprocess.run([discover().cxx, "-std=c++17", "-fsyntax-only", "-fmax-errors=0",
+                          f"-I{RUNTIME_DIR / 'cpu'}", str(host)], capture_output=True,
+                         text=True).stderr
+    refused = {int(n) - 3 for n in re.findall(r"ops_host\.cpp:(\d+):", log)}
+    valid = [(c, line) for k, (c, line) in enumerate(zip(combos, lines)) if k not in refused]
+    assert len(valid) > 400  # (op, dtype) pairs the CPU compiles (not & on floats, ...)
+    dev = tmp_path / "ops_device.cu"
+    dev.write_text('#include "runtime.cuh"\n#define QUAL __device__\n'
+                   + "\n".join(line for _, line in valid) + "\n")
+    proc = subprocess.run([toolkit_nvcc(find_nvcc()), "-std=c++17", "--expt-relaxed-constexpr",
+                           "-arch=sm_80", f"-I{RUNTIME_DIR / 'cuda'}", f"-I{RUNTIME_DIR / 'cpu'}",
+                           "-c", str(dev), "-o", str(tmp_path / "ops_device.o")],
+                          capture_output=True, text=True)
+    failed = sorted({valid[int(n) - 3][0] for n in re.findall(r"ops_device\.cu\((\d+)\)",
+                                                              proc.stdout + proc.stderr)})
+    assert proc.returncode == 0 and not failed, f"not device code: {failed}\n{proc.stderr}"
 
 
 def test_architectures_from_the_flag_enter_the_cache_key(monkeypatch):

@@ -187,6 +187,15 @@ class CudaFunction:
     def __repr__(self) -> str:
         return f"<croton.Function {self.name} (cuda)>"
 
+    def __reduce__(self):
+        """Pickled as the CPU's functions are: rebuilt from its graph (a cache hit)."""
+        from croton.function_module import _unpickle_function
+
+        if getattr(self, "_origin", None) is None:
+            raise TypeError("this CUDA function cannot be pickled: it was not built by "
+                            "croton.function")
+        return (_unpickle_function, (self._origin,))
+
     def _label(self) -> str:
         from croton.function_module import _function_label
 
