@@ -160,6 +160,17 @@ def test_emulated_strided_inputs_take_the_strided_kernels(emulated):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=f"output {k}")
 
 
+def test_emulated_launch_error_is_a_device_error_naming_the_kernel(emulated):
+    module, table, _, _, _ = emulated
+    module.croton_emu_fail_next_launch()
+    rc, err, _, _ = _call(table, _data(), np.ones((ROWS, COLS), "float32"))
+    assert rc == 8  # CROTON_ERR_DEVICE
+    assert re.fullmatch(r"CUDA error in the (elementwise|reduction) kernel of B\d+: "
+                        r"cudaErrorEmulated \(emulated error\)", err.message.decode())
+    rc, err, _, _ = _call(table, _data(), np.ones((ROWS, COLS), "float32"))
+    assert rc == 0  # not sticky
+
+
 def test_emulated_shape_error_names_the_op_and_writes_nothing(emulated):
     _, table, _, _, _ = emulated
     data = _data()
@@ -217,6 +228,7 @@ def emulated_device(tmp_path_factory):
 
 
 def test_function_on_device_memory_updates_shared_in_place(emulated_device):
+    from croton.cuda import runtime
     from croton.cuda.array import DeviceArray
 
     W = croton.shared(np.full((ROWS, COLS), 2.0, "float32"), "W", device="cuda")
@@ -250,6 +262,9 @@ def test_function_on_device_memory_updates_shared_in_place(emulated_device):
     np.testing.assert_array_equal(W.get_value(), before)
     with pytest.raises(TypeError, match="has dtype float64, expected float32"):
         f(DeviceArray.from_numpy(x.astype("float64")), b, c, s, k)
+    emulated_device[-1].croton_emu_fail_next_launch()  # the module f was built into
+    with pytest.raises(runtime.CudaError, match="^function .*: CUDA error in the"):
+        f(*data)
 
 
 def test_host_shared_variable_in_a_cuda_function_gets_its_update_back(emulated_device):

@@ -135,7 +135,14 @@ T __shfl_down_sync(unsigned, T value, unsigned delta) {
   return out;
 }
 
-inline cudaError_t cudaGetLastError() { return cudaSuccess; }
+namespace croton_emu {
+inline bool fail_next_launch = false;  // the next launch reports an error (a test's request)
+}
+inline cudaError_t cudaGetLastError() {
+  const bool fail = croton_emu::fail_next_launch;
+  croton_emu::fail_next_launch = false;
+  return fail ? cudaErrorInvalidValue : cudaSuccess;
+}
 inline const char* cudaGetErrorName(cudaError_t) { return "cudaErrorEmulated"; }
 inline const char* cudaGetErrorString(cudaError_t) { return "emulated error"; }
 inline cudaError_t cudaMalloc(void** p, size_t n) {
@@ -162,3 +169,5 @@ cudaError_t cudaGetSymbolAddress(void** p, const T& symbol) {
 }
 // the launches so far (one translation unit includes this header: a plain definition)
 extern "C" int croton_emu_launches() { return croton_emu::launches; }
+// make the next launch report cudaErrorInvalidValue (the host driver's error path)
+extern "C" void croton_emu_fail_next_launch() { croton_emu::fail_next_launch = true; }
