@@ -100,7 +100,10 @@ class Config:
             else:
                 setattr(self, name, value.strip())
         if self.device != "cpu" and not self.device.startswith("cuda"):
-            raise ValueError(f"device must be cpu or cuda (cuda0, cuda1...), not {self.device!r}")
+            old = " (Theano's old GPU back end, removed in Theano 1.0)" \
+                if self.device.startswith("gpu") else ""
+            raise ValueError(f"device must be cpu or cuda (cuda0, cuda1...), not "
+                             f"{self.device!r}{old}")
         if self.floatX not in ("float32", "float64"):
             raise ValueError(f"floatX must be float32 or float64, not {self.floatX!r}")
 

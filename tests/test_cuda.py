@@ -226,6 +226,8 @@ def test_device_flag_selects_the_cuda_target(monkeypatch):
     assert croton.shared(np.zeros(2)).device == "cpu"
     with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
         _target_for("tpu")
+    with pytest.raises(ValueError, match="not 'gpu' .Theano's old GPU back end"):
+        config.apply_flags("device=gpu")
 
 
 def test_device_shared_variable_without_a_device_keeps_its_value():
