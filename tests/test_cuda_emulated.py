@@ -209,7 +209,7 @@ def emulated_device(tmp_path_factory):
             return real_build(source, label, target)
         module = _compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
         module.croton_function_get.restype = ctypes.c_void_p
-        new = ctypes.pythonapi.PyCapsule_New
+        new = ctypes.pythonapi["PyCapsule_New"]
         new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
                                                        ctypes.c_void_p]
         builds.append(module)
@@ -274,3 +274,42 @@ def test_host_shared_variable_in_a_cuda_function_gets_its_update_back(emulated_d
     assert float(f(np.arange(4, dtype="float32"))) == 6.0
     assert isinstance(H.get_value(borrow=True), np.ndarray)
     assert H.get_value().tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_device_array_dlpack_capsule_keeps_the_memory_until_deleted(emulated_device):
+    import gc
+
+    from croton.cuda import dlpack_export as dl
+    from croton.cuda.array import DeviceArray
+
+    get = ctypes.pythonapi["PyCapsule_GetPointer"]
+    get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    rename = ctypes.pythonapi["PyCapsule_SetName"]
+    rename.argtypes = [ctypes.py_object, ctypes.c_char_p]
+    live = len(dl._LIVE)
+    a = DeviceArray.from_numpy(np.arange(6, dtype="float32").reshape(2, 3))
+    assert a.__dlpack_device__() == (2, 0)
+    capsule = a.__dlpack__()
+    ptr = get(capsule, b"dltensor")
+    m = ctypes.cast(ptr, ctypes.POINTER(dl.DLManagedTensor)).contents
+    t = m.dl_tensor
+    assert (t.data, t.device.device_type, t.ndim, t.shape[0], t.shape[1]) == (a.ptr, 2, 2, 2, 3)
+    assert (t.dtype.code, t.dtype.bits, t.dtype.lanes) == (2, 32, 1)
+    address = a.ptr
+    del a
+    gc.collect()  # the capsule keeps the array (the emulator's device memory is the host's)
+    values = np.ctypeslib.as_array((ctypes.c_float * 6).from_address(address))
+    assert values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+    # a consumer renames the capsule and calls the deleter when done
+    rename(capsule, b"used_dltensor")
+    m.deleter(ctypes.cast(ptr, ctypes.POINTER(dl.DLManagedTensor)))
+    assert len(dl._LIVE) == live
+    del capsule
+    # a capsule collected unconsumed frees its tensor itself
+    unused = DeviceArray.from_numpy(np.zeros(2, "float32")).__dlpack__()
+    assert len(dl._LIVE) == live + 1
+    del unused
+    gc.collect()
+    assert len(dl._LIVE) == live
+    with pytest.raises(BufferError, match="not \\(1, 0\\)"):
+        DeviceArray.from_numpy(np.zeros(2, "float32")).__dlpack__(dl_device=(1, 0))

@@ -1,7 +1,8 @@
 """Arrays in CUDA device memory: what a shared variable created with ``device='cuda'`` holds,
 what CUDA functions allocate for their outputs and updates, and what they accept as inputs
 (besides NumPy arrays, uploaded per call, and any array exposing
-``__cuda_array_interface__``: CuPy, PyTorch, Numba).
+``__cuda_array_interface__``: CuPy, PyTorch, Numba). Other libraries read a DeviceArray without
+a copy through ``__cuda_array_interface__`` or ``__dlpack__``.
 
 Memory comes from a caching pool (freed blocks are kept by size and handed out again, as
 PyTorch's and CuPy's allocators do: ``cudaFree`` synchronizes the device); ``empty_cache()``
@@ -55,8 +56,11 @@ class _Block:
 
     def __del__(self) -> None:
         if self.ptr:
-            with _POOL_LOCK:
-                _POOL.setdefault(self.size, []).append(self.ptr)
+            try:
+                with _POOL_LOCK:
+                    _POOL.setdefault(self.size, []).append(self.ptr)
+            except (TypeError, AttributeError):  # interpreter shutdown: the process frees it
+                pass
             self.ptr = 0
 
 
@@ -136,6 +140,18 @@ class DeviceArray:
 
     def __dlpack_device__(self) -> tuple[int, int]:
         return (2, 0)  # kDLCUDA, device 0
+
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        """A DLPack capsule ("dltensor", a legacy DLManagedTensor) over this array's memory,
+        kept alive until the consumer calls its deleter (JAX, PyTorch and CuPy read it without
+        a copy). The data is ready: croton's calls wait for their kernels before returning."""
+        if dl_device is not None and tuple(dl_device) != self.__dlpack_device__():
+            raise BufferError(f"__dlpack__: this array is on cuda:0, not {tuple(dl_device)}")
+        if copy:
+            return self.copy().__dlpack__(stream=stream)
+        from croton.cuda.dlpack_export import export_capsule
+
+        return export_capsule(self)
 
     def __reduce__(self):  # pickles (and deep copies) hold the values, not the address
         return (DeviceArray.from_numpy, (self.to_numpy(),))

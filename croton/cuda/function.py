@@ -109,7 +109,7 @@ def np_dtype(t: DLDataType) -> np.dtype:
 
 def function_table(capsule) -> CrotonFunction:
     """The ``croton_function`` a compiled module's capsule points to."""
-    get = ctypes.pythonapi.PyCapsule_GetPointer
+    get = ctypes.pythonapi["PyCapsule_GetPointer"]  # a handle of its own (argtypes)
     get.restype, get.argtypes = c_void_p, [ctypes.py_object, c_char_p]
     return ctypes.cast(get(capsule, b"croton_function"), POINTER(CrotonFunction)).contents
 
