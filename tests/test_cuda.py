@@ -76,6 +76,7 @@ def test_cuda_source_has_kernels_and_builds_warning_free(cuda_fn):
     assert '#include "runtime.cuh"' in src and "croton::cuda::call_through_abi" in src
     assert src.count("__global__") >= 10  # every loop and reduction is a kernel
     assert "ew_strided_B" in src and "red_final_B" in src and "block_reduce" in src
+    assert "red_lead_B" in src  # x.sum(axis=0): a thread per column
     assert "__device__ const float K" in src and "croton::cuda::symbol_address(K" in src
     assert "std::thread" not in src and "parallel_for" not in src  # nothing of the CPU loops
     log = (f.build.entry_dir / "build.log").read_text()

@@ -38,13 +38,14 @@ ROWS, COLS = 4, 1100  # on the emulator's one multiprocessor: x.sum() takes two 
 def _graph(W):
     x, b, c, s, k = T.fmatrix("x"), T.fvector("b"), T.fvector("c"), T.fscalar("s"), \
         T.ivector("k")
+    y = T.fmatrix("y")  # tall and narrow: its column reductions split the rows in slices
     ramp = T.constant(np.linspace(0.5, 1.5, ROWS, dtype="float32")).dimshuffle(0, "x")
     outputs = [T.tanh(x * 2 + b) * s, T.exp(x - c.dimshuffle(0, "x")) * ramp,
                T.nnet.sigmoid(x) + T.maximum(x, b) + T.erf(x) + T.gammaln(abs(x) + 1),
                x.sum(axis=0), x.max(axis=1), x.min(), x.sum(), T.prod(x * 0.01 + 1, axis=1),
                T.all(x > -10), T.any(x > 3.5), T.nnet.softmax(x), abs(x).mean(),
-               x.T.sum(axis=1), k // 3 + k % 3]
-    return [x, b, c, s, k], outputs, [(W, W * 0.5 + x)]
+               x.T.sum(axis=1), k // 3 + k % 3, y.sum(axis=0), (y * y).max(axis=0)]
+    return [x, b, c, s, k, y], outputs, [(W, W * 0.5 + x)]
 
 
 def _data(seed=0):
@@ -52,7 +53,8 @@ def _data(seed=0):
     return [rng.standard_normal((ROWS, COLS)).astype("float32"),
             rng.standard_normal(COLS).astype("float32"),
             rng.standard_normal(ROWS).astype("float32"), np.asarray(0.75, "float32"),
-            rng.integers(-50, 50, 17).astype("int32")]
+            rng.integers(-50, 50, 17).astype("int32"),
+            rng.standard_normal((COLS, 3)).astype("float32")]
 
 
 def _compile_emulated(source: str, d: Path) -> ctypes.CDLL:
@@ -251,17 +253,17 @@ def test_function_on_device_memory_updates_shared_in_place(emulated_device):
     assert (W.get_value() == 0).all()
     # keywords, device arrays in, device arrays out
     f.return_device_arrays = True
-    x, b, c, s, k = data
-    dev = f(DeviceArray.from_numpy(x), b, c, k=k, s=s)
+    x, b, c, s, k, y = data
+    dev = f(DeviceArray.from_numpy(x), b, c, k=k, s=s, y=y)
     assert all(isinstance(o, DeviceArray) for o in dev)
     np.testing.assert_allclose(dev[0].to_numpy(), np.tanh(x * 2 + b) * s, rtol=1e-5, atol=1e-6)
     # a bad shape: an error naming the op, and W unchanged
     before = W.get_value()
     with pytest.raises(ValueError, match="shape mismatch in .* differ at dimension 1"):
-        f(x, np.ones(COLS + 1, "float32"), c, s, k)
+        f(x, np.ones(COLS + 1, "float32"), c, s, k, y)
     np.testing.assert_array_equal(W.get_value(), before)
     with pytest.raises(TypeError, match="has dtype float64, expected float32"):
-        f(DeviceArray.from_numpy(x.astype("float64")), b, c, s, k)
+        f(DeviceArray.from_numpy(x.astype("float64")), b, c, s, k, y)
     emulated_device[-1].croton_emu_fail_next_launch()  # the module f was built into
     with pytest.raises(runtime.CudaError, match="^function .*: CUDA error in the"):
         f(*data)

@@ -57,5 +57,16 @@ inline int64_t reduce_parts(int64_t n_out, int64_t n_red, int threads) {
   return parts < 2 ? 1 : parts;
 }
 
+// Row slices per output of a reduction over leading axes (one thread per output column): 1
+// when the columns alone fill the device, else enough slices to fill it, each of at least 8
+// rows.
+inline int64_t leading_parts(int64_t n_out, int64_t n_red) {
+  const int64_t threads = resident_blocks() * kThreads;
+  int64_t parts = n_out > 0 ? threads / n_out : 1;
+  if (parts > n_red / 8) parts = n_red / 8;
+  if (parts > 1024) parts = 1024;
+  return parts < 2 ? 1 : parts;
+}
+
 }  // namespace cuda
 }  // namespace croton
