@@ -129,7 +129,7 @@ class Target:
         found: list[str] = []
         for s in steps:
             if s.kind not in self.host_steps:
-                found.append(f"{s.kind} step ({getattr(s, 'comment', '') or s.kind})")
+                found.append(f"{getattr(s, 'comment', '') or s.kind} (a {s.kind} step)")
             elif s.kind == "shape" and any(  # a shape read from a computed array's data
                     isinstance(n, Value) for e in (s.target, s.expr) if isinstance(e, Node)
                     for n in e.walk()):
