@@ -258,3 +258,18 @@ def test_shape_i_of_a_value_dependent_dim_is_not_folded():
     m, n = T.dmatrix("m"), T.lscalar("n")
     s = _folded(T.shape_i(T.split(m, [n, 3 - n], 2, axis=1)[0], 0), [m, n])
     assert s.owner.op.name == "shape_i" and s.owner.inputs[0] is m
+
+
+def test_the_lowering_sets_output_shapes_from_the_fact():
+    from croton.codegen.expr import cpp
+    from croton.codegen.lower import lower
+    from croton.codegen.plan import ShapeLine
+
+    a, b, n = T.dmatrix("a"), T.dmatrix("b"), T.lscalar("n")
+    plan = lower(Graph.make([a, b, n], [T.join(0, a, b), T.eye(n, 3, 0)])).plan
+    lines = {cpp(line.target): cpp(line.expr) for line in (*plan.shape_lines, *plan.steps)
+             if isinstance(line, ShapeLine) and line.target is not None}
+    out0, out1 = plan.outputs
+    assert lines[f"B{out0}.shape[0]"] == "B0.shape[0] + B1.shape[0]"
+    assert lines[f"B{out1}.shape[0]"] == "croton::value<int64_t>(B2)"
+    assert lines[f"B{out1}.shape[1]"] == "int64_t(3)"
