@@ -205,7 +205,7 @@ def lower_inc_subtensor(lw: Lowerer, node: Apply) -> None:
     x, y, out = node.inputs[0], node.inputs[1], node.outputs[0]
     xb, yb = lw.buffer_of(x), lw.buffer_of(y)
     ob = lw.result_buffer(out, node.op_label())
-    lw.copy_into(xb, ob, x.type)
+    lw.copy_into(xb, ob, x.type, shape=out_shapes(lw, node)[0])  # the fact: x's shape
     view = _view_buffer(lw, node, index, ob, x.type, 2)
     vtype = view_type(x.type, index.spec)
     k = len(index.spec.arrays())
