@@ -273,8 +273,12 @@ class Lowerer:
                                tuple(extra_outputs), cost, self.target.loop_policy())
         self.emit(step, into)
 
-    def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
-        self.set_shape(dst, [Dim(src, d) for d in range(ttype.ndim)], into)
+    def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None,
+                  shape: list | None = None) -> None:
+        """``dst`` = a copy of ``src``; its shape is ``src``'s, or ``shape`` (a node's output
+        shape from its shape fact, equal to ``src``'s)."""
+        self.set_shape(dst, [Dim(src, d) for d in range(ttype.ndim)] if shape is None else shape,
+                       into)
         operand = Operand(src, self.buffers[src].ctype, "x0", "0" if all(
             self.pattern(src)) and ttype.ndim else "i")
         self.emit_elementwise(dst, ttype, [operand], ("result = x0;",), into=into)
