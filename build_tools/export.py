@@ -9,7 +9,8 @@
   module compiles (``Function.source``), built here without the prebuilt kernel library;
   ``src/runtime/``: croton's header-only CPU runtime; ``src/<name>.cpp``: the context API over
   the function's ``croton_function`` table, with the shared variables' values at export time
-  embedded as constant bytes;
+  embedded as constant bytes; ``src/<name>_kernels.cpp``: the runtime's kernel instantiations
+  the function uses, compiled apart as the Python module's libcroton_kernels compiles them;
 - ``CMakeLists.txt``, ``example/main.cpp`` and ``README.md``.
 
 Example::
@@ -175,6 +176,10 @@ def export_function(function, directory: str | Path, name: str = "train_step",
             raise ValueError(f"export(example_inputs=...): the function takes {len(inputs)} "
                              f"inputs, got {len(example_inputs)} values")
         example = [_example_input(a, v) for a, v in zip(inputs, example_inputs, strict=True)]
+    # the kernel families libcroton_kernels instantiates (kernels.cpp.j2 defines those the
+    # function's headers declare)
+    families = re.findall(r"^CROTON_DEFINE\((\w+)\)$",
+                          (cpu / "kernels_library.cpp").read_text(), re.MULTILINE)
     names = _state_names(function._shared)
     entries = [_state_entry(n, s) for n, s in zip(names, function._shared, strict=True)]
     toolchain = discover()
@@ -183,6 +188,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
         "symbol": f"{name}_croton_function", "abi_version": abi_version,
         "inputs": inputs, "example": example, "outputs": outputs, "state": entries,
         "state_names": names, "embed": state == "embed",
+        "headers": list(spec.headers), "families": families,
         "check_calls": check_calls,
         "expected": [] if example_inputs is None else _recorded(function, example_inputs,
                                                                  outputs, names, check_calls),
@@ -191,6 +197,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
     files = {
         f"include/{name}.h": "export/header.h.j2",
         f"src/{name}.cpp": "export/context.cpp.j2",
+        f"src/{name}_kernels.cpp": "export/kernels.cpp.j2",
         "CMakeLists.txt": "export/CMakeLists.txt.j2",
         "example/main.cpp": "export/example.cpp.j2",
         f"cmake/{name}Config.cmake.in": "export/Config.cmake.in.j2",

@@ -112,6 +112,12 @@ int main(void) {
   printf("ndim_rc %%d\n", train_step_run(ctx, in2d, 2, out, 1));
   printf("ndim_error %%s\n", train_step_last_error(ctx));
   if (print_w(ctx, "W_after_ndim_error")) return 9;
+  double wide[2] = {1, 2};
+  DLTensor inf64[2] = {{wide, {kDLCPU, 0}, 1, {kDLFloat, 64, 1}, xshape, NULL, 0},
+                       {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  printf("dtype_rc %%d\n", train_step_run(ctx, inf64, 2, out, 1));
+  printf("dtype_error %%s\n", train_step_last_error(ctx));
+  if (print_w(ctx, "W_after_dtype_error")) return 9;
   /* state_set, then one more step from the new W */
   double w2[2] = {1.0, -2.0};
   int64_t wshape[1] = {2};
@@ -208,7 +214,7 @@ def test_export_seed_training_function(tmp_path):
     # no Python linked; the only C symbols it exports are its API's (the function's table too
     # is hidden: two exported functions link into one binary)
     library = build / "libtrain_step.so"
-    assert "python" not in _run(["ldd", library], "ldd").stdout.lower()
+    assert "libpython" not in _run(["ldd", library], "ldd").stdout.lower()
     symbols = _run(["nm", "-D", "--defined-only", library], "nm").stdout.split()
     c_symbols = {s for s in symbols[2::3] if not s.startswith("_Z")}
     assert c_symbols and all(s.startswith("train_step_") for s in c_symbols), c_symbols
@@ -231,22 +237,35 @@ def test_export_seed_training_function(tmp_path):
     assert len(ys) == STEPS
 
     # Python: the same 10 steps from the same initial W (the values at export time)
+    # (the same translation unit, flags and BLAS as the Python module: the same bits)
     expected_y = [float(f(x, t)) for x, t in zip(xs, ts, strict=True)]
-    np.testing.assert_allclose(ys, expected_y, rtol=1e-6)
+    assert ys == expected_y
     w_final = [float.fromhex(v) for v in lines["W"].split()]
-    np.testing.assert_allclose(w_final, W.get_value(), rtol=1e-6)
+    assert w_final == list(W.get_value())
     assert not np.allclose(w_final, [0.2, 0.7])  # the updates were committed
 
     assert lines["threads"] == "same"  # 8 contexts in 8 threads at once
     assert "no state variable named 'nope'" in lines["unknown"]
-    # a wrong shape: the op and the shapes, nonzero, no state change
+    # a wrong shape: the op, the shapes and the arguments they come from (the Python callable's
+    # message less its source line), nonzero, no state change
     assert int(lines["shape_rc"]) == ERR_SHAPE
-    assert "mul" in lines["shape_error"] and "(3,)" in lines["shape_error"], lines["shape_error"]
+    with pytest.raises(ValueError) as python_error:
+        f(np.float32([1, 2, 3]), ts[0])
+    assert lines["shape_error"] == "train_step: " + re.sub(r" \(built at [^)]*\)", "",
+                                                            str(python_error.value))
+    assert lines["shape_error"] == (
+        "train_step: shape mismatch in mul: input shapes (3,) and (2,) differ at dimension 0, "
+        "which is not declared broadcastable (the lengths come from input 0 ('x') and shared "
+        "variable 0 ('W'))"), lines["shape_error"]
     assert lines["W_after_shape_error"] == lines["W"]
-    # a wrong rank: the argument named, nonzero, no state change
+    # a wrong rank or dtype: the argument named, nonzero, no state change
     assert int(lines["ndim_rc"]) == ERR_ARGUMENT
-    assert "'x'" in lines["ndim_error"] or " x " in lines["ndim_error"], lines["ndim_error"]
+    assert lines["ndim_error"] == "train_step: input 0 ('x') has 2 dimensions, expected 1"
     assert lines["W_after_ndim_error"] == lines["W"]
+    assert int(lines["dtype_rc"]) == ERR_ARGUMENT
+    assert lines["dtype_error"].startswith("train_step: input 0 ('x') has dtype float64"), \
+        lines["dtype_error"]
+    assert lines["W_after_dtype_error"] == lines["W"]
 
     # state_set: the next step runs from the new W, as Python does
     W.set_value(np.asarray([1.0, -2.0]))
@@ -492,6 +511,95 @@ def _random_step():
     return f, [np.arange(3.0)]
 
 
+STEP_DRIVER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include "step.h"
+
+/* usage: driver CALLS IN OUT. IN holds, for each call, each input: uint8 DLPack dtype code,
+ * uint8 bits, int32 ndim, int64 shape[ndim], the bytes (C order). OUT gets, for each call,
+ * each output, then each state variable after the last call: int32 ndim, int64 shape[ndim],
+ * int64 byte count, the bytes. A plain C program over step.h's C API. */
+static int put(FILE* f, const DLTensor* t) {
+  int64_t n = (t->dtype.bits + 7) / 8;
+  for (int32_t d = 0; d < t->ndim; ++d) n *= t->shape[d];
+  return fwrite(&t->ndim, 4, 1, f) != 1 ||
+         fwrite(t->shape, 8, (size_t)t->ndim, f) != (size_t)t->ndim ||
+         fwrite(&n, 8, 1, f) != 1 || fwrite(t->data, 1, (size_t)n, f) != (size_t)n;
+}
+
+int main(int argc, char** argv) {
+  if (argc != 4) return 2;
+  int calls = atoi(argv[1]);
+  FILE* in = fopen(argv[2], "rb");
+  FILE* out = fopen(argv[3], "wb");
+  step_context* ctx = step_create();
+  if (in == NULL || out == NULL || ctx == NULL) return 3;
+  for (int c = 0; c < calls; ++c) {
+    DLTensor args[STEP_N_INPUTS];
+    int64_t shapes[STEP_N_INPUTS][8];
+    void* data[STEP_N_INPUTS];
+    for (int i = 0; i < STEP_N_INPUTS; ++i) {
+      uint8_t code, bits;
+      int32_t ndim;
+      if (fread(&code, 1, 1, in) != 1 || fread(&bits, 1, 1, in) != 1 ||
+          fread(&ndim, 4, 1, in) != 1 || ndim < 0 || ndim > 8 ||
+          fread(shapes[i], 8, (size_t)ndim, in) != (size_t)ndim)
+        return 4;
+      int64_t n = (bits + 7) / 8;
+      for (int32_t d = 0; d < ndim; ++d) n *= shapes[i][d];
+      data[i] = malloc((size_t)(n ? n : 1));
+      if (data[i] == NULL || fread(data[i], 1, (size_t)n, in) != (size_t)n) return 5;
+      DLTensor t = {data[i], {kDLCPU, 0}, ndim, {code, bits, 1}, shapes[i], NULL, 0};
+      args[i] = t;
+    }
+    DLTensor results[STEP_N_OUTPUTS];
+    if (step_run(ctx, args, STEP_N_INPUTS, results, STEP_N_OUTPUTS) != 0) {
+      fprintf(stderr, "call %d: %s\n", c, step_last_error(ctx));
+      return 6;
+    }
+    for (int k = 0; k < STEP_N_OUTPUTS; ++k)
+      if (put(out, &results[k])) return 7;
+    for (int i = 0; i < STEP_N_INPUTS; ++i) free(data[i]);
+  }
+  for (int32_t i = 0; step_state_name(i) != NULL; ++i) {
+    DLTensor value;
+    if (step_state_get(ctx, step_state_name(i), &value) != 0 || put(out, &value)) return 8;
+  }
+  step_destroy(ctx);
+  return fclose(out) != 0 || fclose(in) != 0;
+}
+"""
+
+
+def _write_inputs(path: Path, calls: list[list[np.ndarray]]) -> None:
+    """STEP_DRIVER's input file."""
+    from croton.build_tools.export import _DL_CODE
+
+    parts = []
+    for values in calls:
+        for v in values:
+            a = np.array(v, order="C")
+            parts += [np.uint8(_DL_CODE[a.dtype.kind]).tobytes(),
+                      np.uint8(a.itemsize * 8).tobytes(), np.int32(a.ndim).tobytes(),
+                      np.asarray(a.shape, np.int64).tobytes(), a.tobytes()]
+    path.write_bytes(b"".join(parts))
+
+
+def _read_results(path: Path, dtypes: list[np.dtype]) -> list[np.ndarray]:
+    """STEP_DRIVER's output file, read as arrays of ``dtypes`` (one per array, in order)."""
+    data, at, arrays = path.read_bytes(), 0, []
+    for dtype in dtypes:
+        ndim = int(np.frombuffer(data, np.int32, 1, at)[0])
+        shape = tuple(np.frombuffer(data, np.int64, ndim, at + 4))
+        at += 4 + 8 * ndim
+        n = int(np.frombuffer(data, np.int64, 1, at)[0])
+        arrays.append(np.frombuffer(data[at + 8:at + 8 + n], dtype).reshape(shape))
+        at += 8 + n
+    assert at == len(data), "the driver wrote more than expected"
+    return arrays
+
+
 @pytest.mark.parametrize("make", [_mlp_step, _rnn_step, _random_step],
                          ids=["mlp", "rnn_scan", "random_streams"])
 def test_exported_training_steps_reproduce_python(tmp_path, make):
@@ -507,3 +615,57 @@ def test_exported_training_steps_reproduce_python(tmp_path, make):
     _build(project, build, "-DSTEP_BUILD_EXAMPLE=OFF")
     proc = _ctest(build)
     assert "100% tests passed" in proc.stdout, proc.stdout
+
+    # a plain C driver: 10 calls on other inputs each (the batch dimension varying), every
+    # output of every call and the state after them, against the Python function's
+    rng = np.random.default_rng(7)
+    calls = []
+    for k in range(STEPS):
+        calls.append([(rng.normal(size=(v.shape[0] + k % 3,) + v.shape[1:]) if v.ndim == 2
+                       else rng.normal(size=v.shape)).astype(v.dtype) for v in inputs])
+    driver = tmp_path / "driver.c"
+    driver.write_text(STEP_DRIVER)
+    exe = tmp_path / "driver"
+    _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
+          f"-I{project / 'include'}", f"-L{build}", "-lstep", f"-Wl,-rpath,{build}", "-o", exe],
+         "building the C driver")
+    _write_inputs(tmp_path / "in.bin", calls)
+    _run([exe, STEPS, tmp_path / "in.bin", tmp_path / "out.bin"], "the C driver")
+    expected = []
+    for values in calls:
+        results = f(*values)
+        expected += [np.asarray(r) for r in (results if isinstance(results, list) else [results])]
+    expected += [s.get_value() for s in f._shared]
+    got = _read_results(tmp_path / "out.bin", [e.dtype for e in expected])
+    # the export builds the same translation unit with the same flags and BLAS as the Python
+    # module (the toolchain's flags, scipy-openblas): the very same bits
+    for k, (g, e) in enumerate(zip(got, expected, strict=True)):
+        assert g.shape == e.shape, (k, g.shape, e.shape)
+        assert g.tobytes() == e.tobytes(), (k, g, e)
+
+
+def test_shape_errors_name_the_arguments():
+    """A failed shape check names the function's arguments whose lengths it compared, traced
+    through the plan's shapes (a scratch buffer's length is an input's), into a scan's step:
+    the Python callable says it, and the check table carries it to exported libraries."""
+    f, (X, Y) = _mlp_step()
+    with pytest.raises(ValueError, match=r"shape mismatch in dot \(built at .*\): shapes "
+                                         r"\(5, 4\) and \(3, 4\) are not aligned \(the lengths "
+                                         r"come from input 0 \('X'\) and shared variable 0 "
+                                         r"\('W1'\)\)$"):
+        f(np.ones((5, 4)), Y)
+    with pytest.raises(ValueError, match=r"differ at dimension 0, which is not declared "
+                                         r"broadcastable \(the lengths come from input 0 \('X'\) "
+                                         r"and input 1 \('Y'\)\)$"):
+        f(X, np.ones((4, 2)))
+    table = f.source[f.source.index("kChecks[]"):]
+    assert "\"input 0 ('X') and shared variable 0 ('W1')\"" in table, table[:600]
+    g, (xs, h0) = _rnn_step()
+    # h0 of length 4: the step's dot(Wr, h) fails inside the scan; h is a row of the state
+    # store, whose rows are h0's length
+    with pytest.raises(ValueError, match=r"not aligned \(the lengths come from input 1 \('h0'\) "
+                                         r"and shared variable 0 \('Wr'\)\)$"):
+        g(xs, np.ones(4))
+    with pytest.raises(ValueError, match=r"\(the lengths come from input 0 \('xs'\) and shared "
+                                         r"variable 0 \('Wr'\)\)$"):
+        g(np.ones((4, 2)), h0)
