@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import struct
@@ -77,20 +78,30 @@ def _example_input(arg: dict, value) -> dict:
 
 def write_state_file(path: str | Path, names: list[str], values: list[np.ndarray],
                      abi_version: int) -> None:
-    """Write a ``<name>.state`` file: what an export with ``state='file'`` reads at create
-    time (the format of ``<name>_state_save``, native byte order): b"CROTONS1", int32 ABI
+    """Write a ``<name>.state`` file: what an export with ``state='file'`` maps at create
+    time (the format of ``<name>_state_save``, native byte order): b"CROTONS2", int32 ABI
     version, int32 count, then per variable int32 name length, the name, uint8 DLPack dtype
-    code, uint8 bits, uint16 lanes, int32 ndim, int64 shape[ndim], int64 byte count, the bytes.
+    code, uint8 bits, uint16 lanes, int32 ndim, int64 shape[ndim], int64 byte count, zeros up
+    to the next multiple of 64 bytes from the file's start, the bytes (so a mapped file's arrays
+    are aligned). Written to a temporary file renamed over ``path``: a library that maps the old
+    file keeps its bytes.
     """
-    parts = [b"CROTONS1", struct.pack("=ii", abi_version, len(values))]
+    parts = [b"CROTONS2", struct.pack("=ii", abi_version, len(values))]
+    at = 16
     for name, value in zip(names, values, strict=True):
         array = np.array(value, order="C")
         encoded = name.encode()
         data = array.tobytes()
-        parts += [struct.pack("=i", len(encoded)), encoded,
-                  struct.pack(f"=BBHi{array.ndim}qq", _DL_CODE[array.dtype.kind],
-                              array.itemsize * 8, 1, array.ndim, *array.shape, len(data)), data]
-    Path(path).write_bytes(b"".join(parts))
+        head = struct.pack("=i", len(encoded)) + encoded + struct.pack(
+            f"=BBHi{array.ndim}qq", _DL_CODE[array.dtype.kind], array.itemsize * 8, 1,
+            array.ndim, *array.shape, len(data))
+        at += len(head)
+        pad = -at % 64
+        parts += [head, bytes(pad), data]
+        at += pad + len(data)
+    temp = Path(f"{path}.saving")
+    temp.write_bytes(b"".join(parts))
+    os.replace(temp, path)
 
 
 def _recorded(function, example_inputs, outputs: list[dict], names: list[str],

@@ -286,9 +286,26 @@ FILE_DRIVER = r"""
 #include <string.h>
 #include "step_file.h"
 
+/* Whether a file named `path` is mapped into this process (Linux's /proc/self/maps). */
+static int mapped(const char* path) {
+  char line[4096];
+  int found = 0;
+  FILE* maps = fopen("/proc/self/maps", "r");
+  if (maps == NULL || path == NULL) return -1;
+  while (fgets(line, sizeof line, maps) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    size_t n = strlen(line), m = strlen(path);
+    found = found || (n >= m && strcmp(line + n - m, path) == 0);
+  }
+  fclose(maps);
+  return found;
+}
+
 /* usage: driver STATE|- [SAVE_TO]: one step on fixed inputs, then y and W */
 int main(int argc, char** argv) {
   char error[512] = "";
+  const char* path = strcmp(argv[1], "-") == 0 ? step_file_default_state_path() : argv[1];
+  printf("default %s\n", step_file_default_state_path());
   step_file_context* ctx = strcmp(argv[1], "-") == 0
                                ? step_file_create()
                                : step_file_create_from_file(argv[1], error, sizeof error);
@@ -296,6 +313,7 @@ int main(int argc, char** argv) {
     printf("error %s\n", error);
     return 0;
   }
+  printf("mapped %d\n", mapped(path));
   float x[2] = {0.5f, -1.25f}, t = 2.0f;
   int64_t xshape[1] = {2};
   DLTensor in[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
@@ -332,28 +350,47 @@ def test_export_state_file(tmp_path):
           "-o", exe], "building the C driver")
     x, t = np.float32([0.5, -1.25]), np.float32(2.0)
 
-    def run(*args) -> dict:
-        printed = _run([exe, *args], "the C driver").stdout.splitlines()
+    def run(*args, **kwargs) -> dict:
+        printed = _run([exe, *args], "the C driver", **kwargs).stdout.splitlines()
         return dict(line.split(" ", 1) for line in printed)
 
     def values(text: str) -> list[float]:
         return [float.fromhex(v) for v in text.split()]
 
-    # the state at export time, by the default file; the state after the step saved
+    # the state at export time, by the default file (the project's: not installed), mapped at
+    # create time; the state after the step saved
     first = run("-", tmp_path / "saved.state")
-    np.testing.assert_allclose(values(first["y"]), [float(f(x, t))], rtol=1e-6)
-    np.testing.assert_allclose(values(first["W"]), W.get_value(), rtol=1e-6)
-    # the saved state continues where the first run stopped
+    assert first["default"] == str(project / "step_file.state")
+    assert first["mapped"] == "1"
+    assert values(first["y"]) == [float(f(x, t))]
+    assert values(first["W"]) == list(W.get_value())
+    # the saved state continues where the first run stopped; the file is mapped, and the
+    # step's in-place update of W never reaches it (copy-on-write)
+    saved = (tmp_path / "saved.state").read_bytes()
     second = run(tmp_path / "saved.state")
-    np.testing.assert_allclose(values(second["y"]), [float(f(x, t))], rtol=1e-6)
+    assert second["mapped"] == "1"
+    assert (tmp_path / "saved.state").read_bytes() == saved
+    assert values(second["y"]) == [float(f(x, t))]
+    assert values(second["W"]) == list(W.get_value())
+    # the fallback where the file cannot be mapped (a pipe): read, the same results
+    with open(tmp_path / "saved.state", "rb") as source:
+        piped = subprocess.run(f"cat | '{exe}' /dev/stdin", shell=True, stdin=source,
+                               capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    piped = dict(line.split(" ", 1) for line in piped.stdout.splitlines())
+    assert piped["mapped"] == "0", piped
+    assert (piped["y"], piped["W"]) == (second["y"], second["W"])
+    # saved over the very file it mapped (renamed over it: the mapping keeps its bytes)
+    assert run(tmp_path / "saved.state", tmp_path / "saved.state")["y"] == second["y"]
+    assert values(run(tmp_path / "saved.state")["y"]) == [float(f(x, t))]
     # a new state file, no rebuild
     abi = int(re.search(r"#define CROTON_ABI_VERSION (\d+)",
                         (project / "src/runtime/abi.h").read_text()).group(1))
     write_state_file(tmp_path / "new.state", ["W"], [np.asarray([1.0, -2.0])], abi)
     W.set_value(np.asarray([1.0, -2.0]))
     third = run(tmp_path / "new.state")
-    np.testing.assert_allclose(values(third["y"]), [float(f(x, t))], rtol=1e-6)
-    np.testing.assert_allclose(values(third["W"]), W.get_value(), rtol=1e-6)
+    assert values(third["y"]) == [float(f(x, t))]
+    assert values(third["W"]) == list(W.get_value())
     # state files from other exports are refused
     write_state_file(tmp_path / "names.state", ["V"], [np.asarray([1.0, -2.0])], abi)
     assert "named 'V', this library's is 'W'" in run(tmp_path / "names.state")["error"]
@@ -428,6 +465,7 @@ int main() {
                 lib_b::View<const double>(outb[0])[0]);
   }
   for (double e : b.state<double>("b")) std::printf("%a\n", e);
+  std::printf("state %s\n", lib_b_default_state_path());
   try {
     b.run({lib_b::array(x, {2})});  /* float32: not what lib_b takes */
     return 4;
@@ -442,7 +480,8 @@ int main() {
 
 def test_two_static_libraries_installed_in_one_program(tmp_path):
     """Two exports, built static and installed; a C++ program finds both with find_package
-    and links both (no duplicate symbols); each reproduces its Python function."""
+    and links both (no duplicate symbols); each reproduces its Python function. lib_b keeps
+    its state in a file: installed, it reads the installed copy (the project's is gone)."""
     import cmake
 
     f, _ = _seed_function()
@@ -451,11 +490,12 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
     g = croton.function([v], (v * b).max(), updates=[(b, b * 2)])
     prefix = tmp_path / "prefix"
     cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
-    for name, fn in (("lib_a", f), ("lib_b", g)):
-        project = fn.export(tmp_path / name, name=name)
+    for name, fn, state in (("lib_a", f, "embed"), ("lib_b", g, "file")):
+        project = fn.export(tmp_path / name, name=name, state=state)
         _build(project, tmp_path / f"build_{name}", "-DBUILD_SHARED_LIBS=OFF",
                f"-D{name.upper()}_BUILD_EXAMPLE=OFF", f"-DCMAKE_INSTALL_PREFIX={prefix}")
         _run([cmake_exe, "--install", tmp_path / f"build_{name}"], f"installing {name}")
+    (tmp_path / "lib_b" / "lib_b.state").unlink()
     consumer = tmp_path / "consumer"
     consumer.mkdir()
     (consumer / "CMakeLists.txt").write_text(CONSUMER_CMAKE)
@@ -464,7 +504,8 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
     printed = _run([tmp_path / "build_consumer" / "app"], "the consumer").stdout.splitlines()
     error = [line for line in printed if line.startswith("error ")]
     assert len(error) == 1 and "'v'" in error[0], printed
-    got = [float.fromhex(s) for line in printed if not line.startswith("error ")
+    assert f"state {prefix / 'share' / 'lib_b' / 'lib_b.state'}" in printed, printed
+    got = [float.fromhex(s) for line in printed if not line.startswith(("error ", "state "))
            for s in line.split()]
     x, t = np.float32([0.5, -1.25]), np.float32(2.0)
     vv = np.asarray([1.0, -2.0, 0.25])
