@@ -710,3 +710,40 @@ def test_shape_errors_name_the_arguments():
     with pytest.raises(ValueError, match=r"\(the lengths come from input 0 \('xs'\) and shared "
                                          r"variable 0 \('Wr'\)\)$"):
         g(np.ones((4, 2)), h0)
+
+
+def test_export_links_a_system_cblas(tmp_path):
+    """``-DCROTON_BLAS_LIBRARY=`` (empty): the export finds a system BLAS with
+    ``find_package(BLAS)`` and calls its unprefixed ``cblas_*`` (Debian's libopenblas-dev,
+    which ``.ci/run`` installs), not scipy-openblas; the MLP step's 10 calls and final state
+    agree with Python's within 1e-6 relative (another BLAS: not the same bits)."""
+    import ctypes.util
+
+    if not (ctypes.util.find_library("openblas") or ctypes.util.find_library("blas")):
+        pytest.fail("no system BLAS: this test needs a CBLAS that CMake's find_package(BLAS) "
+                    "finds (Debian/Ubuntu: apt-get install libopenblas-dev, as .ci/run does)")
+    f, inputs = _mlp_step()
+    project = f.export(tmp_path / "lib", name="step", example_inputs=inputs, check_calls=10)
+    build = tmp_path / "build"
+    _build(project, build, "-DSTEP_BUILD_EXAMPLE=OFF", "-DCROTON_BLAS_LIBRARY=")
+    libraries = _run(["ldd", build / "libstep.so"], "ldd").stdout
+    assert "scipy_openblas" not in libraries and "blas" in libraries, libraries
+    undefined = _run(["nm", "-D", "--undefined-only", build / "libstep.so"], "nm").stdout.split()
+    assert "cblas_dgemm" in undefined and not any("scipy_" in s for s in undefined), undefined
+    assert "100% tests passed" in _ctest(build).stdout  # the recorded check, within 1e-6
+
+    rng = np.random.default_rng(8)
+    calls = [[rng.normal(size=(5 + k % 3, 3)), rng.normal(size=(5 + k % 3, 2))]
+             for k in range(STEPS)]
+    driver = tmp_path / "driver.c"
+    driver.write_text(STEP_DRIVER)
+    exe = tmp_path / "driver"
+    _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
+          f"-I{project / 'include'}", f"-L{build}", "-lstep", f"-Wl,-rpath,{build}", "-o", exe],
+         "building the C driver")
+    _write_inputs(tmp_path / "in.bin", calls)
+    _run([exe, STEPS, tmp_path / "in.bin", tmp_path / "out.bin"], "the C driver")
+    expected = [np.asarray(f(*values)) for values in calls] + [s.get_value() for s in f._shared]
+    got = _read_results(tmp_path / "out.bin", [e.dtype for e in expected])
+    for g, e in zip(got, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-12)
