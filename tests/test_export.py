@@ -193,19 +193,29 @@ def _hex(value: float) -> str:
     return float(np.float32(value)).hex() + "f"
 
 
-def test_export_seed_training_function(tmp_path):
-    f, W = _seed_function()
-    project = f.export(tmp_path / "lib", name="train_step",
+@pytest.fixture(scope="module")
+def seed_export(tmp_path_factory) -> tuple[Path, Path]:
+    """The seed training function exported with its state in a file (train_step.state) and
+    built once, shared by the tests of this module that drive it: (project, build)."""
+    f, _ = _seed_function()
+    root = tmp_path_factory.mktemp("seed_export")
+    project = f.export(root / "lib", name="train_step", state="file",
                        example_inputs=[np.float32([1, 2]), np.float32(3)])
+    _build(project, root / "build")
+    return project, root / "build"
+
+
+def test_export_seed_training_function(tmp_path, seed_export):
+    f, W = _seed_function()  # the same graph and initial W as seed_export's
+    project, build = seed_export
     for path in ("include/train_step.h", "include/dlpack.h", "src/train_step.cpp",
-                 "src/train_step_function.cpp", "src/runtime/abi.h", "CMakeLists.txt",
-                 "example/main.cpp", "README.md"):
+                 "src/train_step_function.cpp", "src/train_step_kernels.cpp",
+                 "src/runtime/abi.h", "CMakeLists.txt", "example/main.cpp", "README.md",
+                 "train_step.state"):
         assert (project / path).is_file(), path
     # the same translation unit as the Python module, and no Python in it
     assert (project / "src/train_step_function.cpp").read_text() == f.source
     assert "Python.h" not in f.source
-    build = tmp_path / "build"
-    _build(project, build)
     # the CTest test recorded at export time (the Python outputs and state after one call)
     assert "100% tests passed" in _ctest(build).stdout
     example = _run([build / "train_step_example"], "the exported example").stdout
@@ -284,7 +294,7 @@ def test_export_rejects_a_bad_name(tmp_path):
 FILE_DRIVER = r"""
 #include <stdio.h>
 #include <string.h>
-#include "step_file.h"
+#include "train_step.h"
 
 /* Whether a file named `path` is mapped into this process (Linux's /proc/self/maps). */
 static int mapped(const char* path) {
@@ -304,11 +314,11 @@ static int mapped(const char* path) {
 /* usage: driver STATE|- [SAVE_TO]: one step on fixed inputs, then y and W */
 int main(int argc, char** argv) {
   char error[512] = "";
-  const char* path = strcmp(argv[1], "-") == 0 ? step_file_default_state_path() : argv[1];
-  printf("default %s\n", step_file_default_state_path());
-  step_file_context* ctx = strcmp(argv[1], "-") == 0
-                               ? step_file_create()
-                               : step_file_create_from_file(argv[1], error, sizeof error);
+  const char* path = strcmp(argv[1], "-") == 0 ? train_step_default_state_path() : argv[1];
+  printf("default %s\n", train_step_default_state_path());
+  train_step_context* ctx = strcmp(argv[1], "-") == 0
+                               ? train_step_create()
+                               : train_step_create_from_file(argv[1], error, sizeof error);
   if (ctx == NULL) {
     printf("error %s\n", error);
     return 0;
@@ -319,34 +329,29 @@ int main(int argc, char** argv) {
   DLTensor in[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
                     {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
   DLTensor out[1], w;
-  if (step_file_run(ctx, in, 2, out, 1) != 0) return 3;
+  if (train_step_run(ctx, in, 2, out, 1) != 0) return 3;
   printf("y %a\n", *(const double*)out[0].data);
-  if (step_file_state_get(ctx, "W", &w) != 0) return 4;
+  if (train_step_state_get(ctx, "W", &w) != 0) return 4;
   printf("W %a %a\n", ((const double*)w.data)[0], ((const double*)w.data)[1]);
-  if (argc > 2 && step_file_state_save(ctx, argv[2]) != 0) return 5;
-  step_file_destroy(ctx);
+  if (argc > 2 && train_step_state_save(ctx, argv[2]) != 0) return 5;
+  train_step_destroy(ctx);
   return 0;
 }
 """
 
 
-def test_export_state_file(tmp_path):
-    """state='file': the state is read at create time; a new file changes the results without
-    rebuilding; a file from another export is refused, saying what differs."""
+def test_export_state_file(tmp_path, seed_export):
+    """state='file': the state file is mapped at create time; a new file changes the results
+    without rebuilding; a file from another export is refused, saying what differs."""
     from croton.build_tools.export import write_state_file
 
-    f, W = _seed_function()
-    project = f.export(tmp_path / "lib", name="step_file", state="file",
-                       example_inputs=[np.float32([1, 2]), np.float32(3)])
-    assert (project / "step_file.state").is_file()
-    build = tmp_path / "build"
-    _build(project, build)
-    _run([build / "step_file_example"], "the exported example")
+    f, W = _seed_function()  # the same graph and initial W as seed_export's
+    project, build = seed_export
     driver = tmp_path / "driver.c"
     driver.write_text(FILE_DRIVER)
     exe = tmp_path / "driver"
     _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
-          f"-I{project / 'include'}", f"-L{build}", "-lstep_file", f"-Wl,-rpath,{build}",
+          f"-I{project / 'include'}", f"-L{build}", "-ltrain_step", f"-Wl,-rpath,{build}",
           "-o", exe], "building the C driver")
     x, t = np.float32([0.5, -1.25]), np.float32(2.0)
 
@@ -360,7 +365,7 @@ def test_export_state_file(tmp_path):
     # the state at export time, by the default file (the project's: not installed), mapped at
     # create time; the state after the step saved
     first = run("-", tmp_path / "saved.state")
-    assert first["default"] == str(project / "step_file.state")
+    assert first["default"] == str(project / "train_step.state")
     assert first["mapped"] == "1"
     assert values(first["y"]) == [float(f(x, t))]
     assert values(first["W"]) == list(W.get_value())
@@ -401,8 +406,12 @@ def test_export_state_file(tmp_path):
     assert "cannot open" in run(tmp_path / "missing.state")["error"]
     # the recorded CTest test passes with the exported state and fails with another one
     assert "100% tests passed" in _ctest(build).stdout
-    write_state_file(project / "step_file.state", ["W"], [np.asarray([1.0, -2.0])], abi)
-    failed = _ctest(build, check=False)
+    exported = (project / "train_step.state").read_bytes()
+    write_state_file(project / "train_step.state", ["W"], [np.asarray([1.0, -2.0])], abi)
+    try:
+        failed = _ctest(build, check=False)
+    finally:
+        (project / "train_step.state").write_bytes(exported)  # seed_export is shared
     assert failed.returncode != 0 and "differs from Python's" in failed.stdout, failed.stdout
 
 
