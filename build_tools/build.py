@@ -432,11 +432,13 @@ def _keep_failure(store: Cache, key: str, src: Path, exc: CompileError) -> Compi
     """Copy the failed sources and log out of the slot (which the next build reuses)."""
     import shutil
 
+    from croton.build_tools.tree import UNIT_FILES
+
     kept = store.root / "failed" / f"{key[:16]}-{os.getpid()}"
     with contextlib.suppress(OSError):
         shutil.rmtree(kept, ignore_errors=True)
         make_private_dirs(kept)
-        for name in ("fn.cpp", "fn_name.h", "unit.cpp", "init.cpp", "CMakeLists.txt"):
+        for name in ("fn.cpp", "fn_name.h", *UNIT_FILES, "init.cpp", "CMakeLists.txt"):
             if (src / name).exists():
                 shutil.copy2(src / name, kept / name)
         (kept / "build.log").write_text(exc.log)

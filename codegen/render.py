@@ -21,6 +21,7 @@ import jinja2
 
 from croton.codegen.escape import FILTERS
 from croton.codegen.expr import cpp
+from croton.codegen.outline import outline_loops
 from croton.codegen.plan import FunctionPlan
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -68,7 +69,9 @@ def environment() -> jinja2.Environment:
 def render_function(plan: FunctionPlan) -> str:
     """The C++ translation unit of one function: the host driver of ``plan.target``, which
     imports the target's loop templates."""
-    return environment().get_template(plan.target.host_template).render(plan=plan)
+    outline = outline_loops(plan)
+    return environment().get_template(plan.target.host_template).render(
+        plan=plan, loop_calls=outline.calls, loop_functions=outline.functions)
 
 
 def render_template(name: str, **context) -> str:

@@ -70,6 +70,13 @@ class Target:
         ("fused_reduce", "fused_reduce"), ("dot", "dot"))
     parallel: ParallelPolicy = ParallelPolicy()
     base: str | None = None  # the target this one derives from (its lowerings apply too)
+    # each loop step prints as a function of its own (codegen/outline.py), so that the host
+    # driver can compile at -O1 (cold_host) while the loops keep the flags' level
+    outline_loops: bool = True
+    cold_host: bool = True
+    # the translation unit's parts, compiled in parallel (``#if CROTON_PART == k``); a build
+    # without CROTON_PART (an export) compiles them all as one unit
+    build_parts: int = 2
 
     @property
     def may_thread(self) -> bool:

@@ -9,7 +9,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 for round in $(seq "$ROUNDS"); do
   for tree in "$A" "$B"; do
     cache=/tmp/croton-compile-ab-$(basename "$tree")
-    for w in mlp_step lenet_step rnn_step; do
+    for w in mlp_step lenet_step rnn_step lstm2_step; do
       rm -rf "$cache/v1/entries" "$cache/v1/render"
       (cd "$tree" && CCACHE_DISABLE=1 CROTON_FLAGS=cache_dir=$cache PYTHONPATH=$tree \
         PEERS_DIR=$PEERS python3 "$HERE/compile_probe.py" $w 2>/dev/null | tail -1 \
