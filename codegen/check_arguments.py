@@ -66,8 +66,10 @@ class _Origins:
         out: frozenset = frozenset()
         for d in range(self.plan.buffers[buf].ndim):
             out |= self.of_dim(buf, d)
-        if not out and self.plan.buffers[buf].role in _ROLE:  # a 0-d argument's value
-            b = self.plan.buffers[buf]
+        b = self.plan.buffers[buf]
+        if not out and b.role in _ROLE:  # a 0-d argument's value
+            if self.inputs is not None:
+                return self.inputs.get((b.role, b.index, -1), frozenset())
             out = frozenset({(b.role, b.index, -1)})
         return out
 
@@ -117,6 +119,7 @@ class _Origins:
             return
         for d in range(self.plan.buffers[buf].ndim - skip):
             self.dims[("local", name, d)] = self.of_dim(buf, d + skip)
+        self.dims[("local", name, -1)] = self.of_buffer(buf)  # its value (a 0-d input's)
 
     def walk(self, steps) -> None:
         for s in steps:
@@ -145,7 +148,8 @@ class _Origins:
             if sub is not None:  # a scan's step: its inputs are the locals inner_in[k]
                 inputs = {("input", k, d): self.dims.get(("local", f"inner_in[{k}]", d),
                                                          frozenset())
-                          for k, arg in enumerate(sub.plan.input_args) for d in range(arg[2])}
+                          for k, arg in enumerate(sub.plan.input_args)
+                          for d in range(-1, arg[2])}
                 _Origins(sub.plan, self.checks, inputs).walk(
                     (sub.plan.shape_lines, sub.plan.steps, sub.plan.commits))
             elif isinstance(node.result, Buf) and node.args and isinstance(node.args[0], Buf):
@@ -163,7 +167,8 @@ def _phrase(plan: FunctionPlan, origins: frozenset) -> str:
     args = {"input": plan.input_args, "shared": plan.shared_args}
     for role, index in sorted({(r, i) for r, i, _d in origins}, key=lambda a: (a[0] != "input",
                                                                               a[1])):
-        names.append(f"{_ROLE[role]} {index} ('{args[role][index][0]}')")
+        if index < len(args[role]):  # always, for the top-level plan's own arguments
+            names.append(f"{_ROLE[role]} {index} ('{args[role][index][0]}')")
     if len(names) < 2:
         return "".join(names)
     return ", ".join(names[:-1]) + " and " + names[-1]

@@ -247,3 +247,17 @@ def test_export_links_a_system_cblas(tmp_path):
     got = _read_results(tmp_path / "out.bin", [e.dtype for e in expected])
     for g, e in zip(got, expected, strict=True):
         np.testing.assert_allclose(g, e, rtol=1e-6, atol=1e-12)
+
+
+def test_shape_errors_name_the_arguments_through_scalar_rows():
+    """A scan over a vector: its step's inputs are 0-d rows (and a random stream's draws in a
+    step read 0-d values): the lengths still trace to the function's arguments, and naming
+    never breaks a compile (tests/test_random_scan.py's dropout step crashed it once)."""
+    xs, h0 = T.dvector("xs"), T.dvector("h0")
+    Wv = croton.shared(np.ones(3), "Wv")
+    hs, _ = croton.scan(lambda a, h: h * Wv + a, sequences=[xs], outputs_info=[h0])
+    f = croton.function([xs, h0], hs)
+    np.testing.assert_array_equal(f(np.arange(2.0), np.zeros(3))[-1], [1.0, 1.0, 1.0])
+    with pytest.raises(ValueError, match=r"mul inside scan.*\(the lengths come from input 1 "
+                                         r"\('h0'\) and shared variable 0 \('Wv'\)\)$"):
+        f(np.arange(2.0), np.zeros(4))
