@@ -377,15 +377,15 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"dot", "dot", "inner dimensions"},
-    {"broadcast", "add", "dimension 1"},
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "mul", "dimension 1"},
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "mul", "dimension 1"},
-    {"dot", "dot", "inner dimensions"},
+    {"dot", "dot", "inner dimensions", "input 0 ('x') and input 1 ('W')"},
+    {"broadcast", "add", "dimension 1", "input 1 ('W') and input 2 ('b')"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "mul", "dimension 1", "input 1 ('W')"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "mul", "dimension 1", "input 1 ('W')"},
+    {"dot", "dot", "inner dimensions", "input 0 ('x')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

@@ -529,12 +529,12 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"empty_reduce", "max{axis=(0, 1)}", "zero-size array to a reduction with no identity"},
-    {"empty_reduce", "max{axis=(1,)}", "zero-size array to a reduction with no identity"},
-    {"broadcast", "sub", "dimension 0"},
-    {"broadcast", "true_div", "dimension 0"},
+    {"empty_reduce", "max{axis=(0, 1)}", "zero-size array to a reduction with no identity", "input 0 ('x')"},
+    {"empty_reduce", "max{axis=(1,)}", "zero-size array to a reduction with no identity", "input 0 ('x')"},
+    {"broadcast", "sub", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "true_div", "dimension 0", "input 0 ('x')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

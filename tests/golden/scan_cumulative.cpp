@@ -519,14 +519,14 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"index", "subtensor{idx=[0, :]}", "axis 0"},
-    {"broadcast", "mul inside scan{fn=<lambda>}", "dimension 0"},
-    {"shape", "scan{fn=<lambda>}", "a step gave an output another shape than the first step (or than its initial state); scan needs the same shape at every step: shapes of this step's output and of the expected one"},
-    {"value", "scan{fn=<lambda>}", "n_steps must not be negative"},
-    {"shape", "scan{fn=<lambda>}", "sequence 0 (taps [0]) has fewer rows than the steps need: the sequence's shape and the rows needed"},
-    {"shape", "scan{fn=<lambda>}", "the initial value of output 0 (taps [-1]) has fewer rows than its taps need: its shape and the rows needed"},
+    {"index", "subtensor{idx=[0, :]}", "axis 0", ""},
+    {"broadcast", "mul inside scan{fn=<lambda>}", "dimension 0", "input 0 ('x')"},
+    {"shape", "scan{fn=<lambda>}", "a step gave an output another shape than the first step (or than its initial state); scan needs the same shape at every step: shapes of this step's output and of the expected one", ""},
+    {"value", "scan{fn=<lambda>}", "n_steps must not be negative", ""},
+    {"shape", "scan{fn=<lambda>}", "sequence 0 (taps [0]) has fewer rows than the steps need: the sequence's shape and the rows needed", "input 0 ('x')"},
+    {"shape", "scan{fn=<lambda>}", "the initial value of output 0 (taps [-1]) has fewer rows than its taps need: its shape and the rows needed", ""},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

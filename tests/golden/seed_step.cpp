@@ -356,11 +356,11 @@ const croton_arg kOutputs[] = {
 
 const int32_t kUpdateTarget[] = {0, };
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "sub", "dimension 0"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x') and shared variable 0 ('W')"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "sub", "dimension 0", "input 0 ('x') and shared variable 0 ('W')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,
