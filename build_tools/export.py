@@ -6,10 +6,12 @@
   ``_abi_version``, state get/set by shared-variable name) over DLPack's ``DLTensor``, and
   ``include/dlpack.h``;
 - ``src/<name>_function.cpp``: the function's translation unit, the very source the Python
-  module compiles (``Function.source``), built here without the prebuilt kernel library;
+  module compiles (``Function.source``), compiled in the same parts (``src/<name>_part<k>.cpp``,
+  ``CROTON_PART``);
   ``src/runtime/``: croton's header-only CPU runtime; ``src/<name>.cpp``: the context API over
   the function's ``croton_function`` table, with the shared variables' values at export time
-  embedded as constant bytes;
+  embedded as constant bytes; ``src/<name>_kernels.cpp``: the runtime's kernel instantiations
+  the function uses, compiled apart as the Python module's libcroton_kernels compiles them;
 - ``CMakeLists.txt``, ``example/main.cpp`` and ``README.md``.
 
 Example::
@@ -23,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import os
 import re
 import shutil
 import struct
@@ -76,20 +79,30 @@ def _example_input(arg: dict, value) -> dict:
 
 def write_state_file(path: str | Path, names: list[str], values: list[np.ndarray],
                      abi_version: int) -> None:
-    """Write a ``<name>.state`` file: what an export with ``state='file'`` reads at create
-    time (the format of ``<name>_state_save``, native byte order): b"CROTONS1", int32 ABI
+    """Write a ``<name>.state`` file: what an export with ``state='file'`` maps at create
+    time (the format of ``<name>_state_save``, native byte order): b"CROTONS2", int32 ABI
     version, int32 count, then per variable int32 name length, the name, uint8 DLPack dtype
-    code, uint8 bits, uint16 lanes, int32 ndim, int64 shape[ndim], int64 byte count, the bytes.
+    code, uint8 bits, uint16 lanes, int32 ndim, int64 shape[ndim], int64 byte count, zeros up
+    to the next multiple of 64 bytes from the file's start, the bytes (so a mapped file's arrays
+    are aligned). Written to a temporary file renamed over ``path``: a library that maps the old
+    file keeps its bytes.
     """
-    parts = [b"CROTONS1", struct.pack("=ii", abi_version, len(values))]
+    parts = [b"CROTONS2", struct.pack("=ii", abi_version, len(values))]
+    at = 16
     for name, value in zip(names, values, strict=True):
         array = np.array(value, order="C")
         encoded = name.encode()
         data = array.tobytes()
-        parts += [struct.pack("=i", len(encoded)), encoded,
-                  struct.pack(f"=BBHi{array.ndim}qq", _DL_CODE[array.dtype.kind],
-                              array.itemsize * 8, 1, array.ndim, *array.shape, len(data)), data]
-    Path(path).write_bytes(b"".join(parts))
+        head = struct.pack("=i", len(encoded)) + encoded + struct.pack(
+            f"=BBHi{array.ndim}qq", _DL_CODE[array.dtype.kind], array.itemsize * 8, 1,
+            array.ndim, *array.shape, len(data))
+        at += len(head)
+        pad = -at % 64
+        parts += [head, bytes(pad), data]
+        at += pad + len(data)
+    temp = Path(f"{path}.saving")
+    temp.write_bytes(b"".join(parts))
+    os.replace(temp, path)
 
 
 def _recorded(function, example_inputs, outputs: list[dict], names: list[str],
@@ -139,7 +152,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
     True
     """
     from croton.build_tools.toolchain import RUNTIME_DIR, discover
-    from croton.build_tools.tree import _environment
+    from croton.build_tools.tree import PARTS, _environment
 
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ValueError(f"export(name=...): {name!r} is not a C identifier")
@@ -175,6 +188,10 @@ def export_function(function, directory: str | Path, name: str = "train_step",
             raise ValueError(f"export(example_inputs=...): the function takes {len(inputs)} "
                              f"inputs, got {len(example_inputs)} values")
         example = [_example_input(a, v) for a, v in zip(inputs, example_inputs, strict=True)]
+    # the kernel families libcroton_kernels instantiates (kernels.cpp.j2 defines those the
+    # function's headers declare)
+    families = re.findall(r"^CROTON_DEFINE\((\w+)\)$",
+                          (cpu / "kernels_library.cpp").read_text(), re.MULTILINE)
     names = _state_names(function._shared)
     entries = [_state_entry(n, s) for n, s in zip(names, function._shared, strict=True)]
     toolchain = discover()
@@ -183,6 +200,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
         "symbol": f"{name}_croton_function", "abi_version": abi_version,
         "inputs": inputs, "example": example, "outputs": outputs, "state": entries,
         "state_names": names, "embed": state == "embed",
+        "headers": list(spec.headers), "families": families, "parts": list(range(PARTS)),
         "check_calls": check_calls,
         "expected": [] if example_inputs is None else _recorded(function, example_inputs,
                                                                  outputs, names, check_calls),
@@ -191,6 +209,7 @@ def export_function(function, directory: str | Path, name: str = "train_step",
     files = {
         f"include/{name}.h": "export/header.h.j2",
         f"src/{name}.cpp": "export/context.cpp.j2",
+        f"src/{name}_kernels.cpp": "export/kernels.cpp.j2",
         "CMakeLists.txt": "export/CMakeLists.txt.j2",
         "example/main.cpp": "export/example.cpp.j2",
         f"cmake/{name}Config.cmake.in": "export/Config.cmake.in.j2",
@@ -199,6 +218,10 @@ def export_function(function, directory: str | Path, name: str = "train_step",
     for path, template in files.items():
         (out / path).write_text(_environment().get_template(template).render(**context))
     (out / "src" / f"{name}_function.cpp").write_text(function.source)
+    for k in range(PARTS):  # compiled in parts, as build_tools/tree.py compiles it
+        (out / "src" / f"{name}_part{k}.cpp").write_text(
+            f"// Generated by croton: part {k} of the function in {name}_function.cpp.\n"
+            f'#define CROTON_PART {k}\n#include "{name}_function.cpp"\n')
     if example_inputs is not None:
         (out / "test").mkdir(exist_ok=True)
         (out / "test" / "check.cpp").write_text(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from croton.codegen.check_arguments import check_arguments
 from croton.codegen.expr import Buf, Call, Dim, Node, ShapeOf, Value, all_of, as_node
 from croton.codegen.finish_plan import (
     hoist_static_shapes,
@@ -64,6 +65,7 @@ class CheckInfo:
     op: str
     source: str
     detail: str
+    arguments: str = ""  # the function's arguments whose lengths it compares (check_arguments)
 
 
 @dataclass(frozen=True)
@@ -273,8 +275,12 @@ class Lowerer:
                                tuple(extra_outputs), cost, self.target.loop_policy())
         self.emit(step, into)
 
-    def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None) -> None:
-        self.set_shape(dst, [Dim(src, d) for d in range(ttype.ndim)], into)
+    def copy_into(self, src: int, dst: int, ttype: TensorType, into: list | None = None,
+                  shape: list | None = None) -> None:
+        """``dst`` = a copy of ``src``; its shape is ``src``'s, or ``shape`` (a node's output
+        shape from its shape fact, equal to ``src``'s)."""
+        self.set_shape(dst, [Dim(src, d) for d in range(ttype.ndim)] if shape is None else shape,
+                       into)
         operand = Operand(src, self.buffers[src].ctype, "x0", "0" if all(
             self.pattern(src)) and ttype.ndim else "i")
         self.emit_elementwise(dst, ttype, [operand], ("result = x0;",), into=into)
@@ -335,12 +341,17 @@ class Lowerer:
             or any(f.plan.uses_complex for f in self.subfunctions),
             headers=tuple(self.headers),
             subfunctions=tuple(self.subfunctions),
-            checks=tuple((c.kind, c.op, c.detail) for c in self.checks),
+            checks=tuple((c.kind, c.op, c.detail, c.arguments) for c in self.checks),
             target=self.target,
         )
         if g.inplace_updates and not nothing_can_fail_after_inplace(plan):
             return Lowerer(dataclasses.replace(g, inplace_updates=()), self.target).run_with(
                 self.profile, self.top_level)
+        if self.top_level:  # name the arguments each shape check compares
+            for cid, arguments in check_arguments(plan).items():
+                self.checks[cid] = dataclasses.replace(self.checks[cid], arguments=arguments)
+            plan = dataclasses.replace(plan, checks=tuple(
+                (c.kind, c.op, c.detail, c.arguments) for c in self.checks))
         if g.reuse_memory:
             plan = assign_workspace(plan)
         if self.top_level:

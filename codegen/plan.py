@@ -280,8 +280,9 @@ class FunctionPlan:
     # pending KeyboardInterrupt, with no update written
     commit_point: int = -1
     # the run-time checks, printed as the function's check table (croton_function.checks):
-    # (kind, op, detail) of each CheckInfo, by check index; no source line (not in the cache key)
-    checks: tuple[tuple[str, str, str], ...] = ()
+    # (kind, op, detail, arguments) of each CheckInfo, by check index; no source line (not in
+    # the cache key)
+    checks: tuple[tuple[str, str, str, str], ...] = ()
     # the target it was lowered for: its templates print it (``codegen/target.py``)
     target: Target = CPU
 

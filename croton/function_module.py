@@ -93,6 +93,7 @@ class CallSpec:
     checks: tuple = ()
     defaults: dict[int, object] = field(default_factory=dict)
     always_release_gil: bool = False  # release the GIL whatever the data size (scan loops)
+    headers: tuple[str, ...] = ()  # the runtime headers its translation unit includes (export)
 
 
 def _function_label(spec: CallSpec) -> str:
@@ -174,18 +175,20 @@ def raise_call_error(spec: CallSpec, code: int, check: int, shape_a: tuple, shap
                          f"{': ' + message if message else ''}")
     if code == 1 and 0 <= check < len(spec.checks):
         info = spec.checks[check]
+        # which of the function's arguments the lengths compared come from (as in C)
+        came = f" (the lengths come from {info.arguments})" if info.arguments else ""
         if info.kind == "shape":
             raise ValueError(f"{info.op} (built at {info.source}): {info.detail}; shapes "
-                             f"{shape_a} and {shape_b}")
+                             f"{shape_a} and {shape_b}{came}")
         if info.kind == "dot":
             raise ValueError(f"shape mismatch in dot (built at {info.source}): shapes "
-                             f"{shape_a} and {shape_b} are not aligned")
+                             f"{shape_a} and {shape_b} are not aligned{came}")
         if info.kind == "empty_reduce":
             raise ValueError(f"{info.op} (built at {info.source}): {info.detail}, input shape "
-                             f"{shape_a}")
+                             f"{shape_a}{came}")
         raise ValueError(f"shape mismatch in {info.op} (built at {info.source}): input shapes "
                          f"{shape_a} and {shape_b} differ at {info.detail}, which is not "
-                         f"declared broadcastable")
+                         f"declared broadcastable{came}")
     raise RuntimeError(f"{_function_label(spec)} failed (code {code}, check {check}): "
                        f"{full_message or message}")
 
@@ -428,6 +431,7 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     source = render_source(lowered.plan)  # Jinja only on a memo miss
     t2 = time.perf_counter()
     spec.checks = lowered.checks
+    spec.headers = lowered.plan.headers
     # a scan's loop can run long on small data: its calls always let other threads run
     spec.always_release_gil = bool(lowered.plan.subfunctions)
     result = build_function(source, label=spec.name, target=lowered.plan.target.name)

@@ -145,11 +145,14 @@ def test_the_check_table_travels_without_source_lines(scale):
     Python (so the cache key does not depend on it) and is still in the exception."""
     source = scale.source
     assert re.search(r'const croton_check kChecks\[\] = \{\s*\{"broadcast", "add", '
-                     r'"dimension 1"\}', source), source[source.find("kChecks"):][:300]
+                     r'"dimension 1", "input 0 \(\'x\'\) and input 1 \(\'r\'\)"\}',
+                     source), source[source.find("kChecks"):][:300]
     assert "test_dlpack_abi" not in source and "built at" not in source
     with pytest.raises(ValueError, match=r"shape mismatch in add \(built at .*test_dlpack_abi"
                                          r"\.py:\d+\): input shapes \(2, 3\) and \(1, 4\) differ "
-                                         r"at dimension 1"):
+                                         r"at dimension 1, which is not declared broadcastable "
+                                         r"\(the lengths come from input 0 \('x'\) and input 1 "
+                                         r"\('r'\)\)$"):
         scale(np.ones((2, 3)), np.ones((1, 4)))
 
 
@@ -171,7 +174,7 @@ def test_the_check_table_escapes_user_text():
 
 
 def test_the_binding_refuses_a_table_of_another_abi_version():
-    """A function table of ABI version 2 (croton_buffer) must not be called as version 3."""
+    """A function table of ABI version 2 (croton_buffer) must not be called as version 4."""
     import ctypes
 
     from croton.build_tools.build import binding
@@ -186,6 +189,6 @@ def test_the_binding_refuses_a_table_of_another_abi_version():
     new_capsule.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
     capsule = new_capsule(ctypes.addressof(table), b"croton_function", None)
     native = binding()
-    assert native.ABI_VERSION == 3
-    with pytest.raises(RuntimeError, match=r"ABI version 2, this binding layer speaks version 3"):
+    assert native.ABI_VERSION == 4
+    with pytest.raises(RuntimeError, match=r"ABI version 2, this binding layer speaks version 4"):
         native.NativeFunction(capsule, [], None, None, None, True, False)

@@ -112,6 +112,12 @@ int main(void) {
   printf("ndim_rc %%d\n", train_step_run(ctx, in2d, 2, out, 1));
   printf("ndim_error %%s\n", train_step_last_error(ctx));
   if (print_w(ctx, "W_after_ndim_error")) return 9;
+  double wide[2] = {1, 2};
+  DLTensor inf64[2] = {{wide, {kDLCPU, 0}, 1, {kDLFloat, 64, 1}, xshape, NULL, 0},
+                       {(void*)&TS[0], {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
+  printf("dtype_rc %%d\n", train_step_run(ctx, inf64, 2, out, 1));
+  printf("dtype_error %%s\n", train_step_last_error(ctx));
+  if (print_w(ctx, "W_after_dtype_error")) return 9;
   /* state_set, then one more step from the new W */
   double w2[2] = {1.0, -2.0};
   int64_t wshape[1] = {2};
@@ -187,19 +193,29 @@ def _hex(value: float) -> str:
     return float(np.float32(value)).hex() + "f"
 
 
-def test_export_seed_training_function(tmp_path):
-    f, W = _seed_function()
-    project = f.export(tmp_path / "lib", name="train_step",
+@pytest.fixture(scope="module")
+def seed_export(tmp_path_factory) -> tuple[Path, Path]:
+    """The seed training function exported with its state in a file (train_step.state) and
+    built once, shared by the tests of this module that drive it: (project, build)."""
+    f, _ = _seed_function()
+    root = tmp_path_factory.mktemp("seed_export")
+    project = f.export(root / "lib", name="train_step", state="file",
                        example_inputs=[np.float32([1, 2]), np.float32(3)])
+    _build(project, root / "build")
+    return project, root / "build"
+
+
+def test_export_seed_training_function(tmp_path, seed_export):
+    f, W = _seed_function()  # the same graph and initial W as seed_export's
+    project, build = seed_export
     for path in ("include/train_step.h", "include/dlpack.h", "src/train_step.cpp",
-                 "src/train_step_function.cpp", "src/runtime/abi.h", "CMakeLists.txt",
-                 "example/main.cpp", "README.md"):
+                 "src/train_step_function.cpp", "src/train_step_kernels.cpp",
+                 "src/runtime/abi.h", "CMakeLists.txt", "example/main.cpp", "README.md",
+                 "train_step.state"):
         assert (project / path).is_file(), path
     # the same translation unit as the Python module, and no Python in it
     assert (project / "src/train_step_function.cpp").read_text() == f.source
     assert "Python.h" not in f.source
-    build = tmp_path / "build"
-    _build(project, build)
     # the CTest test recorded at export time (the Python outputs and state after one call)
     assert "100% tests passed" in _ctest(build).stdout
     example = _run([build / "train_step_example"], "the exported example").stdout
@@ -208,7 +224,7 @@ def test_export_seed_training_function(tmp_path):
     # no Python linked; the only C symbols it exports are its API's (the function's table too
     # is hidden: two exported functions link into one binary)
     library = build / "libtrain_step.so"
-    assert "python" not in _run(["ldd", library], "ldd").stdout.lower()
+    assert "libpython" not in _run(["ldd", library], "ldd").stdout.lower()
     symbols = _run(["nm", "-D", "--defined-only", library], "nm").stdout.split()
     c_symbols = {s for s in symbols[2::3] if not s.startswith("_Z")}
     assert c_symbols and all(s.startswith("train_step_") for s in c_symbols), c_symbols
@@ -231,22 +247,35 @@ def test_export_seed_training_function(tmp_path):
     assert len(ys) == STEPS
 
     # Python: the same 10 steps from the same initial W (the values at export time)
+    # (the same translation unit, flags and BLAS as the Python module: the same bits)
     expected_y = [float(f(x, t)) for x, t in zip(xs, ts, strict=True)]
-    np.testing.assert_allclose(ys, expected_y, rtol=1e-6)
+    assert ys == expected_y
     w_final = [float.fromhex(v) for v in lines["W"].split()]
-    np.testing.assert_allclose(w_final, W.get_value(), rtol=1e-6)
+    assert w_final == list(W.get_value())
     assert not np.allclose(w_final, [0.2, 0.7])  # the updates were committed
 
     assert lines["threads"] == "same"  # 8 contexts in 8 threads at once
     assert "no state variable named 'nope'" in lines["unknown"]
-    # a wrong shape: the op and the shapes, nonzero, no state change
+    # a wrong shape: the op, the shapes and the arguments they come from (the Python callable's
+    # message less its source line), nonzero, no state change
     assert int(lines["shape_rc"]) == ERR_SHAPE
-    assert "mul" in lines["shape_error"] and "(3,)" in lines["shape_error"], lines["shape_error"]
+    with pytest.raises(ValueError) as python_error:
+        f(np.float32([1, 2, 3]), ts[0])
+    assert lines["shape_error"] == "train_step: " + re.sub(r" \(built at [^)]*\)", "",
+                                                            str(python_error.value))
+    assert lines["shape_error"] == (
+        "train_step: shape mismatch in mul: input shapes (3,) and (2,) differ at dimension 0, "
+        "which is not declared broadcastable (the lengths come from input 0 ('x') and shared "
+        "variable 0 ('W'))"), lines["shape_error"]
     assert lines["W_after_shape_error"] == lines["W"]
-    # a wrong rank: the argument named, nonzero, no state change
+    # a wrong rank or dtype: the argument named, nonzero, no state change
     assert int(lines["ndim_rc"]) == ERR_ARGUMENT
-    assert "'x'" in lines["ndim_error"] or " x " in lines["ndim_error"], lines["ndim_error"]
+    assert lines["ndim_error"] == "train_step: input 0 ('x') has 2 dimensions, expected 1"
     assert lines["W_after_ndim_error"] == lines["W"]
+    assert int(lines["dtype_rc"]) == ERR_ARGUMENT
+    assert lines["dtype_error"].startswith("train_step: input 0 ('x') has dtype float64"), \
+        lines["dtype_error"]
+    assert lines["W_after_dtype_error"] == lines["W"]
 
     # state_set: the next step runs from the new W, as Python does
     W.set_value(np.asarray([1.0, -2.0]))
@@ -265,76 +294,108 @@ def test_export_rejects_a_bad_name(tmp_path):
 FILE_DRIVER = r"""
 #include <stdio.h>
 #include <string.h>
-#include "step_file.h"
+#include "train_step.h"
+
+/* Whether a file named `path` is mapped into this process (Linux's /proc/self/maps). */
+static int mapped(const char* path) {
+  char line[4096];
+  int found = 0;
+  FILE* maps = fopen("/proc/self/maps", "r");
+  if (maps == NULL || path == NULL) return -1;
+  while (fgets(line, sizeof line, maps) != NULL) {
+    line[strcspn(line, "\n")] = '\0';
+    size_t n = strlen(line), m = strlen(path);
+    found = found || (n >= m && strcmp(line + n - m, path) == 0);
+  }
+  fclose(maps);
+  return found;
+}
 
 /* usage: driver STATE|- [SAVE_TO]: one step on fixed inputs, then y and W */
 int main(int argc, char** argv) {
   char error[512] = "";
-  step_file_context* ctx = strcmp(argv[1], "-") == 0
-                               ? step_file_create()
-                               : step_file_create_from_file(argv[1], error, sizeof error);
+  const char* path = strcmp(argv[1], "-") == 0 ? train_step_default_state_path() : argv[1];
+  printf("default %s\n", train_step_default_state_path());
+  train_step_context* ctx = strcmp(argv[1], "-") == 0
+                               ? train_step_create()
+                               : train_step_create_from_file(argv[1], error, sizeof error);
   if (ctx == NULL) {
     printf("error %s\n", error);
     return 0;
   }
+  printf("mapped %d\n", mapped(path));
   float x[2] = {0.5f, -1.25f}, t = 2.0f;
   int64_t xshape[1] = {2};
   DLTensor in[2] = {{x, {kDLCPU, 0}, 1, {kDLFloat, 32, 1}, xshape, NULL, 0},
                     {&t, {kDLCPU, 0}, 0, {kDLFloat, 32, 1}, NULL, NULL, 0}};
   DLTensor out[1], w;
-  if (step_file_run(ctx, in, 2, out, 1) != 0) return 3;
+  if (train_step_run(ctx, in, 2, out, 1) != 0) return 3;
   printf("y %a\n", *(const double*)out[0].data);
-  if (step_file_state_get(ctx, "W", &w) != 0) return 4;
+  if (train_step_state_get(ctx, "W", &w) != 0) return 4;
   printf("W %a %a\n", ((const double*)w.data)[0], ((const double*)w.data)[1]);
-  if (argc > 2 && step_file_state_save(ctx, argv[2]) != 0) return 5;
-  step_file_destroy(ctx);
+  if (argc > 2 && train_step_state_save(ctx, argv[2]) != 0) return 5;
+  train_step_destroy(ctx);
   return 0;
 }
 """
 
 
-def test_export_state_file(tmp_path):
-    """state='file': the state is read at create time; a new file changes the results without
-    rebuilding; a file from another export is refused, saying what differs."""
+def test_export_state_file(tmp_path, seed_export):
+    """state='file': the state file is mapped at create time; a new file changes the results
+    without rebuilding; a file from another export is refused, saying what differs."""
     from croton.build_tools.export import write_state_file
 
-    f, W = _seed_function()
-    project = f.export(tmp_path / "lib", name="step_file", state="file",
-                       example_inputs=[np.float32([1, 2]), np.float32(3)])
-    assert (project / "step_file.state").is_file()
-    build = tmp_path / "build"
-    _build(project, build)
-    _run([build / "step_file_example"], "the exported example")
+    f, W = _seed_function()  # the same graph and initial W as seed_export's
+    project, build = seed_export
     driver = tmp_path / "driver.c"
     driver.write_text(FILE_DRIVER)
     exe = tmp_path / "driver"
     _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
-          f"-I{project / 'include'}", f"-L{build}", "-lstep_file", f"-Wl,-rpath,{build}",
+          f"-I{project / 'include'}", f"-L{build}", "-ltrain_step", f"-Wl,-rpath,{build}",
           "-o", exe], "building the C driver")
     x, t = np.float32([0.5, -1.25]), np.float32(2.0)
 
-    def run(*args) -> dict:
-        printed = _run([exe, *args], "the C driver").stdout.splitlines()
+    def run(*args, **kwargs) -> dict:
+        printed = _run([exe, *args], "the C driver", **kwargs).stdout.splitlines()
         return dict(line.split(" ", 1) for line in printed)
 
     def values(text: str) -> list[float]:
         return [float.fromhex(v) for v in text.split()]
 
-    # the state at export time, by the default file; the state after the step saved
+    # the state at export time, by the default file (the project's: not installed), mapped at
+    # create time; the state after the step saved
     first = run("-", tmp_path / "saved.state")
-    np.testing.assert_allclose(values(first["y"]), [float(f(x, t))], rtol=1e-6)
-    np.testing.assert_allclose(values(first["W"]), W.get_value(), rtol=1e-6)
-    # the saved state continues where the first run stopped
+    assert first["default"] == str(project / "train_step.state")
+    assert first["mapped"] == "1"
+    assert values(first["y"]) == [float(f(x, t))]
+    assert values(first["W"]) == list(W.get_value())
+    # the saved state continues where the first run stopped; the file is mapped, and the
+    # step's in-place update of W never reaches it (copy-on-write)
+    saved = (tmp_path / "saved.state").read_bytes()
     second = run(tmp_path / "saved.state")
-    np.testing.assert_allclose(values(second["y"]), [float(f(x, t))], rtol=1e-6)
+    assert second["mapped"] == "1"
+    assert (tmp_path / "saved.state").read_bytes() == saved
+    assert values(second["y"]) == [float(f(x, t))]
+    assert values(second["W"]) == list(W.get_value())
+    # the fallback where the file cannot be mapped (a pipe): read, the same results
+    with open(tmp_path / "saved.state", "rb") as source:
+        piped = subprocess.run(f"cat | '{exe}' /dev/stdin", shell=True, stdin=source,
+                               capture_output=True, text=True, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    piped = dict(line.split(" ", 1) for line in piped.stdout.splitlines())
+    assert piped["mapped"] == "0", piped
+    assert (piped["y"], piped["W"]) == (second["y"], second["W"])
+    # saved over the very file it mapped (renamed over it: the mapping keeps its bytes)
+    assert run(tmp_path / "saved.state", tmp_path / "saved.state")["y"] == second["y"]
+    assert values(run(tmp_path / "saved.state")["y"]) == [float(f(x, t))]
     # a new state file, no rebuild
     abi = int(re.search(r"#define CROTON_ABI_VERSION (\d+)",
                         (project / "src/runtime/abi.h").read_text()).group(1))
     write_state_file(tmp_path / "new.state", ["W"], [np.asarray([1.0, -2.0])], abi)
     W.set_value(np.asarray([1.0, -2.0]))
     third = run(tmp_path / "new.state")
-    np.testing.assert_allclose(values(third["y"]), [float(f(x, t))], rtol=1e-6)
-    np.testing.assert_allclose(values(third["W"]), W.get_value(), rtol=1e-6)
+    assert values(third["y"]) == [float(f(x, t))]
+    assert values(third["W"]) == list(W.get_value())
     # state files from other exports are refused
     write_state_file(tmp_path / "names.state", ["V"], [np.asarray([1.0, -2.0])], abi)
     assert "named 'V', this library's is 'W'" in run(tmp_path / "names.state")["error"]
@@ -345,8 +406,12 @@ def test_export_state_file(tmp_path):
     assert "cannot open" in run(tmp_path / "missing.state")["error"]
     # the recorded CTest test passes with the exported state and fails with another one
     assert "100% tests passed" in _ctest(build).stdout
-    write_state_file(project / "step_file.state", ["W"], [np.asarray([1.0, -2.0])], abi)
-    failed = _ctest(build, check=False)
+    exported = (project / "train_step.state").read_bytes()
+    write_state_file(project / "train_step.state", ["W"], [np.asarray([1.0, -2.0])], abi)
+    try:
+        failed = _ctest(build, check=False)
+    finally:
+        (project / "train_step.state").write_bytes(exported)  # seed_export is shared
     assert failed.returncode != 0 and "differs from Python's" in failed.stdout, failed.stdout
 
 
@@ -409,6 +474,7 @@ int main() {
                 lib_b::View<const double>(outb[0])[0]);
   }
   for (double e : b.state<double>("b")) std::printf("%a\n", e);
+  std::printf("state %s\n", lib_b_default_state_path());
   try {
     b.run({lib_b::array(x, {2})});  /* float32: not what lib_b takes */
     return 4;
@@ -423,7 +489,8 @@ int main() {
 
 def test_two_static_libraries_installed_in_one_program(tmp_path):
     """Two exports, built static and installed; a C++ program finds both with find_package
-    and links both (no duplicate symbols); each reproduces its Python function."""
+    and links both (no duplicate symbols); each reproduces its Python function. lib_b keeps
+    its state in a file: installed, it reads the installed copy (the project's is gone)."""
     import cmake
 
     f, _ = _seed_function()
@@ -432,11 +499,12 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
     g = croton.function([v], (v * b).max(), updates=[(b, b * 2)])
     prefix = tmp_path / "prefix"
     cmake_exe = os.path.join(cmake.CMAKE_BIN_DIR, "cmake")
-    for name, fn in (("lib_a", f), ("lib_b", g)):
-        project = fn.export(tmp_path / name, name=name)
+    for name, fn, state in (("lib_a", f, "embed"), ("lib_b", g, "file")):
+        project = fn.export(tmp_path / name, name=name, state=state)
         _build(project, tmp_path / f"build_{name}", "-DBUILD_SHARED_LIBS=OFF",
                f"-D{name.upper()}_BUILD_EXAMPLE=OFF", f"-DCMAKE_INSTALL_PREFIX={prefix}")
         _run([cmake_exe, "--install", tmp_path / f"build_{name}"], f"installing {name}")
+    (tmp_path / "lib_b" / "lib_b.state").unlink()
     consumer = tmp_path / "consumer"
     consumer.mkdir()
     (consumer / "CMakeLists.txt").write_text(CONSUMER_CMAKE)
@@ -445,7 +513,8 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
     printed = _run([tmp_path / "build_consumer" / "app"], "the consumer").stdout.splitlines()
     error = [line for line in printed if line.startswith("error ")]
     assert len(error) == 1 and "'v'" in error[0], printed
-    got = [float.fromhex(s) for line in printed if not line.startswith("error ")
+    assert f"state {prefix / 'share' / 'lib_b' / 'lib_b.state'}" in printed, printed
+    got = [float.fromhex(s) for line in printed if not line.startswith(("error ", "state "))
            for s in line.split()]
     x, t = np.float32([0.5, -1.25]), np.float32(2.0)
     vv = np.asarray([1.0, -2.0, 0.25])
@@ -454,56 +523,3 @@ def test_two_static_libraries_installed_in_one_program(tmp_path):
         expected += [float(f(x, t)), float(g(vv))]
     expected += list(b.get_value())
     np.testing.assert_allclose(got, expected, rtol=1e-6)
-
-
-def _mlp_step():
-    rng = np.random.default_rng(0)
-    X, Y = T.dmatrix("X"), T.dmatrix("Y")
-    W1 = croton.shared(rng.normal(size=(3, 4)), "W1")
-    b1 = croton.shared(np.zeros(4), "b1")
-    W2 = croton.shared(rng.normal(size=(4, 2)), "W2")
-    out = T.dot(T.tanh(T.dot(X, W1) + b1), W2)
-    params = [W1, b1, W2]
-    grads = T.grad(T.mean(T.sqr(out - Y)), params)
-    f = croton.function([X, Y], T.mean(T.sqr(out - Y)),
-                        updates=[(p, p - 0.1 * g) for p, g in zip(params, grads, strict=True)])
-    return f, [rng.normal(size=(5, 3)), rng.normal(size=(5, 2))]
-
-
-def _rnn_step():
-    rng = np.random.default_rng(1)
-    xs, h0 = T.dmatrix("xs"), T.dvector("h0")
-    Wr = croton.shared(rng.normal(size=(3, 3)) * 0.5, "Wr")
-    hs, _ = croton.scan(lambda x, h: T.tanh(x + T.dot(Wr, h)), sequences=[xs],
-                        outputs_info=[h0])
-    cost = T.sqr(hs[-1]).sum()
-    f = croton.function([xs, h0], [cost, hs], updates=[(Wr, Wr - 0.05 * T.grad(cost, Wr))])
-    return f, [rng.normal(size=(4, 3)), np.zeros(3)]
-
-
-def _random_step():
-    """A random stream: its generator state is a shared variable, so part of the state."""
-    from croton.tensor.shared_randomstreams import RandomStreams
-
-    srng = RandomStreams(seed=3)
-    x = T.dvector("x")
-    f = croton.function([x], [x + srng.normal(x.shape), srng.uniform((2,))])
-    assert any(s.type.dtype == "uint64" for s in f._shared)
-    return f, [np.arange(3.0)]
-
-
-@pytest.mark.parametrize("make", [_mlp_step, _rnn_step, _random_step],
-                         ids=["mlp", "rnn_scan", "random_streams"])
-def test_exported_training_steps_reproduce_python(tmp_path, make):
-    """The MLP training step (BLAS), an RNN step (scan, its gradient), random streams: the
-    CTest test recorded at export time (10 calls, every output of the last and the state after
-    them, the generators' included) passes."""
-    f, inputs = make()
-    before = [s.get_value().copy() for s in f._shared]
-    project = f.export(tmp_path / "lib", name="step", example_inputs=inputs, check_calls=10)
-    for s, value in zip(f._shared, before, strict=True):  # recorded on a copy
-        np.testing.assert_array_equal(s.get_value(), value)
-    build = tmp_path / "build"
-    _build(project, build, "-DSTEP_BUILD_EXAMPLE=OFF")
-    proc = _ctest(build)
-    assert "100% tests passed" in proc.stdout, proc.stdout

@@ -1,6 +1,7 @@
 """The op facts on each record (``croton/ops/table.py``) are the ones the passes and lowerings
-act on: views, can-fail, in-place, reduction semantics (identity, combine, accumulator), shape
-sources, inner graphs. Each fact is checked against what the lowering does or against NumPy."""
+act on: views, can-fail, in-place, reduction semantics (identity, combine, accumulator), shapes
+(more in ``test_shape_facts.py``), inner graphs. Each fact is checked against what the lowering
+does or against NumPy."""
 
 import numpy as np
 import pytest
@@ -167,7 +168,7 @@ def test_compiled_reductions_of_empty_and_complex_inputs_match_numpy(mode):
 # --- shapes and inner graphs --------------------------------------------------------------
 
 
-def test_shape_i_reads_the_dim_source_of_its_producer():
+def test_shape_i_of_a_dimshuffle_folds_through_its_shape_fact():
     m = T.dmatrix("m")
     y = m.dimshuffle(1, "x", 0)
     g = run_pipeline(Graph.make([m], [T.shape_i(y, 0), T.shape_i(y, 1), T.shape_i(y, 2)]))

@@ -44,7 +44,7 @@ def test_shared_loop_functions_compute_each_callers_buffers():
 
 
 def test_loops_spread_over_the_build_parts_and_the_host_driver_is_cold():
-    xs = [T.dmatrix(f"x{k}") for k in range(6)]
+    xs = [T.dmatrix(f"x{k}") for k in range(16)]
     outputs = [T.exp(x) * (k + 2) - T.tanh(x) / (k + 3) for k, x in enumerate(xs)]
     plan = _plan(xs, outputs)
     outline = outline_loops(plan)

@@ -409,12 +409,14 @@ def test_a_c_caller_gets_the_whole_message(driver, tmp_path):
     (call,) = _call(driver, tmp_path, "elementwise", [x, r, rng.normal(size=4), ints, ints])
     assert (call.rc, call.error) == (ERR_SHAPE, ERR_SHAPE)
     assert call.message == ("shape mismatch in mul: input shapes (4, 3) and (1, 4) differ at "
-                            "dimension 1, which is not declared broadcastable")
+                            "dimension 1, which is not declared broadcastable (the lengths come "
+                            "from input 0 ('x') and input 1 ('r'))")
     (call,) = _call(driver, tmp_path, "dot", [np.ones((6, 5)), np.ones((3, 4)), np.ones(5)])
-    assert call.message == "shape mismatch in dot: shapes (6, 5) and (3, 4) are not aligned"
+    assert call.message == ("shape mismatch in dot: shapes (6, 5) and (3, 4) are not aligned "
+                            "(the lengths come from input 0 ('A') and input 1 ('B'))")
     (call,) = _call(driver, tmp_path, "reduce", [np.zeros((0, 3))])
     assert call.message == ("max{axis=(0,)}: zero-size array to a reduction with no identity, "
-                            "input shape (0, 3)")
+                            "input shape (0, 3) (the lengths come from input 0 ('x'))")
     (call,) = _call(driver, tmp_path, "overflow", [np.int64(2**62), np.int64(2**62)])
     assert call.message.startswith("array is too big: an array of shape (4611686018427387904, ")
     (call,) = _call(driver, tmp_path, "train", [np.ones(2, np.float32), np.float32(1)],

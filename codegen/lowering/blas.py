@@ -29,6 +29,7 @@ from croton.codegen.expr import Buf, Dim, KernelCall, Lit
 from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep
+from croton.codegen.shape_facts import out_shapes
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
@@ -42,7 +43,7 @@ def lower_gemm(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(out, node.op_label())
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
     lw.require(Dim(ab, 1).eq(Dim(bb, 0)), cid, shape_of(ab), 2, shape_of(bb), 2)
-    lw.set_shape(ob, [Dim(ab, 0), Dim(bb, 1)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _broadcast_checks(lw, node, cb, ob, 2)
     lw.need_header("kernels/gemm.hpp")
     ct = CXX_TYPE[out.dtype]
@@ -73,7 +74,7 @@ def lower_gemv(lw: Lowerer, node: Apply) -> None:
     rows, inner = (1, 0) if trans else (0, 1)
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
     lw.require(Dim(ab, inner).eq(Dim(xb, 0)), cid, shape_of(ab), 2, shape_of(xb), 1)
-    lw.set_shape(ob, [Dim(ab, rows)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _broadcast_checks(lw, node, yb, ob, 1)
     lw.need_header("kernels/gemv.hpp")
     ct = CXX_TYPE[out.dtype]
@@ -89,7 +90,7 @@ def lower_ger(lw: Lowerer, node: Apply) -> None:
     out = node.outputs[0]
     ab, xb, yb = lw.buffer_of(a), lw.buffer_of(x), lw.buffer_of(y)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [Dim(xb, 0), Dim(yb, 0)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _broadcast_checks(lw, node, ab, ob, 2)
     lw.need_header("kernels/gemv.hpp")
     ct = CXX_TYPE[out.dtype]

@@ -45,6 +45,7 @@ from croton.codegen.expr import (
 from croton.codegen.lower import CheckInfo, Lowerer
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import BranchStep, CallStep, Operand, ScanStep, SubFunction
+from croton.codegen.shape_facts import out_shapes
 from croton.graph import Apply
 from croton.types import CXX_TYPE, DTYPE_CODE, TensorType
 
@@ -301,7 +302,7 @@ def lower_scan_rows(lw: Lowerer, node: Apply) -> None:
     label = node.op_label()
     lb = lw.buffer_of(like)
     ob = lw.result_buffer(out, label)
-    lw.set_shape(ob, [Dim(lb, d) for d in range(out.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("shape", label, node.source, f"the initial value needs at least "
                                                           f"{len(rows)} rows"))
     lw.require(Dim(lb, 0).ge(len(rows)), cid, ShapeOf(lb), like.ndim)

@@ -14,12 +14,14 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.expr import Braced, Buf, Dim, Int, KernelCall, Lit, Local, Node, all_of
+from croton.codegen.expr import Braced, Buf, Dim, Int, KernelCall, Lit, Local, Node, all_of, as_node
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.shape_ops import dim_exprs
 from croton.codegen.plan import CallStep
+from croton.codegen.shape_facts import out_shapes
 from croton.graph import Apply
+from croton.ops.conv import conv_geometry
 from croton.types import CXX_TYPE
 
 HEADER = "kernels/conv.hpp"
@@ -42,18 +44,13 @@ class _Geometry:
 
     def __init__(self, node: Apply, xdims: list[Node], wdims: list[Node]) -> None:
         p = dict(node.params)
-        self.nd = nd = len(p["subsample"])
+        self.nd = len(p["subsample"])
         self.p = p
-        self.dil_k = [(wdims[2 + i] - 1) * int(p["dilation"][i]) + 1 for i in range(nd)]
-        border = p["border"]
-        if border == "full":
-            self.pads = [(k - 1,) * 2 for k in self.dil_k]
-        elif border == "half":
-            self.pads = [(k // 2,) * 2 for k in self.dil_k]
-        else:
-            self.pads = [(Int(int(a)), Int(int(b))) for a, b in border]
-        self.out = [(xdims[2 + i] + lo + hi - self.dil_k[i]) // int(p["subsample"][i]) + 1
-                    for i, (lo, hi) in enumerate(self.pads)]
+        # the same geometry as the forward op's shape fact (croton/ops/conv.py)
+        dil_k, pads, out = conv_geometry(p, xdims, wdims)
+        self.dil_k = [as_node(k) for k in dil_k]
+        self.pads = [(as_node(lo), as_node(hi)) for lo, hi in pads]
+        self.out = [as_node(o) for o in out]
         self.fits = all_of(wdims[2 + i].gt(0) & (xdims[2 + i] + lo + hi).ge(self.dil_k[i])
                            for i, (lo, hi) in enumerate(self.pads))
 
@@ -122,7 +119,7 @@ def lower_conv(lw: Lowerer, node: Apply) -> None:
     _declared(lw, node, xb, params.get("input_shape"), "input")
     _declared(lw, node, wb, params.get("filter_shape"), "filter")
     _common_checks(lw, node, geo, xd, wd, xb, wb)
-    lw.set_shape(ob, [xd[0], wd[0], *geo.out])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _kernel(lw, node, "croton::conv_forward", CXX_TYPE[x.dtype], (xb, wb), ob, geo)
 
 
@@ -133,9 +130,9 @@ def _lower_conv_gradient(lw: Lowerer, node: Apply, wrt: str) -> None:
     known, gz, _ = node.inputs
     kb, gb = lw.buffer_of(known), lw.buffer_of(gz)
     nd2 = known.ndim
-    dims = dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(kb), nd2)
+    dim_exprs(lw, node, tuple(("v", 2, d) for d in range(nd2)), shape_of(kb), nd2)  # checks
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.set_shape(ob, dims)
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     xb, wb = (ob, kb) if wrt == "input" else (kb, ob)
     xd, wd = _dims(xb, nd2), _dims(wb, nd2)
     geo = _Geometry(node, xd, wd)

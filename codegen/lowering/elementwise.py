@@ -14,10 +14,11 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.expr import ArrayRef, Int, Node, ShapeOf, entry
+from croton.codegen.expr import ArrayRef, Node, ShapeOf, as_node, entry
 from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import ExtraOutput, Operand, ShapeLine
+from croton.codegen.shape_facts import LoweredIns
 from croton.graph import Apply, Constant, Variable
 from croton.ops.table import OPS
 from croton.types import CXX_TYPE, TensorType
@@ -140,12 +141,14 @@ def compile_steps(lw: Lowerer, leaves: list[Variable], program, out_types: dict[
         arg_shapes = [(leaf_shape[k] if kind == "in" else step_shape[k],
                        arg_types[n]) for n, (kind, k) in enumerate(args)]
         label = rec.label(params)
+        # the step's dims from its op's shape fact (a size-1 literal broadcasts everywhere)
+        fact_types = [t if s is not None else TensorType(t.dtype, (True,) * t.ndim)
+                      for s, t in arg_shapes]
+        (dims,) = rec.shape(dict(params), LoweredIns(lw, None, fact_types,
+                                                     [s for s, _ in arg_shapes]))
         for d in range(nd):
+            lw.shape(ShapeLine(entry(target, d), as_node(dims[d])))
             full = [s for s, t in arg_shapes if s is not None and not t.broadcastable[d]]
-            if not full:
-                lw.shape(ShapeLine(entry(target, d), Int(1)))
-                continue
-            lw.shape(ShapeLine(entry(target, d), entry(full[0], d)))
             for other in full[1:]:
                 cid = lw.check(CheckInfo("broadcast", label, source, f"dimension {d}"))
                 lw.require(entry(other, d).eq(entry(target, d)), cid, full[0], nd, other, nd)

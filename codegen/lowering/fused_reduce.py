@@ -46,7 +46,7 @@ def lower_fused_reduce(lw: Lowerer, node: Apply) -> None:
     lw.shape_arrays.append((it.array, in_type.ndim))
     program = program or (("identity", (), (("in", 0),), node.source),)
     operands, body = compile_program(lw, list(node.inputs), program, in_type, it)
-    kept = reduced_shape(lw, ob, it, in_type.ndim, axes)
+    kept = reduced_shape(lw, ob, it, in_type, reduce, axes)
     code = reduction_code(OPS[reduce], in_type.dtype, out.dtype)
     if code.check_empty:
         label = node.op_label() if node.op.kind == "reduce" else f"{reduce}{{axis={axes}}}"

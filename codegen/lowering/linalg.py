@@ -18,6 +18,7 @@ from croton.codegen.expr import Buf, Dim, Int, KernelCall, Lit, Local, all_of
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep
+from croton.codegen.shape_facts import out_shapes
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
@@ -34,7 +35,7 @@ def lower_contract(lw: Lowerer, node: Apply) -> None:
         same = all_of(Dim(ab, fa + k).eq(Dim(bb, k)) for k in range(n))
         cid = lw.check(CheckInfo("dot", node.op_label(), node.source, "contracted dimensions"))
         lw.require(same, cid, shape_of(ab), a.ndim, shape_of(bb), b.ndim)
-    lw.set_shape(ob, [Dim(ab, d) for d in range(fa)] + [Dim(bb, d) for d in range(n, b.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.need_header("kernels/dot.hpp")
     ct = CXX_TYPE[out.dtype]
     lw.emit(CallStep((KernelCall("croton::contract", (ct,), (
@@ -52,8 +53,7 @@ def lower_batched_dot(lw: Lowerer, node: Apply) -> None:
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "batch sizes or inner dimensions differ"))
     lw.require(cond, cid, shape_of(ab), a.ndim, shape_of(bb), b.ndim)
-    lw.set_shape(ob, [Dim(ab, 0)] + ([Dim(ab, 1)] if a.ndim == 3 else [])
-                 + ([Dim(bb, 2)] if b.ndim == 3 else []))
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.need_header("kernels/dot.hpp")
     lw.emit(CallStep((KernelCall("croton::batched_matmul", (CXX_TYPE[out.dtype],),
                                  (Buf(ab), Buf(bb), Buf(ob)), (ab, bb), (ob,)),),
@@ -81,7 +81,6 @@ def lower_lapack(lw: Lowerer, node: Apply) -> None:
     scratch, err, value_check = Local("scratch"), Local("err"), Int(value_cid)
     reads = tuple(ins)
     if name == "det":
-        lw.set_shape(ob, [])
         fn, args = "croton::det", (Buf(a), Buf(ob), scratch, err)
     elif name == "solve":
         b = ins[1]
@@ -89,7 +88,6 @@ def lower_lapack(lw: Lowerer, node: Apply) -> None:
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "a and b have different numbers of rows"))
         lw.require(Dim(a, 0).eq(Dim(b, 0)), cid, shape_of(a), 2, shape_of(b), bvar.ndim)
-        lw.set_shape(ob, [Dim(b, d) for d in range(bvar.ndim)])
         fn, args = "croton::solve", (Buf(a), Buf(b), Buf(ob), scratch, err, value_check)
     elif name == "cholesky_grad":
         g = ins[1]
@@ -97,12 +95,11 @@ def lower_lapack(lw: Lowerer, node: Apply) -> None:
                                  "the factor and its gradient differ in shape"))
         lw.require(Dim(a, 0).eq(Dim(g, 0)) & Dim(a, 1).eq(Dim(g, 1)), cid, shape_of(a), 2,
                    shape_of(g), 2)
-        lw.set_shape(ob, [Dim(a, 0), Dim(a, 1)])
         fn, args = "croton::cholesky_grad", (Buf(a), Buf(g), Buf(ob), lower, scratch, err)
     else:
-        lw.set_shape(ob, [Dim(a, 0), Dim(a, 1)])
         if name == "cholesky":
             fn, args = "croton::cholesky", (Buf(a), Buf(ob), lower, scratch, err, value_check)
         else:
             fn, args = "croton::matrix_inverse", (Buf(a), Buf(ob), scratch, err, value_check)
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.emit(CallStep((KernelCall(fn, (ct,), args, reads, (ob,), "rc"),), node.op_label()))

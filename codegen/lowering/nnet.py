@@ -18,7 +18,6 @@ from croton.codegen.expr import (
     ArrayRef,
     Braced,
     Buf,
-    Call,
     Dim,
     Int,
     KernelCall,
@@ -27,13 +26,15 @@ from croton.codegen.expr import (
     Node,
     Slot,
     all_of,
+    as_node,
 )
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.shape_ops import dim_exprs
 from croton.codegen.plan import CallStep, ShapeLine
+from croton.codegen.shape_facts import LoweredIns, out_shapes
 from croton.graph import Apply
-from croton.ops.nnet import POOL_MODES
+from croton.ops.nnet import POOL_MODES, pool_shape
 from croton.types import CXX_TYPE
 
 
@@ -61,7 +62,7 @@ def lower_take(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(node.outputs[0], node.op_label())
     _shape_check(lw, node, Dim(xb, 0).eq(Dim(ib, 0)),
                  "the matrix and the index vector differ in length", xb, ib)
-    lw.set_shape(ob, [Dim(ib, 0)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("index", node.op_label(), node.source, "axis 1"))
     _call(lw, node, "croton::take_along_last", (CXX_TYPE[x.dtype], CXX_TYPE[idx.dtype]),
           (Buf(xb), Buf(ib), Buf(ob), Local("err"), Int(cid)), (xb, ib), ob)
@@ -74,7 +75,7 @@ def lower_take_grad(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(node.outputs[0], node.op_label())
     _shape_check(lw, node, Dim(gb, 0).eq(Dim(ib, 0)) & Dim(xb, 0).eq(Dim(ib, 0)),
                  "the gradient, the index vector and the matrix differ in length", gb, xb)
-    lw.set_shape(ob, [Dim(xb, 0), Dim(xb, 1)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("index", node.op_label(), node.source, "axis 1"))
     _call(lw, node, "croton::take_along_last_grad", (CXX_TYPE[g.dtype], CXX_TYPE[idx.dtype]),
           (Buf(gb), Buf(ib), Buf(ob), Local("err"), Int(cid)), (gb, ib), ob)
@@ -108,10 +109,12 @@ def _pool_setup(lw: Lowerer, node: Apply, xb: int, first_geo: int) -> tuple[Node
     params = Braced("croton::PoolParams", (
         Int(nd), Braced("", tuple([Int(1)] * lead + ws)), Braced("", tuple([Int(1)] * lead + st)),
         Braced("", tuple([Int(0)] * lead + pd)), Int(POOL_MODES.index(p["mode"]))))
-    ibs = Lit("true" if ib else "false")
-    pooled: list[Node] = [Call("croton::pool_out_size", (
-        Dim(xb, x.ndim - nd + k), ws[k], st[k], pd[k], ibs)) for k in range(nd)]
-    return params, [Dim(xb, d) for d in range(x.ndim - nd)] + pooled
+    # the pooled dims: the forward op's shape fact, its window, stride and padding read from
+    # the array above
+    slots = {(first_geo + g, i): Slot(name, g * nd + i) for g in range(3) for i in range(nd)}
+    ins = LoweredIns(lw, node, values=slots)
+    pooled = [as_node(e) for e in pool_shape(p, ins, nd, first_geo)]
+    return params, pooled
 
 
 @lowering("pool")
@@ -120,7 +123,7 @@ def lower_pool(lw: Lowerer, node: Apply) -> None:
     xb = lw.buffer_of(x)
     params, dims = _pool_setup(lw, node, xb, 1)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.set_shape(ob, dims)
+    lw.set_shape(ob, dims)  # the fact's dims (pool_shape), over the array of window values
     _call(lw, node, "croton::pool_forward", (CXX_TYPE[x.dtype],), (Buf(xb), Buf(ob), params),
           (xb,), ob)
 
@@ -136,7 +139,7 @@ def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
     ndim = node.inputs[0].ndim
     ct = CXX_TYPE[node.outputs[0].dtype]
     if avg:
-        expect, out_ref = pooled, xb
+        expect = pooled
         fn, args, reads = "croton::pool_avg_grad", (Buf(gb), Buf(ob), params), (gb,)
     else:
         zb = bufs[1]
@@ -144,10 +147,9 @@ def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
         _shape_check(lw, node, all_of(Dim(zb, d).eq(e) for d, e in enumerate(pooled)),
                      "the pooled output does not have the pooled shape", zb, xb)
         expect = [Dim(xb, d) for d in range(ndim)] if grad_grad else pooled
-        out_ref = zb if grad_grad else xb
         fn, reads = "croton::pool_max_grad", (xb, zb, gb)
         args = (Buf(xb), Buf(zb), Buf(gb), Buf(ob), params, Lit("true" if grad_grad else "false"))
     _shape_check(lw, node, all_of(Dim(gb, d).eq(e) for d, e in enumerate(expect)),
                  "the gradient does not have the expected shape", gb, xb)
-    lw.set_shape(ob, [Dim(out_ref, d) for d in range(ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _call(lw, node, fn, (ct,), args, reads, ob)

@@ -18,41 +18,34 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.expr import Assign, Buf, Cast, Dim, Int, KernelCall, Lit, Local, Member, Node
+from croton.codegen.expr import Assign, Buf, Cast, Dim, Int, KernelCall, Lit, Local, Member
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of, value_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep
-from croton.graph import Apply, Constant, Variable
+from croton.codegen.shape_facts import out_shapes
+from croton.graph import Apply, Variable
 from croton.types import CXX_TYPE, TensorType
 
 
-def _size_exprs(lw: Lowerer, node: Apply, sizes: list[Variable], args: list[Variable],
-                params: dict) -> list[Node]:
-    """Expressions of the sample's dimensions given by ``size`` (or by broadcasting)."""
-    if params["size_vector"]:
-        (vec,) = sizes
-        vb, nd = lw.buffer_of(vec), params["size_ndim"]
-        cid = lw.check(CheckInfo("shape", node.op.name, node.source,
-                                 f"size must have {nd} elements"))
-        lw.require(Dim(vb, 0).eq(nd), cid, shape_of(vb), 1)
-        exprs = []
-        for d in range(nd):  # a scalar view of each entry, read as a computed value
-            entry = lw.new_buffer(TensorType(vec.dtype, ()), "view", -1, f"size[{d}]")
-            ct = CXX_TYPE[vec.dtype]
-            lw.emit(CallStep((Assign(Member(entry, "data"), Cast(f"{ct}*", Member(vb, "data"))
-                                     + Int(d) * Member(vb, "strides", Int(0))),), f"size[{d}]"))
-            exprs.append(value_of(entry))
-        return exprs
-    if params["size_ndim"] >= 0:
-        return [Int(int(v.data)) if isinstance(v, Constant) else value_of(lw.buffer_of(v))
-                for v in sizes]
-    nd = node.outputs[1].ndim
-    exprs = []
-    for d in range(nd):
-        full = [(a, d - nd + a.ndim) for a in args
-                if d - nd + a.ndim >= 0 and not a.broadcastable[d - nd + a.ndim]]
-        exprs.append(Dim(lw.buffer_of(full[0][0]), full[0][1]) if full else Int(1))
-    return exprs
+def _size_vector_entries(lw: Lowerer, node: Apply, sizes: list[Variable],
+                         params: dict) -> dict:
+    """With a ``size`` vector: checks its length and reads each entry through a scalar view
+    (a computed value); the values to bind for the shape fact (``out_shapes``)."""
+    if not params["size_vector"]:
+        return {}
+    (vec,) = sizes
+    vb, nd = lw.buffer_of(vec), params["size_ndim"]
+    cid = lw.check(CheckInfo("shape", node.op.name, node.source,
+                             f"size must have {nd} elements"))
+    lw.require(Dim(vb, 0).eq(nd), cid, shape_of(vb), 1)
+    values = {}
+    for d in range(nd):  # a scalar view of each entry, read as a computed value
+        entry = lw.new_buffer(TensorType(vec.dtype, ()), "view", -1, f"size[{d}]")
+        ct = CXX_TYPE[vec.dtype]
+        lw.emit(CallStep((Assign(Member(entry, "data"), Cast(f"{ct}*", Member(vb, "data"))
+                                 + Int(d) * Member(vb, "strides", Int(0))),), f"size[{d}]"))
+        values[(1, d)] = value_of(entry)
+    return values
 
 
 @lowering("random")
@@ -66,13 +59,11 @@ def lower_random(lw: Lowerer, node: Apply) -> None:
     cid = lw.check(CheckInfo("shape", name, node.source,
                              "the random generator state must be a uint64 vector of length 2"))
     lw.require(Dim(sb, 0).eq(2), cid, shape_of(sb), 1)
-    dims = _size_exprs(lw, node, sizes, args, params)
-    if name == "random_permutation":
-        n = args[0]
-        dims.append(Int(int(n.data)) if isinstance(n, Constant) else value_of(arg_bufs[0]))
+    values = _size_vector_entries(lw, node, sizes, params)
+    state_dims, dims = out_shapes(lw, node, values=values)
     new_state, sample = node.outputs
     nb = lw.result_buffer(new_state, f"{name} state")
-    lw.set_shape(nb, [Int(2)])
+    lw.set_shape(nb, state_dims)
     ob = lw.result_buffer(sample, name)
     lw.set_shape(ob, dims)
     negative = lw.check(CheckInfo("shape", name, node.source, "size must be non-negative"))

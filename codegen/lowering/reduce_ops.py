@@ -16,8 +16,9 @@ from __future__ import annotations
 from croton.codegen.expr import Braced, Buf, Declare, Dim, Int, KernelCall, Lit, Local, chain
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
-from croton.codegen.lowering.structured import check_not_empty, reduced_shape
+from croton.codegen.lowering.structured import check_not_empty
 from croton.codegen.plan import CallStep
+from croton.codegen.shape_facts import out_shapes
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
@@ -33,7 +34,8 @@ def lower_arg_reduce(lw: Lowerer, node: Apply) -> None:
     axes = dict(node.params)["axis"]
     ib = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
-    kept = reduced_shape(lw, ob, shape_of(ib), x.ndim, axes)
+    lw.set_shape(ob, out_shapes(lw, node)[0])
+    kept = tuple(d for d in range(x.ndim) if d not in axes)
     check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
                     f"attempt to get {node.op.name} of an empty sequence")
     lw.need_header("kernels/reduce.hpp")
@@ -55,19 +57,15 @@ def lower_cumulative(lw: Lowerer, node: Apply) -> None:
     axis = params["axis"]
     ib = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
-    if axis is not None:
-        lw.set_shape(ob, [Dim(ib, d) for d in range(x.ndim)])
-    elif len(node.inputs) == 2:  # the flat walk laid out in the shape of the second input
+    lw.set_shape(ob, out_shapes(lw, node)[0])
+    if axis is None and len(node.inputs) == 2:  # the flat walk laid out in the shape of input 1
         like = node.inputs[1]
         lb = lw.buffer_of(like)
-        lw.set_shape(ob, [Dim(lb, d) for d in range(like.ndim)])
         n_like = chain("*", (Dim(lb, d) for d in range(like.ndim)), Int(1))
         n_x = chain("*", (Dim(ib, d) for d in range(x.ndim)), Int(1))
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "the flat input and the output shape differ in size"))
         lw.require(n_x.eq(n_like), cid, shape_of(ib), x.ndim, shape_of(lb), like.ndim)
-    else:
-        lw.set_shape(ob, [chain("*", (Dim(ib, d) for d in range(x.ndim)), Int(1))])
     lw.need_header("kernels/reduce.hpp")
     lw.emit(CallStep((KernelCall(
         "croton::cumulate", (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "cumprod"),

@@ -30,36 +30,23 @@ from croton.codegen.expr import (
     Dim,
     Int,
     KernelCall,
-    Lit,
     Local,
     Member,
     Node,
     Slot,
-    Value,
     all_of,
     chain,
     entry,
 )
-from croton.codegen.lower import CheckInfo, Lowerer, c_literal, shape_of
+from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep, ShapeLine, ViewStep
-from croton.graph import Apply, Constant, Variable
+from croton.codegen.shape_facts import out_shapes, scalar_expr, vector_entry
+from croton.graph import Apply, Constant
 from croton.types import CXX_TYPE, FLOAT_DTYPES
 
 HEADER = "kernels/shape.hpp"
 SCRATCH, ERR = Local("scratch"), Local("err")
-
-
-def scalar_expr(lw: Lowerer, var: Variable, ctype: str = "int64_t") -> Node:
-    """The value of the scalar ``var``: a literal, a known shape, or a computed value."""
-    if isinstance(var, Constant):
-        value = var.data.reshape(()).item()
-        return Int(int(value), typed=True) if ctype == "int64_t" else Lit(
-            c_literal(value, "float64"))
-    owner = var.owner
-    if owner is not None and owner.op.name == "shape_i":
-        return Dim(lw.buffer_of(owner.inputs[0]), dict(owner.params)["i"])
-    return Value(lw.buffer_of(var), ctype)
 
 
 def dim_exprs(lw: Lowerer, node: Apply, layout: tuple, src_shape: Node | None = None,
@@ -74,15 +61,8 @@ def dim_exprs(lw: Lowerer, node: Apply, layout: tuple, src_shape: Node | None = 
         elif entry_[0] == "s":
             exprs.append(scalar_expr(lw, node.inputs[entry_[1]]))
         elif entry_[0] == "v":
-            var, i = node.inputs[entry_[1]], entry_[2]
             counts[entry_[1]] = counts.get(entry_[1], 0) + 1
-            if isinstance(var, Constant):
-                exprs.append(Int(int(var.data[i]), typed=True))
-            elif var.owner is not None and var.owner.op.name == "shape":
-                exprs.append(Dim(lw.buffer_of(var.owner.inputs[0]), i))
-            else:
-                lw.need_header(HEADER)  # croton::value(buffer, i)
-                exprs.append(Value(lw.buffer_of(var), "int64_t", Int(i)))
+            exprs.append(vector_entry(lw, node.inputs[entry_[1]], entry_[2]))
         else:
             exprs.append(entry(src_shape, d))
     for j, n in counts.items():
@@ -124,7 +104,9 @@ def lower_reshape(lw: Lowerer, node: Apply) -> None:
     numel = Call("croton::numel", (Int(x.ndim), shape_of(src)))
     lw.require(Call("croton::infer_reshape", (numel, requested, Int(out.ndim))), cid,
                shape_of(src), x.ndim, requested, out.ndim)
-    lw.set_shape(dst, [entry(requested, d) for d in range(out.ndim)])
+    # the fact's dims: the requested array, its -1 resolved in place by infer_reshape
+    resolved = [entry(requested, d) for d in range(out.ndim)]
+    lw.set_shape(dst, out_shapes(lw, node, computed={"reshape": resolved})[0])
     _call(lw, node, "croton::reshape_into", (CXX_TYPE[x.dtype],),
           (Buf(src), Buf(dst), SCRATCH, ERR), (src,), (dst,), "rc")
 
@@ -145,8 +127,7 @@ def lower_join(lw: Lowerer, node: Apply) -> None:
             lw.require(Dim(b, d).eq(Dim(first, d)), cid, shape_of(first), out.ndim,
                        shape_of(b), out.ndim)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [chain("+", (Dim(b, d) for b in bufs), Int(0)) if d == axis
-                      else Dim(first, d) for d in range(out.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.need_header(HEADER)
     dt = CXX_TYPE[out.dtype]
     start = Local("start")
@@ -174,8 +155,8 @@ def lower_split(lw: Lowerer, node: Apply) -> None:
                              f"non-negative and add up to the length of axis {axis} of the "
                              f"input (first)"))
     lw.require(cond, cid, shape_of(src), x.ndim, arr, len(sizes) if listed else 0)
-    for ob, size in zip(outs, sizes):
-        lw.set_shape(ob, [size if d == axis else Dim(src, d) for d in range(x.ndim)])
+    for ob, dims in zip(outs, out_shapes(lw, node)):
+        lw.set_shape(ob, dims)
     lw.need_header(HEADER)
     ct = CXX_TYPE[x.dtype]
     start = Local("start")
@@ -201,8 +182,7 @@ def lower_repeat(lw: Lowerer, node: Apply) -> None:
     lw.require(Call("croton::value_repeats_ok", (Buf(rb), n)), cid, shape_of(xb), x.ndim,
                shape_of(rb), 1)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [Call("croton::value_repeat_total", (Buf(rb), n)) if d == axis
-                      else Dim(xb, d) for d in range(x.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _call(lw, node, "croton::repeat_along", (CXX_TYPE[x.dtype],),
           (Buf(xb), Buf(rb), Int(axis), Buf(ob)), (xb, rb), (ob,))
 
@@ -214,7 +194,7 @@ def lower_repeat_sum(lw: Lowerer, node: Apply) -> None:
     axis = dict(node.params)["axis"]
     gb, rb = lw.buffer_of(g), lw.buffer_of(r)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [scalar_expr(lw, n) if d == axis else Dim(gb, d) for d in range(g.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _call(lw, node, "croton::repeat_sum", (CXX_TYPE[out.dtype],),
           (Buf(gb), Buf(rb), Int(axis), Buf(ob)), (gb, rb), (ob,))
 
@@ -224,7 +204,7 @@ def lower_shape(lw: Lowerer, node: Apply) -> None:
     (x,) = node.inputs
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
-    lw.set_shape(ob, [Int(x.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     code: list[Node] = [Declare("[[maybe_unused]] int64_t* const p",
                                 Cast("int64_t*", Member(ob, "data")))]
     code += [Assign(Local(f"p[{d}]"), Dim(xb, d)) for d in range(x.ndim)]
@@ -239,7 +219,7 @@ def lower_arange(lw: Lowerer, node: Apply) -> None:
     start, stop, step = (scalar_expr(lw, v, vt) for v in node.inputs)
     ob = lw.result_buffer(out, node.op_label())
     lw.need_header(HEADER)
-    lw.set_shape(ob, [Call("croton::arange_length", (start, stop, step), (vt,))])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("value", node.op_label(), node.source, "invalid step"))
     _call(lw, node, "croton::arange_fill", (CXX_TYPE[out.dtype], vt),
           (start, step, Buf(ob), ERR, Int(cid)), (), (ob,), "rc")
@@ -257,9 +237,9 @@ def _check_non_negative(lw: Lowerer, node: Apply, ob: int, ndim: int) -> None:
 def lower_alloc(lw: Lowerer, node: Apply) -> None:
     v, out = node.inputs[0], node.outputs[0]
     vb = lw.buffer_of(v)
-    exprs = dim_exprs(lw, node, dict(node.params)["layout"])
+    dim_exprs(lw, node, dict(node.params)["layout"])  # checks the shape vectors' lengths
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, exprs)
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _check_non_negative(lw, node, ob, out.ndim)
     lead = out.ndim - v.ndim
     for j in range(v.ndim):
@@ -276,10 +256,10 @@ def lower_alloc(lw: Lowerer, node: Apply) -> None:
 
 @lowering("eye")
 def lower_eye(lw: Lowerer, node: Apply) -> None:
-    n, m, k = (scalar_expr(lw, v) for v in node.inputs)
+    k = scalar_expr(lw, node.inputs[2])
     out = node.outputs[0]
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [n, m])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _check_non_negative(lw, node, ob, 2)
     _call(lw, node, "croton::eye_fill", (CXX_TYPE[out.dtype],), (Buf(ob), k), (), (ob,))
 
@@ -290,11 +270,7 @@ def lower_alloc_diag(lw: Lowerer, node: Apply) -> None:
     k = dict(node.params)["k"]
     vb = lw.buffer_of(v)
     ob = lw.result_buffer(out, node.op_label())
-    if len(node.inputs) == 3:
-        lw.set_shape(ob, [scalar_expr(lw, node.inputs[1]), scalar_expr(lw, node.inputs[2])])
-    else:
-        side = Dim(vb, 0) + abs(k)
-        lw.set_shape(ob, [side, side])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     _call(lw, node, "croton::alloc_diag", (CXX_TYPE[out.dtype],), (Buf(vb), Buf(ob), Int(k)),
           (vb,), (ob,))
 
@@ -306,7 +282,7 @@ def lower_extract_diag(lw: Lowerer, node: Apply) -> None:
     k = dict(node.params)["k"]
     xb = lw.buffer_of(x)
     dst = lw.alias(out, out.type, node.op_label())
-    lw.set_shape(dst, [Call("croton::diag_length", (Dim(xb, 0), Dim(xb, 1), Int(k)))])
+    lw.set_shape(dst, out_shapes(lw, node)[0])
     _call(lw, node, "croton::diag_view", (CXX_TYPE[x.dtype],), (Buf(xb), Buf(dst), Int(k)),
           (xb,), (dst,))
 
@@ -323,7 +299,7 @@ def lower_rebroadcast(lw: Lowerer, node: Apply) -> None:
                                      f"length 1"))
             lw.require(Dim(src, d).eq(1), cid, shape_of(src), x.ndim)
     dst = lw.alias(out, out.type, node.op_label())
-    lw.set_shape(dst, [Dim(src, d) for d in range(x.ndim)])
+    lw.set_shape(dst, out_shapes(lw, node)[0])
     lw.emit(ViewStep(src, dst, tuple(range(x.ndim))))
 
 
@@ -341,5 +317,5 @@ def lower_specify_shape(lw: Lowerer, node: Apply) -> None:
                                  "(second)"))
         cond = all_of(Dim(src, d).eq(entry(want, d)) for d, e in enumerate(layout) if e[0] != "n")
         lw.require(cond, cid, shape_of(src), x.ndim, want, x.ndim)
-    lw.set_shape(dst, [Dim(src, d) for d in range(x.ndim)])
+    lw.set_shape(dst, out_shapes(lw, node)[0])
     lw.emit(ViewStep(src, dst, tuple(range(x.ndim))))

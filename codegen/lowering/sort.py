@@ -13,10 +13,11 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.expr import Buf, Dim, Int, KernelCall, Local
+from croton.codegen.expr import Buf, Int, KernelCall, Local
 from croton.codegen.lower import Lowerer
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep
+from croton.codegen.shape_facts import out_shapes
 from croton.graph import Apply
 from croton.types import CXX_TYPE
 
@@ -27,7 +28,7 @@ def lower_sort(lw: Lowerer, node: Apply) -> None:
     out = node.outputs[0]
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, [Dim(xb, d) for d in range(x.ndim)])
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.need_header("kernels/sort.hpp")
     targs = (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "argsort")
     lw.emit(CallStep((KernelCall("croton::sort_along", targs, (

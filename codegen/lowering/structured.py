@@ -18,17 +18,20 @@ from croton.codegen.expr import Dim, Int, Node, chain, entry
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import DotStep, ShapeValueStep, ViewStep
+from croton.codegen.shape_facts import LoweredIns, out_shapes
 from croton.graph import Apply
-from croton.types import CXX_TYPE
+from croton.ops.table import OPS
+from croton.types import CXX_TYPE, TensorType
 
 
-def reduced_shape(lw: Lowerer, out_buf: int, shape: Node, ndim: int,
+def reduced_shape(lw: Lowerer, out_buf: int, shape: Node, in_type: TensorType, reduce: str,
                   axes: tuple[int, ...]) -> tuple[int, ...]:
-    """Set ``out_buf``'s shape to the kept dims of ``shape`` (an int64 array of ``ndim``
-    entries: ``ShapeOf`` or ``ArrayRef``) and return the kept axes."""
-    kept = tuple(d for d in range(ndim) if d not in axes)
-    lw.set_shape(out_buf, [entry(shape, d) for d in kept])
-    return kept
+    """Set ``out_buf``'s shape by the shape fact of reduction ``reduce`` over ``axes`` of an
+    input whose shape is the int64 array ``shape`` (``ShapeOf`` or ``ArrayRef``: a fused
+    reduction's iteration space), and return the kept axes."""
+    (dims,) = OPS[reduce].shape({"axis": axes}, LoweredIns(lw, None, [in_type], [shape]))
+    lw.set_shape(out_buf, dims)
+    return tuple(d for d in range(in_type.ndim) if d not in axes)
 
 
 def check_not_empty(lw: Lowerer, label: str, source: str, shape: Node, ndim: int,
@@ -51,7 +54,7 @@ def lower_dot(lw: Lowerer, node: Apply) -> None:
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
     lw.require(Dim(ab, a.ndim - 1).eq(Dim(bb, 0)), cid, shape_of(ab), a.ndim, shape_of(bb),
                b.ndim)
-    lw.set_shape(ob, ([Dim(ab, 0)] if a.ndim == 2 else []) + ([Dim(bb, 1)] if b.ndim == 2 else []))
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.emit(DotStep(ab, bb, ob, CXX_TYPE[out.dtype], a.ndim, b.ndim))
 
 
@@ -62,7 +65,7 @@ def lower_dimshuffle(lw: Lowerer, node: Apply) -> None:
     src = lw.buffer_of(x)
     dst = lw.alias(out, out.type, node.op_label())
     order = tuple(-1 if d == "x" else d for d in dict(node.params)["order"])
-    lw.set_shape(dst, [Int(1) if d < 0 else Dim(src, d) for d in order])
+    lw.set_shape(dst, out_shapes(lw, node)[0])
     lw.emit(ViewStep(src, dst, order))
 
 

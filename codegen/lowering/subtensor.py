@@ -26,12 +26,24 @@ from croton.codegen.expr import (
     Lit,
     Local,
     Node,
+    ShapeOf,
+    as_node,
 )
 from croton.codegen.lower import CheckInfo, Lowerer, shape_of, value_of
 from croton.codegen.lowering import lowering
 from croton.codegen.plan import CallStep
+from croton.codegen.shape_facts import LoweredIns, out_shapes
 from croton.graph import Apply
-from croton.ops.subtensor import IndexSpec, adjacent, array_axes, is_ref, ref_index, view_type
+from croton.ops.subtensor import (
+    IndexSpec,
+    adjacent,
+    array_axes,
+    is_ref,
+    ref_index,
+    region_dims,
+    view_dims,
+    view_type,
+)
 from croton.types import CXX_TYPE, TensorType
 
 HEADER = "kernels/subtensor.hpp"
@@ -60,24 +72,6 @@ class _Index:
 
     def step(self, b) -> Node:
         return Int(1) if b is None else self.bound(b)[1]
-
-    def view_shape(self, src: int) -> list[Node]:
-        """One expression per dimension of the basic view of buffer ``src``."""
-        exprs: list[Node] = []
-        d = 0
-        for t in self.spec:
-            if t[0] == "newaxis":
-                exprs.append(Int(1))
-                continue
-            if t[0] == "slice":
-                hs, s = self.bound(t[1])
-                he, e = self.bound(t[2])
-                exprs.append(Call("croton::subtensor::slice_length",
-                                  (Dim(src, d), hs, s, he, e, self.step(t[3]))))
-            elif t[0] == "array":
-                exprs.append(Dim(src, d))
-            d += 1
-        return exprs
 
     def view_code(self, src: int, dst: int) -> list[Node]:
         """Statements that point buffer ``dst`` at the basic view of ``src`` (checking ints)."""
@@ -120,30 +114,25 @@ class _Index:
             d += 1
         return out
 
-    def region_shape(self, view: int, view_ndim: int) -> list[Node]:
-        """The shape of ``view[arrays]`` (NumPy's advanced indexing), with broadcast checks."""
+    def check_broadcast(self) -> None:
+        """Checks that the index arrays broadcast together (NumPy's rule)."""
         lw, node = self.lw, self.node
         arrays = [self.extra_bufs[j] for j in self.spec.arrays()]
         ndims = [lw.buffers[b].ndim for b in arrays]
         nb = max(ndims)
-        bshape = []
         for d in range(nb):
             dims = [Dim(b, d - (nb - n)) for b, n in zip(arrays, ndims) if d >= nb - n]
-            bshape.append(Call("croton::subtensor::broadcast_length", tuple(dims)))
-            if len(dims) > 1:
-                cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
-                                         f"index arrays could not be broadcast together "
-                                         f"(broadcast dim {d})"))
-                for b, n in zip(arrays, ndims):
-                    if d >= nb - n:
-                        dim = Dim(b, d - (nb - n))
-                        lw.require(dim.eq(1) | dim.eq(bshape[-1]), cid,
-                                   shape_of(arrays[0]), ndims[0], shape_of(b), n)
-        axes = array_axes(self.spec)
-        whole: list[Node] = [Dim(view, d) for d in range(view_ndim)]
-        if adjacent(axes):
-            return whole[:axes[0]] + bshape + whole[axes[-1] + 1:]
-        return bshape + [w for d, w in enumerate(whole) if d not in axes]
+            if len(dims) < 2:
+                continue
+            length = Call("croton::subtensor::broadcast_length", tuple(dims))
+            cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
+                                     f"index arrays could not be broadcast together "
+                                     f"(broadcast dim {d})"))
+            for b, n in zip(arrays, ndims):
+                if d >= nb - n:
+                    dim = Dim(b, d - (nb - n))
+                    lw.require(dim.eq(1) | dim.eq(length), cid,
+                               shape_of(arrays[0]), ndims[0], shape_of(b), n)
 
     def advanced_args(self) -> list[Node]:
         """Declarations of ``idx``, ``axes`` and ``checks`` for the gather/scatter kernels."""
@@ -176,14 +165,19 @@ def lower_subtensor(lw: Lowerer, node: Apply) -> None:
     src = lw.buffer_of(node.inputs[0])
     out = node.outputs[0]
     dst = lw.alias(out, out.type, node.op_label())
-    lw.set_shape(dst, index.view_shape(src))
+    lw.set_shape(dst, out_shapes(lw, node)[0])
     lw.emit(CallStep(tuple(index.view_code(src, dst)), node.op_label()))
 
 
-def _view_buffer(lw: Lowerer, node: Apply, index: _Index, src: int, x_type: TensorType) -> int:
+def _view_buffer(lw: Lowerer, node: Apply, index: _Index, src: int, x_type: TensorType,
+                 first_extra: int) -> int:
+    """A view buffer for the basic part of the index of ``src`` (which has ``x_type``); its
+    dims are the fact's (``croton.ops.subtensor.view_dims``)."""
     vtype = view_type(x_type, index.spec)
     view = lw.new_buffer(vtype, "view", -1, f"{node.op_label()} view")
-    lw.set_shape(view, index.view_shape(src))
+    ins = LoweredIns(lw, node, [x_type] + [v.type for v in node.inputs[1:]],
+                     [ShapeOf(src)] + [ShapeOf(lw.buffer_of(v)) for v in node.inputs[1:]])
+    lw.set_shape(view, [as_node(e) for e in view_dims(index.spec, ins, 0, first_extra)])
     return view
 
 
@@ -192,10 +186,10 @@ def lower_advanced_subtensor(lw: Lowerer, node: Apply) -> None:
     index = _start(lw, node, 1)
     x, out = node.inputs[0], node.outputs[0]
     src = lw.buffer_of(x)
-    view = _view_buffer(lw, node, index, src, x.type)
-    shape = index.region_shape(view, view_type(x.type, index.spec).ndim)
+    view = _view_buffer(lw, node, index, src, x.type, 1)
+    index.check_broadcast()
     ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, shape)
+    lw.set_shape(ob, out_shapes(lw, node)[0])
     adj = TRUE if adjacent(array_axes(index.spec)) else FALSE
     k = len(index.spec.arrays())
     gather = KernelCall("croton::subtensor::gather", (CXX_TYPE[x.dtype],), (
@@ -211,14 +205,17 @@ def lower_inc_subtensor(lw: Lowerer, node: Apply) -> None:
     x, y, out = node.inputs[0], node.inputs[1], node.outputs[0]
     xb, yb = lw.buffer_of(x), lw.buffer_of(y)
     ob = lw.result_buffer(out, node.op_label())
-    lw.copy_into(xb, ob, x.type)
-    view = _view_buffer(lw, node, index, ob, x.type)
+    lw.copy_into(xb, ob, x.type, shape=out_shapes(lw, node)[0])  # the fact: x's shape
+    view = _view_buffer(lw, node, index, ob, x.type, 2)
     vtype = view_type(x.type, index.spec)
     k = len(index.spec.arrays())
     region = view
     if k:
         region = lw.new_buffer(y.type, "view", -1, f"{node.op_label()} region")
-        lw.set_shape(region, index.region_shape(view, vtype.ndim))
+        index.check_broadcast()
+        ins = LoweredIns(lw, node)
+        view_shape = [Dim(view, d) for d in range(vtype.ndim)]
+        lw.set_shape(region, [as_node(e) for e in region_dims(index.spec, ins, view_shape, 2)])
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "the value's shape does not match the indexed region"))
     for d in range(y.ndim):
@@ -254,8 +251,8 @@ def lower_mask_nonzero(lw: Lowerer, node: Apply) -> None:
         ERR, Int(cid), Buf(mb), Buf(xb), Int(axis), Buf(count)), (mb, xb), (count,), "rc"),),
         "count of mask_nonzero"))
     outs = [lw.result_buffer(o, node.op_label()) for o in node.outputs]
-    for ob in outs:
-        lw.set_shape(ob, [value_of(count)])
+    for ob, dims in zip(outs, out_shapes(lw, node, computed={"count": value_of(count)})):
+        lw.set_shape(ob, dims)
     lw.emit(CallStep((
         Declare("croton_buffer* const coords[]", Braced("", tuple(Buf(b, address=True)
                                                                   for b in outs))),

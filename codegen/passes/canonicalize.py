@@ -3,7 +3,9 @@
 ``x*1 → x``, ``x+0 → x``, ``x-0 → x``, ``x-x → 0``, ``--x → x``, ``x*x → sqr(x)``,
 ``x**2 → sqr(x)``, ``x**0.5 → sqrt(x)``, ``x**1 → x``, ``x**-1 → 1/x``, ``x**3 → x*sqr(x)``,
 ``x**4 → sqr(sqr(x))``, ``log(exp(x)) → x``, a cast to the same dtype → x, nested dimshuffles
-composed and identity ones removed, ``shape_i`` through a dimshuffle, and chains of scalar
+composed and identity ones removed, ``shape_i`` of an op's output folded to its input dims when
+the op's shape fact says the dim is a function of them alone (``shape_i(join(0, a, b), 0) →
+shape_i(a, 0) + shape_i(b, 0)``, ``shape_i(exp(x), 1) → shape_i(x, 1)``), and chains of scalar
 constants collected: ``(x + 1) + 2 → x + 3``, ``(x * 2) * 3 → x * 6``. No rule changes a
 variable's type (the engine checks).
 
@@ -25,6 +27,7 @@ import numpy as np
 
 from croton.fgraph import Graph
 from croton.graph import Apply, Constant, Variable
+from croton.ops.shapes import ShapeUnknown
 from croton.rewrite import op_name, rewrite_to_fixed_point, single_value
 from croton.types import FLOAT_DTYPES
 
@@ -123,21 +126,132 @@ def compose_dimshuffles(node: Apply, inputs: list[Variable]):
     return None
 
 
-def shape_through_dimshuffle(node: Apply, inputs: list[Variable]):
-    """``shape_i`` of an op whose record knows where that dim comes from (``dim_source``: a
-    dimshuffle's kept or new dims) reads it from there."""
+class _Sym:
+    """A symbolic dim of ``_GraphIns``: ``("dim", k, d)`` (input k's dim d), ``(op, a, b)`` for
+    ``+ - * //`` over syms and ints, or ``("opaque",)`` (it reads a value or a runtime helper:
+    not foldable; arithmetic keeps it so)."""
+
+    def __init__(self, *term) -> None:
+        self.term = term
+
+    def _bin(self, op: str, a, b) -> _Sym:
+        if any(isinstance(x, _Sym) and x.term[0] == "opaque" for x in (a, b)):
+            return _OPAQUE
+        return _Sym(op, a, b)
+
+    def __add__(self, o):
+        return self._bin("+", self, o)
+
+    def __radd__(self, o):
+        return self._bin("+", o, self)
+
+    def __sub__(self, o):
+        return self._bin("-", self, o)
+
+    def __rsub__(self, o):
+        return self._bin("-", o, self)
+
+    def __mul__(self, o):
+        return self._bin("*", self, o)
+
+    def __rmul__(self, o):
+        return self._bin("*", o, self)
+
+    def __floordiv__(self, o):
+        return self._bin("//", self, o)
+
+    def __rfloordiv__(self, o):
+        return self._bin("//", o, self)
+
+    def __getitem__(self, i):  # an opaque list of dims (reshape's resolved dims)
+        return _OPAQUE
+
+
+_OPAQUE = _Sym("opaque")
+
+
+class _GraphIns:
+    """``ins`` (``croton/ops/shapes.py``) for ``shape_from_fact``: input dims are symbols (1 for
+    a broadcastable dim); values, runtime helpers, run-time lengths and branches are opaque."""
+
+    def __init__(self, node: Apply) -> None:
+        self.node, self.types = node, [v.type for v in node.inputs]
+
+    def dim(self, k: int, d: int):
+        return 1 if self.types[k].broadcastable[d] else _Sym("dim", k, d)
+
+    def shape(self, k: int) -> list:
+        return [self.dim(k, d) for d in range(self.types[k].ndim)]
+
+    def int(self, v: int) -> int:
+        return int(v)
+
+    def prod(self, dims):
+        out = 1
+        for d in dims:
+            out = d if isinstance(out, int) and out == 1 else out * d
+        return out
+
+    def sum(self, dims):
+        out = 0
+        for d in dims:
+            out = d if isinstance(out, int) and out == 0 else out + d
+        return out
+
+    def call(self, fn, *args, targs=()):
+        return _OPAQUE
+
+    def value(self, k, i=None, real=False):
+        return _OPAQUE
+
+    def array(self, k):
+        return _OPAQUE
+
+    def computed(self, name, fn, *args):
+        return _OPAQUE
+
+    def where(self, c, a, b):
+        return _OPAQUE
+
+    def unknown(self, why):
+        raise ShapeUnknown(why)
+
+
+def _to_graph(dim, node: Apply):
+    """The int64 scalar graph of a symbolic dim, or None when it is opaque."""
+    T = _t()
+    if isinstance(dim, (int, np.integer)) and not isinstance(dim, bool):
+        return T.constant(np.asarray(int(dim), dtype="int64"))
+    if not isinstance(dim, _Sym) or dim.term[0] == "opaque":
+        return None
+    if dim.term[0] == "dim":
+        return T.shape_i(node.inputs[dim.term[1]], dim.term[2])
+    op, a, b = dim.term
+    ga, gb = _to_graph(a, node), _to_graph(b, node)
+    if ga is None or gb is None:
+        return None
+    return {"+": T.add, "-": T.sub, "*": T.mul, "//": T.int_div}[op](ga, gb)
+
+
+def shape_from_fact(node: Apply, inputs: list[Variable]):
+    """``shape_i`` of an op's output whose dim the op's shape fact gives as a function of its
+    input dims alone (a constant, an input dim, their sum...): folded at compile time to that
+    function of ``shape_i`` of the inputs, so the op need not run to know it."""
     if node.op.name != "shape_i" or inputs[0].owner is None:
         return None
     producer = inputs[0].owner
-    if producer.op.dim_source is None or producer.outputs[0] is not inputs[0]:
+    j = next(k for k, o in enumerate(producer.outputs) if o is inputs[0])
+    try:
+        dim = producer.op.shape(dict(producer.params), _GraphIns(producer))[j][
+            dict(node.params)["i"]]
+    except ShapeUnknown:
         return None
-    source = producer.op.dim_source(producer, dict(node.params)["i"])
-    if source is None:
+    out = _to_graph(dim, producer)
+    if out is None:
         return None
-    if isinstance(source, int):
-        return [Constant(node.outputs[0].type, np.asarray(source, dtype="int64"))]
-    k, d = source
-    return [_t().shape_i(producer.inputs[k], d)]
+    if isinstance(out, Constant):
+        return [Constant(node.outputs[0].type, np.asarray(out.data, dtype="int64"))]
+    return [out if out.type == node.outputs[0].type else _t().cast(out, "int64")]
 
 
 def _split_constant(a: Variable, b: Variable) -> tuple[Variable, Variable] | None:
@@ -174,7 +288,7 @@ def collect_constants(node: Apply, inputs: list[Variable]):
 
 
 RULES = [neutral_elements, double_negation, square_of_self, small_powers, log_of_exp,
-         useless_cast, compose_dimshuffles, shape_through_dimshuffle, collect_constants]
+         useless_cast, compose_dimshuffles, shape_from_fact, collect_constants]
 
 
 def canonicalize(graph: Graph) -> Graph:

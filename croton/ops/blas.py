@@ -51,6 +51,7 @@ def _gemm_perform(values: Sequence[np.ndarray], params: dict) -> list[np.ndarray
 
 GEMM = register(OpRecord(
     "gemm", "gemm", _gemm_rule, _gemm_perform, None, nin=3, can_fail=False, inplace=InPlace(0),
+    shape=lambda params, ins: [[ins.dim(1, 0), ins.dim(2, 1)]],
     doc="beta * C + alpha * (A @ B) in one BLAS call (C broadcast); made by specialize_blas"))
 
 
@@ -75,6 +76,7 @@ def _gemv_perform(values: Sequence[np.ndarray], params: dict) -> list[np.ndarray
 
 GEMV = register(OpRecord(
     "gemv", "gemv", _gemv_rule, _gemv_perform, None, nin=3, can_fail=False, inplace=InPlace(0),
+    shape=lambda params, ins: [[ins.dim(1, 1 if params.get("trans") else 0)]],
     doc="beta * y + alpha * (A @ x) (A.T @ x with trans) in one BLAS call (y broadcast); "
         "made by specialize_blas"))
 
@@ -98,4 +100,5 @@ def _ger_perform(values: Sequence[np.ndarray], params: dict) -> list[np.ndarray]
 
 GER = register(OpRecord(
     "ger", "ger", _ger_rule, _ger_perform, None, nin=3, can_fail=False, inplace=InPlace(0),
+    shape=lambda params, ins: [[ins.dim(1, 0), ins.dim(2, 0)]],
     doc="A + alpha * outer(x, y) in one BLAS call (A broadcast); made by specialize_blas"))

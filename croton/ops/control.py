@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from croton.fgraph import Graph
+from croton.ops.shapes import graph_dims, same_as
 from croton.ops.table import OpRecord, register
 from croton.types import TensorType
 
@@ -67,6 +68,13 @@ def _ifelse_perform(values, params):
     return [np.array(v, copy=True) for v in chosen]
 
 
+def _ifelse_shape(params, ins):
+    """Each output has the shape of the taken branch's value."""
+    n, c = params["n_outs"], ins.value(0)
+    return [[ins.where(c, ins.dim(1 + k, d), ins.dim(1 + n + k, d))
+             for d in range(ins.types[1 + k].ndim)] for k in range(n)]
+
+
 def _ifelse_vjp(node, g):
     from croton.ifelse import ifelse
 
@@ -90,6 +98,7 @@ def _ifelse_branch(params: dict, position: int) -> str | None:
 
 register(OpRecord("ifelse", "ifelse", _ifelse_rule, _ifelse_perform, _ifelse_vjp,
                   views=slice(1, None), arithmetic=False, branch_of=_ifelse_branch,
+                  shape=_ifelse_shape,
                   doc="ifelse(cond, then..., else...): the outputs of one branch; only the "
                       "taken branch is computed"))
 
@@ -276,6 +285,34 @@ def _scan_perform(values, params):
     return states + nitsots + stores + accums + finals
 
 
+def _scan_shape(params, ins):
+    """n = the number of steps (a value). Stacked states: n rows of the initial value's row
+    shape; stacked outputs: n rows of the step's output shape (inferred from the inner graph's
+    facts; no row when no step ran); stores: m + n rows; accumulators: their like input's
+    shape; final states: a row."""
+    spec: ScanSpec = params["fn"]
+    sl = spec.input_slices()
+    n = ins.value(0)
+    seqs = list(range(len(ins.types)))[sl["seqs"]]
+    inits = list(range(len(ins.types)))[sl["inits"]]
+    nonseqs = list(range(len(ins.types)))[sl["nonseqs"]]
+    rows = [ins.shape(k)[1:] for k in inits]
+    inner_dims = []
+    for q, k in zip(spec.seqs, seqs):
+        inner_dims += [ins.shape(k)[1:]] * len(q.taps)
+    for q, r in zip(spec.states, rows):
+        inner_dims += [r] * len(q.taps)
+    inner_dims += [ins.shape(k) for k in nonseqs]
+    outs = graph_dims(spec.inner, inner_dims, ins)
+    ran = n if spec.truncate != 0 else 0
+    nitsots = [[n] + [ins.where(ran, d, 0) for d in outs[spec.n_state + i]]
+               for i in range(spec.n_nitsot)]
+    accums = [ins.shape(k) for k in list(range(len(ins.types)))[sl["accums"]]]
+    return ([[n] + r for r in rows] + nitsots
+            + [[spec.states[j].m + n] + r for j, r in enumerate(rows)] + accums
+            + [rows[j] for j in spec.finals])
+
+
 def _scan_vjp(node, g):
     from croton.scan_grad import scan_vjp
 
@@ -288,7 +325,7 @@ def _scan_map_inner(params: dict, f) -> dict:
 
 
 register(OpRecord("scan", "scan", _scan_rule, _scan_perform, _scan_vjp,
-                  arithmetic=False, map_inner=_scan_map_inner,
+                  arithmetic=False, map_inner=_scan_map_inner, shape=_scan_shape,
                   doc="scan{fn}(n_steps, sequences, initial states, ...): a loop whose step is "
                       "the inner graph of ScanSpec fn; outputs stack over steps"))
 
@@ -310,6 +347,6 @@ def _rows_perform(values, params):
     return [out]
 
 
-register(OpRecord("scan_rows", "scan_rows", _rows_rule, _rows_perform, None,
+register(OpRecord("scan_rows", "scan_rows", _rows_rule, _rows_perform, None, shape=same_as(0),
                   doc="scan_rows(like, r0, r1, ...): zeros shaped like `like`, row i set to ri "
                       "(the gradient of a scan's initial states)"))

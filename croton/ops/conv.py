@@ -242,20 +242,48 @@ def _grad_filters_vjp(node, g):
             _like(make_output(fwd, [x, gg], **params), gz), None]
 
 
+# --- shape facts (croton/ops/shapes.py) -------------------------------------------------------
+def conv_geometry(params: dict, xdims: list, wdims: list) -> tuple[list, list, list]:
+    """(dilated filter sizes, (before, after) padding, output sizes) of each spatial dim, for
+    input dims ``xdims`` and filter dims ``wdims`` (ints or expressions)."""
+    nd = len(params["subsample"])
+    dil_k = [(wdims[2 + i] - 1) * int(params["dilation"][i]) + 1 for i in range(nd)]
+    border = params["border"]
+    if border == "full":
+        pads = [(k - 1,) * 2 for k in dil_k]
+    elif border == "half":
+        pads = [(k // 2,) * 2 for k in dil_k]
+    else:
+        pads = [(int(a), int(b)) for a, b in border]
+    out = [(xdims[2 + i] + lo + hi - dil_k[i]) // int(params["subsample"][i]) + 1
+           for i, (lo, hi) in enumerate(pads)]
+    return dil_k, pads, out
+
+
+def _conv_shape(params, ins):
+    xd, wd = ins.shape(0), ins.shape(1)
+    return [[xd[0], wd[0], *conv_geometry(params, xd, wd)[2]]]
+
+
+def _shape_from_vector(params, ins):
+    """A gradient's shape: the shape vector (input 2)."""
+    return [[ins.value(2, d) for d in range(ins.types[0].ndim)]]
+
+
 def _register(nd: int) -> tuple[OpRecord, OpRecord, OpRecord]:
     name = f"conv{nd}d"
     fwd = register(OpRecord(
-        name, "conv", _conv_rule(name), _conv_perform, _conv_vjp, nin=2,
+        name, "conv", _conv_rule(name), _conv_perform, _conv_vjp, nin=2, shape=_conv_shape,
         doc=f"{name}(input, filters): Theano's {nd}-d convolution (padding, subsampling, filter "
             "dilation, groups, optional filter flip); im2col + one GEMM per group and chunk."))
     gin = register(OpRecord(
         f"{name}_grad_input", "conv_grad_input", _grad_input_rule(f"{name}_grad_input"),
-        _grad_input_perform, _grad_input_vjp, nin=3,
+        _grad_input_perform, _grad_input_vjp, nin=3, shape=_shape_from_vector,
         doc=f"{name}_grad_input(filters, gz, input_shape): gradient of {name} wrt its input; "
             "also the transposed convolution (Theano's AbstractConv_gradInputs)."))
     gfil = register(OpRecord(
         f"{name}_grad_filters", "conv_grad_filters", _grad_filters_rule(f"{name}_grad_filters"),
-        _grad_filters_perform, _grad_filters_vjp, nin=3,
+        _grad_filters_perform, _grad_filters_vjp, nin=3, shape=_shape_from_vector,
         doc=f"{name}_grad_filters(input, gz, filter_shape): gradient of {name} wrt its filters "
             "(Theano's AbstractConv_gradWeights)."))
     return fwd, gin, gfil

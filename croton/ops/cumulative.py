@@ -84,7 +84,16 @@ def _vjp_cumprod(node, g):
     return [_t().true_div(gx, x)] + [None] * (len(node.inputs) - 1)
 
 
+def _cum_shape(params, ins):
+    """The input's shape; with axis=None the flat length (or the second input's shape)."""
+    if params["axis"] is not None:
+        return [ins.shape(0)]
+    return [ins.shape(1) if len(ins.types) == 2 else [ins.prod(ins.shape(0))]]
+
+
 register(OpRecord("cumsum", "cumulative", _cum_rule, _cum_perform(np.cumsum), _vjp_cumsum,
+                  shape=_cum_shape,
                   doc="Running sum along an axis (or over the C-order flattening)."))
 register(OpRecord("cumprod", "cumulative", _cum_rule, _cum_perform(np.cumprod), _vjp_cumprod,
+                  shape=_cum_shape,
                   doc="Running product along an axis (or the C-order flattening)."))

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from croton.ops.shapes import elementwise_shape
 from croton.ops.table import InPlace, OpRecord, register
 from croton.types import (
     COMPLEX_DTYPES,
@@ -122,7 +123,7 @@ def elemwise(name: str, nin: int, cpp: str, numpy_fn, vjp=None, out_dtype=_same,
         can_fail=False, inplace=InPlace(),
         type_rule=elemwise_type_rule(out_dtype, name, domain),
         perform=_np_perform(numpy_fn, out_dtype, compute_dtype),
-        compute_dtype=compute_dtype,
+        compute_dtype=compute_dtype, shape=elementwise_shape,
     ))
 
 
@@ -362,7 +363,7 @@ register(OpRecord(
     name="cast", kind="elemwise", nin=1, cpp="croton::convert<{T}>({0})", vjp=_vjp_cast,
     can_fail=False, inplace=InPlace(),
     type_rule=elemwise_type_rule(_param_dtype, "cast"), perform=_np_cast_param,
-    compute_dtype=_compute_upcast,
+    compute_dtype=_compute_upcast, shape=elementwise_shape,
     doc="cast(x, dtype): convert to another dtype as numpy.astype (complex -> real keeps the "
         "real part).",
 ))

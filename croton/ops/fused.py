@@ -22,11 +22,19 @@ from __future__ import annotations
 
 import numpy as np
 
+from croton.ops.shapes import broadcast_dims, kept_dims
 from croton.ops.table import OPS, InPlace, OpRecord, register
 
 
 def _fused_rule(types, params):
     return list(params["out_types"])
+
+
+def _fused_shape(params, ins):
+    """Every output has the loop's shape: the leaves' broadcast shape (a dim the output's
+    pattern declares broadcastable is 1)."""
+    return [broadcast_dims(ins, ndim=t.ndim, pattern=t.broadcastable)
+            for t in params["out_types"]]
 
 
 def run_program(values, program) -> list[np.ndarray]:
@@ -48,12 +56,20 @@ def _fused_perform(values, params):
 FUSED = register(OpRecord(
     "fused", "fused", _fused_rule, _fused_perform, None,
     extra={"label": lambda params: "fused"}, can_fail=False, inplace=InPlace(),
+    shape=_fused_shape,
     doc="elementwise ops in one loop, with one or more outputs (params['outputs']); made by "
         "the fuse_elementwise and fuse_siblings passes"))
 
 
 def _fused_reduce_rule(types, params):
     return [params["out_type"]]
+
+
+def _fused_reduce_shape(params, ins):
+    """The kept dims of the program's iteration space (the leaves' broadcast shape)."""
+    t = params["in_type"]
+    return [kept_dims(broadcast_dims(ins, ndim=t.ndim, pattern=t.broadcastable),
+                      params["axis"])]
 
 
 def _fused_reduce_perform(values, params):
@@ -72,7 +88,7 @@ def _fused_reduce_label(params: dict) -> str:
 
 FUSED_REDUCE = register(OpRecord(
     "fused_reduce", "fused_reduce", _fused_reduce_rule, _fused_reduce_perform, None,
-    extra={"label": _fused_reduce_label}, can_fail=False,
+    extra={"label": _fused_reduce_label}, can_fail=False, shape=_fused_reduce_shape,
     doc="a reduction (params['reduce'] names the reduction op: sum, prod, max, min, all, any; "
         "over params['axis']) of an elementwise program, in one loop nest; made by the "
         "fuse_reductions pass"))

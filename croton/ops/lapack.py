@@ -144,15 +144,22 @@ def solve_node(a, b):
     return make_output(OPS["solve"], [a, b])
 
 
+def _square_shape(params, ins):
+    return [[ins.dim(0, 0), ins.dim(0, 1)]]
+
+
 register(OpRecord("matrix_inverse", "lapack", _square_rule("matrix_inverse"), _perform_inverse,
-                  _vjp_inverse, nin=1, doc="Inverse of a square matrix (LAPACK gesv)."))
+                  _vjp_inverse, nin=1, shape=_square_shape,
+                  doc="Inverse of a square matrix (LAPACK gesv)."))
 register(OpRecord("det", "lapack", _square_rule("det", scalar=True), _perform_det, _vjp_det,
-                  nin=1, doc="Determinant of a square matrix (LAPACK getrf)."))
+                  nin=1, shape=lambda params, ins: [[]],
+                  doc="Determinant of a square matrix (LAPACK getrf)."))
 register(OpRecord("solve", "lapack", _solve_rule, _perform_solve, _vjp_solve, nin=2,
+                  shape=lambda params, ins: [ins.shape(1)],
                   doc="x with a @ x = b for a square a (LAPACK gesv)."))
 register(OpRecord("cholesky", "lapack", _square_rule("cholesky"), _perform_cholesky,
-                  _vjp_cholesky, nin=1,
+                  _vjp_cholesky, nin=1, shape=_square_shape,
                   doc="Cholesky factor (lower: a = L L^T, reads that triangle; LAPACK potrf)."))
 register(OpRecord("cholesky_grad", "lapack", _square_rule("cholesky_grad"),
-                  _perform_cholesky_grad, None, nin=2,
+                  _perform_cholesky_grad, None, nin=2, shape=_square_shape,
                   doc="Reverse-mode rule of cholesky from the factor and its output gradient."))

@@ -49,8 +49,26 @@ def _dot_vjp(node, g):
     return [T.dot(b, gz), T.outer(a, gz)]  # vector @ matrix
 
 
+def _dot_shape(params, ins):
+    a, b = ins.types
+    return [([ins.dim(0, 0)] if a.ndim == 2 else []) + ([ins.dim(1, 1)] if b.ndim == 2 else [])]
+
+
+def _tensordot_shape(params, ins):
+    n = params["naxes"]
+    a, b = ins.types
+    return [ins.shape(0)[:a.ndim - n] + ins.shape(1)[n:]]
+
+
+def _batched_shape(params, ins):
+    a, b = ins.types
+    return [[ins.dim(0, 0)] + ([ins.dim(0, 1)] if a.ndim == 3 else [])
+            + ([ins.dim(1, 2)] if b.ndim == 3 else [])]
+
+
 register(OpRecord("dot", "dot", _dot_rule,
                   lambda values, params: [np.dot(values[0], values[1])], _dot_vjp, nin=2,
+                  shape=_dot_shape,
                   doc="Vector/matrix product (BLAS gemm)."))
 
 
@@ -150,6 +168,8 @@ def batched(a, b):
 
 
 register(OpRecord("tensordot", "contract", _tensordot_rule, _tensordot_perform, _tensordot_vjp,
-                  nin=2, doc="Contract a's last naxes dims with b's first naxes (BLAS gemm)."))
+                  nin=2, shape=_tensordot_shape,
+                  doc="Contract a's last naxes dims with b's first naxes (BLAS gemm)."))
 register(OpRecord("batched_dot", "batched_dot", _batched_rule, _batched_perform, _batched_vjp,
-                  nin=2, doc="Per-batch matrix/vector products of 2-d or 3-d operands."))
+                  nin=2, shape=_batched_shape,
+                  doc="Per-batch matrix/vector products of 2-d or 3-d operands."))

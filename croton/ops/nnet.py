@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from croton.ops.shapes import POOL_OUT_SIZE, same_as
 from croton.ops.table import OpRecord, make_output, register
 from croton.types import FLOAT_DTYPES, INT_DTYPES, TensorType
 
@@ -98,11 +99,12 @@ def _take_grad_vjp(node, g):
 
 OPS_TAKE = register(OpRecord(
     "take_along_last", "take_along_last", _take_rule, _take_perform, _take_vjp, nin=2,
+    shape=lambda params, ins: [[ins.dim(1, 0)]],
     doc="take_along_last(x, idx): out[i] = x[i, idx[i]] for a matrix x and integer vector idx;"
         " IndexError outside [0, x.shape[1])."))
 OPS_TAKE_GRAD = register(OpRecord(
     "take_along_last_grad", "take_along_last_grad", _take_grad_rule, _take_grad_perform,
-    _take_grad_vjp, nin=3,
+    _take_grad_vjp, nin=3, shape=same_as(2),
     doc="take_along_last_grad(g, idx, x): zeros shaped like x with out[i, idx[i]] = g[i]."))
 
 
@@ -277,27 +279,38 @@ def _avg_grad_vjp(node, g):
             None, None, None]
 
 
+def pool_shape(params, ins, nd: int, first_geo: int = 1) -> list:
+    """The pooled dims of input 0: window, stride and padding are the int vectors at
+    ``first_geo``, ``first_geo + 1``, ``first_geo + 2`` (values)."""
+    x = ins.types[0]
+    lead = [ins.dim(0, d) for d in range(x.ndim - nd)]
+    return lead + [ins.call(POOL_OUT_SIZE, ins.dim(0, x.ndim - nd + k), ins.value(first_geo, k),
+                            ins.value(first_geo + 1, k), ins.value(first_geo + 2, k),
+                            bool(params["ignore_border"])) for k in range(nd)]
+
+
 def _register_pool(nd: int) -> dict[str, OpRecord]:
     name = f"pool_{nd}d"
     extra = {"nd": nd}
     return {
         "pool": register(OpRecord(
             name, "pool", _pool_rule(nd, name), _pool_perform(nd), _pool_vjp, nin=4, extra=extra,
+            shape=lambda params, ins: [pool_shape(params, ins, nd)],
             doc=f"{name}(x, ws, stride, pad): Theano's pooling over the last {nd} dims "
                 "(ignore_border, mode); ws, stride and pad may be computed at run time.")),
         "max_grad": register(OpRecord(
             f"{name}_max_grad", "pool_grad", _grad_rule(f"{name}_max_grad", nd, 3),
-            _max_grad_perform(nd, False), _max_grad_vjp, nin=6, extra=extra,
+            _max_grad_perform(nd, False), _max_grad_vjp, nin=6, extra=extra, shape=same_as(0),
             doc=f"{name}_max_grad(x, z, gz, ws, stride, pad): gz routed to every position of a "
                 "window equal to its max.")),
         "max_grad_grad": register(OpRecord(
             f"{name}_max_grad_grad", "pool_grad", _grad_rule(f"{name}_max_grad_grad", nd, 3, 1),
-            _max_grad_perform(nd, True), _max_grad_grad_vjp, nin=6, extra=extra,
+            _max_grad_perform(nd, True), _max_grad_grad_vjp, nin=6, extra=extra, shape=same_as(1),
             doc=f"{name}_max_grad_grad(x, z, ggx, ws, stride, pad): per window, the sum of ggx "
                 "where x equals the max.")),
         "avg_grad": register(OpRecord(
             f"{name}_avg_grad", "pool_grad", _grad_rule(f"{name}_avg_grad", nd, 2),
-            _avg_grad_perform(nd), _avg_grad_vjp, nin=5, extra=extra,
+            _avg_grad_perform(nd), _avg_grad_vjp, nin=5, extra=extra, shape=same_as(0),
             doc=f"{name}_avg_grad(x, gz, ws, stride, pad): gz spread over each window (sum and "
                 "average modes).")),
     }

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from croton.ops.shapes import broadcast_dims
 from croton.ops.table import OpRecord, register
 from croton.types import INT_DTYPES, TensorType
 
@@ -272,9 +273,29 @@ def _type_rule(nparams: int):
     return rule
 
 
+def _random_shape(name: str):
+    """The new state (2 words) and the sample: ``size`` (scalars or a vector's entries: values),
+    else the parameters' broadcast shape; a permutation adds a row of n (a value)."""
+
+    def rule(params, ins):
+        k = params["size_inputs"]
+        if params["size_vector"]:
+            dims = [ins.value(1, d) for d in range(params["size_ndim"])]
+        elif params["size_ndim"] >= 0:
+            dims = [ins.value(1 + j) for j in range(k)]
+        else:
+            dims = broadcast_dims(ins, range(1 + k, len(ins.types)), len(params["bcast"]))
+        if name == "random_permutation":
+            dims.append(ins.value(1 + k))
+        return [[2], dims]
+
+    return rule
+
+
 def _record(name: str, perform, nparams: int, doc: str) -> None:
     register(OpRecord(name, "random", _type_rule(nparams), perform,
-                      lambda node, g: [None] * len(node.inputs), doc=doc))
+                      lambda node, g: [None] * len(node.inputs), doc=doc,
+                      shape=_random_shape(name)))
 
 
 _record("random_uniform", _uniform, 2, "uniform samples in [low, high) (inputs low, high)")
@@ -283,5 +304,5 @@ _record("random_binomial", _binomial, 2, "binomial counts of n Bernoulli(p) tria
 _record("random_permutation", _permutation, 1, "per-row permutations of range(n) (input n)")
 register(OpRecord("random_choice", "random", lambda types, params: _type_rule(
     2 if params["has_p"] else 1)(types, params), _choice,
-    lambda node, g: [None] * len(node.inputs),
+    lambda node, g: [None] * len(node.inputs), shape=_random_shape("random_choice"),
     doc="samples of range(a) or of vector a, with or without replacement, weighted by p"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from croton.ops.shapes import reduce_shape
 from croton.ops.table import OpRecord, Reduction, register
 from croton.types import FLOAT_DTYPES, TensorType
 
@@ -63,12 +64,6 @@ def _ordered_rule(name):
         return base(types, params)
 
     return rule
-
-
-def _kept_dim(node, d: int):
-    """Output dim ``d`` of a reduction is the input's d-th kept (not reduced) dim."""
-    axis = dict(node.params)["axis"]
-    return (0, [a for a in range(node.inputs[0].ndim) if a not in axis][d])
 
 
 def _expand(var, axis, ndim):
@@ -161,17 +156,17 @@ ANY = Reduction("{acc} || {v}", lambda dtype: False, _bool_accumulator)
 register(OpRecord("sum", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.sum(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
                   _vjp_sum, reduction=SUM, can_fail=False,
-                  dim_source=_kept_dim, nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
+                  shape=reduce_shape, nin=1, doc="Sum over axes (ints accumulate in 64 bits)."))
 register(OpRecord("prod", "reduce", _reduce_rule(_sum_dtype),
                   _perform(lambda x, axis: np.prod(x, axis=axis, dtype=_sum_dtype(str(x.dtype)))),
                   _vjp_prod, reduction=PROD, can_fail=False,
-                  dim_source=_kept_dim, nin=1, doc="Product over axes."))
+                  shape=reduce_shape, nin=1, doc="Product over axes."))
 register(OpRecord("max", "reduce", _ordered_rule("max"), _perform(_np_max),
                   _vjp_extremum, reduction=MAX, can_fail=False,
-                  dim_source=_kept_dim, nin=1, doc="Maximum over axes (NaN propagates)."))
+                  shape=reduce_shape, nin=1, doc="Maximum over axes (NaN propagates)."))
 register(OpRecord("min", "reduce", _ordered_rule("min"), _perform(_np_min),
                   _vjp_extremum, reduction=MIN, can_fail=False,
-                  dim_source=_kept_dim, nin=1, doc="Minimum over axes (NaN propagates)."))
+                  shape=reduce_shape, nin=1, doc="Minimum over axes (NaN propagates)."))
 
 
 def _np_arg(fn, name):
@@ -201,16 +196,16 @@ def _no_grad(node, g):
 
 
 register(OpRecord("argmax", "arg_reduce", _arg_rule, _np_arg(np.argmax, "argmax"), _no_grad,
-                  dim_source=_kept_dim, nin=1,
+                  shape=reduce_shape, nin=1,
                   doc="Index of the first maximum over axes (NaN wins)."))
 register(OpRecord("argmin", "arg_reduce", _arg_rule, _np_arg(np.argmin, "argmin"), _no_grad,
-                  dim_source=_kept_dim, nin=1,
+                  shape=reduce_shape, nin=1,
                   doc="Index of the first minimum over axes (NaN wins)."))
 register(OpRecord("all", "reduce", _reduce_rule(lambda d: "bool"),
                   _perform(lambda x, axis: np.all(x, axis=axis)), _no_grad,
-                  reduction=ALL, can_fail=False, dim_source=_kept_dim, nin=1,
+                  reduction=ALL, can_fail=False, shape=reduce_shape, nin=1,
                   doc="True where every element over the axes is nonzero."))
 register(OpRecord("any", "reduce", _reduce_rule(lambda d: "bool"),
                   _perform(lambda x, axis: np.any(x, axis=axis)), _no_grad,
-                  reduction=ANY, can_fail=False, dim_source=_kept_dim, nin=1,
+                  reduction=ANY, can_fail=False, shape=reduce_shape, nin=1,
                   doc="True where some element over the axes is nonzero."))

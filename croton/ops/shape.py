@@ -69,15 +69,15 @@ def _shape_i_rule(types, params):
     return [TensorType("int64", ())]
 
 
-def _dimshuffle_dim(node, d: int):
-    """Output dim ``d`` of a dimshuffle: a new broadcastable dim (1), or an input dim."""
-    entry = dict(node.params)["order"][d]
-    return 1 if entry == "x" else (0, entry)
+def _dimshuffle_shape(params, ins):
+    """A new broadcastable dim (1), or the input dim it keeps."""
+    return [[1 if d == "x" else ins.dim(0, d) for d in params["order"]]]
 
 
 register(OpRecord("dimshuffle", "dimshuffle", _dimshuffle_rule, _dimshuffle_perform,
                   _dimshuffle_vjp, nin=1, views=(0,), can_fail=False, arithmetic=False,
-                  dim_source=_dimshuffle_dim))
+                  shape=_dimshuffle_shape))
 register(OpRecord("shape_i", "shape_i", _shape_i_rule,
                   lambda values, params: [np.asarray(values[0].shape[params["i"]], "int64")],
-                  lambda node, g: [None], nin=1, can_fail=False, arithmetic=False))
+                  lambda node, g: [None], nin=1, can_fail=False, arithmetic=False,
+                  shape=lambda params, ins: [[]]))

@@ -21,8 +21,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from croton.ops.shapes import (
+    ARANGE_LENGTH,
+    DIAG_LENGTH,
+    REPEAT_TOTAL,
+    layout_dims,
+    same_as,
+)
 from croton.ops.table import OpRecord, register
-from croton.types import DISCRETE_DTYPES, INT_DTYPES, TensorType, upcast
+from croton.types import DISCRETE_DTYPES, FLOAT_DTYPES, INT_DTYPES, TensorType, upcast
 
 
 class Layout(tuple):
@@ -365,48 +372,109 @@ def _specify_shape_perform(values, params):
     return [x]
 
 
+# --- shape facts (croton/ops/shapes.py) -------------------------------------------------------
+def _resolve_unknown(numel: int, dims: list[int]) -> list[int]:
+    """``dims`` with a -1 entry replaced by what makes ``numel`` elements."""
+    known = 1
+    for d in dims:
+        known *= d if d != -1 else 1
+    return [numel // known if d == -1 and known else d for d in dims]
+
+
+def _reshape_shape(params, ins):
+    """The requested dims, the -1 resolved (by croton::infer_reshape in generated code)."""
+    requested = layout_dims(params["layout"], ins)
+    return [ins.computed("reshape", _resolve_unknown, ins.prod(ins.shape(0)), requested)]
+
+
+def _join_shape(params, ins):
+    axis, n = params["axis"], len(ins.types)
+    return [[ins.sum(ins.dim(k, d) for k in range(n)) if d == axis else ins.dim(0, d)
+             for d in range(ins.types[0].ndim)]]
+
+
+def _split_shape(params, ins):
+    axis = params["axis"]
+    sizes = layout_dims(params["layout"], ins)
+    return [[size if d == axis else ins.dim(0, d) for d in range(ins.types[0].ndim)]
+            for size in sizes]
+
+
+def _repeat_shape(params, ins):
+    axis = params["axis"]
+    total = ins.call(REPEAT_TOTAL, ins.array(1), ins.dim(0, axis))
+    return [[total if d == axis else ins.dim(0, d) for d in range(ins.types[0].ndim)]]
+
+
+def _repeat_sum_shape(params, ins):
+    axis = params["axis"]
+    return [[ins.value(2) if d == axis else ins.dim(0, d) for d in range(ins.types[0].ndim)]]
+
+
+def _arange_shape(params, ins):
+    real = any(t.dtype in FLOAT_DTYPES for t in ins.types)
+    bounds = [ins.value(k, real=real) for k in range(3)]
+    return [[ins.call(ARANGE_LENGTH, *bounds, targs=("double" if real else "int64_t",))]]
+
+
+def _alloc_diag_shape(params, ins):
+    if len(ins.types) == 3:
+        return [[ins.value(1), ins.value(2)]]
+    side = ins.dim(0, 0) + abs(params["k"])
+    return [[side, side]]
+
+
 def _rest_none(node, g):
     return [g[0]] + [None] * (len(node.inputs) - 1)
 
 
 register(OpRecord("reshape", "reshape", _reshape_rule, _reshape_perform, _reshape_vjp,
-                  views=(0,), arithmetic=False,
+                  views=(0,), arithmetic=False, shape=_reshape_shape,
                   doc="x with a new shape (one entry may be -1); a view when x is contiguous"))
 register(OpRecord("join", "join", _join_rule,
                   lambda values, params: [np.concatenate(values, axis=params["axis"])],
-                  _join_vjp, doc="tensors concatenated along axis (dtypes upcast)"))
+                  _join_vjp, shape=_join_shape,
+                  doc="tensors concatenated along axis (dtypes upcast)"))
 register(OpRecord("split", "split", _split_rule, _split_perform, _split_vjp,
-                  views=(0,), arithmetic=False,
+                  views=(0,), arithmetic=False, shape=_split_shape,
                   doc="x cut along axis into pieces of the given sizes (views)"))
 OPS_REPEAT = register(OpRecord(
     "repeat", "repeat", _repeat_rule,
     lambda values, params: [np.repeat(values[0], values[1], axis=params["axis"])],
-    _repeat_vjp, nin=2, doc="each element along axis repeated repeats[i] times"))
+    _repeat_vjp, nin=2, shape=_repeat_shape,
+    doc="each element along axis repeated repeats[i] times"))
 OPS_REPEAT_SUM = register(OpRecord(
     "repeat_sum", "repeat_sum", _repeat_sum_rule, _repeat_sum_perform, _repeat_sum_vjp, nin=3,
+    shape=_repeat_sum_shape,
     doc="gradient of repeat: the sums of the runs of repeated slices"))
 register(OpRecord("shape", "shape", lambda types, params: [TensorType("int64", (False,))],
                   lambda values, params: [np.asarray(values[0].shape, "int64")],
                   lambda node, g: [None], nin=1, arithmetic=False,
+                  shape=lambda params, ins: [[len(ins.types[0].broadcastable)]],
                   doc="the shape of x as an int64 vector"))
 register(OpRecord("arange", "arange", _arange_rule, _arange_perform, _arange_vjp, nin=3,
+                  shape=_arange_shape,
                   doc="numpy.arange(start, stop, step) with symbolic bounds"))
 register(OpRecord("alloc", "alloc", _alloc_rule, _alloc_perform, _alloc_vjp,
+                  shape=lambda params, ins: [layout_dims(params["layout"], ins)],
                   doc="value broadcast to a (symbolic) shape, in new memory"))
 register(OpRecord("eye", "eye", _eye_rule, _eye_perform, lambda node, g: [None] * 3, nin=3,
+                  shape=lambda params, ins: [[ins.value(0), ins.value(1)]],
                   doc="an (n, m) matrix with ones on diagonal k"))
 OPS_ALLOC_DIAG = register(OpRecord(
     "alloc_diag", "alloc_diag", _alloc_diag_rule, _alloc_diag_perform, _alloc_diag_vjp,
-    doc="a matrix of zeros with the vector on diagonal k"))
+    shape=_alloc_diag_shape, doc="a matrix of zeros with the vector on diagonal k"))
 OPS_EXTRACT_DIAG = register(OpRecord(
     "extract_diag", "extract_diag", _extract_diag_rule,
     lambda values, params: [np.diagonal(values[0], params["k"]).copy()],
     _extract_diag_vjp, nin=1, views=(0,), arithmetic=False,
+    shape=lambda params, ins: [[ins.call(DIAG_LENGTH, ins.dim(0, 0), ins.dim(0, 1),
+                                         params["k"])]],
     doc="diagonal k of a matrix (a strided view)"))
 register(OpRecord("rebroadcast", "rebroadcast", _rebroadcast_rule, _rebroadcast_perform,
                   lambda node, g: [_t().patternbroadcast(g[0], node.inputs[0].broadcastable)],
-                  nin=1, views=(0,), arithmetic=False,
+                  nin=1, views=(0,), arithmetic=False, shape=same_as(0),
                   doc="x with another broadcast pattern (checked at run time)"))
 register(OpRecord("specify_shape", "specify_shape", _specify_shape_rule, _specify_shape_perform,
-                  _rest_none, views=(0,), arithmetic=False,
+                  _rest_none, views=(0,), arithmetic=False, shape=same_as(0),
                   doc="x, after checking at run time that it has the given shape"))

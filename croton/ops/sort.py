@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from croton.ops.shapes import same_as
 from croton.ops.table import OpRecord, make_output, register
 from croton.types import COMPLEX_DTYPES, TensorType
 
@@ -65,8 +66,8 @@ def _argsort_vjp(node, g):
 
 
 SORT = register(OpRecord(
-    "sort", "sort", _rule(False), _sort_perform, _sort_vjp, nin=1,
+    "sort", "sort", _rule(False), _sort_perform, _sort_vjp, nin=1, shape=same_as(0),
     doc="sort(x): x sorted along params axis (NaNs last, as NumPy)."))
 ARGSORT = register(OpRecord(
-    "argsort", "sort", _rule(True), _argsort_perform, _argsort_vjp, nin=1,
+    "argsort", "sort", _rule(True), _argsort_perform, _argsort_vjp, nin=1, shape=same_as(0),
     doc="argsort(x): int64 indices that sort x along params axis (stable; NaNs last)."))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from croton.ops.shapes import BROADCAST_LENGTH, SLICE_LENGTH, same_as
 from croton.ops.table import OpRecord, register
 from croton.types import INT_DTYPES, TensorType, upcast
 
@@ -253,6 +254,58 @@ def _nonzero_perform(values, params):
     return [c.astype("int64") for c in np.nonzero(mask)]
 
 
+# --- shape facts (croton/ops/shapes.py) -------------------------------------------------------
+def view_dims(spec: IndexSpec, ins, x: int, first_extra: int) -> list:
+    """The dims of the basic view of input ``x`` (``view_type``): slice lengths, new axes,
+    array-indexed dims whole; a bound ``"$j"`` is the value of input ``first_extra + j``."""
+
+    def bound(b):
+        if b is None:
+            return False, 0
+        return True, ins.value(first_extra + ref_index(b)) if is_ref(b) else ins.int(int(b))
+
+    out, d = [], 0
+    for t in spec:
+        if t[0] == "newaxis":
+            out.append(1)
+            continue
+        if t[0] == "slice":
+            step = 1 if t[3] is None else bound(t[3])[1]
+            out.append(ins.call(SLICE_LENGTH, ins.dim(x, d), *bound(t[1]), *bound(t[2]), step))
+        elif t[0] == "array":
+            out.append(ins.dim(x, d))
+        d += 1
+    return out
+
+
+def region_dims(spec: IndexSpec, ins, view: list, first_extra: int) -> list:
+    """The dims of ``view[arrays]`` (NumPy's advanced indexing of the basic view's dims
+    ``view``): the index arrays' broadcast dims, in place when the indexed dims are adjacent,
+    else first."""
+    arrays = [first_extra + j for j in spec.arrays()]
+    ndims = [ins.types[k].ndim for k in arrays]
+    nb = max(ndims)
+    bshape = [ins.call(BROADCAST_LENGTH, *[ins.dim(k, d - (nb - n))
+                                           for k, n in zip(arrays, ndims) if d >= nb - n])
+              for d in range(nb)]
+    axes = array_axes(spec)
+    if adjacent(axes):
+        return view[:axes[0]] + bshape + view[axes[-1] + 1:]
+    return bshape + [w for d, w in enumerate(view) if d not in axes]
+
+
+def _index_shape(params, ins):
+    spec = params["idx"]
+    view = view_dims(spec, ins, 0, 1)
+    return [region_dims(spec, ins, view, 1) if spec.arrays() else view]
+
+
+def _nonzero_shape(params, ins):
+    """Each coordinate vector has one entry per true element: a count the kernel computes."""
+    count = ins.computed("count", np.count_nonzero, ins.array(0))
+    return [[count] for _ in range(ins.types[0].ndim)]
+
+
 def _t():
     import croton.tensor as T
 
@@ -260,18 +313,21 @@ def _t():
 
 
 register(OpRecord("subtensor", "subtensor", _index_rule, _index_perform, _index_vjp,
-                  views=(0,), arithmetic=False,
+                  views=(0,), arithmetic=False, shape=_index_shape,
                   doc="x[idx] with slices, integers and new axes: a strided view of x"))
 register(OpRecord("advanced_subtensor", "advanced_subtensor", _index_rule, _index_perform,
-                  _index_vjp, doc="x[idx] with integer arrays (NumPy's advanced indexing): a "
-                                  "gather into a new array"))
+                  _index_vjp, shape=_index_shape,
+                  doc="x[idx] with integer arrays (NumPy's advanced indexing): a "
+                      "gather into a new array"))
 register(OpRecord("set_subtensor", "inc_subtensor", _inc_rule, _inc_perform(True),
-                  _inc_vjp(True), doc="a copy of x with x[idx] = y (y broadcasts to the region; "
-                                      "repeated indices: the last write wins)"))
+                  _inc_vjp(True), shape=same_as(0),
+                  doc="a copy of x with x[idx] = y (y broadcasts to the region; "
+                      "repeated indices: the last write wins)"))
 register(OpRecord("inc_subtensor", "inc_subtensor", _inc_rule, _inc_perform(False),
-                  _inc_vjp(False), doc="a copy of x with x[idx] += y (repeated indices "
-                                       "accumulate, as numpy.add.at)"))
+                  _inc_vjp(False), shape=same_as(0),
+                  doc="a copy of x with x[idx] += y (repeated indices "
+                      "accumulate, as numpy.add.at)"))
 register(OpRecord("mask_nonzero", "mask_nonzero", _nonzero_rule, _nonzero_perform,
-                  lambda node, g: [None, None], nin=2,
+                  lambda node, g: [None, None], nin=2, shape=_nonzero_shape,
                   doc="the coordinates of mask's true elements, one int64 vector per mask dim; "
                       "x (indexed from axis) checks the mask's shape"))

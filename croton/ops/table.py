@@ -5,9 +5,18 @@ A record holds everything croton knows about an op: its type rule, its NumPy ref
 other op), its reverse-mode rule (``vjp``), and the facts the passes and lowerings read: which
 inputs its outputs may view (``views``), whether its kernel can fail once earlier kernels ran
 (``can_fail``), how its output may take an update's storage (``inplace``), its reduction
-semantics (``reduction``), whether it computes with element values (``arithmetic``), where its
-output dims come from (``dim_source``), how to reach its inner graphs (``map_inner``) and which
-inputs only one branch needs (``branch_of``).
+semantics (``reduction``), whether it computes with element values (``arithmetic``), its
+outputs' shapes (``shape``), how to reach its inner graphs (``map_inner``) and which inputs only
+one branch needs (``branch_of``).
+
+The shape fact ``shape(params, ins) -> [[dim, ...], ...]`` (one list per output) is required:
+``register`` refuses a record without it. It is written once over duck-typed dims and runs over
+ints given input values (the NumPy level), over ``codegen/expr.py`` nodes in the lowering (every
+kernel generator sets its outputs' shapes from it) and over int64 scalar variables in
+``canonicalize`` (``shape_i`` of an output folded to its input dims at compile time). ``ins``
+gives input dims (``ins.dim(k, d)``, ``ins.shape(k)``) and, for value-dependent ops (reshape's
+shape vector, arange, repeat, mask_nonzero...), input values (``ins.value(k)``); the full
+protocol, the shared rules and ``VALUE_DEPENDENT`` are in ``croton/ops/shapes.py``.
 
 Example::
 
@@ -18,6 +27,10 @@ Example::
     ((0,), False, 0)
     >>> OPS["sum"].reduction.combine.format(acc="acc", v="v"), OPS["max"].reduction.identity("int8")
     ('acc + v', -128)
+    >>> from croton.ops.shapes import NumpyIns
+    >>> import numpy as np
+    >>> OPS["sum"].shape({"axis": (0,)}, NumpyIns.of([np.ones((2, 3))]))
+    [[3]]
 """
 
 from __future__ import annotations
@@ -35,6 +48,8 @@ Params = tuple  # tuple of (name, value) pairs, hashable and printable
 TypeRule = Callable[[Sequence[TensorType], dict], Sequence[TensorType]]
 Perform = Callable[[Sequence[np.ndarray], dict], Sequence[np.ndarray]]
 VJP = Callable[[Apply, Sequence[Variable | None]], Sequence[Variable | None]]
+# shape(params, ins): one list of dims per output (croton/ops/shapes.py: the ``ins`` protocol)
+ShapeRule = Callable[[dict, Any], list[list[Any]]]
 
 
 @dataclass(frozen=True)
@@ -102,9 +117,9 @@ class OpRecord:
     # False: the kernel only views, measures or routes values (no arithmetic on them), so a
     # float16 value needs no float32 round trip (the float16 pass)
     arithmetic: bool = True
-    # dim_source(node, d): where output 0's dim d comes from: (input position, its dim), an
-    # int (a constant length), or None (computed by the kernel); shape_i reads it at compile time
-    dim_source: Callable[[Apply, int], tuple[int, int] | int | None] | None = None
+    # shape(params, ins): the outputs' shapes, one list of dims per output (required; see the
+    # module docstring and croton/ops/shapes.py)
+    shape: ShapeRule | None = None
     # map_inner(params, f): the params with every inner graph g replaced by f(g) (scan)
     map_inner: Callable[[dict, Callable[[Any], Any]], dict] | None = None
     # branch_of(params, position): the lazily computed branch ("then", "else") an input at that
@@ -168,6 +183,9 @@ def register(record: OpRecord) -> OpRecord:
     """Add ``record`` to the table; names are unique."""
     if record.name in OPS:
         raise ValueError(f"op {record.name!r} registered twice")
+    if record.shape is None:
+        raise TypeError(f"op {record.name!r} has no shape fact: give its OpRecord "
+                        f"shape=rule(params, ins) (croton/ops/shapes.py)")
     OPS[record.name] = record
     return record
 

@@ -38,8 +38,9 @@ extern "C" {
 #endif
 
 /* 3: arrays are DLTensor (was croton_buffer); croton_arg.dtype is a DLDataType; the check table
- * and full messages (croton_check, croton_error.message). */
-#define CROTON_ABI_VERSION 3
+ * and full messages (croton_check, croton_error.message).
+ * 4: croton_check.arguments (the function's arguments whose lengths a check compares). */
+#define CROTON_ABI_VERSION 4
 #define CROTON_MAX_NDIM 8
 
 enum croton_status {
@@ -55,12 +56,15 @@ enum croton_status {
 
 /* One run-time check of the function: what a failure of it means. `kind` is "broadcast",
  * "dot", "empty_reduce", "shape", "index" or "value"; `op` names the operation ("add",
- * "dot", "reshape"...), `detail` what it compared ("dimension 1", "inner dimensions"...). The
- * user's source line is not in the table (Python adds it from its own copy). */
+ * "dot", "reshape"...), `detail` what it compared ("dimension 1", "inner dimensions"...),
+ * `arguments` the function's arguments whose lengths it compares ("input 0 ('x') and shared
+ * variable 0 ('W')"; "" when not known). The user's source line is not in the table (Python
+ * adds it from its own copy). */
 typedef struct croton_check {
   const char* kind;
   const char* op;
   const char* detail;
+  const char* arguments;
 } croton_check;
 
 /* What went wrong. `message` is the whole story, ready to print (op, detail, shapes);

@@ -283,6 +283,9 @@ inline void describe(const croton_function& fn, croton_error* err) {
         say_shape(err, err->ndim_b, err->shape_b);
         if (c != nullptr) say(err, " differ at %s, which is not declared broadcastable", detail);
       }
+      // which of the function's arguments the lengths compared come from
+      if (c != nullptr && c->arguments != nullptr && c->arguments[0] != '\0')
+        say(err, " (the lengths come from %s)", c->arguments);
       break;
     case CROTON_ERR_INDEX:
       say(err, "index %lld is out of bounds for %s of size %lld in %s",

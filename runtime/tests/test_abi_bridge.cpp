@@ -29,12 +29,12 @@ const croton_arg kRowInputs[] = {{"r", {kDLFloat, 64, 1}, 2, 1u}};
 const croton_arg kShared[] = {{"w", {kDLFloat, 32, 1}, 1, 0u}};
 const croton_arg kOutputs[] = {{"output0", {kDLFloat, 64, 1}, 2, 0u}};
 const int32_t kUpdateTarget[] = {0};
-const croton_check kChecks[] = {{"broadcast", "add", "dimension 1"},
-                                {"shape", "reshape", "the total size changes"},
-                                {"dot", "dot", "inner dimensions"},
-                                {"index", "subtensor", "axis 0"},
-                                {"value", "solve", "solve"},
-                                {"empty_reduce", "max", "zero-size array"}};
+const croton_check kChecks[] = {{"broadcast", "add", "dimension 1", "input 0 ('x')"},
+                                {"shape", "reshape", "the total size changes", ""},
+                                {"dot", "dot", "inner dimensions", ""},
+                                {"index", "subtensor", "axis 0", ""},
+                                {"value", "solve", "solve", ""},
+                                {"empty_reduce", "max", "zero-size array", ""}};
 
 // What the stand-in impl saw and does.
 struct Seen {
@@ -330,7 +330,8 @@ void test_messages_from_the_check_table() {
     const char* message;
   } cases[] = {
       {CROTON_ERR_SHAPE, 0, "shape mismatch in add: input shapes (2, 3) and (4,) differ at "
-                            "dimension 1, which is not declared broadcastable"},
+                            "dimension 1, which is not declared broadcastable (the lengths come "
+                            "from input 0 ('x'))"},
       {CROTON_ERR_SHAPE, 1, "reshape: the total size changes; shapes (2, 3) and (4,)"},
       {CROTON_ERR_SHAPE, 2, "shape mismatch in dot: shapes (2, 3) and (4,) are not aligned"},
       {CROTON_ERR_SHAPE, 5, "max: zero-size array, input shape (2, 3)"},
@@ -353,7 +354,7 @@ void test_messages_from_the_check_table() {
     CHECK_MESSAGE(c.err, k.message);
   }
   // the layout the binding and exported libraries rely on
-  CHECK_SAME(CROTON_ABI_VERSION, 3);
+  CHECK_SAME(CROTON_ABI_VERSION, 4);
   CHECK_SAME(int(sizeof(croton_error::message)), 512);
   CHECK_SAME(int(CROTON_ERR_ARGUMENT), 7);
   // croton's dtype codes and DLPack's, both ways

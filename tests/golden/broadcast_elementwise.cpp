@@ -192,11 +192,11 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"broadcast", "add", "dimension 1"},
-    {"broadcast", "sub", "dimension 0"},
-    {"broadcast", "sub", "dimension 1"},
+    {"broadcast", "add", "dimension 1", "input 0 ('x') and input 1 ('b')"},
+    {"broadcast", "sub", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "sub", "dimension 1", "input 0 ('x')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

@@ -244,12 +244,12 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"shape", "conv2d{border=((0, 0), (0, 0)), dilation=(1, 1), filter_flip=True, groups=1, subsample=(1, 1)}", "input channels (dim 1 of the input) differ from the filters' channels (dim 1) x groups (1)"},
-    {"shape", "conv2d{border=((0, 0), (0, 0)), dilation=(1, 1), filter_flip=True, groups=1, subsample=(1, 1)}", "the filters are empty or larger than the padded input"},
-    {"broadcast", "add", "dimension 1"},
-    {"shape", "pool_2d{ignore_border=True, mode=max}", "need ws >= 1, stride >= 1 and 0 <= pad < ws (pad only with ignore_border=True); input shape and (ws, stride, pad)"},
+    {"shape", "conv2d{border=((0, 0), (0, 0)), dilation=(1, 1), filter_flip=True, groups=1, subsample=(1, 1)}", "input channels (dim 1 of the input) differ from the filters' channels (dim 1) x groups (1)", "input 0 ('x') and input 1 ('w')"},
+    {"shape", "conv2d{border=((0, 0), (0, 0)), dilation=(1, 1), filter_flip=True, groups=1, subsample=(1, 1)}", "the filters are empty or larger than the padded input", "input 0 ('x') and input 1 ('w')"},
+    {"broadcast", "add", "dimension 1", "input 1 ('w') and input 2 ('b')"},
+    {"shape", "pool_2d{ignore_border=True, mode=max}", "need ws >= 1, stride >= 1 and 0 <= pad < ws (pad only with ignore_border=True); input shape and (ws, stride, pad)", "input 0 ('x') and input 1 ('w')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

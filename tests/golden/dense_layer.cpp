@@ -23,7 +23,7 @@ CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 CROTON_LOOP int loop_4([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 
-#if CROTON_IN_PART(0)
+#if CROTON_IN_PART(1)
 CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // elementwise -> B1
 {
@@ -45,45 +45,6 @@ CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 
   return 0;
 }
-CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
-  {  // elementwise -> B2
-{
-      const int64_t n = croton::numel(2, B2.shape);
-      croton::parallel_for(n, croton::mul_sat(n, 4), [&](int64_t lo, int64_t hi) {
-        [[maybe_unused]] float* const po = static_cast<float*>(B2.data);
-        [[maybe_unused]] const float* const p0 = static_cast<const float*>(B0.data);
-        [[maybe_unused]] const float* const p1 = static_cast<const float*>(B1.data);
-
-        for (int64_t i = lo; i < hi; ++i) {
-          [[maybe_unused]] const float x0 = p0[i];
-          [[maybe_unused]] const float x1 = p1[0];
-          float result;
-          [[maybe_unused]] const float v0 = static_cast<float>(static_cast<float>(x1));
-          [[maybe_unused]] const float v1 = static_cast<float>(croton::multiply(static_cast<float>(v0), static_cast<float>(x0)));
-          [[maybe_unused]] const float v2 = static_cast<float>((static_cast<float>(float(0x1.0000000000000p+0f)) - static_cast<float>(x0)));
-          [[maybe_unused]] const float v3 = static_cast<float>(croton::multiply(static_cast<float>(v1), static_cast<float>(v2)));
-          result = v3;
-          po[i] = result;
-        }
-      });
-    }
-  }
-
-  return 0;
-}
-CROTON_LOOP int loop_4([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
-  {  // dot B0 x B1 -> B2
-    const croton::Mat<float> a{static_cast<float*>(B0.data), B0.shape[0], B0.shape[1], B0.strides[0], B0.strides[1]};
-    const croton::Mat<float> b{static_cast<float*>(B1.data), B1.shape[0], B1.shape[1], B1.strides[0], B1.strides[1]};
-    const croton::Mat<float> c{static_cast<float*>(B2.data), B2.shape[0], B2.shape[1], B2.strides[0], B2.strides[1]};
-    croton::matmul(a, b, c);
-  }
-
-  return 0;
-}
-#endif
-
-#if CROTON_IN_PART(1)
 CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const int64_t* A0, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // fused reduce over (0, 1) -> B1
     if (croton::numel(2, A0) == croton::kTooMany) return croton::fail_too_big(err, 2, A0);
@@ -163,6 +124,42 @@ CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
         po[0] = result;
       }
     }
+  }
+
+  return 0;
+}
+CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
+  {  // elementwise -> B2
+{
+      const int64_t n = croton::numel(2, B2.shape);
+      croton::parallel_for(n, croton::mul_sat(n, 4), [&](int64_t lo, int64_t hi) {
+        [[maybe_unused]] float* const po = static_cast<float*>(B2.data);
+        [[maybe_unused]] const float* const p0 = static_cast<const float*>(B0.data);
+        [[maybe_unused]] const float* const p1 = static_cast<const float*>(B1.data);
+
+        for (int64_t i = lo; i < hi; ++i) {
+          [[maybe_unused]] const float x0 = p0[i];
+          [[maybe_unused]] const float x1 = p1[0];
+          float result;
+          [[maybe_unused]] const float v0 = static_cast<float>(static_cast<float>(x1));
+          [[maybe_unused]] const float v1 = static_cast<float>(croton::multiply(static_cast<float>(v0), static_cast<float>(x0)));
+          [[maybe_unused]] const float v2 = static_cast<float>((static_cast<float>(float(0x1.0000000000000p+0f)) - static_cast<float>(x0)));
+          [[maybe_unused]] const float v3 = static_cast<float>(croton::multiply(static_cast<float>(v1), static_cast<float>(v2)));
+          result = v3;
+          po[i] = result;
+        }
+      });
+    }
+  }
+
+  return 0;
+}
+CROTON_LOOP int loop_4([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
+  {  // dot B0 x B1 -> B2
+    const croton::Mat<float> a{static_cast<float*>(B0.data), B0.shape[0], B0.shape[1], B0.strides[0], B0.strides[1]};
+    const croton::Mat<float> b{static_cast<float*>(B1.data), B1.shape[0], B1.shape[1], B1.strides[0], B1.strides[1]};
+    const croton::Mat<float> c{static_cast<float*>(B2.data), B2.shape[0], B2.shape[1], B2.strides[0], B2.strides[1]};
+    croton::matmul(a, b, c);
   }
 
   return 0;
@@ -380,15 +377,15 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"dot", "dot", "inner dimensions"},
-    {"broadcast", "add", "dimension 1"},
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "mul", "dimension 1"},
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "mul", "dimension 1"},
-    {"dot", "dot", "inner dimensions"},
+    {"dot", "dot", "inner dimensions", "input 0 ('x') and input 1 ('W')"},
+    {"broadcast", "add", "dimension 1", "input 1 ('W') and input 2 ('b')"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "mul", "dimension 1", "input 1 ('W')"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "mul", "dimension 1", "input 1 ('W')"},
+    {"dot", "dot", "inner dimensions", "input 0 ('x')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

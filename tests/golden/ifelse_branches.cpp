@@ -21,7 +21,7 @@ CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 
-#if CROTON_IN_PART(0)
+#if CROTON_IN_PART(1)
 CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // elementwise -> B1
     {
@@ -35,6 +35,45 @@ CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
         result = v0;
         po[0] = result;
       }
+    }
+  }
+
+  return 0;
+}
+CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
+  {  // elementwise -> B1
+if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
+      const int64_t n = croton::numel(1, B1.shape);
+      croton::parallel_for(n, croton::mul_sat(n, 10), [&](int64_t lo, int64_t hi) {
+        [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
+        [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
+
+        for (int64_t i = lo; i < hi; ++i) {
+          [[maybe_unused]] const double x0 = p0[i];
+          double result;
+          [[maybe_unused]] const double v0 = static_cast<double>(std::exp(static_cast<double>(x0)));
+          result = v0;
+          po[i] = result;
+        }
+      });
+    }
+    else
+    {
+      croton::parallel_for(B1.shape[0], croton::mul_sat(croton::numel(1, B1.shape), 10), [&](int64_t lo, int64_t hi) {
+      [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
+      [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
+
+      const int64_t so_0 = B1.strides[0];
+      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
+      for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
+      {
+        [[maybe_unused]] const double x0 = p0[i0 * s0_0];
+        double result;
+        [[maybe_unused]] const double v0 = static_cast<double>(std::exp(static_cast<double>(x0)));
+        result = v0;
+        po[i0 * so_0] = result;
+      }
+      });
     }
   }
 
@@ -70,48 +109,6 @@ if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
         [[maybe_unused]] const double x0 = p0[i0 * s0_0];
         double result;
         [[maybe_unused]] const double v0 = static_cast<double>(croton::multiply(static_cast<double>(x0), static_cast<double>(double(0x1.0000000000000p+1))));
-        result = v0;
-        po[i0 * so_0] = result;
-      }
-      });
-    }
-  }
-
-  return 0;
-}
-#endif
-
-#if CROTON_IN_PART(1)
-CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
-  {  // elementwise -> B1
-if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
-      const int64_t n = croton::numel(1, B1.shape);
-      croton::parallel_for(n, croton::mul_sat(n, 10), [&](int64_t lo, int64_t hi) {
-        [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
-        [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
-
-        for (int64_t i = lo; i < hi; ++i) {
-          [[maybe_unused]] const double x0 = p0[i];
-          double result;
-          [[maybe_unused]] const double v0 = static_cast<double>(std::exp(static_cast<double>(x0)));
-          result = v0;
-          po[i] = result;
-        }
-      });
-    }
-    else
-    {
-      croton::parallel_for(B1.shape[0], croton::mul_sat(croton::numel(1, B1.shape), 10), [&](int64_t lo, int64_t hi) {
-      [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
-      [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
-
-      const int64_t so_0 = B1.strides[0];
-      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
-      for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
-      {
-        [[maybe_unused]] const double x0 = p0[i0 * s0_0];
-        double result;
-        [[maybe_unused]] const double v0 = static_cast<double>(std::exp(static_cast<double>(x0)));
         result = v0;
         po[i0 * so_0] = result;
       }

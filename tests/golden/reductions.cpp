@@ -23,7 +23,7 @@ CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 CROTON_LOOP int loop_4([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const int64_t* A0, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 CROTON_LOOP int loop_5([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 
-#if CROTON_IN_PART(0)
+#if CROTON_IN_PART(1)
 CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const int64_t* A0, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // fused reduce over (0,) -> B1
     if (croton::numel(2, A0) == croton::kTooMany) return croton::fail_too_big(err, 2, A0);
@@ -70,6 +70,56 @@ CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
           acc = acc + static_cast<double>(result);
         }
         po[i1 * so_1] = static_cast<float>(acc);
+      }
+    }
+  }
+
+  return 0;
+}
+CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const int64_t* A0, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
+  {  // fused reduce over (0, 1) -> B1
+    if (croton::numel(2, A0) == croton::kTooMany) return croton::fail_too_big(err, 2, A0);
+    if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
+      const int64_t n_outer = croton::numel(0, A0);
+      const int64_t n_inner = croton::numel(2, A0) / (n_outer > 0 ? n_outer : 1);
+      {
+        croton::parallel_for(n_outer, croton::mul_sat(croton::mul_sat(n_outer, n_inner), 1), [&](int64_t lo, int64_t hi) {
+          [[maybe_unused]] float* const po = static_cast<float*>(B1.data);
+          [[maybe_unused]] const float* const p0 = static_cast<const float*>(B0.data);
+
+          for (int64_t o = lo; o < hi; ++o) {
+            float acc = static_cast<float>(-std::numeric_limits<float>::infinity());
+            for (int64_t j = 0; j < n_inner; ++j) {
+              [[maybe_unused]] const int64_t i = o * n_inner + j;
+              [[maybe_unused]] const float x0 = p0[i];
+              float result;
+              [[maybe_unused]] const float v0 = static_cast<float>(static_cast<float>(x0));
+              result = v0;
+              acc = croton::maximum(acc, result);
+            }
+            po[o] = static_cast<float>(acc);
+          }
+        });
+      }
+    } else
+    {
+      [[maybe_unused]] float* const po = static_cast<float*>(B1.data);
+      [[maybe_unused]] const float* const p0 = static_cast<const float*>(B0.data);
+
+      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
+      const int64_t s0_1 = B0.shape[1] == 1 ? 0 : B0.strides[1];
+      {
+        float acc = static_cast<float>(-std::numeric_limits<float>::infinity());
+        for (int64_t i0 = 0; i0 < A0[0]; ++i0)
+        for (int64_t i1 = 0; i1 < A0[1]; ++i1)
+        {
+          [[maybe_unused]] const float x0 = p0[i0 * s0_0 + i1 * s0_1];
+          float result;
+          [[maybe_unused]] const float v0 = static_cast<float>(static_cast<float>(x0));
+          result = v0;
+          acc = croton::maximum(acc, result);
+        }
+        po[0] = static_cast<float>(acc);
       }
     }
   }
@@ -171,59 +221,6 @@ CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
         po[i0 * so_0 + i1 * so_1] = result;
       }
       });
-    }
-  }
-
-  return 0;
-}
-#endif
-
-#if CROTON_IN_PART(1)
-CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const int64_t* A0, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
-  {  // fused reduce over (0, 1) -> B1
-    if (croton::numel(2, A0) == croton::kTooMany) return croton::fail_too_big(err, 2, A0);
-    if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
-      const int64_t n_outer = croton::numel(0, A0);
-      const int64_t n_inner = croton::numel(2, A0) / (n_outer > 0 ? n_outer : 1);
-      {
-        croton::parallel_for(n_outer, croton::mul_sat(croton::mul_sat(n_outer, n_inner), 1), [&](int64_t lo, int64_t hi) {
-          [[maybe_unused]] float* const po = static_cast<float*>(B1.data);
-          [[maybe_unused]] const float* const p0 = static_cast<const float*>(B0.data);
-
-          for (int64_t o = lo; o < hi; ++o) {
-            float acc = static_cast<float>(-std::numeric_limits<float>::infinity());
-            for (int64_t j = 0; j < n_inner; ++j) {
-              [[maybe_unused]] const int64_t i = o * n_inner + j;
-              [[maybe_unused]] const float x0 = p0[i];
-              float result;
-              [[maybe_unused]] const float v0 = static_cast<float>(static_cast<float>(x0));
-              result = v0;
-              acc = croton::maximum(acc, result);
-            }
-            po[o] = static_cast<float>(acc);
-          }
-        });
-      }
-    } else
-    {
-      [[maybe_unused]] float* const po = static_cast<float*>(B1.data);
-      [[maybe_unused]] const float* const p0 = static_cast<const float*>(B0.data);
-
-      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
-      const int64_t s0_1 = B0.shape[1] == 1 ? 0 : B0.strides[1];
-      {
-        float acc = static_cast<float>(-std::numeric_limits<float>::infinity());
-        for (int64_t i0 = 0; i0 < A0[0]; ++i0)
-        for (int64_t i1 = 0; i1 < A0[1]; ++i1)
-        {
-          [[maybe_unused]] const float x0 = p0[i0 * s0_0 + i1 * s0_1];
-          float result;
-          [[maybe_unused]] const float v0 = static_cast<float>(static_cast<float>(x0));
-          result = v0;
-          acc = croton::maximum(acc, result);
-        }
-        po[0] = static_cast<float>(acc);
-      }
     }
   }
 
@@ -532,12 +529,12 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"empty_reduce", "max{axis=(0, 1)}", "zero-size array to a reduction with no identity"},
-    {"empty_reduce", "max{axis=(1,)}", "zero-size array to a reduction with no identity"},
-    {"broadcast", "sub", "dimension 0"},
-    {"broadcast", "true_div", "dimension 0"},
+    {"empty_reduce", "max{axis=(0, 1)}", "zero-size array to a reduction with no identity", "input 0 ('x')"},
+    {"empty_reduce", "max{axis=(1,)}", "zero-size array to a reduction with no identity", "input 0 ('x')"},
+    {"broadcast", "sub", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "true_div", "dimension 0", "input 0 ('x')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

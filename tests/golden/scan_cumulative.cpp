@@ -22,88 +22,6 @@ CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 
-#if CROTON_IN_PART(0)
-CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
-  {  // elementwise -> B1
-if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
-      const int64_t n = croton::numel(1, B1.shape);
-      croton::parallel_for(n, croton::mul_sat(n, 1), [&](int64_t lo, int64_t hi) {
-        [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
-        [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
-
-        for (int64_t i = lo; i < hi; ++i) {
-          [[maybe_unused]] const double x0 = p0[i];
-          double result;
-          [[maybe_unused]] const double v0 = static_cast<double>(static_cast<double>(double(0x1.0000000000000p+0)));
-          result = v0;
-          po[i] = result;
-        }
-      });
-    }
-    else
-    {
-      croton::parallel_for(B1.shape[0], croton::mul_sat(croton::numel(1, B1.shape), 1), [&](int64_t lo, int64_t hi) {
-      [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
-      [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
-
-      const int64_t so_0 = B1.strides[0];
-      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
-      for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
-      {
-        [[maybe_unused]] const double x0 = p0[i0 * s0_0];
-        double result;
-        [[maybe_unused]] const double v0 = static_cast<double>(static_cast<double>(double(0x1.0000000000000p+0)));
-        result = v0;
-        po[i0 * so_0] = result;
-      }
-      });
-    }
-  }
-
-  return 0;
-}
-CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
-  {  // elementwise -> B1
-if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
-      const int64_t n = croton::numel(2, B1.shape);
-      croton::parallel_for(n, croton::mul_sat(n, 1), [&](int64_t lo, int64_t hi) {
-        [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
-        [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
-
-        for (int64_t i = lo; i < hi; ++i) {
-          [[maybe_unused]] const double x0 = p0[i];
-          double result;
-          result = x0;
-          po[i] = result;
-        }
-      });
-    }
-    else
-    {
-      croton::parallel_for(B1.shape[0], croton::mul_sat(croton::numel(2, B1.shape), 1), [&](int64_t lo, int64_t hi) {
-      [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
-      [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
-
-      const int64_t so_0 = B1.strides[0];
-      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
-      const int64_t so_1 = B1.strides[1];
-      const int64_t s0_1 = B0.shape[1] == 1 ? 0 : B0.strides[1];
-      for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
-      for (int64_t i1 = 0, n1 = B1.shape[1]; i1 < n1; ++i1)
-      {
-        [[maybe_unused]] const double x0 = p0[i0 * s0_0 + i1 * s0_1];
-        double result;
-        result = x0;
-        po[i0 * so_0 + i1 * so_1] = result;
-      }
-      });
-    }
-  }
-
-  return 0;
-}
-#endif
-
 #if CROTON_IN_PART(1)
 CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // elementwise -> B2
@@ -149,6 +67,45 @@ if (croton::is_contiguous(B2) && croton::is_contiguous(B1) && croton::is_contigu
 
   return 0;
 }
+CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
+  {  // elementwise -> B1
+if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
+      const int64_t n = croton::numel(1, B1.shape);
+      croton::parallel_for(n, croton::mul_sat(n, 1), [&](int64_t lo, int64_t hi) {
+        [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
+        [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
+
+        for (int64_t i = lo; i < hi; ++i) {
+          [[maybe_unused]] const double x0 = p0[i];
+          double result;
+          [[maybe_unused]] const double v0 = static_cast<double>(static_cast<double>(double(0x1.0000000000000p+0)));
+          result = v0;
+          po[i] = result;
+        }
+      });
+    }
+    else
+    {
+      croton::parallel_for(B1.shape[0], croton::mul_sat(croton::numel(1, B1.shape), 1), [&](int64_t lo, int64_t hi) {
+      [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
+      [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
+
+      const int64_t so_0 = B1.strides[0];
+      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
+      for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
+      {
+        [[maybe_unused]] const double x0 = p0[i0 * s0_0];
+        double result;
+        [[maybe_unused]] const double v0 = static_cast<double>(static_cast<double>(double(0x1.0000000000000p+0)));
+        result = v0;
+        po[i0 * so_0] = result;
+      }
+      });
+    }
+  }
+
+  return 0;
+}
 CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // elementwise -> B1
     {
@@ -174,6 +131,46 @@ CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
         }
         return;
       }
+      for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
+      for (int64_t i1 = 0, n1 = B1.shape[1]; i1 < n1; ++i1)
+      {
+        [[maybe_unused]] const double x0 = p0[i0 * s0_0 + i1 * s0_1];
+        double result;
+        result = x0;
+        po[i0 * so_0 + i1 * so_1] = result;
+      }
+      });
+    }
+  }
+
+  return 0;
+}
+CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
+  {  // elementwise -> B1
+if (croton::is_contiguous(B1) && croton::is_contiguous(B0)) {
+      const int64_t n = croton::numel(2, B1.shape);
+      croton::parallel_for(n, croton::mul_sat(n, 1), [&](int64_t lo, int64_t hi) {
+        [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
+        [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
+
+        for (int64_t i = lo; i < hi; ++i) {
+          [[maybe_unused]] const double x0 = p0[i];
+          double result;
+          result = x0;
+          po[i] = result;
+        }
+      });
+    }
+    else
+    {
+      croton::parallel_for(B1.shape[0], croton::mul_sat(croton::numel(2, B1.shape), 1), [&](int64_t lo, int64_t hi) {
+      [[maybe_unused]] double* const po = static_cast<double*>(B1.data);
+      [[maybe_unused]] const double* const p0 = static_cast<const double*>(B0.data);
+
+      const int64_t so_0 = B1.strides[0];
+      const int64_t s0_0 = B0.shape[0] == 1 ? 0 : B0.strides[0];
+      const int64_t so_1 = B1.strides[1];
+      const int64_t s0_1 = B0.shape[1] == 1 ? 0 : B0.strides[1];
       for (int64_t i0 = lo, n0 = hi; i0 < n0; ++i0)
       for (int64_t i1 = 0, n1 = B1.shape[1]; i1 < n1; ++i1)
       {
@@ -522,14 +519,14 @@ const croton_arg kOutputs[] = {
 };
 
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"index", "subtensor{idx=[0, :]}", "axis 0"},
-    {"broadcast", "mul inside scan{fn=<lambda>}", "dimension 0"},
-    {"shape", "scan{fn=<lambda>}", "a step gave an output another shape than the first step (or than its initial state); scan needs the same shape at every step: shapes of this step's output and of the expected one"},
-    {"value", "scan{fn=<lambda>}", "n_steps must not be negative"},
-    {"shape", "scan{fn=<lambda>}", "sequence 0 (taps [0]) has fewer rows than the steps need: the sequence's shape and the rows needed"},
-    {"shape", "scan{fn=<lambda>}", "the initial value of output 0 (taps [-1]) has fewer rows than its taps need: its shape and the rows needed"},
+    {"index", "subtensor{idx=[0, :]}", "axis 0", ""},
+    {"broadcast", "mul inside scan{fn=<lambda>}", "dimension 0", "input 0 ('x')"},
+    {"shape", "scan{fn=<lambda>}", "a step gave an output another shape than the first step (or than its initial state); scan needs the same shape at every step: shapes of this step's output and of the expected one", ""},
+    {"value", "scan{fn=<lambda>}", "n_steps must not be negative", ""},
+    {"shape", "scan{fn=<lambda>}", "sequence 0 (taps [0]) has fewer rows than the steps need: the sequence's shape and the rows needed", "input 0 ('x')"},
+    {"shape", "scan{fn=<lambda>}", "the initial value of output 0 (taps [-1]) has fewer rows than its taps need: its shape and the rows needed", ""},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,

@@ -21,7 +21,7 @@ CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 CROTON_LOOP int loop_3([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] const croton_buffer& B3, [[maybe_unused]] const croton_buffer& B4, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err);
 
-#if CROTON_IN_PART(0)
+#if CROTON_IN_PART(1)
 CROTON_LOOP int loop_0([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // elementwise -> B2
 if (croton::is_contiguous(B2) && croton::is_contiguous(B0) && croton::is_contiguous(B1)) {
@@ -129,9 +129,6 @@ CROTON_LOOP int loop_1([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]
 
   return 0;
 }
-#endif
-
-#if CROTON_IN_PART(1)
 CROTON_LOOP int loop_2([[maybe_unused]] const croton_buffer& B0, [[maybe_unused]] const croton_buffer& B1, [[maybe_unused]] const croton_buffer& B2, [[maybe_unused]] croton::Scratch& scratch, [[maybe_unused]] croton_error* err) {
   {  // elementwise -> B2
     {
@@ -359,11 +356,11 @@ const croton_arg kOutputs[] = {
 
 const int32_t kUpdateTarget[] = {0, };
 
-// the run-time checks: what croton_error.check means (kind, op, detail)
+// the run-time checks: what croton_error.check means (kind, op, detail, arguments compared)
 const croton_check kChecks[] = {
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "mul", "dimension 0"},
-    {"broadcast", "sub", "dimension 0"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x') and shared variable 0 ('W')"},
+    {"broadcast", "mul", "dimension 0", "input 0 ('x')"},
+    {"broadcast", "sub", "dimension 0", "input 0 ('x') and shared variable 0 ('W')"},
 };
 
 int call_abi(const DLTensor* in, const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,
