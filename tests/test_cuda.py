@@ -90,7 +90,17 @@ def test_cuda_module_speaks_the_abi_and_refuses_host_arrays(cuda_fn):
 
     f, _ = cuda_fn
     t = f._table
-    assert (t.abi_version, t.n_inputs, t.n_shared, t.n_outputs, t.n_updates) == (3, 5, 1, 12, 1)
+    from croton.build_tools.toolchain import RUNTIME_DIR
+    from croton.cuda.function import ABI_VERSION
+
+    header = (RUNTIME_DIR / "cpu" / "abi.h").read_text()
+    assert f"#define CROTON_ABI_VERSION {ABI_VERSION}\n" in header  # the ctypes structs' version
+    assert (t.abi_version, t.n_inputs, t.n_shared, t.n_outputs, t.n_updates) == (
+        ABI_VERSION, 5, 1, 12, 1)
+    # the check table read through the ctypes struct (a wrong layout reads garbage past [0])
+    kinds = {t.checks[i].kind for i in range(t.n_checks)}
+    assert b"broadcast" in kinds and kinds <= {b"broadcast", b"empty_reduce", b"shape"}
+    assert all(t.checks[i].op.decode() for i in range(t.n_checks))
     assert [t.inputs[i].name for i in range(5)] == [b"x", b"b", b"c", b"s", b"k"]
     host = _data()
     tin, keep = (DLTensor * 5)(), []

@@ -48,6 +48,7 @@ from croton.cuda import runtime
 from croton.cuda.array import DeviceArray
 
 MAX_NDIM = 8
+ABI_VERSION = 4  # runtime/cpu/abi.h's CROTON_ABI_VERSION (these structs are its version 4)
 KDL_CUDA = 2
 ERR_ARGUMENT, ERR_DEVICE = 7, 8
 
@@ -72,7 +73,8 @@ class CrotonArg(Structure):
 
 
 class CrotonCheck(Structure):
-    _fields_ = [("kind", c_char_p), ("op", c_char_p), ("detail", c_char_p)]
+    _fields_ = [("kind", c_char_p), ("op", c_char_p), ("detail", c_char_p),
+                ("arguments", c_char_p)]
 
 
 class CrotonError(Structure):
@@ -166,6 +168,10 @@ class CudaFunction:
 
         self._module = module  # keeps the code (and the table) loaded
         self._table = function_table(module.function)
+        if self._table.abi_version != ABI_VERSION:
+            raise RuntimeError(f"croton: compiled CUDA function has ABI version "
+                               f"{self._table.abi_version}, this croton speaks {ABI_VERSION}: "
+                               f"clear croton's cache")
         self._shared, self._spec, self._single = list(shared), spec, single
         self.graph, self.maker = graph, _Maker(optimized, spec.inputs)
         self.source, self.build, self.compile_report = source, build, timings
