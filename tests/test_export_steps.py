@@ -6,6 +6,7 @@ function's arguments.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -220,8 +221,13 @@ def test_export_links_a_system_cblas(tmp_path):
     import ctypes.util
 
     if not (ctypes.util.find_library("openblas") or ctypes.util.find_library("blas")):
-        pytest.fail("no system BLAS: this test needs a CBLAS that CMake's find_package(BLAS) "
-                    "finds (Debian/Ubuntu: apt-get install libopenblas-dev, as .ci/run does)")
+        # a machine with only Python and a compiler has none: the README's test command passes
+        # there; CI installs one and requires this test to run (CROTON_REQUIRE_SYSTEM_BLAS=1)
+        message = ("no system CBLAS for CMake's find_package(BLAS) (Debian/Ubuntu: apt-get "
+                   "install libopenblas-dev, as .ci/run does)")
+        if os.environ.get("CROTON_REQUIRE_SYSTEM_BLAS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     f, inputs = _mlp_step()
     project = f.export(tmp_path / "lib", name="step", example_inputs=inputs, check_calls=10)
     build = tmp_path / "build"
