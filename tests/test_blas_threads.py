@@ -75,3 +75,16 @@ def test_split_update_in_place_into_shared_weights():
     f(xa, ga)
     np.testing.assert_allclose(W.get_value(), W0 - np.float32(0.01) * (xa.T @ ga),
                                rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("m,k,n", [(520, 1024, 520),   # >= 2^28 multiply-adds, by columns
+                                   (1100, 2000, 130)])  # the same, by rows
+def test_large_products_split_one_chunk_per_thread(m, k, n):
+    """From 2^28 multiply-adds a product is split into one chunk per thread (blas.hpp's
+    kGemmOneChunkPerThread): the same values as NumPy, in place into a shared variable too."""
+    A, B = T.dmatrix("A"), T.dmatrix("B")
+    C = croton.shared(np.ones((m, n)), "C")
+    f = croton.function([A, B], T.dot(A, B), updates=[(C, C + T.dot(A, B))])
+    a, b = RNG.standard_normal((m, k)), RNG.standard_normal((k, n))
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(C.get_value(), 1 + a @ b, rtol=1e-10, atol=1e-10)
