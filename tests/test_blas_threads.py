@@ -78,7 +78,7 @@ def test_split_update_in_place_into_shared_weights():
 
 
 @pytest.mark.parametrize("m,k,n", [(520, 1024, 520),   # >= 2^28 multiply-adds, by columns
-                                   (1100, 2000, 130)])  # the same, by rows
+                                   (2100, 2200, 60)])  # the same, by rows (n < 64)
 def test_large_products_split_one_chunk_per_thread(m, k, n):
     """From 2^28 multiply-adds a product is split into one chunk per thread (blas.hpp's
     kGemmOneChunkPerThread): the same values as NumPy, in place into a shared variable too."""
