@@ -88,3 +88,42 @@ def test_large_products_split_one_chunk_per_thread(m, k, n):
     a, b = RNG.standard_normal((m, k)), RNG.standard_normal((k, n))
     np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(C.get_value(), 1 + a @ b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("adaptive", ["1", "0"])
+def test_threaded_steps_beside_busy_processes(tmp_path, adaptive):
+    """Beside two busy processes the pool's workers are descheduled holding chunks, so the
+    caller runs loops alone for spells (thread_pool.hpp, ``stalled``); with
+    CROTON_ADAPTIVE_THREADS=0 it always shares them. Either way every step of a threaded
+    training loop (products split across threads, elementwise loops, in-place updates) gives
+    NumPy's values."""
+    import subprocess
+    import sys
+
+    program = tmp_path / "steps.py"
+    program.write_text(
+        "import numpy as np, croton, croton.tensor as T\n"
+        "rng = np.random.default_rng(3)\n"
+        "x = T.dmatrix('x'); w0 = rng.standard_normal((300, 200)) * 0.05\n"
+        "W = croton.shared(w0.copy(), 'W')\n"
+        "h = T.tanh(T.dot(x, W)); cost = (h ** 2).sum()\n"
+        "f = croton.function([x], cost, updates=[(W, W - 1e-4 * T.grad(cost, W))])\n"
+        "w = w0.copy()\n"
+        "for step in range(300):\n"
+        "    xv = rng.standard_normal((400, 300))\n"
+        "    hv = np.tanh(xv @ w); want = (hv ** 2).sum()\n"
+        "    w = w - 1e-4 * (xv.T @ (2 * hv * (1 - hv ** 2)))\n"
+        "    got = f(xv)\n"
+        "    assert abs(got - want) <= 1e-9 * abs(want), (step, got, want)\n"
+        "np.testing.assert_allclose(W.get_value(), w, rtol=1e-9, atol=1e-12)\n"
+        "print('ok')\n")
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    try:
+        env = {**__import__("os").environ, "CROTON_ADAPTIVE_THREADS": adaptive,
+               "CROTON_NUM_THREADS": "2"}
+        done = subprocess.run([sys.executable, str(program)], env=env, capture_output=True,
+                              text=True, timeout=600)
+    finally:
+        for p in busy:
+            p.kill()
+    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
