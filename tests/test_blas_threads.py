@@ -127,3 +127,25 @@ def test_threaded_steps_beside_busy_processes(tmp_path, adaptive):
         for p in busy:
             p.kill()
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("skew", [1, 3, 4, 7])
+def test_column_blocks_start_on_cache_lines_of_a_skewed_target(dtype, skew):
+    """A gemm written in place into a shared matrix whose data start ``skew`` elements past a
+    64-byte line (rows a multiple of a line): the blocks of columns threads take are shifted to
+    start on lines (blas.hpp, ``offset``), and every column is still computed exactly once."""
+    m, k, n = 200, 96, 256
+    base = np.zeros(m * n + 64, dtype)
+    start = (-(base.ctypes.data // base.itemsize) % (64 // base.itemsize)) + skew
+    w0 = RNG.standard_normal((m, n)).astype(dtype)
+    storage = base[start:start + m * n].reshape(m, n)
+    storage[...] = w0
+    assert storage.ctypes.data % 64 == skew * base.itemsize % 64
+    W = croton.shared(storage, "W", borrow=True)
+    x, y = T.matrix("x", dtype=dtype), T.matrix("y", dtype=dtype)
+    f = croton.function([x, y], [], updates=[(W, W - np.asarray(0.5, dtype) * T.dot(x, y))])
+    xv, yv = RNG.standard_normal((m, k)).astype(dtype), RNG.standard_normal((k, n)).astype(dtype)
+    f(xv, yv)
+    np.testing.assert_allclose(W.get_value(), w0 - np.asarray(0.5, dtype) * (xv @ yv),
+                               rtol=_tol(dtype), atol=_tol(dtype))

@@ -127,11 +127,24 @@ void blas_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T
     T* c;
     int64_t ldc;
     bool by_columns;
-  } job{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n >= 4 * kBlock};
+    int64_t offset;  // by columns: block i starts at column i * kBlock - offset (clamped to 0)
+  } job{ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, n >= 4 * kBlock, 0};
+  // Blocks of columns start on cache lines of c when its rows do (ldc a multiple of a line):
+  // otherwise two threads write the line a block boundary splits, in every row (false
+  // sharing; a shared weight matrix is wherever NumPy's allocator put it).
+  constexpr int64_t kLine = 64;
+  if (job.by_columns && (ldc * int64_t(sizeof(T))) % kLine == 0 &&
+      reinterpret_cast<uintptr_t>(c) % sizeof(T) == 0) {
+    const int64_t to_line = (kLine - int64_t(reinterpret_cast<uintptr_t>(c) % kLine)) % kLine;
+    const int64_t shift = (to_line / int64_t(sizeof(T))) % kBlock;  // first aligned column
+    job.offset = (kBlock - shift) % kBlock;
+  }
   auto part = [](void* p, int64_t lo, int64_t hi, int) {
     const Job& j = *static_cast<const Job*>(p);
     if (j.by_columns) {
-      const int64_t c0 = lo * kBlock, c1 = hi * kBlock < j.n ? hi * kBlock : j.n;
+      const int64_t b0 = lo * kBlock - j.offset, b1 = hi * kBlock - j.offset;
+      const int64_t c0 = b0 > 0 ? b0 : 0, c1 = b1 < j.n ? b1 : j.n;
+      if (c1 <= c0) return;
       const T* bp = j.tb == kNoTrans ? j.b + c0 : j.b + c0 * j.ldb;
       blas_gemm_call(j.ta, j.tb, j.m, c1 - c0, j.k, j.alpha, j.a, j.lda, bp, j.ldb, j.beta,
                      j.c + c0, j.ldc);
@@ -141,7 +154,7 @@ void blas_gemm(int ta, int tb, int64_t m, int64_t n, int64_t k, T alpha, const T
                      j.c + lo * j.ldc, j.ldc);
     }
   };
-  const int64_t units = job.by_columns ? (n + kBlock - 1) / kBlock : m;
+  const int64_t units = job.by_columns ? (n + job.offset + kBlock - 1) / kBlock : m;
   // Every chunk packs the whole shared operand again (all of a when split by columns, all of b when split by rows): a
   // large product is split into one chunk per thread, which packs it least (1024^3 float32:
   // 10.9 ms against 12.6 ms in two chunks per thread, NumPy's own threaded sgemm 11.6 ms).
