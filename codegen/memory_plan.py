@@ -32,7 +32,8 @@ import dataclasses
 from croton.codegen.expr import Node
 from croton.codegen.plan import AllocStep, FunctionPlan, WorkspaceSlot, WorkspaceStep
 
-_BUFFER_FIELDS = {"out", "inp", "a", "b", "src", "dst", "cond", "buffer"}
+# the int fields of plan records that hold a buffer id (read by codegen/outline.py too)
+BUFFER_FIELDS = frozenset({"out", "inp", "a", "b", "src", "dst", "cond", "buffer"})
 _BUFFER_LISTS = {"defines", "glue_reads", "glue_writes"}
 
 
@@ -46,7 +47,7 @@ def mentioned(step) -> set[int]:
         if isinstance(value, bool):
             return
         if isinstance(value, int):
-            if field in _BUFFER_FIELDS:
+            if field in BUFFER_FIELDS:
                 found.add(value)
         elif isinstance(value, Node):
             found.update(value.buffers())

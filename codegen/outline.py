@@ -31,7 +31,8 @@ import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from croton.codegen.expr import ArrayRef, BufferRef, Node, Slot
+from croton.codegen.expr import BufferRef, Node
+from croton.codegen.memory_plan import BUFFER_FIELDS, mentioned
 from croton.codegen.plan import FunctionPlan
 
 
@@ -71,68 +72,44 @@ def _all_steps(plan: FunctionPlan) -> Iterator:
         yield from _nested(step)
 
 
-def _names(step) -> tuple[set[int], set[str]]:
-    """The buffers and shape arrays a loop step's record names."""
-    buffers: set[int] = set()
+def _arrays(step) -> set[str]:
+    """The int64 shape arrays a loop step's record names: its iteration space (``it``) and
+    those its conditions read."""
     arrays: set[str] = set()
-    for field in BUFFER_FIELDS:
-        value = getattr(step, field, None)
-        if isinstance(value, int):
-            buffers.add(value)
-    buffers.update(o.buffer for o in getattr(step, "operands", ()))
-    buffers.update(e.buffer for e in getattr(step, "extra_outputs", ()))
-    for field in CONDITION_FIELDS:
-        cond = getattr(step, field, None)
-        if isinstance(cond, Node):
-            buffers.update(cond.buffers())
-            arrays.update(cond.arrays())
+    for f in dataclasses.fields(step):
+        value = getattr(step, f.name)
+        if isinstance(value, Node):
+            arrays.update(value.arrays())
     it = getattr(step, "it", None)
     if isinstance(it, str) and it:
         arrays.add(it)
-    return buffers, arrays
+    return arrays
 
 
-BUFFER_FIELDS = ("out", "a", "b")  # a loop step's fields that hold a buffer id
-CONDITION_FIELDS = ("contiguous_check", "fast", "leading")  # its fields that may hold a Node
-
-
-def _renamed_node(node: Node, buffers: dict[int, int], arrays: dict[str, str]) -> Node:
-    changes = {}
-    for f in dataclasses.fields(node):  # type: ignore[arg-type]
-        value = getattr(node, f.name)
-        if isinstance(value, Node):
-            changes[f.name] = _renamed_node(value, buffers, arrays)
-        elif isinstance(value, tuple) and any(isinstance(x, Node) for x in value):
-            changes[f.name] = tuple(_renamed_node(x, buffers, arrays) if isinstance(x, Node)
-                                    else x for x in value)
-    if isinstance(node, BufferRef):
-        changes["buf"] = buffers[node.buf]
-    if isinstance(node, (Slot, ArrayRef)):
-        changes["array"] = arrays[node.array]
-    return dataclasses.replace(node, **changes) if changes else node  # type: ignore[type-var]
+def _renamed(value, field: str, buffers: dict[int, int], arrays: dict[str, str]):
+    """``value`` (a field of a plan record named ``field``) with buffer ids and shape array
+    names replaced: the same fields ``memory_plan.mentioned`` reads buffers from."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return buffers[value] if field in BUFFER_FIELDS else value
+    if isinstance(value, str):
+        return arrays.get(value, value) if field in ("it", "array") else value
+    if isinstance(value, tuple):
+        return tuple(_renamed(v, "", buffers, arrays) for v in value)
+    if dataclasses.is_dataclass(value):
+        changes = {f.name: _renamed(getattr(value, f.name), f.name, buffers, arrays)
+                   for f in dataclasses.fields(value)}
+        if isinstance(value, BufferRef):
+            changes["buf"] = buffers[value.buf]
+        return dataclasses.replace(value, **changes)
+    return value
 
 
 def canonical(step, buffers: dict[int, int], arrays: dict[str, str]):
     """``step`` with its buffers renumbered and its shape arrays renamed (``A0``, ``A1``...): two
     loops that differ only in which buffers they run over become one record."""
-    changes: dict = {}
-    for field in BUFFER_FIELDS:
-        value = getattr(step, field, None)
-        if isinstance(value, int):
-            changes[field] = buffers[value]
-    if hasattr(step, "operands"):
-        changes["operands"] = tuple(dataclasses.replace(o, buffer=buffers[o.buffer])
-                                    for o in step.operands)
-    if hasattr(step, "extra_outputs"):
-        changes["extra_outputs"] = tuple(dataclasses.replace(e, buffer=buffers[e.buffer])
-                                         for e in step.extra_outputs)
-    for field in CONDITION_FIELDS:
-        cond = getattr(step, field, None)
-        if isinstance(cond, Node):
-            changes[field] = _renamed_node(cond, buffers, arrays)
-    if isinstance(getattr(step, "it", None), str) and step.it:
-        changes["it"] = arrays[step.it]
-    return dataclasses.replace(step, **changes)
+    return _renamed(step, "", buffers, arrays)
 
 
 def _weight(step) -> int:
@@ -200,7 +177,7 @@ def outline_loops(plan: FunctionPlan) -> Outline:
         kind = getattr(step, "kind", None)
         if kind is None or target.step_macro(kind) is None or step in calls:
             continue
-        buffers, arrays = _names(step)
+        buffers, arrays = mentioned(step), _arrays(step)
         buffer_ids = {b: k for k, b in enumerate(sorted(buffers))}
         array_names = {a: f"A{k}" for k, a in enumerate(sorted(arrays))}
         body = canonical(step, buffer_ids, array_names)

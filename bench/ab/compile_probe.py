@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 sys.path.insert(0, os.environ["PEERS_DIR"])
 os.environ["THEANO_IMPL"] = "croton"
@@ -27,7 +28,7 @@ def _recording_function(*args, **kwargs):
 
 def main(name: str) -> None:
     if name == "lstm2_step":  # croton's own workload (bench/lstm.py): the peers have no LSTM
-        sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
         from bench.lstm import build_lstm2_step
 
         t0 = time.perf_counter()
