@@ -92,6 +92,11 @@ class Target:
     # the step kinds the host driver may print for this target (None: every kind); a plan with
     # another kind is refused when it is rendered (``unsupported_steps``)
     host_steps: frozenset[str] | None = None
+    # the namespaces of the runtime kernels a ``call`` step may name on this target (None: any):
+    # the CUDA runtime's kernels are ``croton::cuda::...`` (runtime/cuda/kernels), printed by the
+    # target's own lowerings (``@lowering(kind, target="cuda")``); a call of a CPU kernel is
+    # refused when the plan is rendered, naming the step
+    kernel_namespaces: tuple[str, ...] | None = None
     refused_dtypes: frozenset[str] = frozenset()  # dtypes its kernels cannot compute in
     source_suffix: str = ".cpp"  # the translation unit's file suffix (the build's language)
     device: str = "cpu"  # the device the function's arrays live on (DLPack's name)
@@ -130,6 +135,9 @@ class Target:
         for s in steps:
             if s.kind not in self.host_steps:
                 found.append(f"{getattr(s, 'comment', '') or s.kind} (a {s.kind} step)")
+            elif s.kind == "call" and self.kernel_namespaces is not None:
+                found += [f"{s.comment or s.kind} (the CPU kernel {fn})"
+                          for fn in self.foreign_kernels(s)]
             elif s.kind == "shape" and any(  # a shape read from a computed array's data
                     isinstance(n, Value) for e in (s.target, s.expr) if isinstance(e, Node)
                     for n in e.walk()):
@@ -137,6 +145,13 @@ class Target:
             for nested in ("then_steps", "else_steps", "setup", "each_step", "finish"):
                 found += self.unsupported_steps(getattr(s, nested, ()))
         return found
+
+    def foreign_kernels(self, call_step) -> list[str]:
+        """The runtime functions ``call_step`` calls that are not this target's kernels."""
+        from croton.codegen.expr import KernelCall
+
+        return [st.fn for st in call_step.code if isinstance(st, KernelCall)
+                and not st.fn.startswith(self.kernel_namespaces or ())]
 
     def derive(self, name: str, **changes) -> Target:
         """A variant of this target named ``name`` (registered, so config can name it)."""
@@ -168,7 +183,8 @@ CPU = register_target(Target("cpu"))
 #: NVIDIA GPUs through CUDA (issue 15; docs/cuda.md): the CPU's host driver compiled by nvcc,
 #: with elementwise loops and reductions as kernels (``cuda/loops.j2``, ``runtime/cuda``) over
 #: device memory. Steps whose kernels exist only on the CPU (BLAS, convolutions, indexing,
-#: branches, scans...) are refused when a plan is rendered.
+#: branches, scans...) are refused when a plan is rendered; ``call`` steps are printed when
+#: every kernel they call is the CUDA runtime's (``croton::cuda::``).
 CUDA = register_target(Target(
     "cuda", language="cuda", vector_bytes=16, threads=1, memory_spaces=("device",),
     loops_template="cuda/loops.j2", outline_loops=False, cold_host=False, build_parts=1,
@@ -179,6 +195,7 @@ CUDA = register_target(Target(
     constant_prefix="__device__ const", symbol_address="croton::cuda::symbol_address",
     kernels_macro="kernels",
     host_steps=frozenset({"shape", "alloc", "workspace", "view", "elementwise",
-                          "fused_reduce", "shape_value"}),
+                          "fused_reduce", "shape_value", "call"}),
+    kernel_namespaces=("croton::cuda::",),
     refused_dtypes=frozenset({"complex64", "complex128", "float16"}),
     source_suffix=".cu", device="cuda"))
