@@ -144,6 +144,10 @@ def function_key_parts(source: str, toolchain: Toolchain | None = None,
         from croton.build_tools.cuda import architectures
 
         parts["cuda_arch"] = ",".join(architectures())
+        from croton.build_tools.cuda import cublas, needs_cublas
+
+        if needs_cublas(source):  # its headers and library: the wheel's version
+            parts["cublas"] = cublas()[2] or "none"
     return parts
 
 
@@ -396,8 +400,9 @@ def _build_locked(store: Cache, source: str, label: str, key: str, parts: dict,
     progress.phase = "waiting for a build tree"
     cuda = None
     if _is_cuda(target):
-        from croton.build_tools.cuda import slot_context
+        from croton.build_tools.cuda import require_cublas, slot_context
 
+        require_cublas(source)
         cuda = slot_context(tc)
     with acquire_slot(store, tc, kernels, cuda) as slot:
         progress.phase = "configure"

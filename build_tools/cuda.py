@@ -14,8 +14,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+from importlib import metadata
 
 from croton.config import config
 
@@ -82,11 +84,58 @@ def _listdir(d: str) -> list[str]:
         return []
 
 
+# what a translation unit includes when it calls cuBLAS (codegen/lowering/cuda_blas.py)
+CUBLAS_HEADER = '#include "kernels/blas.cuh"'
+CUBLAS_WHEEL = "nvidia-cublas"
+
+
+@functools.lru_cache(maxsize=1)
+def cublas() -> tuple[str, str, str]:
+    """cuBLAS from its wheel (``pip install croton[cuda]``: nvidia-cublas): the directory of
+    ``cublas_v2.h``, the path of ``libcublas.so.<major>`` and the wheel's version; empty
+    strings when it is not installed. Found through the wheel's file list, so either layout
+    (``nvidia/cu13/...`` or ``nvidia/cublas/...``) works."""
+    try:
+        dist = metadata.distribution(CUBLAS_WHEEL)
+    except metadata.PackageNotFoundError:
+        return "", "", ""
+    include = library = ""
+    for f in dist.files or ():
+        name = f.name
+        if name == "cublas_v2.h" and f.parent.name == "include":
+            include = str(dist.locate_file(f).parent)
+        elif re.fullmatch(r"libcublas\.so\.\d+", name):
+            library = str(dist.locate_file(f))
+    if not (include and library and os.path.exists(library)):
+        return "", "", ""
+    return os.path.realpath(include), os.path.realpath(library), dist.version
+
+
+def needs_cublas(source: str) -> bool:
+    """Whether the CUDA translation unit ``source`` calls cuBLAS."""
+    return CUBLAS_HEADER in source
+
+
+def require_cublas(source: str) -> None:
+    """Refuse to build ``source`` when it calls cuBLAS and cuBLAS is not installed."""
+    if needs_cublas(source) and not cublas()[1]:
+        from croton.build_tools.toolchain import ToolchainError
+
+        raise ToolchainError(
+            "this CUDA function's matrix products (dot, gemm, gemv, ger) need cuBLAS, which is "
+            f"not installed: pip install croton[cuda] (the {CUBLAS_WHEEL} wheel, CUDA 13)")
+
+
 def slot_context(tc) -> dict:
-    """The CUDA slot template's variables beyond the CPU slot's, and the tree's name."""
+    """The CUDA slot template's variables beyond the CPU slot's, and the tree's name. cuBLAS,
+    when installed, is on every module's link line after ``--as-needed``: only a module that
+    calls it depends on it."""
     archs = architectures()
+    include, library, _ = cublas()
     return {"cuda_architectures": ";".join(archs), "cudart_dir": cudart_dir(tc.nvcc),
-            "cuda_flags": CUDA_FLAGS, "tag": "cuda-" + "-".join(archs)}
+            "cuda_flags": CUDA_FLAGS, "tag": "cuda-" + "-".join(archs),
+            "cublas_include": include, "cublas_library": library,
+            "cublas_dir": os.path.dirname(library)}
 
 
 def configure_args(tc) -> list[str]:

@@ -15,23 +15,20 @@ from __future__ import annotations
 
 import ctypes
 import re
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_emu import harness
+from cuda_emu.harness import call, emulated_module
 
 import croton
 import croton.tensor as T
-from croton.build_tools.toolchain import RUNTIME_DIR, discover
 from croton.codegen.lower import lower
 from croton.codegen.pipeline import run_pipeline
-from croton.codegen.render import render_function
 from croton.codegen.target import CUDA
-from croton.cuda.function import ALLOC_FN, CrotonError, DLDevice, DLTensor, dl_dtype, np_dtype
 from croton.fgraph import Graph
 
-EMU = Path(__file__).parent / "cuda_emu"
+emulated_device = harness.emulated_device  # the fixture
 ROWS, COLS = 4, 1100  # on the emulator's one multiprocessor: x.sum() takes two passes
 
 
@@ -57,19 +54,6 @@ def _data(seed=0):
             rng.standard_normal((COLS, 3)).astype("float32")]
 
 
-def _compile_emulated(source: str, d: Path) -> ctypes.CDLL:
-    """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
-    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
-    source = source.replace(">>>(", ").run(")
-    (d / "fn.cpp").write_text(source)
-    lib = d / "fn_emulated.so"
-    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
-                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
-                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
-                   check=True, capture_output=True)
-    return ctypes.CDLL(str(lib))
-
-
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory):
     """The emulated module, its croton_function, the CPU function of the same graph, its W,
@@ -80,49 +64,10 @@ def emulated(tmp_path_factory):
     plan = lower(graph, target=CUDA).plan
     kernels = sum(st.kind in ("elementwise", "fused_reduce", "shape_value")
                   for st in plan.steps + plan.commits)
-    module = _compile_emulated(render_function(plan), tmp_path_factory.mktemp("cuda_emu"))
-    from croton.cuda.function import CrotonFunction
-
-    module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
-    table = module.croton_function_get().contents
+    module, table = emulated_module(plan, tmp_path_factory.mktemp("cuda_emu"))
     W_cpu = croton.shared(np.ones((ROWS, COLS), "float32"), "W_cpu")
     ins, outs, updates = _graph(W_cpu)
     return module, table, croton.function(ins, outs, updates=updates), W_cpu, kernels
-
-
-def _tensor(t: DLTensor, arr: np.ndarray, keep: list) -> None:
-    """``t`` over ``arr``'s memory, labelled as CUDA device memory (the emulator's is the
-    host's)."""
-    shape = (ctypes.c_int64 * max(1, arr.ndim))(*arr.shape)
-    strides = (ctypes.c_int64 * max(1, arr.ndim))(*(n // arr.itemsize for n in arr.strides))
-    keep += [arr, shape, strides]
-    t.data, t.device, t.ndim = arr.ctypes.data or None, DLDevice(2, 0), arr.ndim
-    t.dtype, t.shape, t.byte_offset = dl_dtype(arr.dtype), shape, 0
-    t.strides = None if arr.flags.c_contiguous else strides
-
-
-def _call(table, inputs, w):
-    """Call the emulated function; (return code, error, outputs, updates allocated)."""
-    keep: list = []
-    tin, tsh = (DLTensor * len(inputs))(), (DLTensor * 1)()
-    for t, arr in zip(tin, inputs):
-        _tensor(t, np.asarray(arr), keep)
-    _tensor(tsh[0], w, keep)
-    outs, upds = {}, {}
-
-    def alloc(_ctx, kind, index, ndim, shape, out):
-        if kind == 2:
-            return 0
-        dtype = np_dtype(table.outputs[index].dtype) if kind == 0 else w.dtype
-        arr = np.empty(tuple(shape[d] for d in range(ndim)), dtype)
-        (outs if kind == 0 else upds)[index] = arr
-        _tensor(out.contents, arr, keep)
-        return 0
-
-    err = CrotonError()
-    rc = table.call(tin, tsh, ALLOC_FN(alloc), None, (DLTensor * table.n_outputs)(),
-                    (DLTensor * 1)(), ctypes.byref(err))
-    return rc, err, [outs.get(k) for k in range(table.n_outputs)], upds
 
 
 def test_emulated_kernels_match_the_cpu(emulated):
@@ -130,7 +75,7 @@ def test_emulated_kernels_match_the_cpu(emulated):
     data = _data()
     w = np.ones((ROWS, COLS), "float32")
     launches = module.croton_emu_launches()
-    rc, err, got, upds = _call(table, data, w)
+    rc, err, got, upds = call(table, data, [w])
     assert rc == 0, err.message.decode()
     # one launch per kernel step, and a second pass for the reductions over all 4400
     # elements (x.sum(), the mean): the two-pass path ran
@@ -155,7 +100,7 @@ def test_emulated_strided_inputs_take_the_strided_kernels(emulated):
     data[0] = wide[:, ::2]  # every other column: element strides (2 * COLS, 2)
     data[1] = np.repeat(data[1], 3)[::3]
     assert not data[0].flags.c_contiguous and not data[1].flags.c_contiguous
-    rc, err, got, _ = _call(table, data, np.ones((ROWS, COLS), "float32"))
+    rc, err, got, _ = call(table, data, [np.ones((ROWS, COLS), "float32")])
     assert rc == 0, err.message.decode()
     for k, (a, b) in enumerate(zip(got, cpu(*[np.ascontiguousarray(v) if v.ndim else v
                                               for v in data]))):
@@ -165,11 +110,11 @@ def test_emulated_strided_inputs_take_the_strided_kernels(emulated):
 def test_emulated_launch_error_is_a_device_error_naming_the_kernel(emulated):
     module, table, _, _, _ = emulated
     module.croton_emu_fail_next_launch()
-    rc, err, _, _ = _call(table, _data(), np.ones((ROWS, COLS), "float32"))
+    rc, err, _, _ = call(table, _data(), [np.ones((ROWS, COLS), "float32")])
     assert rc == 8  # CROTON_ERR_DEVICE
     assert re.fullmatch(r"CUDA error in the (elementwise|reduction) kernel of B\d+: "
                         r"cudaErrorEmulated \(emulated error\)", err.message.decode())
-    rc, err, _, _ = _call(table, _data(), np.ones((ROWS, COLS), "float32"))
+    rc, err, _, _ = call(table, _data(), [np.ones((ROWS, COLS), "float32")])
     assert rc == 0  # not sticky
 
 
@@ -178,57 +123,14 @@ def test_emulated_shape_error_names_the_op_and_writes_nothing(emulated):
     data = _data()
     data[1] = np.ones(COLS + 1, "float32")
     w = np.ones((ROWS, COLS), "float32")
-    rc, err, _, _ = _call(table, data, w)
+    rc, err, _, _ = call(table, data, [w])
     assert rc == 1
     assert "differ at dimension 1, which is not declared broadcastable" in err.message.decode()
     assert (w == 1).all()
 
 
 # -- the Python side (croton.function(device='cuda'), DeviceArray, device shared variables) over
-# the emulated CUDA runtime: libcudart's calls from tests/cuda_emu/cudart_emu.cpp, modules built
-# against the emulation instead of by nvcc ---------------------------------------------------
-_CAPSULE_NAME = b"croton_function"
-
-
-@pytest.fixture(scope="module")
-def emulated_device(tmp_path_factory):
-    """croton's CUDA runtime and builds replaced by the emulation for this module's tests."""
-    from types import SimpleNamespace
-
-    import croton.build_tools.build as build
-    from croton.cuda import runtime
-
-    d = tmp_path_factory.mktemp("cudart_emu")
-    cudart = d / "libcudart_emu.so"
-    subprocess.run([discover().cxx, "-O1", "-fPIC", "-shared", str(EMU / "cudart_emu.cpp"),
-                    "-o", str(cudart)], check=True, capture_output=True)
-    lib = ctypes.CDLL(str(cudart))
-    lib.cudaGetErrorName.restype = lib.cudaGetErrorString.restype = ctypes.c_char_p
-    builds, real_build = [], build.build_function
-
-    def build_emulated(source, label="", target="cpu"):
-        if target != "cuda":
-            return real_build(source, label, target)
-        module = _compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
-        module.croton_function_get.restype = ctypes.c_void_p
-        new = ctypes.pythonapi["PyCapsule_New"]
-        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
-                                                       ctypes.c_void_p]
-        builds.append(module)
-        capsule = new(module.croton_function_get(), _CAPSULE_NAME, None)
-        return SimpleNamespace(module=SimpleNamespace(function=capsule, lib=module),
-                               timings={}, cached=False, entry_dir=None)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runtime, "library", lambda: (lib, str(cudart)))
-        mp.setattr(build, "build_function", build_emulated)
-        runtime._count.cache_clear()
-        try:
-            yield builds
-        finally:
-            runtime._count.cache_clear()
-
-
+# the emulated CUDA runtime (the fixture emulated_device of cuda_emu/harness.py) --------------
 def test_function_on_device_memory_updates_shared_in_place(emulated_device):
     from croton.cuda import runtime
     from croton.cuda.array import DeviceArray

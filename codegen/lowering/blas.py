@@ -36,21 +36,32 @@ from croton.types import CXX_TYPE
 
 @lowering("gemm")
 def lower_gemm(lw: Lowerer, node: Apply) -> None:
+    cb, ab, bb, ob = gemm_checks(lw, node)
+    lw.need_header("kernels/gemm.hpp")
+    ct, alpha, beta = blas_scalars(node)
+    lw.emit(CallStep((KernelCall("croton::gemm", (ct,), (
+        Buf(cb), Lit(alpha), Buf(ab), Buf(bb), Lit(beta), Buf(ob)), (cb, ab, bb), (ob,)),),
+        node.op_label()))
+
+
+def blas_scalars(node: Apply) -> tuple[str, str, str]:
+    """The output's C++ type and the node's alpha and beta (0 when it has none) as literals."""
+    params, dtype = dict(node.params), node.outputs[0].dtype
+    return (CXX_TYPE[dtype], c_literal(params["alpha"], dtype),
+            c_literal(params.get("beta", 0), dtype))
+
+
+def gemm_checks(lw: Lowerer, node: Apply) -> tuple[int, int, int, int]:
+    """A gemm node's shape checks and output shape (every target's): its buffers
+    (addend, a, b, out)."""
     c, a, b = node.inputs
-    out = node.outputs[0]
-    params = dict(node.params)
     cb, ab, bb = lw.buffer_of(c), lw.buffer_of(a), lw.buffer_of(b)
-    ob = lw.result_buffer(out, node.op_label())
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
     lw.require(Dim(ab, 1).eq(Dim(bb, 0)), cid, shape_of(ab), 2, shape_of(bb), 2)
     lw.set_shape(ob, out_shapes(lw, node)[0])
     _broadcast_checks(lw, node, cb, ob, 2)
-    lw.need_header("kernels/gemm.hpp")
-    ct = CXX_TYPE[out.dtype]
-    alpha, beta = c_literal(params["alpha"], out.dtype), c_literal(params["beta"], out.dtype)
-    lw.emit(CallStep((KernelCall("croton::gemm", (ct,), (
-        Buf(cb), Lit(alpha), Buf(ab), Buf(bb), Lit(beta), Buf(ob)), (cb, ab, bb), (ob,)),),
-        node.op_label()))
+    return cb, ab, bb, ob
 
 
 def _broadcast_checks(lw: Lowerer, node: Apply, addend: int, out: int, ndim: int) -> None:
@@ -65,35 +76,43 @@ def _broadcast_checks(lw: Lowerer, node: Apply, addend: int, out: int, ndim: int
 
 @lowering("gemv")
 def lower_gemv(lw: Lowerer, node: Apply) -> None:
-    y, a, x = node.inputs
-    out = node.outputs[0]
-    params = dict(node.params)
-    trans = bool(params.get("trans", False))
-    yb, ab, xb = lw.buffer_of(y), lw.buffer_of(a), lw.buffer_of(x)
-    ob = lw.result_buffer(out, node.op_label())
-    rows, inner = (1, 0) if trans else (0, 1)
-    cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
-    lw.require(Dim(ab, inner).eq(Dim(xb, 0)), cid, shape_of(ab), 2, shape_of(xb), 1)
-    lw.set_shape(ob, out_shapes(lw, node)[0])
-    _broadcast_checks(lw, node, yb, ob, 1)
+    yb, ab, xb, ob, trans = gemv_checks(lw, node)
     lw.need_header("kernels/gemv.hpp")
-    ct = CXX_TYPE[out.dtype]
-    alpha, beta = c_literal(params["alpha"], out.dtype), c_literal(params["beta"], out.dtype)
+    ct, alpha, beta = blas_scalars(node)
     lw.emit(CallStep((KernelCall("croton::gemv", (ct,), (
         Buf(yb), Lit(alpha), Buf(ab), Lit("true" if trans else "false"), Buf(xb), Lit(beta),
         Buf(ob)), (yb, ab, xb), (ob,)),), node.op_label()))
 
 
+def gemv_checks(lw: Lowerer, node: Apply) -> tuple[int, int, int, int, bool]:
+    """A gemv node's shape checks and output shape: its buffers (addend, a, x, out) and
+    whether ``a`` is transposed."""
+    y, a, x = node.inputs
+    trans = bool(dict(node.params).get("trans", False))
+    yb, ab, xb = lw.buffer_of(y), lw.buffer_of(a), lw.buffer_of(x)
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
+    inner = 0 if trans else 1
+    cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
+    lw.require(Dim(ab, inner).eq(Dim(xb, 0)), cid, shape_of(ab), 2, shape_of(xb), 1)
+    lw.set_shape(ob, out_shapes(lw, node)[0])
+    _broadcast_checks(lw, node, yb, ob, 1)
+    return yb, ab, xb, ob, trans
+
+
 @lowering("ger")
 def lower_ger(lw: Lowerer, node: Apply) -> None:
-    a, x, y = node.inputs
-    out = node.outputs[0]
-    ab, xb, yb = lw.buffer_of(a), lw.buffer_of(x), lw.buffer_of(y)
-    ob = lw.result_buffer(out, node.op_label())
-    lw.set_shape(ob, out_shapes(lw, node)[0])
-    _broadcast_checks(lw, node, ab, ob, 2)
+    ab, xb, yb, ob = ger_checks(lw, node)
     lw.need_header("kernels/gemv.hpp")
-    ct = CXX_TYPE[out.dtype]
-    alpha = c_literal(dict(node.params)["alpha"], out.dtype)
+    ct, alpha, _ = blas_scalars(node)
     lw.emit(CallStep((KernelCall("croton::ger", (ct,), (
         Buf(ab), Lit(alpha), Buf(xb), Buf(yb), Buf(ob)), (ab, xb, yb), (ob,)),), node.op_label()))
+
+
+def ger_checks(lw: Lowerer, node: Apply) -> tuple[int, int, int, int]:
+    """A ger node's output shape and addend check: its buffers (addend, x, y, out)."""
+    a, x, y = node.inputs
+    ab, xb, yb = lw.buffer_of(a), lw.buffer_of(x), lw.buffer_of(y)
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
+    lw.set_shape(ob, out_shapes(lw, node)[0])
+    _broadcast_checks(lw, node, ab, ob, 2)
+    return ab, xb, yb, ob

@@ -47,15 +47,22 @@ def check_not_empty(lw: Lowerer, label: str, source: str, shape: Node, ndim: int
 
 @lowering("dot")
 def lower_dot(lw: Lowerer, node: Apply) -> None:
+    ab, bb, ob = dot_checks(lw, node)
     a, b = node.inputs
-    out = node.outputs[0]
+    lw.emit(DotStep(ab, bb, ob, CXX_TYPE[node.outputs[0].dtype], a.ndim, b.ndim))
+
+
+def dot_checks(lw: Lowerer, node: Apply) -> tuple[int, int, int]:
+    """A dot node's inner-dimension check and output shape (every target's): its buffers
+    (a, b, out)."""
+    a, b = node.inputs
     ab, bb = lw.buffer_of(a), lw.buffer_of(b)
-    ob = lw.result_buffer(out, "dot")
+    ob = lw.result_buffer(node.outputs[0], "dot")
     cid = lw.check(CheckInfo("dot", "dot", node.source, "inner dimensions"))
     lw.require(Dim(ab, a.ndim - 1).eq(Dim(bb, 0)), cid, shape_of(ab), a.ndim, shape_of(bb),
                b.ndim)
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    lw.emit(DotStep(ab, bb, ob, CXX_TYPE[out.dtype], a.ndim, b.ndim))
+    return ab, bb, ob
 
 
 @lowering("dimshuffle")

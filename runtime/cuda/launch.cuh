@@ -39,6 +39,16 @@ __device__ __forceinline__ int64_t global_index() {
 }
 __device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
+// A launch written in a runtime header (runtime/cuda/kernels): `kernel<<<grid, block>>>(args)`,
+// or under the tests' CPU emulation of CUDA (tests/cuda_emu/cuda_runtime.h) its launcher (the
+// tests rewrite the launches of generated code, not those of headers).
+#ifdef CROTON_CUDA_EMULATION
+#define CROTON_LAUNCH(kernel, grid, block, ...) \
+  croton_emu::Launch(kernel, grid, block).run(__VA_ARGS__)
+#else
+#define CROTON_LAUNCH(kernel, grid, block, ...) kernel<<<grid, block>>>(__VA_ARGS__)
+#endif
+
 // *dst = value on the device (a shape written into a computed int64 scalar).
 template <class T>
 __global__ void store_scalar(T* dst, T value) {

@@ -7,6 +7,7 @@
 // or a GPU's behaviour. Launches `k<<<g, b>>>(args)` are rewritten by the test to
 // `croton_emu::Launch(k, g, b).run(args)`.
 #pragma once
+#define CROTON_CUDA_EMULATION 1  // runtime/cuda/launch.cuh: CROTON_LAUNCH through Launch below
 #include <ucontext.h>
 
 #include <cstdint>

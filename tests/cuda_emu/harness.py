@@ -1,0 +1,135 @@
+"""What the tests that run CUDA code under the CPU emulation share (tests/test_cuda_*emulated*):
+building a CUDA translation unit with g++ against the emulation (``compile_emulated``), DLPack
+tensors over NumPy memory labelled as device memory (``tensor``), and the fixture
+``emulated_device``, under which ``croton.function(..., device='cuda')`` builds its modules
+against the emulation and croton's CUDA runtime calls go to ``cudart_emu.cpp``.
+
+The emulation (``cuda_runtime.h``, ``cublas_v2.h``, ``cudart_emu.cpp`` here) checks the logic of
+the generated code, not nvcc's code or a GPU's behaviour.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from croton.build_tools.toolchain import RUNTIME_DIR, discover
+from croton.cuda.function import (
+    ALLOC_FN,
+    CrotonError,
+    CrotonFunction,
+    DLDevice,
+    DLTensor,
+    dl_dtype,
+    np_dtype,
+)
+
+EMU = Path(__file__).parent
+_CAPSULE_NAME = b"croton_function"
+
+
+def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
+    """``source`` (the CUDA target's translation unit) built by g++ against the emulation;
+    launches ``k<<<g, b>>>(args)`` rewritten to the emulator's ``Launch(k, g, b).run(args)``
+    (the only edit of the source; the runtime's headers launch through CROTON_LAUNCH)."""
+    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
+    source = source.replace(">>>(", ").run(")
+    (d / "fn.cpp").write_text(source)
+    lib = d / "fn_emulated.so"
+    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
+                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
+                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
+                   check=True, capture_output=True)
+    return ctypes.CDLL(str(lib))
+
+
+def tensor(t: DLTensor, arr: np.ndarray, keep: list) -> None:
+    """``t`` over ``arr``'s memory, labelled as CUDA device memory (the emulator's is the
+    host's)."""
+    shape = (ctypes.c_int64 * max(1, arr.ndim))(*arr.shape)
+    strides = (ctypes.c_int64 * max(1, arr.ndim))(*(n // arr.itemsize for n in arr.strides))
+    keep += [arr, shape, strides]
+    t.data, t.device, t.ndim = arr.ctypes.data or None, DLDevice(2, 0), arr.ndim
+    t.dtype, t.shape, t.byte_offset = dl_dtype(arr.dtype), shape, 0
+    t.strides = None if arr.flags.c_contiguous else strides
+
+
+def emulated_module(plan, d: Path) -> tuple[ctypes.CDLL, CrotonFunction]:
+    """The emulated module of a CUDA plan (``lower(graph, target=CUDA).plan``), built in
+    ``d``, and its function table."""
+    from croton.codegen.render import render_function
+
+    module = compile_emulated(render_function(plan), d)
+    module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
+    return module, module.croton_function_get().contents
+
+
+def call(table: CrotonFunction, inputs: list, shared: list[np.ndarray]):
+    """Call an emulated function's table on NumPy ``inputs`` and ``shared`` values (updated in
+    place when the plan writes them in place); (return code, error, outputs, updates
+    allocated)."""
+    keep: list = []
+    tin, tsh = (DLTensor * len(inputs))(), (DLTensor * max(1, len(shared)))()
+    for t, arr in zip(tin, inputs):
+        tensor(t, np.asarray(arr), keep)
+    for t, arr in zip(tsh, shared):
+        tensor(t, arr, keep)
+    outs, upds = {}, {}
+
+    def alloc(_ctx, kind, index, ndim, shape, out):
+        if kind == 2:
+            return 0
+        dtype = np_dtype(table.outputs[index].dtype) if kind == 0 else shared[index].dtype
+        arr = np.empty(tuple(shape[d] for d in range(ndim)), dtype)
+        (outs if kind == 0 else upds)[index] = arr
+        tensor(out.contents, arr, keep)
+        return 0
+
+    err = CrotonError()
+    rc = table.call(tin, tsh, ALLOC_FN(alloc), None, (DLTensor * table.n_outputs)(),
+                    (DLTensor * max(1, table.n_updates))(), ctypes.byref(err))
+    return rc, err, [outs.get(k) for k in range(table.n_outputs)], upds
+
+
+@pytest.fixture(scope="module")
+def emulated_device(tmp_path_factory):
+    """croton's CUDA runtime and builds replaced by the emulation for a test module's tests:
+    the modules built (ctypes libraries), newest last."""
+    import croton.build_tools.build as build
+    from croton.cuda import runtime
+
+    d = tmp_path_factory.mktemp("cudart_emu")
+    cudart = d / "libcudart_emu.so"
+    subprocess.run([discover().cxx, "-O1", "-fPIC", "-shared", str(EMU / "cudart_emu.cpp"),
+                    "-o", str(cudart)], check=True, capture_output=True)
+    lib = ctypes.CDLL(str(cudart))
+    lib.cudaGetErrorName.restype = lib.cudaGetErrorString.restype = ctypes.c_char_p
+    builds, real_build = [], build.build_function
+
+    def build_emulated(source, label="", target="cpu"):
+        if target != "cuda":
+            return real_build(source, label, target)
+        module = compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
+        module.croton_function_get.restype = ctypes.c_void_p
+        new = ctypes.pythonapi["PyCapsule_New"]
+        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
+                                                       ctypes.c_void_p]
+        builds.append(module)
+        capsule = new(module.croton_function_get(), _CAPSULE_NAME, None)
+        return SimpleNamespace(module=SimpleNamespace(function=capsule, lib=module),
+                               timings={}, cached=False, entry_dir=None)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runtime, "library", lambda: (lib, str(cudart)))
+        mp.setattr(build, "build_function", build_emulated)
+        runtime._count.cache_clear()
+        try:
+            yield builds
+        finally:
+            runtime._count.cache_clear()
