@@ -270,7 +270,10 @@ def as_node(x) -> Node:
 class KernelCall(Node):
     """One call of a runtime function with typed arguments, the buffers whose contents it reads
     and writes, and how it fails: ``fails`` is ``""`` (it cannot), ``"rc"`` (it returns an
-    error code, returned at once) or ``"alloc"`` (it returns false when memory ran out).
+    error code, returned at once), ``"alloc"`` (it returns false when memory ran out) or
+    ``"device"`` (an error code, returned at once, that only a failed device call gives: a
+    launch, a cuBLAS status, device memory; as a kernel launch's error, it is no check of the
+    inputs, so ``can_fail`` is False and updates before it may still be computed in place).
     ``result``: where its return value goes (``B3 = croton::slice_axis(...)``)."""
 
     fn: str
@@ -283,7 +286,7 @@ class KernelCall(Node):
 
     @property
     def can_fail(self) -> bool:
-        return bool(self.fails)
+        return self.fails in ("rc", "alloc")
 
     def buffers(self) -> frozenset[int]:
         return super().buffers() | frozenset(self.reads) | frozenset(self.writes)
@@ -368,7 +371,7 @@ def _bin(n: Bin) -> str:
 
 def _kernel_call(n: KernelCall) -> str:
     call = cpp(n.call)
-    if n.fails == "rc":
+    if n.fails in ("rc", "device"):
         return f"if (int rc = {call}) return rc;"
     if n.fails == "alloc":
         return f"if (!{call}) return croton::fail_alloc(err);"

@@ -2,8 +2,10 @@
 ``dot`` lowered to calls of ``runtime/cuda/kernels/blas.cuh`` (cuBLAS for float32 and
 float64, a plain kernel for an integer dot), after the same shape checks as every target's
 (``blas.py``, ``structured.py``). The kernels fold transposes and strides into cuBLAS's
-operation flags and leading dimensions and may fail (a cuBLAS status, device scratch):
-each call returns an error code.
+operation flags and leading dimensions. Each call returns an error code, which only a failed
+device call gives (a cuBLAS status, a launch, device scratch): ``fails="device"``, no check of
+the inputs, so an update is still computed in place (its output the shared variable's storage)
+when products follow it, as after the target's kernel launches.
 
 Example::
 
@@ -17,8 +19,8 @@ Example::
     >>> b = T.fvector('b')
     >>> g = specialize_blas(Graph.make([x, w, b], [T.dot(x, w) + b]))
     >>> call = lower(g, target=CUDA).plan.steps[-1].code[0]
-    >>> call.fn, call.fails
-    ('croton::cuda::gemm', 'rc')
+    >>> call.fn, call.fails, call.can_fail
+    ('croton::cuda::gemm', 'device', False)
     >>> cpp(lower(Graph.make([x, w], [T.dot(x, w)]), target=CUDA).plan.steps[-1].code[0])
     'if (int rc = croton::cuda::dot<float>(B0, B1, B2, scratch, err)) return rc;'
 """
@@ -42,7 +44,7 @@ def _emit(lw: Lowerer, node: Apply, fn: str, ct: str, args: tuple, reads: tuple[
           out: int) -> None:
     lw.need_header(HEADER)
     lw.emit(CallStep((KernelCall(f"croton::cuda::{fn}", (ct,), args + TAIL, reads, (out,),
-                                 fails="rc"),), node.op_label()))
+                                 fails="device"),), node.op_label()))
 
 
 @lowering("gemm", target="cuda")
