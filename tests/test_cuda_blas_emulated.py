@@ -77,14 +77,14 @@ def cpu_function(values):
     return croton.function(ins, outs, updates=updates), shared
 
 
-def assert_matches(got, want, what):
+def assert_matches(got, want, what, rtol=2e-5):
     for i, (a, b) in enumerate(zip(got, want)):
         a, b = np.asarray(a), np.asarray(b)
         assert a.dtype == b.dtype and a.shape == b.shape, (what, i, a.dtype, b.dtype)
         if a.dtype.kind in "iu":
             np.testing.assert_array_equal(a, b, err_msg=f"{what} {i}")
         else:
-            np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-6, err_msg=f"{what} {i}")
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol / 10, err_msg=f"{what} {i}")
 
 
 @pytest.fixture(scope="module")
