@@ -85,3 +85,59 @@ def test_products_on_the_device_match_the_cpu(blas_fn):
         assert_matches(f(*data), cpu(*data), f"step {step}", rtol=1e-4)
         assert_matches([s.get_value() for s in shared], [s.get_value() for s in cpu_shared],
                        f"update after step {step}", rtol=1e-4)
+
+
+C_DRIVER = r"""
+#include <stdio.h>
+#include "step.h"
+
+int main(void) {
+  step_context* ctx = step_create();
+  if (ctx == NULL) {
+    fprintf(stderr, "step_create failed\n");
+    return 1;
+  }
+  printf("%s\n", step_state_name(0));
+  step_destroy(ctx);
+  return 0;
+}
+"""
+
+
+@needs_nvcc
+@needs_cublas
+def test_cuda_export_builds_with_nvcc_and_links_cudart_and_cublas(blas_fn, tmp_path):
+    """f.export of the CUDA function: its CMake project builds the .cu with CMake's CUDA
+    language (nvcc), the library links cudart and cuBLAS, and a C program links it (run on a
+    GPU only)."""
+    from test_export import _build, _cc, _run
+
+    f, _ = blas_fn
+    project = f.export(tmp_path / "step_lib", name="step")
+    assert (project / "src" / "step_function.cu").read_text() == f.source
+    assert (project / "src" / "runtime_cuda" / "kernels" / "blas.cuh").exists()
+    assert not (project / "src" / "step_kernels.cpp").exists()  # no CPU kernel library
+    lists = (project / "CMakeLists.txt").read_text()
+    assert "LANGUAGES CXX CUDA" in lists and "CUDAToolkit" in lists
+    assert "kDLCUDA" in (project / "include" / "step.h").read_text()
+    build = tmp_path / "build"
+    from croton.build_tools.cuda import configure_args
+    from croton.build_tools.toolchain import discover
+
+    _build(project, build, *configure_args(discover()))
+    library, example = build / "libstep.so", build / "step_example"
+    assert library.exists() and example.exists()
+    dynamic = subprocess.run(["readelf", "-d", str(library)], capture_output=True, text=True,
+                             check=True).stdout
+    assert "[libcudart.so.13]" in dynamic and "[libcublas.so.13]" in dynamic
+    exported = subprocess.run(["nm", "-D", "--defined-only", str(library)], capture_output=True,
+                              text=True, check=True).stdout
+    assert " T step_run" in exported and "call_through_abi" not in exported
+    driver = tmp_path / "driver"
+    (tmp_path / "main.c").write_text(C_DRIVER)
+    _run([_cc(), "-std=c99", "-Wall", "-Wextra", "-Werror", str(tmp_path / "main.c"),
+          f"-I{project / 'include'}", f"-L{build}", "-lstep", f"-Wl,-rpath,{build}", "-o",
+          str(driver)], "linking a C program")
+    if device_count() > 0:  # on a GPU: both programs run
+        assert subprocess.run([str(driver)], capture_output=True, text=True).stdout == "W1\n"
+        _run([str(example)], "the example")

@@ -202,6 +202,14 @@ class CudaFunction:
                             "croton.function")
         return (_unpickle_function, (self._origin,))
 
+    def export(self, directory, name: str = "train_step", example_inputs=None,
+               state: str = "embed", check_calls: int = 1):
+        """Write this function as a standalone C library built with nvcc (a CMake project,
+        the same C API as a CPU function's): see build_tools/export.py and docs/export.md."""
+        from croton.build_tools.export import export_function
+
+        return export_function(self, directory, name, example_inputs, state, check_calls)
+
     def _label(self) -> str:
         from croton.function_module import _function_label
 
