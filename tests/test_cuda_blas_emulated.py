@@ -197,3 +197,42 @@ def test_training_steps_on_device_match_the_cpu(emulated_device):
                                                 "CUBLAS_STATUS_EXECUTION_FAILED"):
         f(*inputs())
 
+
+
+def test_exported_cuda_library_reproduces_python_under_the_emulation(emulated_device,
+                                                                       tmp_path):
+    """f.export of the CUDA function with example inputs (recorded by running it, here under
+    the emulation), its library's context (state in "device" memory, host inputs uploaded,
+    device outputs and state copied back by test/check.cpp) and the function's .cu compiled by
+    g++ against the emulation: the recorded check passes after two calls."""
+    import subprocess
+
+    from croton.build_tools.toolchain import discover
+
+    shared = [croton.shared(v, n, device="cuda") for (n, _), v in zip(SHAPES, shared_values(4))]
+    ins, outs, updates = blas_model(shared)
+    f = croton.function(ins, outs, updates=updates, device="cuda")
+    before = [s.get_value() for s in shared]
+    project = f.export(tmp_path / "step_lib", name="step", example_inputs=inputs(6),
+                       check_calls=2)
+    assert all((s.get_value() == b).all() for s, b in zip(shared, before))  # ran on a copy
+    src = project / "src"
+    (tmp_path / "fn.cpp").write_text(harness.emulated_source(f.source))
+    exe = tmp_path / "check"
+    common = ["-std=c++20", "-O1", "-pthread", f"-I{harness.EMU}", f"-I{src / 'runtime_cuda'}",
+              f"-I{src / 'runtime'}", f"-I{project / 'include'}",
+              "-DCROTON_FUNCTION_SYMBOL=step_croton_function",
+              "-Dcall_through_abi=step_call_through_abi", "-Dcroton_loops=step_loops"]
+    objects = []
+    for source, secondary in ((tmp_path / "fn.cpp", False), (src / "step.cpp", True),
+                              (project / "test" / "check.cpp", True)):
+        obj = tmp_path / (source.stem + ".o")
+        subprocess.run([discover().cxx, *common, "-c", str(source), "-o", str(obj)]
+                       + (["-DCROTON_EMU_SECONDARY_UNIT"] if secondary else []),
+                       check=True, capture_output=True)
+        objects.append(str(obj))
+    subprocess.run([discover().cxx, "-pthread", *objects, "-o", str(exe)], check=True,
+                   capture_output=True)
+    run = subprocess.run([str(exe)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == "step: outputs and state match Python's\n"

@@ -30,7 +30,12 @@ struct dim3 {
 inline dim3 threadIdx, blockIdx, blockDim, gridDim;  // threadIdx: the running fiber's
 
 enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
-enum cudaMemcpyKind { cudaMemcpyHostToDevice = 1, cudaMemcpyDeviceToHost = 2 };
+enum cudaMemcpyKind {
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4
+};
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
 using cudaStream_t = void*;
 
@@ -154,6 +159,10 @@ inline cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaGetDevice(int* d) {
   *d = 0;
@@ -168,7 +177,10 @@ cudaError_t cudaGetSymbolAddress(void** p, const T& symbol) {
   *p = const_cast<void*>(static_cast<const void*>(&symbol));
   return cudaSuccess;
 }
-// the launches so far (one translation unit includes this header: a plain definition)
+// the launches so far (plain definitions: one translation unit of a program defines them; the
+// others, e.g. an exported library's context, are compiled with CROTON_EMU_SECONDARY_UNIT)
+#ifndef CROTON_EMU_SECONDARY_UNIT
 extern "C" int croton_emu_launches() { return croton_emu::launches; }
 // make the next launch report cudaErrorInvalidValue (the host driver's error path)
 extern "C" void croton_emu_fail_next_launch() { croton_emu::fail_next_launch = true; }
+#endif

@@ -34,13 +34,18 @@ EMU = Path(__file__).parent
 _CAPSULE_NAME = b"croton_function"
 
 
-def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
-    """``source`` (the CUDA target's translation unit) built by g++ against the emulation;
-    launches ``k<<<g, b>>>(args)`` rewritten to the emulator's ``Launch(k, g, b).run(args)``
-    (the only edit of the source; the runtime's headers launch through CROTON_LAUNCH)."""
+def emulated_source(source: str) -> str:
+    """``source`` with its launches ``k<<<g, b>>>(args)`` rewritten to the emulator's
+    ``Launch(k, g, b).run(args)`` (the only edit of the source; the runtime's headers launch
+    through CROTON_LAUNCH)."""
     source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
-    source = source.replace(">>>(", ").run(")
-    (d / "fn.cpp").write_text(source)
+    return source.replace(">>>(", ").run(")
+
+
+def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
+    """``source`` (the CUDA target's translation unit) built by g++ against the emulation
+    (``emulated_source``)."""
+    (d / "fn.cpp").write_text(emulated_source(source))
     lib = d / "fn_emulated.so"
     subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
                     "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
