@@ -38,6 +38,7 @@ def blas_model(shared):
     W1, b1, W2, b2, V, c, u = shared
     x, yo, v, t = T.fmatrix("x"), T.fmatrix("yo"), T.fvector("v"), T.fscalar("t")
     xd, k = T.dmatrix("xd"), T.imatrix("k")
+    z, w = T.ftensor3("z"), T.fmatrix("w")  # (BATCH, 3, 4), (BATCH, 4): batched products
     h = T.tanh(T.dot(x, W1) + b1)                       # gemm: + b1 broadcast
     p = T.nnet.softmax(T.dot(h, W2) + b2)
     loss = -(yo * T.log(p)).sum(axis=1).mean()
@@ -51,11 +52,14 @@ def blas_model(shared):
                T.dot(v, v),              # vector . vector: a 0-d result
                T.dot(xd.T, xd),
                T.dot(W1.T, v) + b1,      # gemv of a transposed matrix
-               T.dot(v, W1)]             # vector @ matrix: a row
+               T.dot(v, W1),             # vector @ matrix: a row
+               T.batched_dot(z, z.dimshuffle(0, 2, 1)),  # per batch: a transposed operand
+               T.batched_dot(z, w), T.batched_dot(w, z.dimshuffle(0, 2, 1)),
+               T.batched_dot(w, w), T.batched_dot(k, k)]  # (BATCH,); int32
     updates = [(W1, W1 - 0.1 * gW1), (b1, b1 - 0.1 * gb1), (W2, W2 - 0.1 * gW2),
                (b2, b2 - 0.1 * gb2), (V, V - 0.5 * gV), (c, c - 0.5 * gc),
                (u, u + 0.1 * T.dot(x, v))]  # gemv into u's storage
-    return [x, yo, v, t, xd, k], outputs, updates
+    return [x, yo, v, t, xd, k, z, w], outputs, updates
 
 
 def shared_values(seed=1):
@@ -68,7 +72,9 @@ def inputs(seed=0):
     yo = np.eye(3, dtype="float32")[rng.integers(0, 3, BATCH)]
     return [rng.standard_normal((BATCH, 5)).astype("float32"), yo,
             rng.standard_normal(5).astype("float32"), np.float32(0.25),
-            rng.standard_normal((BATCH, 4)), rng.integers(-9, 9, (BATCH, 3)).astype("int32")]
+            rng.standard_normal((BATCH, 4)), rng.integers(-9, 9, (BATCH, 3)).astype("int32"),
+            rng.standard_normal((BATCH, 3, 4)).astype("float32"),
+            rng.standard_normal((BATCH, 4)).astype("float32")]
 
 
 def cpu_function(values):
@@ -95,7 +101,7 @@ def emulated_blas(tmp_path_factory):
     plan = lower(run_pipeline(Graph.make(ins, outs, updates), "FAST_RUN"), target=CUDA).plan
     calls = [c.fn for s in plan.steps + plan.commits if s.kind == "call"
              for c in s.code if hasattr(c, "fn")]
-    for fn in ("gemm", "gemv", "ger", "dot"):
+    for fn in ("gemm", "gemv", "ger", "dot", "batched_matmul"):
         assert f"croton::cuda::{fn}" in calls, (fn, calls)
     return emulated_module(plan, tmp_path_factory.mktemp("cuda_blas_emu"))
 
@@ -128,7 +134,8 @@ def test_emulated_products_match_the_cpu(emulated_blas, layout):
         # their transposes), with a leading dimension or increment over 1 (u by gemv), or in
         # a layout cuBLAS cannot write (W1 by gemm: scratch, copied back)
         data = [_strided(data[0], "gap"), data[1], _strided(data[2], "gap"), data[3],
-                _strided(data[4], "F"), _strided(data[5], "rev")]
+                _strided(data[4], "F"), _strided(data[5], "rev"), _strided(data[6], "F"),
+                _strided(data[7], "gap")]
         shared = [_strided(shared[0], "gap"), shared[1], _strided(shared[2], "F"), shared[3],
                   _strided(shared[4], "F"), _strided(shared[5], "rev"),
                   _strided(shared[6], "gap")]
@@ -142,6 +149,10 @@ def test_emulated_products_match_the_cpu(emulated_blas, layout):
     np.testing.assert_allclose(got[3], x.T @ x, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(got[5], data[5] @ data[5].T)
     np.testing.assert_allclose(got[6], v @ v, rtol=1e-5)
+    z, w = data[6], data[7]
+    np.testing.assert_allclose(got[10], z @ z.transpose(0, 2, 1), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[11], np.einsum("bmk,bk->bm", z, w), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[13], (w * w).sum(axis=1), rtol=1e-5)
     # every update written in place into the given storage (whatever its layout)
     assert not upds
     assert_matches(shared, [s.get_value() for s in cpu_shared], "update")

@@ -45,19 +45,25 @@ def lower_contract(lw: Lowerer, node: Apply) -> None:
 
 @lowering("batched_dot")
 def lower_batched_dot(lw: Lowerer, node: Apply) -> None:
+    ab, bb, ob = batched_dot_checks(lw, node)
+    lw.need_header("kernels/dot.hpp")
+    lw.emit(CallStep((KernelCall("croton::batched_matmul", (CXX_TYPE[node.outputs[0].dtype],),
+                                 (Buf(ab), Buf(bb), Buf(ob)), (ab, bb), (ob,)),),
+                     node.op_label()))
+
+
+def batched_dot_checks(lw: Lowerer, node: Apply) -> tuple[int, int, int]:
+    """A batched_dot node's shape check and output shape (every target's): its buffers
+    (a, b, out)."""
     a, b = node.inputs
-    out = node.outputs[0]
     ab, bb = lw.buffer_of(a), lw.buffer_of(b)
-    ob = lw.result_buffer(out, node.op_label())
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
     cond = Dim(ab, 0).eq(Dim(bb, 0)) & Dim(ab, a.ndim - 1).eq(Dim(bb, 1))
     cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                              "batch sizes or inner dimensions differ"))
     lw.require(cond, cid, shape_of(ab), a.ndim, shape_of(bb), b.ndim)
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    lw.need_header("kernels/dot.hpp")
-    lw.emit(CallStep((KernelCall("croton::batched_matmul", (CXX_TYPE[out.dtype],),
-                                 (Buf(ab), Buf(bb), Buf(ob)), (ab, bb), (ob,)),),
-                     node.op_label()))
+    return ab, bb, ob
 
 
 def _square_check(lw: Lowerer, node: Apply, bid: int) -> None:

@@ -391,5 +391,95 @@ int ger(const croton_buffer& A, T alpha, const croton_buffer& X, const croton_bu
   return finish(w, o, err);
 }
 
+// dst = src for (n0, n1, n2) arrays with element strides (a batch of matrices).
+template <class T>
+__global__ void __launch_bounds__(kThreads) blas_copy3d(T* dst, int64_t d0, int64_t d1,
+                                                        int64_t d2, const T* src, int64_t s0,
+                                                        int64_t s1, int64_t s2, int64_t n1,
+                                                        int64_t n2, int64_t n) {
+  for (int64_t i = global_index(); i < n; i += grid_stride()) {
+    const int64_t a = i / (n1 * n2), r = i / n2 % n1, c = i % n2;
+    dst[a * d0 + r * d1 + c * d2] = src[a * s0 + r * s1 + c * s2];
+  }
+}
+
+// Batch `i` of a (B, R, C) buffer, or of a (B, K) one as a row (1, K) or a column (K, 1).
+template <class T>
+inline DevMat<T> batch_mat(const croton_buffer& x, int64_t i, bool vector_as_row) {
+  T* p = static_cast<T*>(x.data) + i * x.strides[0];
+  if (x.ndim == 3) return DevMat<T>{p, x.shape[1], x.shape[2], x.strides[1], x.strides[2]};
+  return vector_as_row ? DevMat<T>{p, 1, x.shape[1], x.shape[1], x.strides[1]}
+                       : DevMat<T>{p, x.shape[1], 1, x.strides[1], 1};
+}
+
+// The batched operand x as one whose every batch's matrix (batch_mat) has a layout cuBLAS reads
+// as it is: x itself, or (data only: the caller sets its strides and copies) contiguous scratch.
+template <class T>
+inline int batched_operand(const croton_buffer& x, bool as_row, croton_buffer* use,
+                           DeviceScratch& scratch, croton_error* err) {
+  *use = x;
+  if (x.ndim < 2 || x.shape[0] == 0) return 0;  // (B,): a scalar per batch
+  const DevMat<T> m = batch_mat<T>(x, 0, as_row);
+  bool trans = false;
+  int64_t ld = 1;
+  if (blas_layout(m, &trans, &ld)) return 0;
+  const int64_t n1 = x.ndim == 3 ? x.shape[1] : 1, n2 = x.shape[x.ndim - 1];
+  const int64_t n = x.shape[0] * n1 * n2;
+  T* p = static_cast<T*>(scratch.alloc(int64_t(sizeof(T)) * n));
+  if (p == nullptr) return fail_alloc(err);
+  use->data = p;  // its strides: C order (set by the caller)
+  return 0;
+}
+
+// batched_matmul (batched_dot): c[i] = a[i] @ b[i] for a (B, M, K) or (B, K) and b (B, K, N)
+// or (B, K): one product per batch (cuBLAS gemm, or the plain kernel), after copying an
+// operand whose matrices cuBLAS cannot read into contiguous scratch once for all batches. c is
+// the call's own output (contiguous), written in place by each product.
+template <class T>
+int batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_buffer& c,
+                   DeviceScratch& scratch, croton_error* err) {
+  const int64_t batch = a.shape[0];
+  if (batch == 0) return 0;
+  croton_buffer ua = a, ub = b;  // what the products read
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+    if (int rc = batched_operand<T>(a, true, &ua, scratch, err)) return rc;
+    if (int rc = batched_operand<T>(b, false, &ub, scratch, err)) return rc;
+  }
+  croton_buffer* uses[2] = {&ua, &ub};
+  const croton_buffer* originals[2] = {&a, &b};
+  for (int k = 0; k < 2; ++k) {
+    croton_buffer& u = *uses[k];
+    const croton_buffer& x = *originals[k];
+    if (u.data == x.data) continue;
+    int64_t step = 1;  // a contiguous copy: C order
+    for (int32_t d = x.ndim - 1; d >= 0; --d) {
+      u.strides[d] = step;
+      step *= x.shape[d];
+    }
+    const int64_t n1 = x.ndim == 3 ? x.shape[1] : 1, n2 = x.shape[x.ndim - 1];
+    const int64_t x1 = x.ndim == 3 ? x.strides[1] : 0, x2 = x.strides[x.ndim - 1];
+    const int64_t c1 = x.ndim == 3 ? u.strides[1] : 0, c2 = u.strides[x.ndim - 1];
+    const int64_t n = x.shape[0] * n1 * n2;
+    if (n == 0) continue;
+    CROTON_LAUNCH(blas_copy3d<T>, blocks_for(n), kThreads, static_cast<T*>(u.data), u.strides[0],
+                  c1, c2, static_cast<const T*>(x.data), x.strides[0], x1, x2, n1, n2, n);
+    if (int rc = check_launch(err, "a copy for cuBLAS")) return rc;
+  }
+  for (int64_t i = 0; i < batch; ++i) {
+    const DevMat<T> am = batch_mat<T>(ua, i, true), bm = batch_mat<T>(ub, i, false);
+    T* base = static_cast<T*>(c.data) + i * c.strides[0];
+    DevMat<T> cm{base, 1, 1, 1, 1};
+    if (a.ndim == 3 && b.ndim == 3) {
+      cm = DevMat<T>{base, c.shape[1], c.shape[2], c.strides[1], c.strides[2]};
+    } else if (a.ndim == 3) {
+      cm = DevMat<T>{base, c.shape[1], 1, c.strides[1], 1};
+    } else if (b.ndim == 3) {
+      cm = DevMat<T>{base, 1, c.shape[1], c.shape[1], c.strides[1]};
+    }
+    if (int rc = product(am, bm, T(1), T(0), nullptr, cm, scratch, err)) return rc;
+  }
+  return 0;
+}
+
 }  // namespace cuda
 }  // namespace croton
