@@ -52,7 +52,8 @@ def test_products_compile_with_nvcc_and_link_cublas(blas_fn):
     src = f.source
     assert '#include "kernels/blas.cuh"' in src
     for fn in ("gemm<float>", "gemv<float>", "ger<float>", "dot<float>", "dot<double>",
-               "dot<int32_t>", "batched_matmul<float>", "batched_matmul<int32_t>"):
+               "dot<int32_t>", "batched_matmul<float>", "batched_matmul<int32_t>",
+               "contract<float>"):
         assert f"croton::cuda::{fn}(" in src, fn
     log = (f.build.entry_dir / "build.log").read_text()
     include, library, _ = cuda_build.cublas()

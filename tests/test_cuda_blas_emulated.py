@@ -55,7 +55,9 @@ def blas_model(shared):
                T.dot(v, W1),             # vector @ matrix: a row
                T.batched_dot(z, z.dimshuffle(0, 2, 1)),  # per batch: a transposed operand
                T.batched_dot(z, w), T.batched_dot(w, z.dimshuffle(0, 2, 1)),
-               T.batched_dot(w, w), T.batched_dot(k, k)]  # (BATCH,); int32
+               T.batched_dot(w, w), T.batched_dot(k, k),  # (BATCH,); int32
+               T.tensordot(z, z, axes=[[1, 2], [1, 2]]),  # contract 2 axes: (BATCH, BATCH)
+               T.dot(z, w.T)]                             # 3-d @ 2-d: (BATCH, 3, BATCH)
     updates = [(W1, W1 - 0.1 * gW1), (b1, b1 - 0.1 * gb1), (W2, W2 - 0.1 * gW2),
                (b2, b2 - 0.1 * gb2), (V, V - 0.5 * gV), (c, c - 0.5 * gc),
                (u, u + 0.1 * T.dot(x, v))]  # gemv into u's storage
@@ -101,7 +103,7 @@ def emulated_blas(tmp_path_factory):
     plan = lower(run_pipeline(Graph.make(ins, outs, updates), "FAST_RUN"), target=CUDA).plan
     calls = [c.fn for s in plan.steps + plan.commits if s.kind == "call"
              for c in s.code if hasattr(c, "fn")]
-    for fn in ("gemm", "gemv", "ger", "dot", "batched_matmul"):
+    for fn in ("gemm", "gemv", "ger", "dot", "batched_matmul", "contract"):
         assert f"croton::cuda::{fn}" in calls, (fn, calls)
     return emulated_module(plan, tmp_path_factory.mktemp("cuda_blas_emu"))
 
@@ -153,6 +155,9 @@ def test_emulated_products_match_the_cpu(emulated_blas, layout):
     np.testing.assert_allclose(got[10], z @ z.transpose(0, 2, 1), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[11], np.einsum("bmk,bk->bm", z, w), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(got[13], (w * w).sum(axis=1), rtol=1e-5)
+    np.testing.assert_allclose(got[15], np.tensordot(z, z, axes=[[1, 2], [1, 2]]), rtol=1e-5,
+                               atol=1e-5)
+    np.testing.assert_allclose(got[16], z @ w.T, rtol=1e-5, atol=1e-5)
     # every update written in place into the given storage (whatever its layout)
     assert not upds
     assert_matches(shared, [s.get_value() for s in cpu_shared], "update")

@@ -1,12 +1,12 @@
 """The CUDA target's matrix products: ``gemm``, ``gemv``, ``ger`` (made by specialize_blas),
-``dot`` and ``batched_dot`` lowered to calls of ``runtime/cuda/kernels/blas.cuh`` (cuBLAS for
-float32 and float64, a plain kernel for other dtypes), after the same shape checks as every
-target's (``blas.py``, ``structured.py``, ``linalg.py``). The kernels fold transposes and
-strides into cuBLAS's operation flags and leading dimensions. Each call returns an error code,
-which only a failed device call gives (a cuBLAS status, a launch, device scratch):
-``fails="device"``, no check of the inputs, so an update is still computed in place (its
-output the shared variable's storage) when products follow it, as after the target's kernel
-launches.
+``dot``, ``batched_dot`` and ``contract`` (tensordot) lowered to calls of
+``runtime/cuda/kernels/blas.cuh`` (cuBLAS for float32 and float64, a plain kernel for other
+dtypes), after the same shape checks as every target's (``blas.py``, ``structured.py``,
+``linalg.py``). The kernels fold transposes and strides into cuBLAS's operation flags and
+leading dimensions. Each call returns an error code, which only a failed device call gives (a
+cuBLAS status, a launch, device scratch): ``fails="device"``, no check of the inputs, so an
+update is still computed in place (its output the shared variable's storage) when products
+follow it, as after the target's kernel launches.
 
 Example::
 
@@ -28,11 +28,11 @@ Example::
 
 from __future__ import annotations
 
-from croton.codegen.expr import Buf, KernelCall, Lit, Local
+from croton.codegen.expr import Buf, Int, KernelCall, Lit, Local
 from croton.codegen.lower import Lowerer
 from croton.codegen.lowering import lowering
 from croton.codegen.lowering.blas import blas_scalars, gemm_checks, gemv_checks, ger_checks
-from croton.codegen.lowering.linalg import batched_dot_checks
+from croton.codegen.lowering.linalg import batched_dot_checks, contract_checks
 from croton.codegen.lowering.structured import dot_checks
 from croton.codegen.plan import CallStep
 from croton.graph import Apply
@@ -84,3 +84,10 @@ def lower_batched_dot_cuda(lw: Lowerer, node: Apply) -> None:
     ab, bb, ob = batched_dot_checks(lw, node)
     _emit(lw, node, "batched_matmul", CXX_TYPE[node.outputs[0].dtype],
           (Buf(ab), Buf(bb), Buf(ob)), (ab, bb), ob)
+
+
+@lowering("contract", target="cuda")
+def lower_contract_cuda(lw: Lowerer, node: Apply) -> None:
+    ab, bb, ob, n = contract_checks(lw, node)
+    _emit(lw, node, "contract", CXX_TYPE[node.outputs[0].dtype],
+          (Buf(ab), Buf(bb), Buf(ob), Int(n)), (ab, bb), ob)

@@ -25,22 +25,28 @@ from croton.types import CXX_TYPE
 
 @lowering("contract")
 def lower_contract(lw: Lowerer, node: Apply) -> None:
+    ab, bb, ob, n = contract_checks(lw, node)
+    lw.need_header("kernels/dot.hpp")
+    ct = CXX_TYPE[node.outputs[0].dtype]
+    lw.emit(CallStep((KernelCall("croton::contract", (ct,), (
+        Buf(ab), Buf(bb), Buf(ob), Int(n), Local("scratch")), (ab, bb), (ob,), "alloc"),),
+        node.op_label()))
+
+
+def contract_checks(lw: Lowerer, node: Apply) -> tuple[int, int, int, int]:
+    """A contract node's check of the contracted dimensions and its output shape (every
+    target's): its buffers (a, b, out) and how many axes it contracts."""
     a, b = node.inputs
-    out = node.outputs[0]
     n = dict(node.params)["naxes"]
     ab, bb = lw.buffer_of(a), lw.buffer_of(b)
-    ob = lw.result_buffer(out, node.op_label())
+    ob = lw.result_buffer(node.outputs[0], node.op_label())
     fa = a.ndim - n
     if n:
         same = all_of(Dim(ab, fa + k).eq(Dim(bb, k)) for k in range(n))
         cid = lw.check(CheckInfo("dot", node.op_label(), node.source, "contracted dimensions"))
         lw.require(same, cid, shape_of(ab), a.ndim, shape_of(bb), b.ndim)
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    lw.need_header("kernels/dot.hpp")
-    ct = CXX_TYPE[out.dtype]
-    lw.emit(CallStep((KernelCall("croton::contract", (ct,), (
-        Buf(ab), Buf(bb), Buf(ob), Int(n), Local("scratch")), (ab, bb), (ob,), "alloc"),),
-        node.op_label()))
+    return ab, bb, ob, n
 
 
 @lowering("batched_dot")

@@ -22,6 +22,8 @@
 #pragma once
 #include <cublas_v2.h>
 
+#include "kernels/dot.hpp"  // the CPU's merged_dim: which dimensions a contraction merges
+
 #include <climits>
 #include <cstdint>
 #include <cstdio>
@@ -479,6 +481,85 @@ int batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_
     if (int rc = product(am, bm, T(1), T(0), nullptr, cm, scratch, err)) return rc;
   }
   return 0;
+}
+
+// An N-d view's shape and element strides, passed to a kernel by value.
+struct NdView {
+  int64_t shape[CROTON_MAX_NDIM], strides[CROTON_MAX_NDIM];
+  int32_t ndim;
+};
+
+// flat (C order, n elements) = the strided view at p, or (to_flat false) the reverse.
+template <class T>
+__global__ void __launch_bounds__(kThreads) blas_copynd(T* flat, T* p, NdView v, int64_t n,
+                                                        bool to_flat) {
+  for (int64_t i = global_index(); i < n; i += grid_stride()) {
+    int64_t rest = i, offset = 0;
+    for (int32_t d = v.ndim - 1; d >= 0; --d) {
+      offset += rest % v.shape[d] * v.strides[d];
+      rest /= v.shape[d];
+    }
+    if (to_flat) {
+      flat[i] = p[offset];
+    } else {
+      p[offset] = flat[i];
+    }
+  }
+}
+
+template <class T>
+inline int copy_nd(const croton_buffer& x, T* flat, bool to_flat, croton_error* err) {
+  NdView v{};
+  int64_t n = 1;
+  v.ndim = x.ndim;
+  for (int32_t d = 0; d < x.ndim; ++d) {
+    v.shape[d] = x.shape[d];
+    v.strides[d] = x.strides[d];
+    n *= x.shape[d];
+  }
+  if (n == 0) return 0;
+  CROTON_LAUNCH(blas_copynd<T>, blocks_for(n), kThreads, flat, static_cast<T*>(x.data), v, n,
+                to_flat);
+  return check_launch(err, "a copy for cuBLAS");
+}
+
+// x as a (rows, cols) matrix, dims [0, split) its rows and [split, ndim) its columns: a view
+// when each group merges into one dimension, else a contiguous copy in scratch.
+template <class T>
+inline int nd_matrix(const croton_buffer& x, int32_t split, DevMat<T>* m, DeviceScratch& scratch,
+                     croton_error* err) {
+  int64_t rows = 1, cols = 1, rs = 1, cs = 1;
+  if (merged_dim(x, 0, split, &rows, &rs) && merged_dim(x, split, x.ndim, &cols, &cs)) {
+    *m = DevMat<T>{static_cast<T*>(x.data), rows, cols, rs, cs};
+    return 0;
+  }
+  rows = cols = 1;
+  for (int32_t d = 0; d < split; ++d) rows *= x.shape[d];
+  for (int32_t d = split; d < x.ndim; ++d) cols *= x.shape[d];
+  T* copy = static_cast<T*>(scratch.alloc(int64_t(sizeof(T)) * rows * cols));
+  if (copy == nullptr) return fail_alloc(err);
+  *m = DevMat<T>{copy, rows, cols, cols, 1};
+  return copy_nd(x, copy, true, err);
+}
+
+// contract (tensordot): c = a's last `naxes` dims contracted with b's first `naxes`, as one
+// matrix product of a (rows, K) and b (K, cols) (merged dimensions, or contiguous copies).
+template <class T>
+int contract(const croton_buffer& a, const croton_buffer& b, const croton_buffer& c,
+             int32_t naxes, DeviceScratch& scratch, croton_error* err) {
+  DevMat<T> am{}, bm{};
+  if (int rc = nd_matrix(a, a.ndim - naxes, &am, scratch, err)) return rc;
+  if (int rc = nd_matrix(b, naxes, &bm, scratch, err)) return rc;
+  const int32_t split = a.ndim - naxes;
+  int64_t rows = 1, cols = 1, rs = 1, cs = 1;
+  if (merged_dim(c, 0, split, &rows, &rs) && merged_dim(c, split, c.ndim, &cols, &cs))
+    return product(am, bm, T(1), T(0), nullptr,
+                   DevMat<T>{static_cast<T*>(c.data), rows, cols, rs, cs}, scratch, err);
+  T* flat = static_cast<T*>(scratch.alloc(int64_t(sizeof(T)) * am.rows * bm.cols));
+  if (flat == nullptr) return fail_alloc(err);
+  const DevMat<T> w{flat, am.rows, bm.cols, bm.cols, 1};
+  if (int rc = product(am, bm, T(1), T(0), nullptr, w, scratch, err)) return rc;
+  return copy_nd(c, flat, false, err);
 }
 
 }  // namespace cuda
