@@ -38,6 +38,12 @@ def _rnn(W, seq, h0):
     return hs, (hs ** 2).sum()
 
 
+def _dropout(x, srng, p=0.2):
+    """Lasagne's DropoutLayer (rescaled; a mask over the symbolic input shape)."""
+    retain = T.constant(1) - p
+    return (x / retain) * srng.binomial(x.shape, p=retain, dtype=x.dtype)
+
+
 def _graph(W, srng):
     """(inputs, named outputs, updates): random draws, a dropout mask over x.shape, an ifelse,
     a tanh RNN with its gradient (a training step of W), and draws inside a scan."""
@@ -55,7 +61,7 @@ def _graph(W, srng):
         "normal": srng.normal((3, 4), avg=1.0, std=2.0),
         "binomial": srng.binomial((4, 6), n=5, p=T.constant(np.linspace(0, 1, 6))),
         "permutation": srng.permutation(size=(3,), n=6),
-        "dropout": x * srng.binomial(x.shape, p=0.8, dtype="float32"),
+        "dropout": _dropout(x, srng),
         "ifelse": ifelse(s > 0, T.exp(x), x * 2),
         "states": hs, "cost": cost, "gW": gW, "walk": walk,
     }
@@ -163,7 +169,9 @@ def test_emulated_random_scan_ifelse_and_training_step_equal_the_cpu(emulated_pa
     x = data[0]
     out = dict(zip(names, got))
     np.testing.assert_allclose(out["ifelse"], np.exp(x), rtol=1e-6)
-    assert ((out["dropout"] == 0) | (out["dropout"] == x)).all()
+    kept = out["dropout"] != 0
+    assert 0 < kept.sum() < x.size
+    np.testing.assert_allclose(out["dropout"][kept], x[kept] / np.float32(0.8), rtol=1e-6)
     assert sorted(out["permutation"][0].tolist()) == list(range(6))
     assert (out["binomial"][:, 0] == 0).all() and (out["binomial"][:, -1] == 5).all()
     assert len(set(np.diff(out["walk"], axis=0).ravel().tolist())) > 1  # fresh draws each step
