@@ -24,7 +24,8 @@ from croton.sandbox.rng_mrg import MRG_RandomStreams
 from croton.tensor.random import RandomStreams
 
 BATCH, HIDDEN, STEPS = 3, 5, 4
-EXACT = ("uniform", "binomial", "permutation", "dropout")  # bit-identical on a GPU too
+EXACT = ("uniform", "binomial", "permutation", "dropout", "choice", "choice_p", "choice_once",
+         "choice_p_once")  # bit-identical on a GPU too
 RANDOM = (*EXACT, "normal", "walk")  # bit-identical under the emulation
 
 
@@ -44,9 +45,10 @@ def _dropout(x, srng, p=0.2):
     return (x / retain) * srng.binomial(x.shape, p=retain, dtype=x.dtype)
 
 
-def _graph(W, srng):
-    """(inputs, named outputs, updates): random draws, a dropout mask over x.shape, an ifelse,
-    a tanh RNN with its gradient (a training step of W), and draws inside a scan."""
+def _graph(W, srng, mrg):
+    """(inputs, named outputs, updates): random draws (``srng``, Theano's shared
+    RandomStreams), Lasagne's dropout (``mrg``, an MRG_RandomStreams), an ifelse, a tanh RNN
+    with its gradient (a training step of W), and draws inside a scan."""
     x, seq, h0, s = T.fmatrix("x"), T.ftensor3("seq"), T.fmatrix("h0"), T.fscalar("s")
     hs, cost = _rnn(W, seq, h0)
     gW = T.grad(cost, W)
@@ -61,7 +63,13 @@ def _graph(W, srng):
         "normal": srng.normal((3, 4), avg=1.0, std=2.0),
         "binomial": srng.binomial((4, 6), n=5, p=T.constant(np.linspace(0, 1, 6))),
         "permutation": srng.permutation(size=(3,), n=6),
-        "dropout": _dropout(x, srng),
+        "choice": srng.choice((2, 3), a=7),  # a scalar population: range(7)
+        "choice_p": srng.choice((8,), a=T.constant(np.arange(10, 15, dtype="int32")),
+                                p=T.constant(np.array([0.1, 0.4, 0.0, 0.3, 0.2]))),
+        "choice_once": srng.choice((5,), a=9, replace=False),
+        "choice_p_once": srng.choice((3,), a=5, replace=False,
+                                     p=T.constant(np.array([0.1, 0.4, 0.0, 0.3, 0.2]))),
+        "dropout": _dropout(x, mrg),
         "ifelse": ifelse(s > 0, T.exp(x), x * 2),
         "states": hs, "cost": cost, "gW": gW, "walk": walk,
     }
@@ -81,17 +89,18 @@ def _weights():
     return (0.3 * np.random.default_rng(7).standard_normal((HIDDEN, HIDDEN))).astype("float32")
 
 
-def _function(device, streams=MRG_RandomStreams):
-    """The test function on ``device`` with its own W (on that device) and streams (seed 5)."""
+def _function(device):
+    """The test function on ``device`` with its own W (on that device) and streams (seeds 5
+    and 6)."""
     W = croton.shared(_weights(), "W", device=device)
-    srng = streams(5)
-    ins, outs, updates = _graph(W, srng)
+    streams = RandomStreams(5), MRG_RandomStreams(6)
+    ins, outs, updates = _graph(W, *streams)
     f = croton.function(ins, list(outs.values()), updates=updates, device=device)
-    return f, list(outs), W, srng
+    return f, list(outs), W, streams
 
 
-def _states(srng):
-    return [np.asarray(s.get_value()).copy() for s, _ in srng.updates()]
+def _states(streams):
+    return [np.asarray(s.get_value()).copy() for r in streams for s, _ in r.updates()]
 
 
 # -- compile-only (nvcc) and on a GPU ----------------------------------------------------------
@@ -106,7 +115,7 @@ def cuda_fn():
 def test_cuda_build_has_device_random_scan_and_ifelse_and_no_warning(cuda_fn):
     f = cuda_fn[0]
     src = f.source
-    for name in ("uniform", "normal", "binomial", "permutation"):
+    for name in ("uniform", "normal", "binomial", "permutation", "choice"):
         assert f"croton::cuda::rng::{name}<" in src
     assert "croton::cuda::read_value<bool>" in src  # the ifelse's condition
     assert "croton::cuda::read_value<int64_t>" in src  # a scan's n_steps
@@ -169,6 +178,8 @@ def test_emulated_random_scan_ifelse_and_training_step_equal_the_cpu(emulated_pa
     x = data[0]
     out = dict(zip(names, got))
     np.testing.assert_allclose(out["ifelse"], np.exp(x), rtol=1e-6)
+    assert 12 not in out["choice_p"] and set(out["choice_p"]) <= {10, 11, 13, 14}
+    assert len(set(out["choice_once"])) == 5 and len(set(out["choice_p_once"])) == 3
     kept = out["dropout"] != 0
     assert 0 < kept.sum() < x.size
     np.testing.assert_allclose(out["dropout"][kept], x[kept] / np.float32(0.8), rtol=1e-6)
@@ -197,7 +208,7 @@ def _bad_p():
     return f
 
 
-def test_emulated_binomial_checks_p_and_keeps_the_state(emulated_device):
+def test_emulated_random_checks_fail_the_call_and_keep_the_state(emulated_device):
     f = _bad_p()
     state = f.srng.updates()[0][0]
     with pytest.raises(ValueError, match="binomial: p must be in \\[0, 1\\]"):
@@ -205,6 +216,17 @@ def test_emulated_binomial_checks_p_and_keeps_the_state(emulated_device):
     assert int(state.get_value()[1]) == 0
     assert f(np.float32(1.0)).tolist() == [1, 1, 1, 1]
     assert int(state.get_value()[1]) == 1
+    srng, w = RandomStreams(2), T.dvector("w")
+    pick = srng.choice((3,), a=4, replace=False, p=w)
+    g = croton.function([w], pick, updates=[pick.update], device="cuda")
+    state = pick.update[0]
+    for bad, words in (([0.5, 0.5, 0.5, 0.5], "do not sum to 1"),
+                       ([0.5, -0.5, 0.5, 0.5], "must be non-negative"),
+                       ([0.5, 0.5, 0.0, 0.0], "fewer non-zero entries in p")):
+        with pytest.raises(ValueError, match=words):
+            g(np.array(bad))
+    assert int(state.get_value()[1]) == 0
+    assert sorted(g(np.array([0.25, 0.25, 0.0, 0.5])).tolist()) == [0, 1, 3]
 
 
 def test_emulated_streams_under_device_cuda_keep_their_state_on_the_device(emulated_device,

@@ -4,9 +4,6 @@
 the CPU, from the state in device memory, and a one-thread kernel writes the advanced state into
 a scratch buffer that the function commits with its other updates.
 
-``random_choice`` has no device kernel yet: it lowers to the CPU's kernel, which the CUDA target
-refuses by name when the plan is rendered.
-
 Example::
 
     >>> from croton.fgraph import Graph
@@ -24,13 +21,10 @@ from __future__ import annotations
 from croton.codegen.expr import Local
 from croton.codegen.lower import Lowerer
 from croton.codegen.lowering import lowering
-from croton.codegen.lowering.random import emit_random, lower_random
+from croton.codegen.lowering.random import emit_random
 from croton.graph import Apply
 
 
 @lowering("random", target="cuda")
 def lower_random_cuda(lw: Lowerer, node: Apply) -> None:
-    if node.op.name == "random_choice":
-        lower_random(lw, node)  # refused when rendered: "the CPU kernel croton::rng::choice"
-        return
     emit_random(lw, node, "croton::cuda::rng::", "kernels/random.cuh", (Local("scratch"),))

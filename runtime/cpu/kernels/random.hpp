@@ -233,7 +233,7 @@ int binomial(const croton_buffer& state, croton_buffer& next, croton_buffer& out
   return 0;
 }
 
-inline int64_t min_index(int64_t a, int64_t b) { return a < b ? a : b; }
+CROTON_HD inline int64_t min_index(int64_t a, int64_t b) { return a < b ? a : b; }
 
 template <typename T>
 inline void swap_values(T& a, T& b) {
@@ -244,7 +244,7 @@ inline void swap_values(T& a, T& b) {
 
 // The first index whose cumulative weight exceeds u * total (NumPy's searchsorted, side
 // 'right'); past the end: `last`.
-inline int64_t pick(const double* cdf, int64_t m, double u, int64_t last) {
+CROTON_HD inline int64_t pick(const double* cdf, int64_t m, double u, int64_t last) {
   const double x = u * cdf[m - 1];
   int64_t lo = 0, hi = m;
   while (lo < hi) {
@@ -258,7 +258,7 @@ inline int64_t pick(const double* cdf, int64_t m, double u, int64_t last) {
   return lo >= m ? last : lo;
 }
 
-inline int64_t last_positive(const double* w, int64_t m) {
+CROTON_HD inline int64_t last_positive(const double* w, int64_t m) {
   int64_t last = m - 1;
   while (last > 0 && !(w[last] > 0.0)) --last;
   return last;

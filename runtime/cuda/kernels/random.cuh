@@ -22,6 +22,7 @@
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <limits>
 
 #include "runtime.cuh"
 #pragma nv_diag_suppress 1675
@@ -72,11 +73,16 @@ struct Draw {
   unsigned long long* bad;  // binomial: min over bad elements of (e << 1 | p_bad); ~0 none
 };
 
+// The generator of a state in device memory (the CPU's croton::rng::load, on the device).
+__device__ inline Philox load_state(const uint64_t* state, int64_t stride) {
+  const uint64_t key = state[0], call = state[stride];
+  return Philox{static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32),
+                static_cast<uint32_t>(call), static_cast<uint32_t>(call >> 32)};
+}
+
 template <int K, typename TO, typename TA, typename TB>
 __global__ void __launch_bounds__(kThreads) draw_kernel(const Draw<TO, TA, TB> d) {
-  const uint64_t key = d.state[0], call = d.state[d.state_stride];
-  const Philox g{static_cast<uint32_t>(key), static_cast<uint32_t>(key >> 32),
-                 static_cast<uint32_t>(call), static_cast<uint32_t>(call >> 32)};
+  const Philox g = load_state(d.state, d.state_stride);
   const int32_t nd = K == kPermutation ? d.ndim - 1 : d.ndim;
   for (int64_t e = global_index(); e < d.n; e += grid_stride()) {
     int64_t rest = e, oo = 0, oa = 0, ob = 0;
@@ -215,6 +221,169 @@ template <typename TO>
 int permutation(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
                 DeviceScratch& scratch, croton_error* err, int32_t check) {
   return run<kPermutation, TO, TO, TO>(state, next, out, out, out, scratch, err, check, "");
+}
+
+// --- choice: the CPU's algorithm (runtime/cpu/kernels/random.hpp), its sequential parts (the
+// weights' running sum and checks, a draw without replacement) in one device thread, the draws
+// with replacement and the gather a thread per sample.
+struct ChoiceInfo {
+  int32_t code;  // 0, or 1: a negative probability, 2: probabilities that do not sum to 1
+  int64_t last, nonzero;
+};
+
+template <typename TP>
+__global__ void choice_weights(const TP* p, int64_t stride, int64_t m, double atol, double* w,
+                               double* cdf, ChoiceInfo* info) {
+  double total = 0.0;
+  info->code = 0;
+  for (int64_t i = 0; i < m; ++i) {
+    w[i] = static_cast<double>(p[i * stride]);
+    if (!(w[i] >= 0.0)) {
+      info->code = 1;
+      return;
+    }
+    total += w[i];
+    cdf[i] = total;
+  }
+  if (!(std::fabs(total - 1.0) <= atol)) info->code = 2;
+  info->last = croton::rng::last_positive(w, m);
+  info->nonzero = 0;
+  for (int64_t i = 0; i < m; ++i) info->nonzero += w[i] != 0.0;
+}
+
+__global__ void __launch_bounds__(kThreads) choice_with_replacement(
+    const uint64_t* state, int64_t state_stride, int64_t k, int64_t m, const double* cdf,
+    const ChoiceInfo* info, int64_t* chosen) {
+  const Philox g = load_state(state, state_stride);
+  for (int64_t i = global_index(); i < k; i += grid_stride()) {
+    const double u = g.draw(i, 0);
+    chosen[i] = cdf != nullptr ? croton::rng::pick(cdf, m, u, info->last)
+                               : croton::rng::min_index(static_cast<int64_t>(u * double(m)), m - 1);
+  }
+}
+
+__global__ void choice_without_replacement(const uint64_t* state, int64_t state_stride,
+                                           int64_t k, int64_t m, double* w, double* cdf,
+                                           int64_t* pool, int64_t* chosen) {
+  const Philox g = load_state(state, state_stride);
+  if (w == nullptr) {
+    for (int64_t i = 0; i < m; ++i) pool[i] = i;
+    for (int64_t i = 0; i < k; ++i) {  // partial Fisher-Yates
+      const double u = g.draw(i, 0);
+      const int64_t j = croton::rng::min_index(i + static_cast<int64_t>(u * double(m - i)), m - 1);
+      const int64_t t = pool[i];
+      pool[i] = pool[j];
+      pool[j] = t;
+      chosen[i] = pool[i];
+    }
+    return;
+  }
+  for (int64_t i = 0; i < k; ++i) {  // draw by weight, then remove the drawn entry
+    double total = 0.0;
+    for (int64_t q = 0; q < m; ++q) {
+      total += w[q];
+      cdf[q] = total;
+    }
+    chosen[i] = croton::rng::pick(cdf, m, g.draw(i, 0), croton::rng::last_positive(w, m));
+    w[chosen[i]] = 0.0;
+  }
+}
+
+template <typename TO, typename TA>
+__global__ void __launch_bounds__(kThreads) choice_gather(const Draw<TO, TA, TA> d,
+                                                          const int64_t* chosen, bool a_vector,
+                                                          int64_t a_stride) {
+  for (int64_t e = global_index(); e < d.n; e += grid_stride()) {
+    int64_t rest = e, oo = 0;
+    for (int32_t k = d.ndim - 1; k >= 0; --k) {
+      oo += (rest % d.shape[k]) * d.so[k];
+      rest /= d.shape[k];
+    }
+    d.out[oo] = a_vector ? static_cast<TO>(d.a.data[chosen[e] * a_stride])
+                         : static_cast<TO>(chosen[e]);
+  }
+}
+
+template <typename T>
+T* scratch_array(DeviceScratch& scratch, int64_t n) {
+  return static_cast<T*>(scratch.alloc(croton::mul_sat(n, int64_t(sizeof(T)))));
+}
+
+template <typename TO, typename TA, typename TP>
+int choice(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
+           const croton_buffer& a, bool a_vector, const croton_buffer* p, bool replace,
+           DeviceScratch& scratch, croton_error* err, int32_t check) {
+  const int64_t k = numel(out.ndim, out.shape);
+  if (k >= croton::rng::kMaxElements)
+    return fail_value(err, check, "a random sample has at most 2**32 - 1 elements");
+  int64_t m = 0;
+  if (a_vector) {
+    m = a.shape[0];
+  } else if (int rc = read_value<int64_t>(a, &m, err)) {  // the population's size: 8 bytes
+    return rc;
+  }
+  const uint64_t* st = static_cast<const uint64_t*>(state.data);
+  const auto advance = [&] {
+    advance_kernel<<<1, 1>>>(st, state.strides[0], static_cast<uint64_t*>(next.data),
+                             next.strides[0]);
+    return check_launch(err, "the random state's advance");
+  };
+  if (k == 0) return advance();
+  if (m <= 0)
+    return fail_value(err, check, "choice: a must be positive unless no samples are taken");
+  double* w = nullptr;
+  double* cdf = nullptr;
+  ChoiceInfo* info = scratch_array<ChoiceInfo>(scratch, 1);
+  if (info == nullptr) return fail_alloc(err);
+  ChoiceInfo host{};
+  if (p != nullptr) {
+    if (p->shape[0] != m)
+      return fail_value(err, check, "choice: p must have one entry per element of the population");
+    w = scratch_array<double>(scratch, 2 * m);
+    if (w == nullptr) return fail_alloc(err);
+    cdf = w + m;
+    const double atol = std::sqrt(sizeof(TP) == 4 ? double(std::numeric_limits<float>::epsilon())
+                                                   : std::numeric_limits<double>::epsilon());
+    choice_weights<TP><<<1, 1>>>(static_cast<const TP*>(p->data), p->strides[0], m, atol, w, cdf,
+                                 info);
+    if (int rc = check_launch(err, "the choice weights' kernel")) return rc;
+    const cudaError_t status = cudaMemcpy(&host, info, sizeof host, cudaMemcpyDeviceToHost);
+    if (status != cudaSuccess) return fail_cuda(err, status, "reading the choice weights' check");
+    if (host.code == 1) return fail_value(err, check, "choice: probabilities must be non-negative");
+    if (host.code == 2) return fail_value(err, check, "choice: probabilities do not sum to 1");
+  }
+  int64_t* chosen = scratch_array<int64_t>(scratch, k);
+  if (chosen == nullptr) return fail_alloc(err);
+  if (replace) {
+    choice_with_replacement<<<blocks_for(k), kThreads>>>(st, state.strides[0], k, m, cdf, info,
+                                                          chosen);
+  } else if (k > m) {
+    return fail_value(err, check,
+                      "choice: cannot take a larger sample than the population when replace=False");
+  } else {
+    int64_t* pool = nullptr;
+    if (w == nullptr) {
+      pool = scratch_array<int64_t>(scratch, m);
+      if (pool == nullptr) return fail_alloc(err);
+    } else if (host.nonzero < k) {
+      return fail_value(err, check, "choice: fewer non-zero entries in p than the sample size");
+    }
+    choice_without_replacement<<<1, 1>>>(st, state.strides[0], k, m, w, cdf, pool, chosen);
+  }
+  if (int rc = check_launch(err, "a random choice kernel")) return rc;
+  Draw<TO, TA, TA> d{};
+  d.out = static_cast<TO*>(out.data);
+  d.n = k;
+  d.ndim = out.ndim;
+  for (int32_t q = 0; q < out.ndim; ++q) {
+    d.shape[q] = out.shape[q];
+    d.so[q] = out.strides[q];
+  }
+  d.a.data = static_cast<const TA*>(a.data);
+  choice_gather<TO, TA><<<blocks_for(k), kThreads>>>(d, chosen, a_vector,
+                                                     a_vector ? a.strides[0] : 0);
+  if (int rc = check_launch(err, "the random choice's gather")) return rc;
+  return advance();
 }
 
 }  // namespace rng
