@@ -247,3 +247,18 @@ def test_emulated_streams_under_device_cuda_keep_their_state_on_the_device(emula
     np.testing.assert_array_equal(first, g())
     np.testing.assert_array_equal(second, g())
     assert state.get_value().tolist()[1] == 2
+
+
+def test_a_cpu_kernel_inside_a_scan_step_is_refused_by_name():
+    """The step function's steps are checked as the function's are (before: nvcc's error)."""
+    from croton.codegen.lower import lower
+    from croton.codegen.pipeline import run_pipeline
+    from croton.codegen.render import render_function
+    from croton.codegen.target import CUDA
+    from croton.fgraph import Graph
+
+    m = T.fmatrix("m")
+    rows, _ = croton.scan(lambda r: T.sort(r), sequences=m)
+    plan = lower(run_pipeline(Graph.make([m], [rows]), "FAST_RUN"), target=CUDA).plan
+    with pytest.raises(NotImplementedError, match=r"\(the CPU kernel croton::sort_along\)"):
+        render_function(plan)
