@@ -29,13 +29,14 @@ EXACT = ("uniform", "binomial", "permutation", "dropout", "choice", "choice_p", 
 RANDOM = (*EXACT, "normal", "walk")  # bit-identical under the emulation
 
 
-def _rnn(W, seq, h0):
+def _rnn(W, seq, h0, truncate=-1):
     """A tanh RNN (elementwise and a reduction in place of a dot) and the squared sum of its
     states."""
     def step(x_t, h, W):
         return T.tanh(x_t + (h.dimshuffle(0, 1, "x") * W).sum(axis=1))
 
-    hs, _ = croton.scan(step, sequences=seq, outputs_info=h0, non_sequences=W)
+    hs, _ = croton.scan(step, sequences=seq, outputs_info=h0, non_sequences=W,
+                        truncate_gradient=truncate)
     return hs, (hs ** 2).sum()
 
 
@@ -52,6 +53,8 @@ def _graph(W, srng, mrg):
     x, seq, h0, s = T.fmatrix("x"), T.ftensor3("seq"), T.fmatrix("h0"), T.fscalar("s")
     hs, cost = _rnn(W, seq, h0)
     gW = T.grad(cost, W)
+    # the last 2 backward steps only: a truncated run, whose stacks are zero-filled
+    truncated = T.grad(_rnn(W, seq, h0, truncate=2)[1], W)
 
     def noisy(a, acc):
         return acc + a + srng.uniform((BATCH,), dtype="float32")
@@ -71,7 +74,7 @@ def _graph(W, srng, mrg):
                                      p=T.constant(np.array([0.1, 0.4, 0.0, 0.3, 0.2]))),
         "dropout": _dropout(x, mrg),
         "ifelse": ifelse(s > 0, T.exp(x), x * 2),
-        "states": hs, "cost": cost, "gW": gW, "walk": walk,
+        "states": hs, "cost": cost, "gW": gW, "gW_truncated": truncated, "walk": walk,
     }
     updates = [(W, W - 0.1 * gW), *walk_updates.items()]
     return [x, seq, h0, s], outputs, updates
@@ -120,6 +123,7 @@ def test_cuda_build_has_device_random_scan_and_ifelse_and_no_warning(cuda_fn):
     assert "croton::cuda::read_value<bool>" in src  # the ifelse's condition
     assert "croton::cuda::read_value<int64_t>" in src  # a scan's n_steps
     assert "croton::cuda::zero_bytes" in src and "scan_step_0(" in src
+    assert "slots, true, -1" in src  # the truncated gradient's zero-filled run
     assert "croton::rng::" not in src and "std::memset" not in src  # nothing of the CPU's
     log = (f.build.entry_dir / "build.log").read_text()
     assert "nvcc" in log and "warning" not in log.lower(), log
@@ -178,6 +182,7 @@ def test_emulated_random_scan_ifelse_and_training_step_equal_the_cpu(emulated_pa
     x = data[0]
     out = dict(zip(names, got))
     np.testing.assert_allclose(out["ifelse"], np.exp(x), rtol=1e-6)
+    assert not np.allclose(out["gW_truncated"], out["gW"])  # only 2 of 4 steps back
     assert 12 not in out["choice_p"] and set(out["choice_p"]) <= {10, 11, 13, 14}
     assert len(set(out["choice_once"])) == 5 and len(set(out["choice_p_once"])) == 3
     kept = out["dropout"] != 0
