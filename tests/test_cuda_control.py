@@ -74,6 +74,7 @@ def _graph(W, srng, mrg):
                                      p=T.constant(np.array([0.1, 0.4, 0.0, 0.3, 0.2]))),
         "dropout": _dropout(x, mrg),
         "ifelse": ifelse(s > 0, T.exp(x), x * 2),
+        "ifelse_again": ifelse(s > 0, x.sum(), x.max()),  # a second branch on one condition
         "states": hs, "cost": cost, "gW": gW, "gW_truncated": truncated, "walk": walk,
     }
     updates = [(W, W - 0.1 * gW), *walk_updates.items()]
@@ -182,6 +183,7 @@ def test_emulated_random_scan_ifelse_and_training_step_equal_the_cpu(emulated_pa
     x = data[0]
     out = dict(zip(names, got))
     np.testing.assert_allclose(out["ifelse"], np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(out["ifelse_again"], x.sum(), rtol=1e-5)
     assert not np.allclose(out["gW_truncated"], out["gW"])  # only 2 of 4 steps back
     assert 12 not in out["choice_p"] and set(out["choice_p"]) <= {10, 11, 13, 14}
     assert len(set(out["choice_once"])) == 5 and len(set(out["choice_p_once"])) == 3
