@@ -206,6 +206,19 @@ def test_emulated_shape_error_inside_scan_changes_no_shared_variable(emulated_pa
         np.testing.assert_array_equal(a, b)
 
 
+def test_emulated_scan_of_no_steps_equals_the_cpu(emulated_pair):
+    (f, names, W, streams), (cpu, _, W_cpu, streams_cpu) = emulated_pair
+    x, seq, h0, s = _data(5)
+    seq = seq[:0]  # n_steps = 0: the stacks of a loop that never ran
+    got, want = f(x, seq, h0, s), cpu(x, seq, h0, s)
+    for name, a, b in zip(names, got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, err_msg=name)
+    out = dict(zip(names, got))
+    assert out["states"].shape == (0, BATCH, HIDDEN) and float(out["cost"]) == 0.0
+    assert not out["gW"].any()
+
+
 def _bad_p():
     srng = RandomStreams(1)
     p = T.fscalar("p")
