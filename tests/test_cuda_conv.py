@@ -232,6 +232,23 @@ def test_emulated_conv_pool_and_gradients_match_cpu_and_references(emulated_devi
         assert_close(got, cpu(*data), dtype, f"cpu, strided={strided}")
         assert_close(got[:nfwd], [r.astype(dtype) for r in references(dtype, data)], dtype,
                      f"references, strided={strided}")
+    # an empty batch, images smaller than the pooling windows (some pooled outputs empty)
+    data = ops_data(dtype)
+    data[0], data[6] = data[0][:0], data[6][:2, :3, :2, :1]
+    data[8] = np.ones(ref_pool_2d(data[6], *GRAD_GRAD).shape, dtype)
+    assert_close(f(*data), cpu(*data), dtype, "empty and tiny")
+
+
+def test_emulated_conv_shape_error_names_the_op_and_updates_nothing(emulated_device):
+    W = croton.shared(np.ones((4, 3, 3, 3), "float32"), "W_err", device="cuda")
+    x = T.ftensor4("x")
+    cost = T.nnet.conv2d(x, W, subsample=(2, 2)).sum()
+    f = croton.function([x], cost, updates=[(W, W - T.grad(cost, W))], device="cuda")
+    with pytest.raises(ValueError, match=r"conv2d.*test_cuda_conv.py:\d+\): input channels"):
+        f(np.ones((2, 2, 7, 7), "float32"))  # 2 channels, the filters have 3
+    np.testing.assert_array_equal(W.get_value(), 1)
+    f(np.ones((2, 3, 7, 7), "float32"))
+    np.testing.assert_array_equal(W.get_value(), 1 - 2 * 3 * 3)  # 2 images x 3x3 positions
 
 
 def test_emulated_max_pool_gradient_goes_to_every_tie_as_the_cpu(emulated_device):
