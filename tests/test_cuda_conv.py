@@ -112,7 +112,7 @@ def lenet(params, dtype="float32"):
     classifier as elementwise product and sum (no dot), softmax cross-entropy against one-hot
     targets; SGD updates of the shared ``params``. (inputs, outputs, updates)."""
     W1, b1, W2, b2, Wc = params
-    x, t = T.tensor4("x", dtype=dtype), T.matrix("t", dtype=dtype)
+    x, t = T.tensor4("images", dtype=dtype), T.matrix("targets", dtype=dtype)
     h1 = pool_2d(T.tanh(T.nnet.conv2d(x, W1) + b1.dimshuffle("x", 0, "x", "x")), (2, 2),
                  ignore_border=True)
     h2 = pool_2d(T.tanh(T.nnet.conv2d(h1, W2, border_mode="half")
