@@ -282,3 +282,12 @@ def test_a_cpu_kernel_inside_a_scan_step_is_refused_by_name():
     plan = lower(run_pipeline(Graph.make([m], [rows]), "FAST_RUN"), target=CUDA).plan
     with pytest.raises(NotImplementedError, match=r"\(the CPU kernel croton::sort_along\)"):
         render_function(plan)
+    v = T.dvector("v")  # complex values only inside a fused loop of the step: no complex buffer
+
+    def step(r, acc):
+        return acc + T.real((r + 1j) * (acc + 1j))
+
+    parts, _ = croton.scan(step, sequences=v, outputs_info=T.constant(0.0))
+    plan = lower(run_pipeline(Graph.make([v], [parts]), "FAST_RUN"), target=CUDA).plan
+    with pytest.raises(NotImplementedError, match="complex arithmetic inside a fused loop"):
+        render_function(plan)
