@@ -219,6 +219,28 @@ def test_emulated_scan_of_no_steps_equals_the_cpu(emulated_pair):
     assert not out["gW"].any()
 
 
+def _nested(device):
+    """A scan whose step runs a scan and an ifelse."""
+    m, s = T.fmatrix("m"), T.fscalar("s")
+
+    def outer(row, acc):
+        inner, _ = croton.scan(lambda a, c: c * 0.5 + a, sequences=row,
+                               outputs_info=T.constant(np.float32(0)))
+        return acc + ifelse(s > 0, inner[-1], inner.sum())
+
+    out, _ = croton.scan(outer, sequences=m, outputs_info=T.constant(np.float32(1)))
+    return croton.function([m, s], [out, out.sum()], device=device)
+
+
+def test_emulated_nested_scan_with_an_ifelse_in_its_step_equals_the_cpu(emulated_device):
+    f, cpu = _nested("cuda"), _nested("cpu")
+    assert f.source.count("read_value<bool>") == 1 and "scan_step_1(" in f.source
+    m = np.random.default_rng(0).standard_normal((4, 6)).astype("float32")
+    for sign in (1.0, -1.0):
+        for a, b in zip(f(m, np.float32(sign)), cpu(m, np.float32(sign))):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
 def _bad_p():
     srng = RandomStreams(1)
     p = T.fscalar("p")
