@@ -1,0 +1,158 @@
+"""``theano.gpuarray.dnn`` on croton: the availability checks and ``dnn_conv`` /
+``dnn_conv3d`` / ``dnn_pool``, which build croton's own convolution and pooling ops (the CUDA
+target lowers them to its kernels; cuDNN is not required).
+
+``dnn_present()`` is True when a CUDA device is initialised (``pygpu_activated``) and croton's
+CUDA target has kernels for convolution and pooling and their gradients; its ``msg`` says why
+not. Libraries (Lasagne) use it to choose their cuDNN layers.
+
+Example (no device initialised)::
+
+    >>> from croton.gpuarray import dnn
+    >>> dnn.dnn_present(), dnn.version(raises=False)
+    (False, -1)
+"""
+
+from __future__ import annotations
+
+import ctypes
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+from croton.gpuarray.basic_ops import as_gpuarray_variable, gpu_contiguous, infer_context_name
+from croton.gpuarray.type import get_context
+from croton.graph import Variable
+
+#: The op kinds a Theano program's cuDNN layers need on the CUDA target.
+KINDS = ("conv", "conv_grad_input", "conv_grad_filters", "pool", "pool_grad")
+
+
+def _missing_kinds() -> list[str]:
+    """The op kinds of ``KINDS`` that the CUDA target has no kernel generator of its own for."""
+    from croton.codegen.lowering import TARGET_LOWERINGS
+    from croton.codegen.target import CUDA
+
+    return [k for k in KINDS if not any((name, k) in TARGET_LOWERINGS for name in CUDA.lineage())]
+
+
+def dnn_present() -> bool:
+    """Whether convolution and pooling can run on the initialised CUDA device (see
+    ``dnn_present.msg``)."""
+    from croton import gpuarray
+
+    if not gpuarray.pygpu_activated:
+        dnn_present.msg = "PyGPU not available: no CUDA device initialised (device=cuda)"
+        return False
+    missing = _missing_kinds()
+    if missing:
+        dnn_present.msg = (f"croton's CUDA target has no kernels for {', '.join(missing)} yet "
+                           f"(docs/cuda.md)")
+        return False
+    dnn_present.msg = None
+    return True
+
+
+dnn_present.msg = None
+
+
+def dnn_available(context_name: Any) -> bool:
+    """``dnn_present()`` for the context ``context_name`` (which must exist if present)."""
+    if not dnn_present():
+        dnn_available.msg = dnn_present.msg
+        return False
+    get_context(context_name)
+    dnn_available.msg = None
+    return True
+
+
+dnn_available.msg = None
+
+
+def version(raises: bool = True) -> int:
+    """The cuDNN library's version (``cudnnGetVersion``) when convolution is present and
+    libcudnn loads, -1 when it is present without libcudnn (croton's own kernels); not present:
+    ``RuntimeError``, or -1 with ``raises=False`` (Theano's contract)."""
+    if not dnn_present():
+        if raises:
+            raise RuntimeError("We can't determine the cudnn version as it is not available",
+                               dnn_available.msg or dnn_present.msg)
+        return -1
+    for name in ("libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"):
+        try:
+            lib = ctypes.CDLL(name)
+        except OSError:
+            continue
+        lib.cudnnGetVersion.restype = ctypes.c_size_t
+        return int(lib.cudnnGetVersion())
+    return -1
+
+
+def _common(img: Any, kerns: Any | None, workmem: Any, algo: Any) -> Any:
+    if workmem is not None:
+        if algo is not None:
+            raise ValueError("You can't use both algo and workmem")
+        warnings.warn("workmem is deprecated, use algo instead", stacklevel=3)
+    return infer_context_name(*[v for v in (img, kerns) if isinstance(v, Variable)])
+
+
+def dnn_conv(img, kerns, border_mode="valid", subsample=(1, 1), dilation=(1, 1),
+             conv_mode: str = "conv", direction_hint=None, workmem=None, algo=None,
+             precision=None, num_groups: int = 1) -> Variable:
+    """Theano's cuDNN 2-d convolution of ``img`` (batch, channels, rows, cols) by ``kerns``:
+    croton's ``conv2d`` with ``filter_flip = conv_mode == 'conv'`` ('cross': a correlation),
+    on the images' GPU context. ``direction_hint``, ``algo`` and ``precision`` choose among
+    cuDNN's algorithms and are accepted and ignored (croton chooses its kernels)."""
+    from croton.tensor.nnet import conv2d
+
+    return _conv(conv2d, img, kerns, border_mode, subsample, dilation, conv_mode, workmem,
+                 algo, num_groups)
+
+
+def dnn_conv3d(img, kerns, border_mode="valid", subsample=(1, 1, 1), dilation=(1, 1, 1),
+               conv_mode: str = "conv", direction_hint=None, workmem=None, algo=None,
+               precision=None, num_groups: int = 1) -> Variable:
+    """``dnn_conv`` over three spatial dimensions (croton's ``conv3d``)."""
+    from croton.tensor.nnet import conv3d
+
+    return _conv(conv3d, img, kerns, border_mode, subsample, dilation, conv_mode, workmem,
+                 algo, num_groups)
+
+
+def _conv(conv, img, kerns, border_mode, subsample, dilation, conv_mode, workmem, algo,
+          num_groups) -> Variable:
+    ctx = _common(img, kerns, workmem, algo)
+    if conv_mode not in ("conv", "cross"):
+        raise ValueError(f"conv_mode must be 'conv' or 'cross', not {conv_mode!r}")
+    img = gpu_contiguous(as_gpuarray_variable(img, ctx))
+    kerns = gpu_contiguous(as_gpuarray_variable(kerns, ctx))
+    out = conv(img, kerns, border_mode=border_mode, subsample=tuple(subsample),
+               filter_flip=conv_mode == "conv", filter_dilation=tuple(dilation),
+               num_groups=num_groups)
+    return as_gpuarray_variable(out, ctx)
+
+
+def dnn_pool(img, ws: Sequence[int], stride: Sequence[int] | None = None, mode: str = "max",
+             pad: Sequence[int] | None = None) -> Variable:
+    """Theano's cuDNN pooling over the last 2 or 3 dimensions (``len(ws)``), borders ignored:
+    croton's ``pool_2d``/``pool_3d`` with ``ignore_border=True``. ``stride`` defaults to ones
+    (Theano's default here, unlike ``pool_2d``'s), ``pad`` to zeros; ``mode`` is ``'max'``,
+    ``'max_deterministic'`` (the same: croton's max pooling is deterministic),
+    ``'average_inc_pad'``, ``'average_exc_pad'`` or ``'sum'``."""
+    from croton.tensor.signal.pool import pool_2d, pool_3d
+
+    ctx = _common(img, None, None, None)
+    ws = tuple(ws)
+    if len(ws) not in (2, 3):
+        raise ValueError(f"dnn_pool: ws must have 2 or 3 entries, got {ws}")
+    stride = (1,) * len(ws) if stride is None else tuple(stride)
+    pad = (0,) * len(ws) if pad is None else tuple(pad)
+    if mode == "max_deterministic":
+        mode = "max"
+    img = gpu_contiguous(as_gpuarray_variable(img, ctx))
+    pool = pool_2d if len(ws) == 2 else pool_3d
+    out = pool(img, ws=ws, ignore_border=True, stride=stride, pad=pad, mode=mode)
+    return as_gpuarray_variable(out, ctx)
+
+
+__all__ = ["dnn_available", "dnn_conv", "dnn_conv3d", "dnn_pool", "dnn_present", "version"]
