@@ -32,6 +32,7 @@ from croton.gpuarray.basic_ops import (
     host_from_gpu,
     infer_context_name,
 )
+from croton.gpuarray.blas import GpuCorrMM
 from croton.gpuarray.type import (
     ContextNotDefined,
     GpuArrayConstant,
@@ -247,17 +248,34 @@ def test_dnn_conv_and_pool_build_crotons_ops_with_theanos_arguments(gpu):
     pool_inc = dnn.dnn_pool(img, (2, 2), mode="average_inc_pad", pad=(1, 1))  # stride 1
     pool_sum = dnn.dnn_pool(img, (2, 3), stride=(2, 3), mode="sum")
     pool_max = dnn.dnn_pool(img, (2, 2), stride=(2, 2), mode="max_deterministic")
-    outs = [cross, conv, pool_inc, pool_sum, pool_max]
+    corr = GpuCorrMM(border_mode=(1, 0), subsample=(2, 1))(img, k)
+    h, g2, b2 = T.fmatrix("h"), T.frow("g2"), T.frow("b2")
+    rm, rv = T.frow("rm"), T.frow("rv")
+    bn_act = dnn.dnn_batch_normalization_train(h, g2, b2, epsilon=1e-3, running_mean=rm,
+                                               running_var=rv, running_average_factor=0.25)
+    g4 = T.TensorType("float32", (True, False, True, True))("g4")
+    bn_sp = dnn.dnn_batch_normalization_train(img, g4, g4 * 0 + 0.5, mode="spatial")
+    bn_test = dnn.dnn_batch_normalization_test(h, g2, b2, rm, rv, epsilon=1e-3)
+    outs = [cross, conv, pool_inc, pool_sum, pool_max, corr, *bn_act, *bn_sp, bn_test]
     assert all(isinstance(o, GpuArrayVariable) for o in outs)
+    with pytest.raises(ValueError, match="epsilon must be at least 1e-5"):
+        dnn.dnn_batch_normalization_test(h, g2, b2, rm, rv, epsilon=1e-6)
+    with pytest.raises(ValueError, match="running_mean and running_var must either both"):
+        dnn.dnn_batch_normalization_train(h, g2, b2, running_mean=rm)
     with pytest.raises(ValueError, match="conv_mode must be 'conv' or 'cross'"):
         dnn.dnn_conv(img, k, conv_mode="full")
     with pytest.raises(ValueError, match="You can't use both algo and workmem"):
         dnn.dnn_conv(img, k, workmem="small", algo="small")
-    f = croton.function([img, k], [host_from_gpu(o) for o in outs], device="cpu")
+    f = croton.function([img, k, h, g2, b2, rm, rv, g4], [host_from_gpu(o) for o in outs],
+                        device="cpu")
     rng = np.random.default_rng(0)
     a = rng.standard_normal((2, 3, 6, 6)).astype("float32")
     w = rng.standard_normal((4, 3, 3, 2)).astype("float32")
-    got = f(a, w)
+    hv = rng.standard_normal((8, 5)).astype("float32")
+    gv, bv, rmv = (rng.standard_normal((1, 5)).astype("float32") for _ in range(3))
+    rvv = rng.random((1, 5)).astype("float32") + 0.5
+    g4v = rng.standard_normal((1, 3, 1, 1)).astype("float32")
+    got = f(a, w, hv, gv, bv, rmv, rvv, g4v)
     np.testing.assert_allclose(got[0], _naive_corr(a, w, (1, 0), (2, 1)), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(got[1], _naive_corr(a, w[:, :, ::-1, ::-1], (0, 0), (1, 1)),
                                rtol=1e-4, atol=1e-4)
@@ -267,6 +285,18 @@ def test_dnn_conv_and_pool_build_crotons_ops_with_theanos_arguments(gpu):
     np.testing.assert_allclose(got[3], a.reshape(2, 3, 3, 2, 2, 3).sum(axis=(3, 5)), rtol=1e-5,
                                atol=1e-5)
     np.testing.assert_array_equal(got[4], a.reshape(2, 3, 3, 2, 3, 2).max(axis=(3, 5)))
+    np.testing.assert_allclose(got[5], got[0], rtol=1e-6)  # GpuCorrMM: the correlation
+    mean, var = hv.mean(0, keepdims=True), hv.var(0, keepdims=True)
+    want = [(hv - mean) * gv / np.sqrt(var + 1e-3) + bv, mean, 1 / np.sqrt(var + 1e-3),
+            rmv * 0.75 + mean * 0.25, rvv * 0.75 + var * 8 / 7 * 0.25]
+    for k_, (g_, w_) in enumerate(zip(got[6:11], want)):
+        np.testing.assert_allclose(g_, w_, rtol=1e-4, atol=1e-5, err_msg=f"bn output {k_}")
+    mean4, var4 = a.mean((0, 2, 3), keepdims=True), a.var((0, 2, 3), keepdims=True)
+    np.testing.assert_allclose(got[11], (a - mean4) * g4v / np.sqrt(var4 + 1e-4) + 0.5,
+                               rtol=1e-4, atol=1e-5)
+    assert got[12].shape == got[13].shape == (1, 3, 1, 1)
+    np.testing.assert_allclose(got[14], (hv - rmv) * gv / np.sqrt(rvv + 1e-3) + bv, rtol=1e-5,
+                               atol=1e-5)
 
 
 # -- a Theano GPU program, end to end on the (emulated) device --------------------------------
@@ -289,8 +319,9 @@ def _program(theano, W0, b0, data, steps=3):
     loss = tt.mean((p - y) ** 2)
     loss_out = host_from_gpu(gpu_contiguous(loss)) if pygpu_activated else loss
     gW, gb = theano.grad(loss, [W, b])
-    step = theano.function([x, y], [loss_out, p.transfer("cpu")],
-                           updates=[(W, W - 0.5 * gW), (b, b - 0.5 * gb)])
+    # on the GPU, the tutorial's "handle to device-allocated data": an output left there
+    outputs = [loss_out, p.transfer("cpu")] + ([p.transfer(None)] if pygpu_activated else [])
+    step = theano.function([x, y], outputs, updates=[(W, W - 0.5 * gW), (b, b - 0.5 * gb)])
     history = [step(*data) for _ in range(steps)]
     return history, W.get_value(), b.get_value(), W, step
 
@@ -334,8 +365,10 @@ def test_theano_gpu_program_runs_on_the_device_with_the_cpus_results(gpu, theano
     gpuarray._deactivate()
     cpu_hist, cpu_W, cpu_b, cpu_W_var, cpu_step = _program(theano_module, W0, b0, data)
     assert cpu_W_var.device == "cpu" and not isinstance(cpu_step, CudaFunction)
-    for (loss, p), (cpu_loss, cpu_p) in zip(hist, cpu_hist):
+    for (loss, p, p_dev), (cpu_loss, cpu_p) in zip(hist, cpu_hist):
         assert isinstance(loss, np.ndarray) and isinstance(p, np.ndarray)
+        assert isinstance(p_dev, DeviceArray)  # transfer(None): the device array itself
+        np.testing.assert_array_equal(np.asarray(p_dev), p)
         np.testing.assert_allclose(loss, cpu_loss, rtol=1e-5)
         np.testing.assert_allclose(p, cpu_p, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(W, cpu_W, rtol=1e-5, atol=1e-6)

@@ -28,7 +28,7 @@ import sys
 from typing import Any
 
 from croton.config import config
-from croton.gpuarray import dnn
+from croton.gpuarray import blas, dnn
 from croton.gpuarray.basic_ops import (
     GpuContiguous,
     GpuFromHost,
@@ -157,6 +157,6 @@ _init_from_config()
 
 __all__ = ["ContextNotDefined", "GpuArrayConstant", "GpuArraySharedVariable", "GpuArrayType",
            "GpuArrayVariable", "GpuContiguous", "GpuFromHost", "HostFromGpu",
-           "as_gpuarray_variable", "dnn", "get_context", "gpu_contiguous",
+           "as_gpuarray_variable", "blas", "dnn", "get_context", "gpu_contiguous",
            "gpuarray_shared_constructor", "host_from_gpu", "infer_context_name", "init_dev",
            "list_contexts", "pygpu", "pygpu_activated", "reg_context", "transfer", "use"]

@@ -1,6 +1,9 @@
-"""``theano.gpuarray.dnn`` on croton: the availability checks and ``dnn_conv`` /
-``dnn_conv3d`` / ``dnn_pool``, which build croton's own convolution and pooling ops (the CUDA
-target lowers them to its kernels; cuDNN is not required).
+"""``theano.gpuarray.dnn`` on croton: the availability checks, ``dnn_conv`` / ``dnn_conv3d`` /
+``dnn_pool``, which build croton's own convolution and pooling ops (the CUDA target lowers them
+to its kernels; cuDNN is not required), and ``dnn_batch_normalization_train`` / ``_test``, built
+from elementwise ops and reductions as Theano documents them. Like Theano's, each needs a GPU
+context (a ``ValueError`` without one). The cuDNN op classes (``GpuDnnConv``,
+``GpuDnnConvDesc``...) are not provided.
 
 ``dnn_present()`` is True when a CUDA device is initialised (``pygpu_activated``) and croton's
 CUDA target has kernels for convolution and pooling and their gradients; its ``msg`` says why
@@ -155,4 +158,65 @@ def dnn_pool(img, ws: Sequence[int], stride: Sequence[int] | None = None, mode: 
     return as_gpuarray_variable(out, ctx)
 
 
-__all__ = ["dnn_available", "dnn_conv", "dnn_conv3d", "dnn_pool", "dnn_present", "version"]
+def _bn_axes(inputs: Variable, mode: str) -> tuple[int, ...]:
+    if mode == "per-activation":
+        return (0,)
+    if mode == "spatial":
+        return (0, *range(2, inputs.ndim))
+    raise ValueError(f"mode must be 'per-activation' or 'spatial', not {mode!r}")
+
+
+def _bn_check(epsilon: float, inputs: Variable, **others: Variable | None) -> None:
+    for name, v in others.items():
+        if v is not None and v.ndim != inputs.ndim:
+            raise ValueError(f"{name} must be of the same dimensionality as inputs; got "
+                             f"{v.ndim} instead of {inputs.ndim}")
+    if epsilon < 1e-5:
+        raise ValueError(f"epsilon must be at least 1e-5, got {epsilon:f}")
+
+
+def dnn_batch_normalization_train(inputs, gamma, beta, mode: str = "per-activation",
+                                  epsilon: float = 1e-4, running_average_factor: float = 0.1,
+                                  running_mean=None, running_var=None) -> tuple:
+    """Theano's cuDNN batch normalization in training: ``(out, mean, invstd)``, plus the new
+    running mean and variance when both are given, over axis 0 (``'per-activation'``) or
+    axes 0, 2, 3... (``'spatial'``), computed as Theano documents it (elementwise ops and
+    reductions: ``out = (inputs - mean) * gamma * invstd + beta``, ``invstd = 1 /
+    sqrt(var + epsilon)``, the running variance updated with the unbiased ``m / (m - 1) *
+    var``)."""
+    import croton.tensor as T
+
+    ctx = _common(inputs, None, None, None)
+    _bn_check(epsilon, inputs, gamma=gamma, beta=beta, running_mean=running_mean,
+              running_var=running_var)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must either both be given or both "
+                         "be None")
+    axes = _bn_axes(inputs, mode)
+    mean = inputs.mean(axis=axes, keepdims=True)
+    var = T.sqr(inputs - mean).mean(axis=axes, keepdims=True)
+    invstd = 1 / T.sqrt(var + epsilon)
+    out = (inputs - mean) * gamma * invstd + beta
+    outs = [out, mean, invstd]
+    if running_mean is not None:
+        m = T.cast(T.prod([inputs.shape[a] for a in axes]), inputs.dtype)
+        f = running_average_factor
+        outs += [running_mean * (1 - f) + mean * f,
+                 running_var * (1 - f) + (m / (m - 1)) * var * f]
+    return tuple(as_gpuarray_variable(v, ctx) for v in outs)
+
+
+def dnn_batch_normalization_test(inputs, gamma, beta, mean, var, mode: str = "per-activation",
+                                 epsilon: float = 1e-4) -> Variable:
+    """Theano's cuDNN batch normalization at inference:
+    ``(inputs - mean) * gamma / sqrt(var + epsilon) + beta``."""
+    import croton.tensor as T
+
+    ctx = _common(inputs, None, None, None)
+    _bn_check(epsilon, inputs, gamma=gamma, beta=beta, mean=mean, var=var)
+    _bn_axes(inputs, mode)
+    return as_gpuarray_variable((inputs - mean) * gamma / T.sqrt(var + epsilon) + beta, ctx)
+
+
+__all__ = ["dnn_available", "dnn_batch_normalization_test", "dnn_batch_normalization_train",
+           "dnn_conv", "dnn_conv3d", "dnn_pool", "dnn_present", "version"]
