@@ -224,7 +224,8 @@ def test_gpu_shared_variables(gpu):
     with pytest.raises(ContextNotDefined):
         gpuarray_shared_constructor(np.ones(2, "float32"), target="dev1")
     # theano.shared under device=cuda: float32 values on the device, others on the host
-    assert isinstance(croton.shared(np.ones(3, "float32")), GpuArraySharedVariable)
+    V = croton.shared(np.ones(3, "float32"))
+    assert isinstance(V, GpuArraySharedVariable) and isinstance(V.type, GpuArrayType)
     assert croton.shared(np.ones(3, "int32")).device == "cpu"
 
 
@@ -305,15 +306,17 @@ def _program(theano, W0, b0, data, steps=3):
     tutorial idioms): device parameters, inputs made contiguous on the GPU, the loss brought
     back with host_from_gpu, the prediction returned through transfer('cpu')."""
     import theano.tensor as tt
+    from theano.gpuarray import GpuArrayType, pygpu_activated
     from theano.gpuarray import gpuarray_shared_constructor as gshared
-    from theano.gpuarray import pygpu_activated
     from theano.gpuarray.basic_ops import gpu_contiguous, host_from_gpu
 
     if pygpu_activated:
         W, b = gshared(W0.copy(), "W"), gshared(b0.copy(), "b", broadcastable=(True,))
     else:
         W, b = theano.shared(W0.copy(), "W"), theano.shared(b0.copy(), "b", broadcastable=(True,))
-    x, y = tt.fmatrix("x"), tt.fvector("y")
+    x = tt.fmatrix("x")
+    # a GPU-typed input: fed a device array (the labels, already on the device)
+    y = GpuArrayType("float32", (False,))("y") if pygpu_activated else tt.fvector("y")
     xg = gpu_contiguous(x) if pygpu_activated else x  # both need a GPU context, as in Theano
     p = tt.nnet.sigmoid((xg * W.dimshuffle("x", 0)).sum(axis=1) + b)
     loss = tt.mean((p - y) ** 2)
@@ -357,7 +360,8 @@ def test_theano_gpu_program_runs_on_the_device_with_the_cpus_results(gpu, theano
     data = (rng.standard_normal((64, 5)).astype("float32"),
             (rng.random(64) > 0.5).astype("float32"))
     W0, b0 = rng.standard_normal(5).astype("float32"), np.full(1, 0.1, "float32")
-    hist, W, b, W_var, step = _program(theano_module, W0, b0, data)
+    hist, W, b, W_var, step = _program(theano_module, W0, b0,
+                                       (data[0], DeviceArray.from_numpy(data[1])))
     assert isinstance(step, CudaFunction) and isinstance(W_var, GpuArraySharedVariable)
     assert isinstance(W_var.get_value(borrow=True, return_internal_type=True), DeviceArray)
     assert gpu and gpu[-1].croton_emu_launches() > 0  # its kernels ran on the "device"
