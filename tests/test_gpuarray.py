@@ -300,6 +300,55 @@ def test_dnn_conv_and_pool_build_crotons_ops_with_theanos_arguments(gpu):
                                atol=1e-5)
 
 
+def _naive_corr_grads(img, k, g, pad, stride):
+    """The gradients of ``_naive_corr(img, k, pad, stride)`` wrt img and k, for output grad g."""
+    n, c, h, w = img.shape
+    o, _, kh, kw = k.shape
+    gi = np.zeros((n, c, h + 2 * pad[0], w + 2 * pad[1]))
+    xp = np.pad(img, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    gk = np.zeros(k.shape)
+    for i in range(g.shape[2]):
+        for j in range(g.shape[3]):
+            r, q = i * stride[0], j * stride[1]
+            gi[:, :, r:r + kh, q:q + kw] += np.einsum("no,ocij->ncij", g[:, :, i, j], k)
+            gk += np.einsum("no,ncij->ocij", g[:, :, i, j], xp[:, :, r:r + kh, q:q + kw])
+    return gi[:, :, pad[0]:pad[0] + h, pad[1]:pad[1] + w], gk
+
+
+def test_dnn_conv_op_classes_and_the_transposed_convolution_idiom(gpu):
+    """GAN code's deconvolution: GpuAllocEmpty for the shape, GpuDnnConvDesc, GpuDnnConvGradI."""
+    from croton.gpuarray.basic_ops import GpuAllocEmpty
+
+    img, k, z = T.ftensor4("img"), T.ftensor4("k"), T.ftensor4("z")
+    kerns = gpu_contiguous(k)
+    # z: (n, o, 3, 3) upsampled by 2 to (n, c, 6, 6) with padding 1, no filter flip
+    out = GpuAllocEmpty("float32", None)(z.shape[0], kerns.shape[1], z.shape[2] * 2,
+                                         z.shape[3] * 2)
+    desc = dnn.GpuDnnConvDesc(border_mode=1, subsample=(2, 2), conv_mode="cross")(kerns.shape)
+    deconv = dnn.GpuDnnConvGradI()(kerns, gpu_contiguous(z), out, desc)
+    fwd_desc = dnn.GpuDnnConvDesc(border_mode=(1, 1), subsample=(2, 2), conv_mode="cross")
+    fwd = dnn.GpuDnnConv()(img, kerns, GpuAllocEmpty("float32", None)(2, 4, 3, 3),
+                           fwd_desc(kerns.shape), alpha=2.0, beta=0.5)
+    gw = dnn.GpuDnnConvGradW()(img, z, GpuAllocEmpty("float32", None)(*k.shape), desc)
+    with pytest.raises(ValueError, match="invalid border_mode"):
+        dnn.GpuDnnConvDesc(border_mode="same")
+    with pytest.raises(TypeError, match="desc must be what GpuDnnConvDesc"):
+        dnn.GpuDnnConvGradI()(kerns, z, out, "desc")
+    f = croton.function([img, k, z], [host_from_gpu(v) for v in (deconv, fwd, gw)],
+                        device="cpu")
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((2, 3, 6, 6)).astype("float32")
+    w = rng.standard_normal((4, 3, 3, 3)).astype("float32")
+    g = rng.standard_normal((2, 4, 3, 3)).astype("float32")
+    got = f(a, w, g)
+    gi, gk = _naive_corr_grads(a, w, g, (1, 1), (2, 2))
+    np.testing.assert_allclose(got[0], gi, rtol=1e-4, atol=1e-4)
+    # beta * output: the empty output holds zeros here
+    np.testing.assert_allclose(got[1], 2 * _naive_corr(a, w, (1, 1), (2, 2)), rtol=1e-4,
+                               atol=1e-4)
+    np.testing.assert_allclose(got[2], gk, rtol=1e-4, atol=1e-4)
+
+
 # -- a Theano GPU program, end to end on the (emulated) device --------------------------------
 def _program(theano, W0, b0, data, steps=3):
     """A Theano-style training loop written against theano.gpuarray (Theano 1.0.5's GPU

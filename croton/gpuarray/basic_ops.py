@@ -104,6 +104,24 @@ class GpuContiguous:
 gpu_contiguous = GpuContiguous()
 
 
+class GpuAllocEmpty:
+    """Theano's ``GpuAllocEmpty(dtype, context_name)(*shape)``: an array of that shape whose
+    values must not be read (croton fills it with zeros). Programs use it for an output shape,
+    as the ``output`` of ``GpuDnnConvGradI``; croton then folds the shape and builds no array."""
+
+    __props__ = ("dtype", "context_name")
+
+    def __init__(self, dtype: str, context_name: Any) -> None:
+        self.dtype, self.context_name = str(dtype), context_name
+
+    def __call__(self, *shape: Any) -> Variable:
+        import croton.tensor as T
+
+        get_context(self.context_name)
+        out = T.alloc(np.zeros((), self.dtype), *shape)
+        return as_gpuarray_variable(out, self.context_name)
+
+
 def as_gpuarray_variable(x: Any, context_name: Any) -> Variable:
     """``x`` as a variable on the GPU context ``context_name``: itself when it already is one,
     the GPU variable behind a ``host_from_gpu``, a ``GpuFromHost`` of a tensor variable, or a
@@ -149,5 +167,5 @@ def infer_context_name(*vars: Variable) -> Any:
         raise ValueError("Could not infer context from inputs") from None
 
 
-__all__ = ["GpuContiguous", "GpuFromHost", "HostFromGpu", "as_gpuarray_variable",
+__all__ = ["GpuAllocEmpty", "GpuContiguous", "GpuFromHost", "HostFromGpu", "as_gpuarray_variable",
            "gpu_contiguous", "host_from_gpu", "infer_context_name"]

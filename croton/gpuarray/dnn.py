@@ -2,8 +2,9 @@
 ``dnn_pool``, which build croton's own convolution and pooling ops (the CUDA target lowers them
 to its kernels; cuDNN is not required), and ``dnn_batch_normalization_train`` / ``_test``, built
 from elementwise ops and reductions as Theano documents them. Like Theano's, each needs a GPU
-context (a ``ValueError`` without one). The cuDNN op classes (``GpuDnnConv``,
-``GpuDnnConvDesc``...) are not provided.
+context (a ``ValueError`` without one). The convolution op classes ``GpuDnnConvDesc``,
+``GpuDnnConv``, ``GpuDnnConvGradW`` and ``GpuDnnConvGradI`` (with ``GpuAllocEmpty``: the
+transposed convolution of GAN code) build the same ops; other cuDNN ops are not provided.
 
 ``dnn_present()`` is True when a CUDA device is initialised (``pygpu_activated``) and croton's
 CUDA target has kernels for convolution and pooling and their gradients; its ``msg`` says why
@@ -158,6 +159,110 @@ def dnn_pool(img, ws: Sequence[int], stride: Sequence[int] | None = None, mode: 
     return as_gpuarray_variable(out, ctx)
 
 
+class ConvDescriptor:
+    """What ``GpuDnnConvDesc(...)(kern_shape)`` gives: the convolution's parameters, read by
+    ``GpuDnnConv``, ``GpuDnnConvGradW`` and ``GpuDnnConvGradI`` (not a graph variable)."""
+
+    def __init__(self, desc: GpuDnnConvDesc, kern_shape: Any) -> None:
+        self.border_mode, self.subsample, self.dilation = desc.border_mode, desc.subsample, \
+            desc.dilation
+        self.conv_mode, self.num_groups, self.kern_shape = desc.conv_mode, desc.num_groups, \
+            kern_shape
+
+
+class GpuDnnConvDesc:
+    """Theano's convolution descriptor: ``GpuDnnConvDesc(border_mode, subsample, dilation,
+    conv_mode, precision, num_groups)(kern_shape)``, with Theano's checks of its arguments."""
+
+    __props__ = ("border_mode", "subsample", "dilation", "conv_mode", "precision", "num_groups")
+
+    def __init__(self, border_mode: Any, subsample=(1, 1), dilation=(1, 1),
+                 conv_mode: str = "conv", precision: str = "float32", num_groups: int = 1) -> None:
+        subsample, dilation = tuple(subsample), tuple(dilation)
+        if len(subsample) not in (2, 3) or len(dilation) != len(subsample):
+            raise ValueError(f"subsample and dilation must have 2 or 3 equal numbers of "
+                             f"elements, got {subsample} and {dilation}")
+        if isinstance(border_mode, int):
+            border_mode = (border_mode,) * len(subsample)
+        if isinstance(border_mode, tuple | list):
+            border_mode = tuple(int(b) for b in border_mode)
+        if not ((isinstance(border_mode, tuple) and len(border_mode) == len(subsample)
+                 and min(border_mode) >= 0) or border_mode in ("valid", "full", "half")):
+            raise ValueError(f'invalid border_mode {border_mode}, which must be either "valid", '
+                             f'"full", "half", an integer or a pair of integers')
+        if conv_mode not in ("conv", "cross"):
+            raise ValueError(f"conv_mode must be 'conv' or 'cross', not {conv_mode!r}")
+        self.border_mode, self.subsample, self.dilation = border_mode, subsample, dilation
+        self.conv_mode, self.precision, self.num_groups = conv_mode, precision, num_groups
+
+    def __call__(self, kern_shape: Any) -> ConvDescriptor:
+        return ConvDescriptor(self, kern_shape)
+
+
+class _DnnConvOp:
+    """The cuDNN convolution ops' common call: ``(a, b, output, desc, alpha=None, beta=None)``
+    gives ``alpha * result + beta * output`` (alpha 1, beta 0: ``output`` gives only a
+    shape)."""
+
+    def __init__(self, algo: Any = None, inplace: bool = False, num_groups: int = 1) -> None:
+        self.algo, self.inplace, self.num_groups = algo, inplace, num_groups
+
+    def __call__(self, a, b, output, desc: ConvDescriptor, alpha=None, beta=None) -> Variable:
+        import croton.tensor as T
+
+        if not isinstance(desc, ConvDescriptor):
+            raise TypeError(f"desc must be what GpuDnnConvDesc(...)(kern_shape) returns, not "
+                            f"{type(desc).__name__}")
+        ctx = infer_context_name(*[v for v in (a, b, output) if isinstance(v, Variable)])
+        a, b, output = (as_gpuarray_variable(v, ctx) for v in (a, b, output))
+        if a.ndim not in (4, 5) or b.ndim != a.ndim or output.ndim != a.ndim:
+            raise TypeError(f"{type(self).__name__}: inputs must be 4D or 5D tensors of one "
+                            f"rank, got {a.ndim}, {b.ndim} and {output.ndim}")
+        args = dict(border_mode=desc.border_mode, subsample=desc.subsample,
+                    filter_flip=desc.conv_mode == "conv", filter_dilation=desc.dilation,
+                    num_groups=desc.num_groups)
+        out = self._compute(a, b, output, a.ndim - 2, args)
+        if alpha is not None:
+            out = out * alpha
+        if beta is not None:
+            out = out + T.cast(beta, out.dtype) * output
+        return as_gpuarray_variable(out, ctx)
+
+
+class GpuDnnConv(_DnnConvOp):
+    """``GpuDnnConv(...)(img, kerns, output, desc)``: the forward convolution."""
+
+    def _compute(self, img, kerns, output, nd, args):
+        from croton.tensor.nnet import conv2d, conv3d
+
+        return (conv2d if nd == 2 else conv3d)(img, kerns, **args)
+
+
+class GpuDnnConvGradW(_DnnConvOp):
+    """``GpuDnnConvGradW(...)(img, topgrad, output, desc)``: the gradient wrt the filters, of
+    ``output``'s shape."""
+
+    def _compute(self, img, topgrad, output, nd, args):
+        from croton.tensor.nnet.abstract_conv import (
+            conv2d_grad_wrt_weights,
+            conv3d_grad_wrt_weights,
+        )
+
+        grad = conv2d_grad_wrt_weights if nd == 2 else conv3d_grad_wrt_weights
+        return grad(img, topgrad, [output.shape[i] for i in range(nd + 2)], **args)
+
+
+class GpuDnnConvGradI(_DnnConvOp):
+    """``GpuDnnConvGradI(...)(kerns, topgrad, output, desc)``: the gradient wrt the input, of
+    ``output``'s shape (the transposed convolution of GAN generators)."""
+
+    def _compute(self, kerns, topgrad, output, nd, args):
+        from croton.tensor.nnet.abstract_conv import conv2d_grad_wrt_inputs, conv3d_grad_wrt_inputs
+
+        grad = conv2d_grad_wrt_inputs if nd == 2 else conv3d_grad_wrt_inputs
+        return grad(topgrad, kerns, [output.shape[i] for i in range(nd + 2)], **args)
+
+
 def _bn_axes(inputs: Variable, mode: str) -> tuple[int, ...]:
     if mode == "per-activation":
         return (0,)
@@ -218,5 +323,6 @@ def dnn_batch_normalization_test(inputs, gamma, beta, mean, var, mode: str = "pe
     return as_gpuarray_variable((inputs - mean) * gamma / T.sqrt(var + epsilon) + beta, ctx)
 
 
-__all__ = ["dnn_available", "dnn_batch_normalization_test", "dnn_batch_normalization_train",
+__all__ = ["ConvDescriptor", "GpuDnnConv", "GpuDnnConvDesc", "GpuDnnConvGradI", "GpuDnnConvGradW",
+           "dnn_available", "dnn_batch_normalization_test", "dnn_batch_normalization_train",
            "dnn_conv", "dnn_conv3d", "dnn_pool", "dnn_present", "version"]
