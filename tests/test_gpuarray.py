@@ -140,6 +140,13 @@ def test_use_initialises_the_default_context(capsys, gpu):
     assert "Mapped name None to device cuda" in capsys.readouterr().err
     gpuarray.use("cuda")  # again: the same context
     assert list(gpuarray.list_contexts()) == [None]
+    gpuarray._deactivate()
+    config.print_active_device = False  # Theano's flag: initialise quietly
+    try:
+        gpuarray.use("cuda0")
+    finally:
+        config.print_active_device = True
+    assert capsys.readouterr().err == "" and config.device == "cuda0"
     with pytest.raises(ValueError, match="device 0 only"):
         gpuarray.init_dev("cuda1")
     with pytest.raises(Exception, match="forced the init and bad device provided: cpu"):

@@ -87,11 +87,12 @@ def init_dev(dev: str, name: Any = None, preallocate: Any = None) -> None:
         init_dev.devmap[dev] = context
         reg_context(name, context)
         pygpu_activated = True
-        print(f"Mapped name {name} to device {dev}: {context.devname} ({context.bin_id})",
-              file=sys.stderr)
-        if not dnn.dnn_available(name):
-            print(f"Can not use cuDNN on context {name}: {dnn.dnn_available.msg}",
+        if config.print_active_device:
+            print(f"Mapped name {name} to device {dev}: {context.devname} ({context.bin_id})",
                   file=sys.stderr)
+            if not dnn.dnn_available(name):
+                print(f"Can not use cuDNN on context {name}: {dnn.dnn_available.msg}",
+                      file=sys.stderr)
     pygpu_activated = True
 
 
