@@ -138,8 +138,8 @@ def test_use_initialises_the_default_context(capsys, gpu):
     assert ctx.kind == b"cuda" and ctx.dev == "cuda" and ctx.bin_id.startswith("sm_")
     assert list(gpuarray.list_contexts()) == [None]
     assert "Mapped name None to device cuda" in capsys.readouterr().err
-    gpuarray.use("cuda")  # again: the same context
-    assert list(gpuarray.list_contexts()) == [None]
+    gpuarray.use("cuda0")  # again (another spelling of device 0): the same context
+    assert list(gpuarray.list_contexts()) == [None] and gpuarray.get_context(None) is ctx
     gpuarray._deactivate()
     config.print_active_device = False  # Theano's flag: initialise quietly
     try:

@@ -81,10 +81,10 @@ def init_dev(dev: str, name: Any = None, preallocate: Any = None) -> None:
         raise ValueError(f"croton has no OpenCL target: device {dev!r} (use cuda)")
     if dev not in ("cuda", "cuda0"):
         raise ValueError(f"croton runs on CUDA device 0 only ('cuda' or 'cuda0'), not {dev!r}")
-    if dev not in init_dev.devmap:
+    if "cuda0" not in init_dev.devmap:  # 'cuda' and 'cuda0' are one device: one context
         runtime.require_device(f"device={dev}")
         context = CudaContext(dev)
-        init_dev.devmap[dev] = context
+        init_dev.devmap["cuda0"] = context
         reg_context(name, context)
         pygpu_activated = True
         if config.print_active_device:
@@ -96,7 +96,7 @@ def init_dev(dev: str, name: Any = None, preallocate: Any = None) -> None:
     pygpu_activated = True
 
 
-#: device name ('cuda', 'cuda0') -> its context
+#: 'cuda0' -> the context of device 0, once initialised
 init_dev.devmap = {}
 
 
@@ -110,7 +110,7 @@ def use(device: str, force: bool = False, default_to_move_computation_to_gpu: bo
     if force:
         if not (device.startswith("cuda") or device.startswith("opencl")):
             raise Exception("forced the init and bad device provided: " + device)
-        assert device not in init_dev.devmap
+        assert not init_dev.devmap, "the device is already initialised"
     if device:
         init_dev(device, preallocate=preallocate)
     if (default_to_move_computation_to_gpu or move_shared_to_gpu) and None in list_contexts():
