@@ -7,6 +7,13 @@
 namespace croton {
 namespace cuda {
 
+// `CROTON_LAUNCH(kernel, grid, block)(args...)`: a launch written in a runtime header (the
+// generated code writes `<<<...>>>` itself). The CPU emulation of the tests (tests/cuda_emu)
+// defines its own before this header is read.
+#ifndef CROTON_LAUNCH
+#define CROTON_LAUNCH(kernel, grid, block) kernel<<<(grid), (block)>>>
+#endif
+
 constexpr int kThreads = 256;  // threads per block of an elementwise kernel
 
 // Blocks resident at once on the current device, times a few waves: enough to fill it; a
