@@ -1,7 +1,7 @@
 """Theano 1.0.5's GPU API (``theano.gpuarray``) on croton's CUDA target (croton/gpuarray,
 docs/compatibility.md): ``device=cpu`` changes nothing; ``device=cuda`` without a device logs
 Theano's error and runs on the CPU (``force_device=True``: an error); with a device (the
-emulated CUDA runtime of tests/test_cuda_emulated.py) the context, the types, the transfers,
+emulated CUDA runtime of tests/cuda_emu/harness.py) the context, the types, the transfers,
 ``gpu_contiguous``, the GPU shared constructor and ``dnn_conv``/``dnn_pool`` behave as Theano
 documents, and a Theano-style GPU program written against ``theano.gpuarray`` runs end to end
 on the "device" with the CPU's results."""
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cuda_emulated import emulated_device  # noqa: F401 - the emulated CUDA runtime
+from cuda_emu.harness import emulate_cuda
 
 import croton
 import croton.tensor as T
@@ -121,8 +121,13 @@ def test_old_gpu_back_end_raises_theanos_message():
 
 
 # -- with a device (the emulated CUDA runtime) ------------------------------------------------
+@pytest.fixture(scope="module")
+def emulated_device(tmp_path_factory):
+    yield from emulate_cuda(tmp_path_factory)
+
+
 @pytest.fixture
-def gpu(emulated_device):  # noqa: F811 - the imported fixture
+def gpu(emulated_device):
     """``theano.gpuarray.use('cuda')`` on the emulated device; back to device=cpu after."""
     assert runtime.device_count() == 1
     gpuarray.use("cuda")
@@ -151,11 +156,10 @@ def test_use_initialises_the_default_context(capsys, gpu):
         gpuarray.init_dev("cuda1")
     with pytest.raises(Exception, match="forced the init and bad device provided: cpu"):
         gpuarray.use("cpu", force=True)
-    # dnn: present exactly when the CUDA target has its own conv and pool kernels
-    missing = dnn._missing_kinds()
-    assert dnn.dnn_present() is (not missing) and dnn.dnn_available(None) is (not missing)
-    if missing:
-        assert ", ".join(missing) in dnn.dnn_present.msg
+    # dnn: present, since the CUDA target has its own conv and pool kernels (not cuDNN's)
+    assert dnn._missing_kinds() == []
+    assert dnn.dnn_present() is True and dnn.dnn_available(None) is True
+    assert dnn.dnn_present.msg is None and dnn.version() == -1
 
 
 def test_gpuarray_type_as_theano_documents_it(gpu):
@@ -434,3 +438,43 @@ def test_theano_gpu_program_runs_on_the_device_with_the_cpus_results(gpu, theano
     np.testing.assert_allclose(W, cpu_W, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b, cpu_b, rtol=1e-5, atol=1e-6)
     assert hist[-1][0] < hist[0][0]  # it trains
+
+
+def _conv_program(theano, W0, data, steps=2):
+    """A Theano GPU convnet step as Lasagne's cuDNN layers write it: dnn_conv, dnn_pool and
+    their gradients, on device parameters (CPU ops when no GPU is active)."""
+    import theano.tensor as tt
+    from theano.gpuarray import dnn as gdnn
+    from theano.gpuarray import pygpu_activated
+    from theano.tensor.nnet import conv2d
+    from theano.tensor.signal.pool import pool_2d
+
+    W = theano.shared(W0.copy(), "W")
+    x, y = tt.ftensor4("x"), tt.fvector("y")
+    if pygpu_activated:
+        assert gdnn.dnn_present(), gdnn.dnn_present.msg
+        h = tt.tanh(gdnn.dnn_conv(x, W, border_mode="half", conv_mode="cross"))
+        p = gdnn.dnn_pool(h, (2, 2), stride=(2, 2), mode="max")
+    else:
+        h = tt.tanh(conv2d(x, W, border_mode="half", filter_flip=False))
+        p = pool_2d(h, ws=(2, 2), ignore_border=True, mode="max")
+    loss = tt.mean((p.mean(axis=(1, 2, 3)) - y) ** 2)
+    step = theano.function([x, y], loss, updates=[(W, W - 0.5 * theano.grad(loss, W))])
+    return [float(step(*data)) for _ in range(steps)], W.get_value(), step
+
+
+def test_theano_dnn_convnet_step_runs_on_the_device_with_the_cpus_results(gpu, theano_module):
+    from croton.cuda.function import CudaFunction
+
+    rng = np.random.default_rng(3)
+    data = (rng.standard_normal((4, 2, 8, 8)).astype("float32"),
+            rng.standard_normal(4).astype("float32"))
+    W0 = (rng.standard_normal((3, 2, 3, 3)) * 0.3).astype("float32")
+    losses, W, step = _conv_program(theano_module, W0, data)
+    assert isinstance(step, CudaFunction)
+    gpuarray._deactivate()
+    cpu_losses, cpu_W, cpu_step = _conv_program(theano_module, W0, data)
+    assert not isinstance(cpu_step, CudaFunction)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
+    np.testing.assert_allclose(W, cpu_W, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(W, W0)  # the filters were trained
