@@ -96,8 +96,9 @@ def test_device_cuda_without_a_device_logs_theanos_error_and_runs_on_the_cpu():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "cpu", "cpu", "[2.0,", "5.436563491821289,",
                                   "14.778112411499023]"]
+    # then CUDA's reason (here cudaGetDeviceCount's error; elsewhere a missing libcudart)
     assert "Could not initialize pygpu, support disabled: device=cuda: no CUDA device: " \
-        "cudaGetDeviceCount" in out.stderr
+        in out.stderr
     assert "Running on the CPU" in out.stderr
     forced = _theano("import theano", "device=cuda0,force_device=True")
     assert forced.returncode == 1
