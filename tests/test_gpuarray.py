@@ -479,3 +479,67 @@ def test_theano_dnn_convnet_step_runs_on_the_device_with_the_cpus_results(gpu, t
     np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
     np.testing.assert_allclose(W, cpu_W, rtol=1e-5, atol=1e-6)
     assert not np.allclose(W, W0)  # the filters were trained
+
+
+@pytest.fixture
+def lasagne_source(tmp_path):
+    """Lasagne (the vendored tarball of tests/thirdparty/lasagne) importable in this process,
+    forgotten after the test."""
+    import tarfile
+
+    with tarfile.open(ROOT / "tests" / "thirdparty" / "lasagne" / "lasagne-5d3c63c.tar.gz") as t:
+        t.extractall(tmp_path, filter="data")
+    src = str(tmp_path / "Lasagne-5d3c63c")
+    sys.path.insert(0, src)
+    floatx, config.floatX = config.floatX, "float32"  # as Lasagne's GPU users configure it
+    try:
+        yield
+    finally:
+        config.floatX = floatx
+        sys.path.remove(src)
+        for name in [k for k in sys.modules if k.split(".")[0] == "lasagne"]:
+            del sys.modules[name]
+
+
+def test_lasagne_cudnn_layers_train_on_the_device_as_its_cpu_layers(gpu, theano_module,
+                                                                      lasagne_source):
+    """lasagne.layers.dnn imports (it needs pygpu_activated and dnn_present()), and a network
+    of its Conv2DDNNLayer, MaxPool2DDNNLayer and batch_norm_dnn trains on the device with its
+    parameters in device memory, as the same network of Lasagne's CPU layers on the CPU."""
+    import warnings
+
+    from croton.cuda.array import DeviceArray
+    from croton.cuda.function import CudaFunction
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        import lasagne
+        from lasagne.layers import dnn as ldnn
+    theano = theano_module
+    L = lasagne.layers
+    x = np.random.default_rng(4).standard_normal((4, 2, 8, 8)).astype("float32")
+
+    def train(net):
+        loss = L.get_output(net).mean() + 0.1 * (L.get_output(net) ** 2).mean()
+        params = L.get_all_params(net, trainable=True)
+        f = theano.function([L.get_all_layers(net)[0].input_var], loss,
+                            updates=lasagne.updates.sgd(loss, params, 0.1))
+        return f, [float(f(x)) for _ in range(3)], L.get_all_param_values(net)
+
+    net = ldnn.batch_norm_dnn(ldnn.MaxPool2DDNNLayer(
+        ldnn.Conv2DDNNLayer(L.InputLayer((4, 2, 8, 8)), 3, 3, pad="same"), 2))
+    start = L.get_all_param_values(net)
+    assert all(isinstance(p.get_value(borrow=True, return_internal_type=True), DeviceArray)
+               for p in L.get_all_params(net))
+    f, losses, end = train(net)
+    assert isinstance(f, CudaFunction)
+    gpuarray._deactivate()
+    cpu_net = L.batch_norm(L.MaxPool2DLayer(
+        L.Conv2DLayer(L.InputLayer((4, 2, 8, 8)), 3, 3, pad="same", flip_filters=False), 2))
+    L.set_all_param_values(cpu_net, start)
+    cpu_f, cpu_losses, cpu_end = train(cpu_net)
+    assert not isinstance(cpu_f, CudaFunction)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-4, atol=1e-6)
+    for a, b in zip(end, cpu_end):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(end[0], start[0])  # the filters were trained
