@@ -100,6 +100,11 @@ def test_device_cuda_without_a_device_logs_theanos_error_and_runs_on_the_cpu():
     assert "Could not initialize pygpu, support disabled: device=cuda: no CUDA device: " \
         in out.stderr
     assert "Running on the CPU" in out.stderr
+    # in this process: use() raises CUDA's reason and changes nothing
+    with pytest.raises(runtime.CudaUnavailableError, match="^no CUDA device: .*device=cuda "):
+        gpuarray.use("cuda")
+    assert (gpuarray.pygpu_activated, config.device, list(gpuarray.list_contexts())) == (
+        False, "cpu", [])
     forced = _theano("import theano", "device=cuda0,force_device=True")
     assert forced.returncode == 1
     assert "CudaUnavailableError: no CUDA device: " in forced.stderr
