@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cuda_emu import harness
-from cuda_emu.harness import call, emulated_module
+from cuda_emu.harness import call, emulate_cuda, emulated_module
 
 import croton
 import croton.tensor as T
@@ -26,10 +26,14 @@ from croton.codegen.pipeline import run_pipeline
 from croton.codegen.target import CUDA
 from croton.fgraph import Graph
 
-emulated_device = harness.emulated_device  # the fixture
 SHAPES = [("W1", (5, 7)), ("b1", (7,)), ("W2", (7, 3)), ("b2", (3,)), ("V", (4, 5)),
           ("c", (4,)), ("u", (6,))]
 BATCH = 6
+
+
+@pytest.fixture(scope="module")
+def emulated_device(tmp_path_factory):
+    yield from emulate_cuda(tmp_path_factory)
 
 
 def blas_model(shared):

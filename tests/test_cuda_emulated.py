@@ -18,8 +18,7 @@ import re
 
 import numpy as np
 import pytest
-from cuda_emu import harness
-from cuda_emu.harness import call, emulated_module
+from cuda_emu.harness import call, emulate_cuda, emulated_module
 
 import croton
 import croton.tensor as T
@@ -28,7 +27,6 @@ from croton.codegen.pipeline import run_pipeline
 from croton.codegen.target import CUDA
 from croton.fgraph import Graph
 
-emulated_device = harness.emulated_device  # the fixture
 ROWS, COLS = 4, 1100  # on the emulator's one multiprocessor: x.sum() takes two passes
 
 
@@ -130,7 +128,14 @@ def test_emulated_shape_error_names_the_op_and_writes_nothing(emulated):
 
 
 # -- the Python side (croton.function(device='cuda'), DeviceArray, device shared variables) over
-# the emulated CUDA runtime (the fixture emulated_device of cuda_emu/harness.py) --------------
+# the emulated CUDA runtime: libcudart's calls from tests/cuda_emu/cudart_emu.cpp, modules built
+# against the emulation instead of by nvcc ---------------------------------------------------
+@pytest.fixture(scope="module")
+def emulated_device(tmp_path_factory):
+    """croton's CUDA runtime and builds replaced by the emulation for this module's tests."""
+    yield from emulate_cuda(tmp_path_factory)
+
+
 def test_function_on_device_memory_updates_shared_in_place(emulated_device):
     from croton.cuda import runtime
     from croton.cuda.array import DeviceArray

@@ -7,6 +7,13 @@
 namespace croton {
 namespace cuda {
 
+// `CROTON_LAUNCH(kernel, grid, block)(args...)`: a launch written in a runtime header (the
+// generated code writes `<<<...>>>` itself). The CPU emulation of the tests (tests/cuda_emu)
+// defines its own before this header is read.
+#ifndef CROTON_LAUNCH
+#define CROTON_LAUNCH(kernel, grid, block) kernel<<<(grid), (block)>>>
+#endif
+
 constexpr int kThreads = 256;  // threads per block of an elementwise kernel
 
 // Blocks resident at once on the current device, times a few waves: enough to fill it; a
@@ -38,16 +45,6 @@ __device__ __forceinline__ int64_t global_index() {
   return int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
 }
 __device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
-
-// A launch written in a runtime header (runtime/cuda/kernels): `kernel<<<grid, block>>>(args)`,
-// or under the tests' CPU emulation of CUDA (tests/cuda_emu/cuda_runtime.h) its launcher (the
-// tests rewrite the launches of generated code, not those of headers).
-#ifdef CROTON_CUDA_EMULATION
-#define CROTON_LAUNCH(kernel, grid, block, ...) \
-  croton_emu::Launch(kernel, grid, block).run(__VA_ARGS__)
-#else
-#define CROTON_LAUNCH(kernel, grid, block, ...) kernel<<<grid, block>>>(__VA_ARGS__)
-#endif
 
 // *dst = value on the device (a shape written into a computed int64 scalar).
 template <class T>

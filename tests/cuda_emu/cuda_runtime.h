@@ -7,7 +7,6 @@
 // or a GPU's behaviour. Launches `k<<<g, b>>>(args)` are rewritten by the test to
 // `croton_emu::Launch(k, g, b).run(args)`.
 #pragma once
-#define CROTON_CUDA_EMULATION 1  // runtime/cuda/launch.cuh: CROTON_LAUNCH through Launch below
 #include <ucontext.h>
 
 #include <cstdint>
@@ -125,6 +124,9 @@ struct Launch {
 };
 }  // namespace croton_emu
 
+// a launch in a runtime header (runtime/cuda/launch.cuh), not rewritten by the test
+#define CROTON_LAUNCH(kernel, grid, block) croton_emu::Launch(kernel, grid, block).run
+
 inline void __syncthreads() { croton_emu::block_barrier.wait(); }
 
 template <class T>
@@ -159,10 +161,6 @@ inline cudaError_t cudaFree(void* p) {
   std::free(p);
   return cudaSuccess;
 }
-inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
-  std::memcpy(dst, src, n);
-  return cudaSuccess;
-}
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaGetDevice(int* d) {
   *d = 0;
@@ -176,6 +174,20 @@ template <class T>
 cudaError_t cudaGetSymbolAddress(void** p, const T& symbol) {
   *p = const_cast<void*>(static_cast<const void*>(&symbol));
   return cudaSuccess;
+}
+// control flow's host reads and zeroing (runtime/cuda/kernels/control.cuh), random checks
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t) {
+  std::memset(p, value, n);
+  return cudaSuccess;
+}
+inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // fibers of a block run one at a time: no race
+  if (v < old) *p = v;
+  return old;
 }
 // the launches so far (plain definitions: one translation unit of a program defines them; the
 // others, e.g. an exported library's context, are compiled with CROTON_EMU_SECONDARY_UNIT)

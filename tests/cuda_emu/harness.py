@@ -1,11 +1,17 @@
-"""What the tests that run CUDA code under the CPU emulation share (tests/test_cuda_*emulated*):
-building a CUDA translation unit with g++ against the emulation (``compile_emulated``), DLPack
-tensors over NumPy memory labelled as device memory (``tensor``), and the fixture
-``emulated_device``, under which ``croton.function(..., device='cuda')`` builds its modules
-against the emulation and croton's CUDA runtime calls go to ``cudart_emu.cpp``.
+"""The CPU emulation of CUDA (cuda_runtime.h, cudart_emu.cpp beside this file) as the tests use
+it: ``compile_emulated`` builds a CUDA translation unit with g++ against the emulation (its
+launches rewritten to the emulator's), ``emulated_module`` a plan's module and its function
+table, ``call`` calls that table on NumPy arrays labelled as device memory (``tensor``), and
+``emulate_cuda`` (a module fixture's body) replaces
+croton's CUDA runtime and builds by the emulation, so ``croton.function(..., device='cuda')``
+runs end to end. Runtime headers launch through ``CROTON_LAUNCH`` (runtime/cuda/launch.cuh),
+which cuda_runtime.h defines as the emulator's launch.
 
-The emulation (``cuda_runtime.h``, ``cublas_v2.h``, ``cudart_emu.cpp`` here) checks the logic of
-the generated code, not nvcc's code or a GPU's behaviour.
+Example (a test module)::
+
+    @pytest.fixture(scope="module")
+    def emulated_device(tmp_path_factory):
+        yield from emulate_cuda(tmp_path_factory)
 """
 
 from __future__ import annotations
@@ -14,7 +20,6 @@ import ctypes
 import re
 import subprocess
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -32,19 +37,17 @@ from croton.cuda.function import (
 
 EMU = Path(__file__).parent
 _CAPSULE_NAME = b"croton_function"
+_LAUNCH = re.compile(r"([A-Za-z_][\w:]*(?:<[\w:, ]+>)?)<<<")
 
 
 def emulated_source(source: str) -> str:
-    """``source`` with its launches ``k<<<g, b>>>(args)`` rewritten to the emulator's
-    ``Launch(k, g, b).run(args)`` (the only edit of the source; the runtime's headers launch
-    through CROTON_LAUNCH)."""
-    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
-    return source.replace(">>>(", ").run(")
+    """``source`` with each launch ``k<<<g, b>>>(args)`` as
+    ``croton_emu::Launch(k, g, b).run(args)`` (the only edit of the code)."""
+    return _LAUNCH.sub(r"croton_emu::Launch(\1, ", source).replace(">>>(", ").run(")
 
 
 def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
-    """``source`` (the CUDA target's translation unit) built by g++ against the emulation
-    (``emulated_source``)."""
+    """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
     (d / "fn.cpp").write_text(emulated_source(source))
     lib = d / "fn_emulated.so"
     subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
@@ -52,6 +55,16 @@ def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
                     f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
                    check=True, capture_output=True)
     return ctypes.CDLL(str(lib))
+
+
+def emulated_module(plan, d: Path) -> tuple[ctypes.CDLL, CrotonFunction]:
+    """The emulated module of a CUDA plan (``lower(graph, target=CUDA).plan``), built in
+    ``d``, and its function table."""
+    from croton.codegen.render import render_function
+
+    module = compile_emulated(render_function(plan), d)
+    module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
+    return module, module.croton_function_get().contents
 
 
 def tensor(t: DLTensor, arr: np.ndarray, keep: list) -> None:
@@ -65,22 +78,12 @@ def tensor(t: DLTensor, arr: np.ndarray, keep: list) -> None:
     t.strides = None if arr.flags.c_contiguous else strides
 
 
-def emulated_module(plan, d: Path) -> tuple[ctypes.CDLL, CrotonFunction]:
-    """The emulated module of a CUDA plan (``lower(graph, target=CUDA).plan``), built in
-    ``d``, and its function table."""
-    from croton.codegen.render import render_function
-
-    module = compile_emulated(render_function(plan), d)
-    module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
-    return module, module.croton_function_get().contents
-
-
 def call(table: CrotonFunction, inputs: list, shared: list[np.ndarray]):
     """Call an emulated function's table on NumPy ``inputs`` and ``shared`` values (updated in
     place when the plan writes them in place); (return code, error, outputs, updates
     allocated)."""
     keep: list = []
-    tin, tsh = (DLTensor * len(inputs))(), (DLTensor * max(1, len(shared)))()
+    tin, tsh = (DLTensor * max(1, len(inputs)))(), (DLTensor * max(1, len(shared)))()
     for t, arr in zip(tin, inputs):
         tensor(t, np.asarray(arr), keep)
     for t, arr in zip(tsh, shared):
@@ -97,15 +100,16 @@ def call(table: CrotonFunction, inputs: list, shared: list[np.ndarray]):
         return 0
 
     err = CrotonError()
-    rc = table.call(tin, tsh, ALLOC_FN(alloc), None, (DLTensor * table.n_outputs)(),
+    rc = table.call(tin, tsh, ALLOC_FN(alloc), None, (DLTensor * max(1, table.n_outputs))(),
                     (DLTensor * max(1, table.n_updates))(), ctypes.byref(err))
     return rc, err, [outs.get(k) for k in range(table.n_outputs)], upds
 
 
-@pytest.fixture(scope="module")
-def emulated_device(tmp_path_factory):
-    """croton's CUDA runtime and builds replaced by the emulation for a test module's tests:
-    the modules built (ctypes libraries), newest last."""
+def emulate_cuda(tmp_path_factory):
+    """Generator (a fixture's body): croton's CUDA runtime and builds replaced by the emulation
+    while it is suspended; yields the list of modules built so far (the last is the newest)."""
+    from types import SimpleNamespace
+
     import croton.build_tools.build as build
     from croton.cuda import runtime
 

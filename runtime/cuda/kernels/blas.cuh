@@ -124,8 +124,8 @@ inline int copy2d(const DevMat<T>& dst, const T* src, int64_t srs, int64_t scs,
                   croton_error* err) {
   const int64_t n = dst.rows * dst.cols;
   if (n == 0) return 0;
-  CROTON_LAUNCH(blas_copy2d<T>, blocks_for(n), kThreads, dst.data, dst.rs, dst.cs, src, srs, scs,
-                dst.cols, n);
+  CROTON_LAUNCH(blas_copy2d<T>, blocks_for(n), kThreads)(dst.data, dst.rs, dst.cs, src, srs, scs,
+                                                         dst.cols, n);
   return check_launch(err, "a copy for cuBLAS");
 }
 
@@ -133,7 +133,7 @@ template <class T>
 inline int scale2d(const DevMat<T>& w, T beta, croton_error* err) {
   const int64_t n = w.rows * w.cols;
   if (n == 0) return 0;
-  CROTON_LAUNCH(blas_scale2d<T>, blocks_for(n), kThreads, w.data, w.rs, w.cs, w.cols, n, beta);
+  CROTON_LAUNCH(blas_scale2d<T>, blocks_for(n), kThreads)(w.data, w.rs, w.cs, w.cols, n, beta);
   return check_launch(err, "a scaling for cuBLAS");
 }
 
@@ -229,7 +229,7 @@ int product(DevMat<T> a, DevMat<T> b, T alpha, T beta, const croton_buffer* adde
     (void)alpha;  // dot only: alpha 1, beta 0, no addend
     (void)beta;
     (void)addend;
-    CROTON_LAUNCH(plain_matmul<T>, blocks_for(m * n), kThreads, a, b, o);
+    CROTON_LAUNCH(plain_matmul<T>, blocks_for(m * n), kThreads)(a, b, o);
     return check_launch(err, "the product kernel");
   } else {
     DevMat<T> w{};
@@ -463,8 +463,9 @@ int batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_
     const int64_t c1 = x.ndim == 3 ? u.strides[1] : 0, c2 = u.strides[x.ndim - 1];
     const int64_t n = x.shape[0] * n1 * n2;
     if (n == 0) continue;
-    CROTON_LAUNCH(blas_copy3d<T>, blocks_for(n), kThreads, static_cast<T*>(u.data), u.strides[0],
-                  c1, c2, static_cast<const T*>(x.data), x.strides[0], x1, x2, n1, n2, n);
+    CROTON_LAUNCH(blas_copy3d<T>, blocks_for(n), kThreads)(
+        static_cast<T*>(u.data), u.strides[0], c1, c2, static_cast<const T*>(x.data),
+        x.strides[0], x1, x2, n1, n2, n);
     if (int rc = check_launch(err, "a copy for cuBLAS")) return rc;
   }
   for (int64_t i = 0; i < batch; ++i) {
@@ -518,8 +519,8 @@ inline int copy_nd(const croton_buffer& x, T* flat, bool to_flat, croton_error* 
     n *= x.shape[d];
   }
   if (n == 0) return 0;
-  CROTON_LAUNCH(blas_copynd<T>, blocks_for(n), kThreads, flat, static_cast<T*>(x.data), v, n,
-                to_flat);
+  CROTON_LAUNCH(blas_copynd<T>, blocks_for(n), kThreads)(flat, static_cast<T*>(x.data), v, n,
+                                                         to_flat);
   return check_launch(err, "a copy for cuBLAS");
 }
 
