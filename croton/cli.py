@@ -4,7 +4,7 @@
 Example::
 
     $ croton doctor              # compiler, CMake, Ninja, launcher, BLAS link test, cache,
-                                 # nvcc, CUDA runtime, driver, device and architectures
+                                 # nvcc, CUDA runtime, driver, device, architectures, cuBLAS
     $ croton cache list          # entries, least recently used first
     $ croton cache info 3fa2c1   # one entry, by key prefix
     $ croton cache stats
@@ -154,6 +154,18 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def cublas_check() -> str:
+    """cuBLAS for the CUDA target's matrix products: the nvidia-cublas wheel's version and
+    library, or how to install it (not a failure: only CUDA functions with products need it)."""
+    from croton.build_tools.cuda import cublas
+
+    _, library, version = cublas()
+    if not library:
+        return "not installed (CUDA functions with matrix products need it: pip install " \
+            "croton[cuda])"
+    return f"{version} ({library})"
+
+
 def check_nvcc(cxx: str) -> tuple[bool, str]:
     """nvcc's version and whether it accepts the host compiler (a tiny .cu compiled with
     ``-ccbin``). (True, "not found ...") when there is no nvcc: CUDA is optional."""
@@ -280,6 +292,7 @@ def cmd_doctor(args) -> int:
         cuda = {"cuda": f"FAILED: {exc}"}
     checks.update(cuda)
     ok = ok and not any(v.startswith("FAILED") for v in cuda.values())
+    checks["cublas"] = cublas_check()
     from croton.printing import find_dot
 
     checks["graphviz_dot"] = find_dot() or "not found (pydotprint needs dot or graphviz-pure: " \

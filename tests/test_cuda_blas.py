@@ -67,8 +67,14 @@ def test_products_compile_with_nvcc_and_link_cublas(blas_fn):
 
 
 def test_a_product_without_cublas_says_how_to_install_it(monkeypatch):
+    from croton.cli import cublas_check
+
+    installed = cuda_build.cublas()
+    if installed[1]:
+        assert cublas_check() == f"{installed[2]} ({installed[1]})"  # croton doctor's line
     a, b = T.fmatrices("a", "b")
     monkeypatch.setattr(cuda_build, "cublas", lambda: ("", "", ""))
+    assert cublas_check().endswith("pip install croton[cuda])")
     with pytest.raises(ToolchainError, match=r"need cuBLAS, which is not installed: pip "
                                              r"install croton\[cuda\]"):
         croton.function([a, b], T.dot(a, b), device="cuda")
