@@ -13,9 +13,10 @@
 // storage, the addend being that same storage): a column-major output is computed as its
 // transpose, any other layout cuBLAS cannot write in scratch, then copied back.
 //
-// One cuBLAS handle per thread and device, created at the thread's first product on that
-// device and kept (never destroyed: a handle destroyed at process exit may outlive the CUDA
-// runtime it was made with); it runs on the legacy default stream, as the generated kernels do,
+// One cuBLAS handle per thread and device (and per module: these symbols are hidden in each
+// function's module), created at the thread's first product on that device and kept (never
+// destroyed: a handle destroyed at process exit may outlive the CUDA runtime it was made
+// with); it runs on the legacy default stream, as the generated kernels do,
 // so the products are ordered with them. Failures are CROTON_ERR_DEVICE naming cuBLAS's status
 // (cublasGetStatusName and cublasGetStatusString). cuBLAS's results are bitwise reproducible on
 // one GPU model and toolkit (no atomics in gemm, gemv and ger).
