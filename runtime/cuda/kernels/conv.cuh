@@ -9,8 +9,9 @@
 //     and the filter taps in shared memory (conv_forward_tiled_kernel); where they do not fit
 //     (large strides, dilations or filters), one thread per output element, the loop over its
 //     group's channels and the filter taps inside;
-//   - gradient wrt the input: one thread per input element, the convolution of the output
-//     gradient with the flipped filters (the taps whose subsampled position lands on it);
+//   - gradient wrt the input: with unit strides and one group, the tiled forward kernel over
+//     the output gradient and the flipped, channel-swapped filters; otherwise one thread per
+//     input element summing the taps whose subsampled position lands on it;
 //   - gradient wrt the filters: one block per filter element, its threads reducing over the
 //     images and output positions, combined by the block (reduce.cuh): deterministic, no
 //     atomics.
@@ -21,6 +22,8 @@
 //   if (int rc = croton::cuda::conv_forward<float>(B0, B1, B2, croton::ConvParams{2, {0, 1, 1},
 //       {1, 2, 2}, {1, 1, 1}, 1, true}, scratch, err)) return rc;
 #pragma once
+#include <utility>
+
 #pragma nv_diag_suppress 1675
 #include "kernels/conv.hpp"  // the CPU's: ConvParams, Conv5, ConvGeometry
 #pragma nv_diag_default 1675
@@ -304,6 +307,24 @@ int conv_grad_input(const croton_buffer& w, const croton_buffer& gz, croton_buff
   const ConvGeometry g = conv_geometry(conv5(gx), conv5(w), conv5(gz), p);
   const int64_t total = g.n * g.c * g.in[0] * g.in[1] * g.in[2];
   if (total == 0) return 0;
+  if (p.st[0] == 1 && p.st[1] == 1 && p.st[2] == 1 && p.groups == 1) {
+    // unit strides, one group: the forward convolution of gz with the filters' channels
+    // swapped (a view), the flip toggled and the complementary padding, tiled when it fits
+    ConvParams q = p;
+    q.flip = !p.flip;
+    for (int d = 0; d < 3; ++d) q.pad[d] = (g.k[d] - 1) * p.dil[d] - p.pad[d];
+    Conv5 wt = conv5(w);
+    std::swap(wt.shape[0], wt.shape[1]);
+    std::swap(wt.strides[0], wt.strides[1]);
+    const ConvGeometry gt = conv_geometry(conv5(gz), wt, conv5(gx), q);
+    const ConvTiling t = conv_tiling(gt);
+    if (t.blocks > 0) {
+      const ConvArgs<T> c{static_cast<const T*>(gz.data), static_cast<const T*>(w.data),
+                          static_cast<T*>(gx.data), conv5(gz), wt, conv5(gx), gt};
+      CROTON_LAUNCH(conv_forward_tiled_kernel<T>, blocks_for(t.blocks, 1), kThreads)(c, t);
+      return check_launch(err, "the convolution's input-gradient kernel");
+    }
+  }
   CROTON_LAUNCH(conv_grad_input_kernel<T>, blocks_for(total), kThreads)(
       conv_args<T>(gz, w, gx, g));
   return check_launch(err, "the convolution's input-gradient kernel");
