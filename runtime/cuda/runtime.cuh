@@ -165,3 +165,4 @@ inline int alloc_scratch(cuda::DeviceScratch& scratch, croton_buffer* b, int64_t
 
 #include "launch.cuh"
 #include "reduce.cuh"
+#include "kernels/control.cuh"

@@ -170,6 +170,20 @@ cudaError_t cudaGetSymbolAddress(void** p, const T& symbol) {
   *p = const_cast<void*>(static_cast<const void*>(&symbol));
   return cudaSuccess;
 }
+// control flow's host reads and zeroing (runtime/cuda/kernels/control.cuh), random checks
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t) {
+  std::memset(p, value, n);
+  return cudaSuccess;
+}
+inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // fibers of a block run one at a time: no race
+  if (v < old) *p = v;
+  return old;
+}
 // the launches so far (one translation unit includes this header: a plain definition)
 extern "C" int croton_emu_launches() { return croton_emu::launches; }
 // make the next launch report cudaErrorInvalidValue (the host driver's error path)

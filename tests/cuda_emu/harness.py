@@ -1,9 +1,10 @@
-"""The CPU emulation of CUDA for tests (``tests/cuda_emu``): a CUDA translation unit built by g++
-against the emulated ``cuda_runtime.h``, and croton's CUDA runtime and builds replaced by the
-emulation so that ``croton.function(..., device='cuda')`` runs end to end on the CPU.
-Used by tests/test_cuda_emulated.py and the CUDA tests of other areas (test_cuda_conv.py).
+"""The CPU emulation of CUDA (cuda_runtime.h, cudart_emu.cpp beside this file) as the tests use
+it: ``compile_emulated`` builds a CUDA translation unit with g++ against the emulation (its
+launches, and those of the runtime's kernel headers ``runtime/cuda/kernels/*.cuh``, rewritten
+to the emulator's), and ``emulate_cuda`` (a module fixture's body) replaces croton's CUDA
+runtime and builds by the emulation, so ``croton.function(..., device='cuda')`` runs end to end.
 
-Example (a fixture of a test module)::
+Example (a test module)::
 
     @pytest.fixture(scope="module")
     def emulated_device(tmp_path_factory):
@@ -23,25 +24,33 @@ from croton.build_tools.toolchain import RUNTIME_DIR, discover
 
 EMU = Path(__file__).parent
 _CAPSULE_NAME = b"croton_function"
+_LAUNCH = re.compile(r"([A-Za-z_][\w:]*(?:<[\w:, ]+>)?)<<<")
+
+
+def emulated_source(source: str) -> str:
+    """``source`` with each launch ``k<<<g, b>>>(args)`` as
+    ``croton_emu::Launch(k, g, b).run(args)`` (the only edit of the code)."""
+    return _LAUNCH.sub(r"croton_emu::Launch(\1, ", source).replace(">>>(", ").run(")
 
 
 def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
     """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
-    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
-    source = source.replace(">>>(", ").run(")
-    (d / "fn.cpp").write_text(source)
+    kernels = d / "include" / "kernels"
+    kernels.mkdir(parents=True, exist_ok=True)
+    for header in (RUNTIME_DIR / "cuda" / "kernels").glob("*.cuh"):
+        (kernels / header.name).write_text(emulated_source(header.read_text()))
+    (d / "fn.cpp").write_text(emulated_source(source))
     lib = d / "fn_emulated.so"
     subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
-                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
-                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
-                   check=True, capture_output=True)
+                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{d / 'include'}",
+                    f"-I{RUNTIME_DIR / 'cuda'}", f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"),
+                    "-o", str(lib)], check=True, capture_output=True)
     return ctypes.CDLL(str(lib))
 
 
 def emulate_cuda(tmp_path_factory):
-    """Generator for a module fixture: croton's CUDA runtime (libcudart's calls, from
-    cudart_emu.cpp) and CUDA builds (compile_emulated) replaced by the emulation until the
-    fixture ends; yields the list of modules built so far."""
+    """Generator (a fixture's body): croton's CUDA runtime and builds replaced by the emulation
+    while it is suspended; yields the list of modules built so far (the last is the newest)."""
     from types import SimpleNamespace
 
     import croton.build_tools.build as build
