@@ -186,14 +186,13 @@ __global__ void __launch_bounds__(kThreads) conv_forward_tiled_kernel(const Conv
   }
 }
 
-// The output positions [*lo, *hi) along `axis` that read input position `z` through tap `t`
-// (z = i * st + t * dil - pad), as a range of one element or none.
-__device__ __forceinline__ bool conv_source(const ConvGeometry& g, int axis, int64_t z,
-                                            int64_t t, int64_t* i) {
+// The output position along `axis` that reads input position `z` through tap `t`
+// (z = i * st + t * dil - pad), or -1 when none does.
+__device__ __forceinline__ int64_t conv_source(const ConvGeometry& g, int axis, int64_t z,
+                                               int64_t t) {
   const int64_t q = z + g.p.pad[axis] - t * g.p.dil[axis];
-  if (q < 0 || q % g.p.st[axis] != 0) return false;
-  *i = q / g.p.st[axis];
-  return *i < g.out[axis];
+  if (q < 0 || q % g.p.st[axis] != 0) return -1;
+  return q / g.p.st[axis] < g.out[axis] ? q / g.p.st[axis] : -1;
 }
 
 // gx = d conv / d x: a = gz, b = w, out = gx; one thread per element of gx, summing over the
@@ -217,12 +216,14 @@ __global__ void __launch_bounds__(kThreads) conv_grad_input_kernel(const ConvArg
       const T* gz = c.a + n * c.av.strides[0] + o * c.av.strides[1];
       const T* w = c.b + o * c.bv.strides[0] + cw * c.bv.strides[1];
       for (int64_t ka = 0; ka < g.k[0]; ++ka) {
-        int64_t i, j, l;
-        if (!conv_source(g, 0, za, conv_flip(g, 0, ka), &i)) continue;
+        const int64_t i = conv_source(g, 0, za, conv_flip(g, 0, ka));
+        if (i < 0) continue;
         for (int64_t kb = 0; kb < g.k[1]; ++kb) {
-          if (!conv_source(g, 1, zb, conv_flip(g, 1, kb), &j)) continue;
+          const int64_t j = conv_source(g, 1, zb, conv_flip(g, 1, kb));
+          if (j < 0) continue;
           for (int64_t ke = 0; ke < g.k[2]; ++ke) {
-            if (!conv_source(g, 2, ze, conv_flip(g, 2, ke), &l)) continue;
+            const int64_t l = conv_source(g, 2, ze, conv_flip(g, 2, ke));
+            if (l < 0) continue;
             acc += w[ka * c.bv.strides[2] + kb * c.bv.strides[3] + ke * c.bv.strides[4]] *
                    gz[i * c.av.strides[2] + j * c.av.strides[3] + l * c.av.strides[4]];
           }
