@@ -242,6 +242,17 @@ def test_emulated_conv_pool_and_gradients_match_cpu_and_references(emulated_devi
     assert_close(f(*data), cpu(*data), dtype, "empty and tiny")
 
 
+def test_emulated_filter_gradient_of_a_single_filter_as_the_cpu(emulated_device):
+    # one filter of one channel: too few channel pairs to fill a device, so a block per filter
+    # element (the other kernel of conv.cuh); the LeNet and op graphs take the per-channel one
+    x, w = T.dtensor4("x"), T.dtensor4("w")
+    y = T.nnet.conv2d(x, w, border_mode=1, subsample=(2, 1), filter_dilation=(1, 2))
+    outs = T.grad((T.sin(y) * 3).sum(), [w, x])
+    f, cpu = croton.function([x, w], outs, device="cuda"), croton.function([x, w], outs)
+    data = [RNG.standard_normal((7, 1, 11, 10)), RNG.standard_normal((1, 1, 3, 3))]
+    assert_close(f(*data), cpu(*data), "float64", "one filter")
+
+
 def test_emulated_conv_shape_error_names_the_op_and_updates_nothing(emulated_device):
     W = croton.shared(np.ones((4, 3, 3, 3), "float32"), "W_err", device="cuda")
     x = T.ftensor4("x")

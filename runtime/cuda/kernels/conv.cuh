@@ -12,9 +12,10 @@
 //   - gradient wrt the input: with unit strides and one group, the tiled forward kernel over
 //     the output gradient and the flipped, channel-swapped filters; otherwise one thread per
 //     input element summing the taps whose subsampled position lands on it;
-//   - gradient wrt the filters: one block per filter element, its threads reducing over the
-//     images and output positions, combined by the block (reduce.cuh): deterministic, no
-//     atomics.
+//   - gradient wrt the filters: one block per pair of output and input channel (and chunk of
+//     16 taps), each thread summing every tap over its share of the images and output
+//     positions, each tap then combined by the block (reduce.cuh); with too few such pairs to
+//     fill the device, one block per filter element. Deterministic, no atomics.
 // Every output element is written by one thread in a fixed order: results do not depend on
 // the launch geometry.
 //
@@ -278,6 +279,75 @@ __global__ void conv_grad_filters_kernel(const ConvArgs<T> c) {
   }
 }
 
+// gw = d conv / d w by filter channels: a = x, b = gz, out = gw; one block per (output channel,
+// input channel of its group, chunk of up to kFilterTaps taps), each thread keeping a sum per
+// tap, so gz is read once per chunk rather than once per tap. The same sums in the same order
+// as conv_grad_filters_kernel (each tap: the threads' strided sums, then the block's).
+constexpr int kFilterTaps = 16;
+
+template <class T>
+__global__ void __launch_bounds__(kThreads)
+    conv_grad_filters_channel_kernel(const ConvArgs<T> c) {
+  __shared__ T shared[32];
+  // the chunk's taps as the input reads them (flipped, dilated), and their element offsets
+  __shared__ int64_t tap[4][kFilterTaps];
+  const ConvGeometry& g = c.g;
+  const int64_t kv = g.kvol(), chunks = (kv + kFilterTaps - 1) / kFilterTaps;
+  const int64_t total = g.o * g.cg * chunks, per = g.n * g.pixels();
+  for (int64_t f = blockIdx.x; f < total; f += gridDim.x) {  // the same for the whole block
+    const int64_t t0 = (f % chunks) * kFilterTaps, pair = f / chunks;
+    const int64_t cw = pair % g.cg, o = pair / g.cg, ch = (o / g.og) * g.cg + cw;
+    const int nt = static_cast<int>(kv - t0 < kFilterTaps ? kv - t0 : kFilterTaps);
+    __syncthreads();  // the previous item's taps are read
+    if (threadIdx.x < unsigned(nt)) {
+      const int64_t t = t0 + threadIdx.x;
+      const int64_t a = conv_flip(g, 0, t / (g.k[1] * g.k[2])) * g.p.dil[0];
+      const int64_t b = conv_flip(g, 1, (t / g.k[2]) % g.k[1]) * g.p.dil[1];
+      const int64_t e = conv_flip(g, 2, t % g.k[2]) * g.p.dil[2];
+      tap[0][threadIdx.x] = a, tap[1][threadIdx.x] = b, tap[2][threadIdx.x] = e;
+      tap[3][threadIdx.x] = a * c.av.strides[2] + b * c.av.strides[3] + e * c.av.strides[4];
+    }
+    __syncthreads();
+    T acc[kFilterTaps];
+#pragma unroll
+    for (int k = 0; k < kFilterTaps; ++k) acc[k] = T(0);
+    for (int64_t q = threadIdx.x; q < per; q += blockDim.x) {
+      int64_t r = q;
+      const int64_t l = r % g.out[2];
+      r /= g.out[2];
+      const int64_t j = r % g.out[1];
+      r /= g.out[1];
+      const int64_t i = r % g.out[0], n = r / g.out[0];
+      const T gv = c.b[n * c.bv.strides[0] + o * c.bv.strides[1] + i * c.bv.strides[2] +
+                       j * c.bv.strides[3] + l * c.bv.strides[4]];
+      // the input position of tap 0 (undilated, unflipped): each tap adds its own offsets
+      const int64_t za = conv_pos(g, 0, i, 0), zb = conv_pos(g, 1, j, 0),
+                    ze = conv_pos(g, 2, l, 0);
+      const T* x = c.a + n * c.av.strides[0] + ch * c.av.strides[1] + za * c.av.strides[2] +
+                   zb * c.av.strides[3] + ze * c.av.strides[4];
+#pragma unroll
+      for (int k = 0; k < kFilterTaps; ++k) {
+        if (k >= nt) break;
+        if (uint64_t(za + tap[0][k]) >= uint64_t(g.in[0]) ||
+            uint64_t(zb + tap[1][k]) >= uint64_t(g.in[1]) ||
+            uint64_t(ze + tap[2][k]) >= uint64_t(g.in[2]))
+          continue;  // in the padding (a negative position wraps to a large one)
+        acc[k] += gv * x[tap[3][k]];
+      }
+    }
+#pragma unroll
+    for (int k = 0; k < kFilterTaps; ++k) {
+      if (k >= nt) break;  // the same for the whole block
+      const T sum = block_reduce(acc[k], T(0), [](T x, T y) { return x + y; }, shared);
+      const int64_t t = t0 + k, ka = t / (g.k[1] * g.k[2]), kb = (t / g.k[2]) % g.k[1],
+                    ke = t % g.k[2];
+      if (threadIdx.x == 0)
+        c.out[o * c.ov.strides[0] + cw * c.ov.strides[1] + ka * c.ov.strides[2] +
+              kb * c.ov.strides[3] + ke * c.ov.strides[4]] = sum;
+    }
+  }
+}
+
 template <class T>
 ConvArgs<T> conv_args(const croton_buffer& a, const croton_buffer& b, croton_buffer& out,
                       const ConvGeometry& g) {
@@ -338,8 +408,15 @@ int conv_grad_filters(const croton_buffer& x, const croton_buffer& gz, croton_bu
   const int64_t total = g.o * g.cg * g.kvol();
   if (total == 0) return 0;
   const int threads = reduce_threads(g.n * g.pixels());
-  CROTON_LAUNCH(conv_grad_filters_kernel<T>, blocks_for(total, 1), threads)(
-      conv_args<T>(x, gz, gw, g));
+  // by filter channels when their blocks are enough to keep the device busy (two per
+  // multiprocessor), else a block per filter element
+  const int64_t items = g.o * g.cg * ((g.kvol() + kFilterTaps - 1) / kFilterTaps);
+  if (items >= resident_blocks() / 4)
+    CROTON_LAUNCH(conv_grad_filters_channel_kernel<T>, blocks_for(items, 1), threads)(
+        conv_args<T>(x, gz, gw, g));
+  else
+    CROTON_LAUNCH(conv_grad_filters_kernel<T>, blocks_for(total, 1), threads)(
+        conv_args<T>(x, gz, gw, g));
   return check_launch(err, "the convolution's filter-gradient kernel");
 }
 
