@@ -147,6 +147,7 @@ def test_emulated_products_match_the_cpu(emulated_blas, layout):
                   _strided(shared[6], "gap")]
         assert not data[0].flags.c_contiguous and shared[2].flags.f_contiguous
     calls, handles = module.croton_emu_blas_calls(), module.croton_emu_blas_handles()
+    batched = module.croton_emu_blas_strided_batched()
     rc, err, got, upds = call(table, data, shared)
     assert rc == 0, err.message.decode()
     want = cpu(*[np.array(d, order="C") for d in data])
@@ -166,6 +167,8 @@ def test_emulated_products_match_the_cpu(emulated_blas, layout):
     assert not upds
     assert_matches(shared, [s.get_value() for s in cpu_shared], "update")
     assert module.croton_emu_blas_calls() > calls  # cuBLAS ran (gemm, gemv, ger)
+    # the four float32 batched products: one strided-batched call each
+    assert module.croton_emu_blas_strided_batched() - batched == 4
     assert module.croton_emu_blas_handles() - handles <= 1  # one handle, kept
 
 

@@ -1,5 +1,6 @@
 // A CPU emulation of the part of cuBLAS that runtime/cuda/kernels/blas.cuh calls, for
-// tests/test_cuda_blas_emulated.py: reference column-major gemm, gemv and ger (the textbook
+// tests/test_cuda_blas_emulated.py: reference column-major gemm (strided-batched too), gemv and
+// ger (the textbook
 // loops of the BLAS reference implementation, in double for float too), honouring transa,
 // transb, m, n, k, lda, ldb, ldc, incx, incy, alpha and beta as cuBLAS documents them, and
 // refusing what cuBLAS refuses (CUBLAS_STATUS_INVALID_VALUE: a negative size, a leading
@@ -28,6 +29,7 @@ namespace croton_emu {
 inline int blas_calls = 0;        // gemm, gemv and ger calls so far
 inline int blas_handles = 0;      // handles created
 inline bool blas_fail_next = false;  // the next gemm/gemv/ger fails (a test's request)
+inline int strided_batched_calls = 0;  // cublas?gemmStridedBatched calls so far
 constexpr int kHandleMagic = 0x6375626c;
 
 inline cublasStatus_t blas_enter(cublasHandle_t h) {
@@ -101,6 +103,20 @@ cublasStatus_t ger(cublasHandle_t h, int m, int n, const T* alpha, const T* x, i
                                    double(y[y0 + j * int64_t(incy)]));
   return CUBLAS_STATUS_SUCCESS;
 }
+// one gemm per batch, the operands strideA, strideB, strideC elements apart
+template <class T>
+cublasStatus_t gemm_strided_batched(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                                    int m, int n, int k, const T* alpha, const T* a, int lda,
+                                    long long sa, const T* b, int ldb, long long sb,
+                                    const T* beta, T* c, int ldc, long long sc, int batch) {
+  if (batch < 0) return CUBLAS_STATUS_INVALID_VALUE;
+  ++strided_batched_calls;
+  for (int i = 0; i < batch; ++i)
+    if (cublasStatus_t s = gemm(h, ta, tb, m, n, k, alpha, a + i * sa, lda, b + i * sb, ldb, beta,
+                                c + i * sc, ldc))
+      return s;
+  return CUBLAS_STATUS_SUCCESS;
+}
 }  // namespace croton_emu
 
 inline cublasStatus_t cublasCreate(cublasHandle_t* h) {
@@ -138,6 +154,8 @@ CROTON_EMU_BLAS(cublasSgemm, gemm, float)
 CROTON_EMU_BLAS(cublasDgemm, gemm, double)
 CROTON_EMU_BLAS(cublasSgemv, gemv, float)
 CROTON_EMU_BLAS(cublasDgemv, gemv, double)
+CROTON_EMU_BLAS(cublasSgemmStridedBatched, gemm_strided_batched, float)
+CROTON_EMU_BLAS(cublasDgemmStridedBatched, gemm_strided_batched, double)
 CROTON_EMU_BLAS(cublasSger, ger, float)
 CROTON_EMU_BLAS(cublasDger, ger, double)
 #undef CROTON_EMU_BLAS
@@ -145,4 +163,5 @@ CROTON_EMU_BLAS(cublasDger, ger, double)
 // the cuBLAS calls so far, the handles created; make the next call fail (the error path)
 extern "C" int croton_emu_blas_calls() { return croton_emu::blas_calls; }
 extern "C" int croton_emu_blas_handles() { return croton_emu::blas_handles; }
+extern "C" int croton_emu_blas_strided_batched() { return croton_emu::strided_batched_calls; }
 extern "C" void croton_emu_blas_fail_next() { croton_emu::blas_fail_next = true; }

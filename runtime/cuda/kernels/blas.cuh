@@ -434,10 +434,48 @@ inline int batched_operand(const croton_buffer& x, bool as_row, croton_buffer* u
   return 0;
 }
 
+// All batches of a (ua) times b (ub) into c in one cuBLAS call, when c's matrices are
+// row-major (the output of the call: contiguous) and a's and b's readable as they are (after
+// batched_operand); 1: not this way (the caller loops over the batches), else 0 or an error.
+template <class T>
+inline int strided_batched(const croton_buffer& ua, const croton_buffer& ub,
+                           const croton_buffer& c, const DevMat<T>& a0, const DevMat<T>& b0,
+                           const DevMat<T>& c0, croton_error* err) {
+  const int64_t batch = ua.shape[0], m = c0.rows, n = c0.cols, k = a0.cols;
+  bool ta = false, tb = false;
+  int64_t lda = 1, ldb = 1;
+  const bool row_major = (c0.cs == 1 || n == 1) && (m == 1 || c0.rs >= n);
+  if (k == 0 || m == 0 || n == 0 || !row_major || !blas_layout(a0, &ta, &lda) ||
+      !blas_layout(b0, &tb, &ldb))
+    return 1;
+  const int64_t ldc = m == 1 ? n : c0.rs;
+  const int64_t sc = c.ndim > 0 ? c.strides[0] : 1;
+  if (int rc = check_int(err, m, n, k, lda, ldb, ldc, batch)) return rc;
+  cublasHandle_t h = nullptr;
+  if (int rc = blas_handle(&h, err)) return rc;
+  const T one = T(1), zero = T(0);
+  const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasStatus_t status;  // row-major c[i] = a[i] b[i] is cuBLAS's c[i]^T = b[i]^T a[i]^T
+  if constexpr (std::is_same_v<T, float>) {
+    status = cublasSgemmStridedBatched(h, opb, opa, int(n), int(m), int(k), &one, b0.data,
+                                       int(ldb), ub.strides[0], a0.data, int(lda),
+                                       ua.strides[0], &zero, c0.data, int(ldc), sc, int(batch));
+  } else {
+    status = cublasDgemmStridedBatched(h, opb, opa, int(n), int(m), int(k), &one, b0.data,
+                                       int(ldb), ub.strides[0], a0.data, int(lda),
+                                       ua.strides[0], &zero, c0.data, int(ldc), sc, int(batch));
+  }
+  if (status != CUBLAS_STATUS_SUCCESS)
+    return fail_cublas(err, status, std::is_same_v<T, float> ? "cublasSgemmStridedBatched"
+                                                             : "cublasDgemmStridedBatched");
+  return 0;
+}
+
 // batched_matmul (batched_dot): c[i] = a[i] @ b[i] for a (B, M, K) or (B, K) and b (B, K, N)
-// or (B, K): one product per batch (cuBLAS gemm, or the plain kernel), after copying an
-// operand whose matrices cuBLAS cannot read into contiguous scratch once for all batches. c is
-// the call's own output (contiguous), written in place by each product.
+// or (B, K): float32 and float64 in one strided-batched cuBLAS call, after copying an operand
+// whose matrices cuBLAS cannot read into contiguous scratch once for all batches; other
+// dtypes (and empty products) one product per batch. c is the call's own output (contiguous).
 template <class T>
 int batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_buffer& c,
                    DeviceScratch& scratch, croton_error* err) {
@@ -471,7 +509,7 @@ int batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_
   }
   for (int64_t i = 0; i < batch; ++i) {
     const DevMat<T> am = batch_mat<T>(ua, i, true), bm = batch_mat<T>(ub, i, false);
-    T* base = static_cast<T*>(c.data) + i * c.strides[0];
+    T* base = static_cast<T*>(c.data) + i * (c.ndim > 0 ? c.strides[0] : 0);
     DevMat<T> cm{base, 1, 1, 1, 1};
     if (a.ndim == 3 && b.ndim == 3) {
       cm = DevMat<T>{base, c.shape[1], c.shape[2], c.strides[1], c.strides[2]};
@@ -479,6 +517,12 @@ int batched_matmul(const croton_buffer& a, const croton_buffer& b, const croton_
       cm = DevMat<T>{base, c.shape[1], 1, c.strides[1], 1};
     } else if (b.ndim == 3) {
       cm = DevMat<T>{base, 1, c.shape[1], c.shape[1], c.strides[1]};
+    }
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+      if (i == 0) {  // every batch at once when cuBLAS can
+        const int rc = strided_batched(ua, ub, c, am, bm, cm, err);
+        if (rc != 1) return rc;
+      }
     }
     if (int rc = product(am, bm, T(1), T(0), nullptr, cm, scratch, err)) return rc;
   }
