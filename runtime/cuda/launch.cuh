@@ -7,6 +7,12 @@
 namespace croton {
 namespace cuda {
 
+// `CROTON_LAUNCH(grid, block, kernel)(args...)`: a launch written in the runtime's headers
+// (the CPU emulation of tests/cuda_emu defines its own; it rewrites `<<<` only in generated code).
+#ifndef CROTON_LAUNCH
+#define CROTON_LAUNCH(grid, block, ...) __VA_ARGS__<<<grid, block>>>
+#endif
+
 constexpr int kThreads = 256;  // threads per block of an elementwise kernel
 
 // Blocks resident at once on the current device, times a few waves: enough to fill it; a

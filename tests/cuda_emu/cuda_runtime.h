@@ -119,6 +119,9 @@ struct Launch {
 };
 }  // namespace croton_emu
 
+// a launch in runtime/cuda's headers (launch.cuh: CROTON_LAUNCH)
+#define CROTON_LAUNCH(grid, block, ...) croton_emu::Launch(__VA_ARGS__, grid, block).run
+
 inline void __syncthreads() { croton_emu::block_barrier.wait(); }
 
 template <class T>
@@ -154,6 +157,23 @@ inline cudaError_t cudaFree(void* p) {
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
+// atomics: the fibers of a launch run one at a time on one OS thread, so a plain update is atomic
+template <class T>
+T atomicMin(T* address, T value) {
+  const T old = *address;
+  if (value < old) *address = value;
+  return old;
+}
+template <class T>
+T atomicAdd(T* address, T value) {
+  const T old = *address;
+  *address = old + value;
+  return old;
+}
 inline cudaError_t cudaGetDevice(int* d) {
   *d = 0;
   return cudaSuccess;
