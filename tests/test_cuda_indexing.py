@@ -4,9 +4,9 @@ kernels (issue 15, docs/cuda.md; runtime/cuda/kernels/{indexing,structured,shape
 Compile-only here (one nvcc build of one function covering every op: basic views with computed
 bounds and negative steps, gathers, scatters with repeated indices, softmax and log-softmax with
 cross-entropy and its gradient, argmax/argmin, cumsum/cumprod, concatenate, split, alloc, eye,
-arange, diagonals, repeat and its gradient, boolean masks, at float32, float64 and int32); on a GPU the same function is compared with
-the CPU's. The kernels' logic runs in CI under the CPU emulation of CUDA:
-tests/test_cuda_indexing_emulated.py (the same graph).
+arange, diagonals, repeat and its gradient, boolean masks, at float32, float64 and int32); on a
+GPU the same function is compared with the CPU's. The kernels' logic runs in CI under the CPU
+emulation of CUDA: tests/test_cuda_indexing_emulated.py (the same graph).
 """
 
 from __future__ import annotations
