@@ -100,15 +100,20 @@ def test_training_step_slices_a_device_dataset_by_an_index_input(emulated_device
         data_y = croton.shared(Y, "data_y", **kw)
         W = croton.shared(np.zeros((n_in, n_out), "float32"), "W", **kw)
         b = croton.shared(np.zeros(n_out, "float32"), "b", **kw)
-        index = T.lscalar("index")
-        x = data_x[index * batch:(index + 1) * batch]
-        y = data_y[index * batch:(index + 1) * batch]
+        index, x, y = T.lscalar("index"), T.fmatrix("x"), T.ivector("y")
         p = T.nnet.softmax((x[:, :, None] * W).sum(axis=1) + b)  # dot without BLAS
-        cost = T.nnet.categorical_crossentropy(p, y).mean()
+        # the deeplearning.net tutorial's negative log-likelihood (a gather by two index
+        # arrays; its gradient a scatter-add), and the cross-entropy op
+        cost = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+        xent = T.nnet.categorical_crossentropy(p, y).mean()
         errors = T.mean(T.neq(T.argmax(p, axis=1), y))
         gW, gb = T.grad(cost, [W, b])
-        f = croton.function([index], [cost, errors], updates=[(W, W - 0.5 * gW),
-                                                                 (b, b - 0.5 * gb)], **kw)
+        gWx = T.grad(xent, W)
+        f = croton.function(
+            [index], [cost, xent, errors, gWx],
+            updates=[(W, W - 0.5 * gW), (b, b - 0.5 * gb)],
+            givens={x: data_x[index * batch:(index + 1) * batch],  # Theano's minibatches
+                    y: data_y[index * batch:(index + 1) * batch]}, **kw)
         return f, W, b
 
     dev, Wd, bd = step("cuda")
@@ -116,7 +121,9 @@ def test_training_step_slices_a_device_dataset_by_an_index_input(emulated_device
     for _epoch in range(2):
         for k in range(n // batch):
             got, want = dev(k), cpu(k)
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+            for a, b in zip(got, want):
+                np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(got[0], got[1], rtol=1e-5)  # the same loss
     np.testing.assert_allclose(Wd.get_value(), Wc.get_value(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bd.get_value(), bc.get_value(), rtol=1e-5, atol=1e-6)
     assert float(dev(0)[0]) < float(np.log(n_out))  # it learned
