@@ -63,7 +63,14 @@ def environment() -> jinja2.Environment:
     )
     env.filters.update(FILTERS)  # user text reaches the C++ only through these
     env.filters["cpp"] = cpp  # the plan's expressions and statements, printed
+    env.filters["kernel_tag"] = kernel_tag
     return env
+
+
+def kernel_tag(step) -> str:
+    """A short digest of a loop step (its fields, printed): kernels named with it differ
+    between steps of a function and of its scan steps, and are equal for equal steps."""
+    return hashlib.sha256(repr(step).encode()).hexdigest()[:8]
 
 
 def render_function(plan: FunctionPlan) -> str:
@@ -73,6 +80,8 @@ def render_function(plan: FunctionPlan) -> str:
     naming them."""
     target = plan.target
     missing = target.unsupported_steps(plan.shape_lines + plan.steps + plan.commits)
+    for f in plan.subfunctions:  # a scan's step function
+        missing += target.unsupported_steps(f.plan.shape_lines + f.plan.steps + f.plan.commits)
     missing += sorted({f"dtype {b.dtype} ({b.label})" for b in plan.buffers
                        if b.dtype in target.refused_dtypes})
     if missing:

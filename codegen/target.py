@@ -101,6 +101,12 @@ class Target:
     # from values: ``croton::value`` copies them; runtime/cuda/runtime.cuh); False: a shape
     # computed from an array's values is refused on a target with ``host_steps``
     reads_device_values: bool = False
+    # control flow's host reads and writes of the function's memory: a function reading a
+    # computed scalar into a host variable (``int fn<T>(const croton_buffer&, T*, croton_error*)``:
+    # an ifelse's condition, a scan's n_steps; "": read in place, croton::value) and one zeroing
+    # memory (``bool fn(void*, int64_t)``: a scan's zero-filled stacks; "": std::memset)
+    value_read: str = ""
+    zero_memory: str = ""
     refused_dtypes: frozenset[str] = frozenset()  # dtypes its kernels cannot compute in
     source_suffix: str = ".cpp"  # the translation unit's file suffix (the build's language)
     device: str = "cpu"  # the device the function's arrays live on (DLPack's name)
@@ -151,11 +157,13 @@ class Target:
         return found
 
     def foreign_kernels(self, call_step) -> list[str]:
-        """The runtime functions ``call_step`` calls that are not this target's kernels."""
+        """The runtime functions ``call_step`` calls that are not this target's kernels.
+        Unqualified names are the translation unit's own functions (a scan's step function and
+        its glue), which the target's templates print."""
         from croton.codegen.expr import KernelCall
 
         return [st.fn for st in call_step.code if isinstance(st, KernelCall)
-                and not st.fn.startswith(self.kernel_namespaces or ())]
+                and "::" in st.fn and not st.fn.startswith(self.kernel_namespaces or ())]
 
     def derive(self, name: str, **changes) -> Target:
         """A variant of this target named ``name`` (registered, so config can name it)."""
@@ -186,10 +194,11 @@ CPU = register_target(Target("cpu"))
 
 #: NVIDIA GPUs through CUDA (issue 15; docs/cuda.md): the CPU's host driver compiled by nvcc,
 #: with elementwise loops and reductions as kernels (``cuda/loops.j2``, ``runtime/cuda``) over
-#: device memory. Steps whose kernels exist only on the CPU (BLAS, convolutions, sorting,
-#: branches, scans...) are refused when a plan is rendered; ``call`` steps are printed when
-#: every kernel they call is the CUDA runtime's (``croton::cuda::``, e.g. indexing:
-#: ``codegen/lowering/cuda_indexing.py``) or a view's arithmetic.
+#: device memory. Steps whose kernels exist only on the CPU (BLAS, sorting, linear algebra...)
+#: are refused when a plan is rendered; ``call`` steps are printed when every kernel they call
+#: is the CUDA runtime's (``croton::cuda::``, e.g. indexing: ``codegen/lowering/cuda_indexing.py``)
+#: or a view's arithmetic. Branches and scans run on the host around device kernels
+#: (``runtime/cuda/kernels/control.cuh``).
 CUDA = register_target(Target(
     "cuda", language="cuda", vector_bytes=16, threads=1, memory_spaces=("device",),
     loops_template="cuda/loops.j2", outline_loops=False, cold_host=False, build_parts=1,
@@ -200,11 +209,12 @@ CUDA = register_target(Target(
     constant_prefix="__device__ const", symbol_address="croton::cuda::symbol_address",
     kernels_macro="kernels",
     host_steps=frozenset({"shape", "alloc", "workspace", "view", "elementwise",
-                          "fused_reduce", "shape_value", "call"}),
+                          "fused_reduce", "shape_value", "call", "branch", "scan"}),
     # the CUDA runtime's kernels, and the CPU runtime's view arithmetic, which touches no array
     # data (a view's pointer, shape and strides: croton::subtensor::View, slice_axis, diag_view)
     kernel_namespaces=("croton::cuda::", "v.slice", "v.index", "v.newaxis", "v.keep",
                        "v.store", "croton::slice_axis", "croton::diag_view"),
     reads_device_values=True,
+    value_read="croton::cuda::read_value", zero_memory="croton::cuda::zero_bytes",
     refused_dtypes=frozenset({"complex64", "complex128", "float16"}),
     source_suffix=".cu", device="cuda"))

@@ -53,6 +53,11 @@ class Config:
     #: CUDA architectures to build for, e.g. ``80,90`` (each as SASS plus PTX); empty: the
     #: present GPU's, or ``80,90`` when there is none (a build that only compiles).
     cuda_arch: str = ""
+    #: Theano's: with ``device=cuda``, an error instead of running on the CPU when the device
+    #: cannot be initialised (``theano.gpuarray``'s import; croton/gpuarray/__init__.py).
+    force_device: bool = False
+    #: Theano's: print which device ``theano.gpuarray`` maps the default context to.
+    print_active_device: bool = True
     # Theano's flags that libraries read: croton has no test values and one linker; the values
     # are Theano's defaults.
     init_gpu_device: str = ""

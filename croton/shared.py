@@ -12,6 +12,7 @@ Example::
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -137,6 +138,9 @@ def shared(value, name: str | None = None, strict: bool = False,
             else "cpu"
     if device.startswith("cuda"):
         device = "cuda"
+        gpu = sys.modules.get("croton.gpuarray")  # Theano's GPU API, once it has a device
+        if gpu is not None and gpu.pygpu_activated:
+            ttype = gpu.GpuArrayType(ttype.dtype, ttype.broadcastable)
     elif device != "cpu":
         raise ValueError(f"shared variable {name or '<unnamed>'}: device must be 'cpu' or "
                          f"'cuda', not {device!r}")

@@ -2,10 +2,14 @@
 
 With the opt-in on, ``theano`` is the ``croton`` module and every ``theano.X`` module is the croton
 module that plays its part (``theano.gof.graph`` is ``croton.graph``, ``theano.compile`` is
-``croton.compile``), so ``theano.tensor.matrix is croton.tensor.matrix``. The GPU back ends
-(``theano.sandbox.cuda``, ``theano.sandbox.gpuarray``) raise ImportError and ``theano.gpuarray``
-says ``pygpu_activated = False`` (as Theano 1.0.5 without pygpu), so libraries take their CPU
-paths. With the opt-in off nothing is installed and a real Theano, if any, is untouched.
+``croton.compile``), so ``theano.tensor.matrix is croton.tensor.matrix``. ``theano.gpuarray``
+is ``croton.gpuarray``: with ``device=cuda`` (``THEANO_FLAGS`` or ``CROTON_FLAGS``) ``import
+theano`` imports it, as Theano's does, which initialises the CUDA device or logs Theano's error
+and runs on the CPU; with ``device=cpu`` ``pygpu_activated`` is False and libraries take their
+CPU paths. The old back end ``theano.sandbox.cuda`` raises ImportError with Theano 1.0.5's
+message ("removed from Theano"), and the modules Theano 1.0.5 does not have
+(``theano.sandbox.gpuarray``...) do not import. With the opt-in off nothing is installed and a
+real Theano, if any, is untouched.
 
 Three ways in, all the same finder:
 
@@ -66,11 +70,15 @@ MODULES: dict[str, str] = {
     "theano.tensor.nlinalg": "croton.tensor.nlinalg",
 }
 
-#: Theano's old GPU back ends: croton has none, and libraries test for them with ``import``.
-#: (``theano.gpuarray`` imports, as in a Theano 1.0.5 without pygpu: ``pygpu_activated`` is
-#: False, so libraries take their CPU paths; see ``croton.gpuarray``.)
+#: Theano's old GPU back ends, which libraries test for with ``import``: Theano 1.0.5 refuses
+#: ``theano.sandbox.cuda`` (this message, raised as nose's SkipTest there, an ImportError here)
+#: and has none of the others. ``theano.gpuarray`` is croton's (``croton.gpuarray``).
 GPU_MODULES = ("theano.sandbox.cuda", "theano.sandbox.gpuarray",
                "theano.misc.pycuda_init", "theano.sandbox.cuda_convnet")
+OLD_BACKEND_MESSAGE = (
+    "You are importing theano.sandbox.cuda. This is the old GPU back-end and is removed from "
+    "Theano. Use Theano 0.9 to use it. Even better, transition to the new GPU back-end! See "
+    "https://github.com/Theano/Theano/wiki/Converting-to-the-new-gpu-back-end%28gpuarray%29")
 
 
 def enabled(environ: dict | None = None) -> bool:
@@ -115,10 +123,11 @@ class TheanoFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname: str, path=None, target=None):
         if fullname != "theano" and not fullname.startswith("theano."):
             return None
+        if fullname == "theano.sandbox.cuda" or fullname.startswith("theano.sandbox.cuda."):
+            raise ImportError(OLD_BACKEND_MESSAGE, name=fullname)
         if fullname in GPU_MODULES or any(fullname.startswith(g + ".") for g in GPU_MODULES):
-            raise ImportError(f"No module named {fullname!r}: croton has no GPU back end yet "
-                              f"(CROTON_AS_THEANO maps theano to croton, CPU only)",
-                              name=fullname)
+            raise ImportError(f"No module named {fullname!r}: Theano 1.0.5 has no such GPU "
+                              f"module (its GPU back end is theano.gpuarray)", name=fullname)
         target_name = croton_name(fullname)
         try:
             module = importlib.import_module(target_name)
@@ -150,6 +159,10 @@ def install() -> None:
     if _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
         apply_theano_flags(os.environ.get("THEANO_FLAGS", ""))
+        from croton.config import config
+
+        if config.device.startswith("cuda") or config.init_gpu_device.startswith("cuda"):
+            importlib.import_module("croton.gpuarray")  # initialises the device, as Theano's
     if sys.modules.get("theano") is not None and sys.modules["theano"] is not \
             sys.modules.get("croton"):
         existing = sys.modules["theano"]

@@ -157,6 +157,10 @@ class TensorOperators:
         out.name = name
         return out
 
+    def transfer(self, target: Any) -> Any:
+        """This variable on ``target``: ``'cpu'`` or a GPU context name (``T.transfer``)."""
+        return _tensor().transfer(self, target)
+
     @property
     def shape(self) -> Any:
         """The symbolic shape (an int64 vector); ``x.shape[i]`` is ``shape_i(x, i)``."""

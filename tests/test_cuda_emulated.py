@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import ctypes
 import re
-import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_emu.harness import compile_emulated, emulate_cuda
 
 import croton
 import croton.tensor as T
-from croton.build_tools.toolchain import RUNTIME_DIR, discover
 from croton.codegen.lower import lower
 from croton.codegen.pipeline import run_pipeline
 from croton.codegen.render import render_function
@@ -31,7 +29,6 @@ from croton.codegen.target import CUDA
 from croton.cuda.function import ALLOC_FN, CrotonError, DLDevice, DLTensor, dl_dtype, np_dtype
 from croton.fgraph import Graph
 
-EMU = Path(__file__).parent / "cuda_emu"
 ROWS, COLS = 4, 1100  # on the emulator's one multiprocessor: x.sum() takes two passes
 
 
@@ -57,19 +54,6 @@ def _data(seed=0):
             rng.standard_normal((COLS, 3)).astype("float32")]
 
 
-def _compile_emulated(source: str, d: Path) -> ctypes.CDLL:
-    """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
-    source = re.sub(r"([A-Za-z_][\w:]*(?:<[\w:]+>)?)<<<", r"croton_emu::Launch(\1, ", source)
-    source = source.replace(">>>(", ").run(")
-    (d / "fn.cpp").write_text(source)
-    lib = d / "fn_emulated.so"
-    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
-                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
-                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
-                   check=True, capture_output=True)
-    return ctypes.CDLL(str(lib))
-
-
 @pytest.fixture(scope="module")
 def emulated(tmp_path_factory):
     """The emulated module, its croton_function, the CPU function of the same graph, its W,
@@ -80,7 +64,7 @@ def emulated(tmp_path_factory):
     plan = lower(graph, target=CUDA).plan
     kernels = sum(st.kind in ("elementwise", "fused_reduce", "shape_value")
                   for st in plan.steps + plan.commits)
-    module = _compile_emulated(render_function(plan), tmp_path_factory.mktemp("cuda_emu"))
+    module = compile_emulated(render_function(plan), tmp_path_factory.mktemp("cuda_emu"))
     from croton.cuda.function import CrotonFunction
 
     module.croton_function_get.restype = ctypes.POINTER(CrotonFunction)
@@ -187,46 +171,10 @@ def test_emulated_shape_error_names_the_op_and_writes_nothing(emulated):
 # -- the Python side (croton.function(device='cuda'), DeviceArray, device shared variables) over
 # the emulated CUDA runtime: libcudart's calls from tests/cuda_emu/cudart_emu.cpp, modules built
 # against the emulation instead of by nvcc ---------------------------------------------------
-_CAPSULE_NAME = b"croton_function"
-
-
 @pytest.fixture(scope="module")
 def emulated_device(tmp_path_factory):
     """croton's CUDA runtime and builds replaced by the emulation for this module's tests."""
-    from types import SimpleNamespace
-
-    import croton.build_tools.build as build
-    from croton.cuda import runtime
-
-    d = tmp_path_factory.mktemp("cudart_emu")
-    cudart = d / "libcudart_emu.so"
-    subprocess.run([discover().cxx, "-O1", "-fPIC", "-shared", str(EMU / "cudart_emu.cpp"),
-                    "-o", str(cudart)], check=True, capture_output=True)
-    lib = ctypes.CDLL(str(cudart))
-    lib.cudaGetErrorName.restype = lib.cudaGetErrorString.restype = ctypes.c_char_p
-    builds, real_build = [], build.build_function
-
-    def build_emulated(source, label="", target="cpu"):
-        if target != "cuda":
-            return real_build(source, label, target)
-        module = _compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
-        module.croton_function_get.restype = ctypes.c_void_p
-        new = ctypes.pythonapi["PyCapsule_New"]
-        new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
-                                                       ctypes.c_void_p]
-        builds.append(module)
-        capsule = new(module.croton_function_get(), _CAPSULE_NAME, None)
-        return SimpleNamespace(module=SimpleNamespace(function=capsule, lib=module),
-                               timings={}, cached=False, entry_dir=None)
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(runtime, "library", lambda: (lib, str(cudart)))
-        mp.setattr(build, "build_function", build_emulated)
-        runtime._count.cache_clear()
-        try:
-            yield builds
-        finally:
-            runtime._count.cache_clear()
+    yield from emulate_cuda(tmp_path_factory)
 
 
 def test_function_on_device_memory_updates_shared_in_place(emulated_device):

@@ -1,6 +1,6 @@
 """The CUDA target's indexing, scatter-add, cross-entropy, argmax, cumulative and construction
 kernels run end to end (``croton.function(..., device='cuda')``) under the CPU emulation of CUDA
-(tests/cuda_emu; fixture ``emulated_device`` of tests/test_cuda_emulated.py), compared with the
+(tests/cuda_emu/harness.py), compared with the
 same graph compiled for the CPU and with NumPy: the graph of tests/test_cuda_indexing.py at
 float32, float64 and int32, odd sizes, strided inputs, repeated and negative indices; index
 errors that name the op and the index and write no shared variable; and a logistic-regression
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_cuda_emulated import emulated_device  # noqa: F401  (a fixture)
+from cuda_emu.harness import emulate_cuda
 from test_cuda_indexing import COLS, ROWS, data, graph, numpy_reference
 
 import croton
@@ -19,7 +19,12 @@ import croton.tensor as T
 
 
 @pytest.fixture(scope="module")
-def functions(emulated_device):  # noqa: F811
+def emulated_device(tmp_path_factory):
+    yield from emulate_cuda(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def functions(emulated_device):
     ins, outs = graph()
     return croton.function(ins, outs, device="cuda"), croton.function(ins, outs)
 
@@ -66,7 +71,7 @@ def test_strided_inputs(functions):
     _compare(dev(*xs), cpu(*[np.ascontiguousarray(v) if np.ndim(v) else v for v in xs]), xs)
 
 
-def test_index_out_of_bounds_names_the_op_and_the_index_and_writes_nothing(emulated_device):  # noqa: F811
+def test_index_out_of_bounds_names_the_op_and_the_index_and_writes_nothing(emulated_device):
     x, i, y = T.fmatrix("x"), T.ivector("i"), T.ivector("y")
     W = croton.shared(np.ones((5, 3), "float32"), "W", device="cuda")
     f = croton.function([x, i, y], [T.nnet.categorical_crossentropy(T.nnet.softmax(x), y)],
@@ -88,7 +93,7 @@ def test_index_out_of_bounds_names_the_op_and_the_index_and_writes_nothing(emula
         g(xv, np.array([1, 7, -9, 2], "int32"))  # the first bad index, in order
 
 
-def test_training_step_slices_a_device_dataset_by_an_index_input(emulated_device):  # noqa: F811
+def test_training_step_slices_a_device_dataset_by_an_index_input(emulated_device):
     rng = np.random.default_rng(7)
     n_in, n_out, batch, n = 9, 5, 6, 30
     X = rng.standard_normal((n, n_in)).astype("float32")

@@ -123,3 +123,22 @@ def test_reductions_over_leading_axes_accumulate_rows(dtype):
         a[2, 3, 4] = np.nan
         got = f(a)
         assert np.isnan(got[0][3, 4]) and np.isnan(got[1][4]) and np.isnan(got[2][3, 4])
+
+
+@pytest.mark.parametrize("n", [4095, 4096 * 3 + 17, 3_000_007])
+def test_long_sums_count_every_element_once_and_keep_float64_accuracy(n):
+    """Integer-valued float32 data: every partial sum is exact in float32, so a lost, doubled or
+    misplaced element (a lane, a block, a chunk boundary) changes the result; random data: the
+    float32 sum stays within a few float32 roundings of the float64 sum."""
+    x = T.fvector("x")
+    f = croton.function([x], [T.sum(x), T.sum(x * x), T.prod(1 + x * 1e-7)])
+    ints = (np.arange(n) % 97).astype("float32")
+    exact = int((np.arange(n) % 97).sum())
+    assert f(ints)[0] == np.float32(exact)
+    a = RNG.random(n).astype("float32")
+    total, squares, prod = f(a)
+    wide = a.astype("float64")
+    np.testing.assert_allclose(total, wide.sum(), rtol=2e-6)
+    np.testing.assert_allclose(squares, (wide * wide).sum(), rtol=2e-6)
+    terms = (1 + a * np.float32(1e-7)).astype("float64")  # each factor rounded in float32
+    np.testing.assert_allclose(prod, np.prod(terms), rtol=2e-6)

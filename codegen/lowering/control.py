@@ -131,6 +131,16 @@ def _fail_rows(row0: Node, need: Node, cid: int, b: int, only_if: Node | None = 
 EMPTY = Braced("", ())  # {}: a zero-initialized aggregate
 
 
+def _read_count(lw: Lowerer, n_buf: int) -> list[Node]:
+    """``n``, the steps asked for, read from its scalar: in place, or on a target whose memory
+    the host cannot read (CUDA) through the target's ``value_read`` (one copy to the host)."""
+    if not lw.target.value_read:
+        return [Declare("const int64_t n", Value(n_buf))]
+    return [Declare("int64_t n", Int(0)),
+            KernelCall(lw.target.value_read, ("int64_t",), (Buf(n_buf), Local("&n"), Local("err")),
+                       (n_buf,), (), "rc")]
+
+
 def _slot(k: int, field: str) -> Local:
     return Local(f"slots[{k}].{field}")
 
@@ -171,7 +181,7 @@ def lower_scan(lw: Lowerer, node: Apply) -> None:
                                "than its initial state); scan needs the same shape at every "
                                "step: shapes of this step's output and of the expected one")
     neg_cid = check("value", "n_steps must not be negative")
-    declare = [Declare("const int64_t n", Value(n_buf)),
+    declare = [*_read_count(lw, n_buf),
                Guard(n.lt(0), Call("croton::fail_value", (Local("err"), Int(neg_cid),
                                                           Lit('"negative n_steps"')))),
                Declare(f"ScanSlot slots[{max(n_out, 1)}]", EMPTY),

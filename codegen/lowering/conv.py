@@ -101,15 +101,17 @@ def _check_pair(lw: Lowerer, node: Apply, cond: Node, gb: int, ref_shape: Node, 
 
 
 def _kernel(lw: Lowerer, node: Apply, fn: str, ctype: str, ins: tuple[int, int], ob: int,
-            geo: _Geometry) -> None:
-    lw.need_header(HEADER)
+            geo: _Geometry, header: str) -> None:
+    lw.need_header(header)
     lw.emit(CallStep((KernelCall(fn, (ctype,), (
         Buf(ins[0]), Buf(ins[1]), Buf(ob), geo.params(), Local("scratch"), Local("err")),
         ins, (ob,), "rc"),), node.op_label()))
 
 
-@lowering("conv")
-def lower_conv(lw: Lowerer, node: Apply) -> None:
+def conv_forward_steps(lw: Lowerer, node: Apply, ns: str = "croton::",
+                       header: str = HEADER) -> None:
+    """The checks and the kernel call of a forward convolution: ``{ns}conv_forward`` from
+    runtime header ``header`` (the CPU's by default; the CUDA target's in cuda_conv.py)."""
     x, w = node.inputs
     params = dict(node.params)
     xb, wb = lw.buffer_of(x), lw.buffer_of(w)
@@ -120,13 +122,20 @@ def lower_conv(lw: Lowerer, node: Apply) -> None:
     _declared(lw, node, wb, params.get("filter_shape"), "filter")
     _common_checks(lw, node, geo, xd, wd, xb, wb)
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    _kernel(lw, node, "croton::conv_forward", CXX_TYPE[x.dtype], (xb, wb), ob, geo)
+    _kernel(lw, node, f"{ns}conv_forward", CXX_TYPE[x.dtype], (xb, wb), ob, geo, header)
 
 
-def _lower_conv_gradient(lw: Lowerer, node: Apply, wrt: str) -> None:
+@lowering("conv")
+def lower_conv(lw: Lowerer, node: Apply) -> None:
+    conv_forward_steps(lw, node)
+
+
+def conv_gradient_steps(lw: Lowerer, node: Apply, wrt: str, ns: str = "croton::",
+                        header: str = HEADER) -> None:
     """conv_grad_input (``wrt='input'``: inputs w, gz, the input's shape) or conv_grad_filters
     (``wrt='filter'``: inputs x, gz, the filters' shape): the output's shape comes from the
-    shape vector, then the forward convolution's checks and gz's shape."""
+    shape vector, then the forward convolution's checks and gz's shape; the kernel is
+    ``{ns}conv_grad_input`` or ``{ns}conv_grad_filters`` from ``header``."""
     known, gz, _ = node.inputs
     kb, gb = lw.buffer_of(known), lw.buffer_of(gz)
     nd2 = known.ndim
@@ -142,14 +151,14 @@ def _lower_conv_gradient(lw: Lowerer, node: Apply, wrt: str) -> None:
                                  + [Dim(gb, 2 + i).eq(e) for i, e in enumerate(geo.out)]),
                 gb, shape_of(xb), nd2)
     kernel = "conv_grad_input" if wrt == "input" else "conv_grad_filters"
-    _kernel(lw, node, f"croton::{kernel}", CXX_TYPE[gz.dtype], (kb, gb), ob, geo)
+    _kernel(lw, node, f"{ns}{kernel}", CXX_TYPE[gz.dtype], (kb, gb), ob, geo, header)
 
 
 @lowering("conv_grad_input")
 def lower_conv_grad_input(lw: Lowerer, node: Apply) -> None:
-    _lower_conv_gradient(lw, node, "input")
+    conv_gradient_steps(lw, node, "input")
 
 
 @lowering("conv_grad_filters")
 def lower_conv_grad_filters(lw: Lowerer, node: Apply) -> None:
-    _lower_conv_gradient(lw, node, "filter")
+    conv_gradient_steps(lw, node, "filter")

@@ -14,6 +14,8 @@ Example::
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from croton.codegen.expr import (
     ArrayRef,
     Braced,
@@ -122,19 +124,37 @@ def _pool_setup(lw: Lowerer, node: Apply, xb: int, first_geo: int) -> tuple[Node
     return params, pooled
 
 
-@lowering("pool")
-def lower_pool(lw: Lowerer, node: Apply) -> None:
+@dataclass(frozen=True)
+class PoolKernels:
+    """Where a target's pooling kernels are: their namespace, header, and the arguments every
+    call ends with (the CPU's kernels cannot fail; the CUDA target's report launch errors)."""
+
+    ns: str = "croton::"
+    header: str = "kernels/nnet.hpp"
+    tail: tuple = ()
+
+
+CPU_POOL = PoolKernels()
+
+
+def pool_steps(lw: Lowerer, node: Apply, k: PoolKernels = CPU_POOL) -> None:
+    """The checks and the kernel call of a pooling node, with ``k``'s kernels."""
     x = node.inputs[0]
     xb = lw.buffer_of(x)
     params, dims = _pool_setup(lw, node, xb, 1)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
     lw.set_shape(ob, dims)  # the fact's dims (pool_shape), over the array of window values
-    _call(lw, node, "croton::pool_forward", (CXX_TYPE[x.dtype],), (Buf(xb), Buf(ob), params),
-          (xb,), ob)
+    _call(lw, node, f"{k.ns}pool_forward", (CXX_TYPE[x.dtype],),
+          (Buf(xb), Buf(ob), params) + k.tail, (xb,), ob, k.header)
 
 
-@lowering("pool_grad")
-def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
+@lowering("pool")
+def lower_pool(lw: Lowerer, node: Apply) -> None:
+    pool_steps(lw, node)
+
+
+def pool_grad_steps(lw: Lowerer, node: Apply, k: PoolKernels = CPU_POOL) -> None:
+    """The checks and the kernel call of a pooling gradient node, with ``k``'s kernels."""
     avg = node.op.name.endswith("avg_grad")
     ntensors = 2 if avg else 3
     bufs = [lw.buffer_of(v) for v in node.inputs[:ntensors]]
@@ -145,16 +165,21 @@ def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
     ct = CXX_TYPE[node.outputs[0].dtype]
     if avg:
         expect = pooled
-        fn, args, reads = "croton::pool_avg_grad", (Buf(gb), Buf(ob), params), (gb,)
+        fn, args, reads = "pool_avg_grad", (Buf(gb), Buf(ob), params), (gb,)
     else:
         zb = bufs[1]
         grad_grad = node.op.name.endswith("max_grad_grad")
         _shape_check(lw, node, all_of(Dim(zb, d).eq(e) for d, e in enumerate(pooled)),
                      "the pooled output does not have the pooled shape", zb, xb)
         expect = [Dim(xb, d) for d in range(ndim)] if grad_grad else pooled
-        fn, reads = "croton::pool_max_grad", (xb, zb, gb)
+        fn, reads = "pool_max_grad", (xb, zb, gb)
         args = (Buf(xb), Buf(zb), Buf(gb), Buf(ob), params, Lit("true" if grad_grad else "false"))
     _shape_check(lw, node, all_of(Dim(gb, d).eq(e) for d, e in enumerate(expect)),
                  "the gradient does not have the expected shape", gb, xb)
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    _call(lw, node, fn, (ct,), args, reads, ob)
+    _call(lw, node, k.ns + fn, (ct,), args + k.tail, reads, ob, k.header)
+
+
+@lowering("pool_grad")
+def lower_pool_grad(lw: Lowerer, node: Apply) -> None:
+    pool_grad_steps(lw, node)

@@ -35,6 +35,12 @@ def _size_vector_entries(lw: Lowerer, node: Apply, sizes: list[Variable],
         return {}
     (vec,) = sizes
     vb, nd = lw.buffer_of(vec), params["size_ndim"]
+    owner = vec.owner
+    if owner is not None and owner.op.name == "shape" and owner.inputs[0].ndim == nd:
+        # size=x.shape (Lasagne's dropout): x's dimensions, known without reading the vector
+        # (which, on a device, the host could not read in place)
+        src = lw.buffer_of(owner.inputs[0])
+        return {(1, d): Dim(src, d) for d in range(nd)}
     cid = lw.check(CheckInfo("shape", node.op.name, node.source,
                              f"size must have {nd} elements"))
     lw.require(Dim(vb, 0).eq(nd), cid, shape_of(vb), 1)
@@ -50,6 +56,14 @@ def _size_vector_entries(lw: Lowerer, node: Apply, sizes: list[Variable],
 
 @lowering("random")
 def lower_random(lw: Lowerer, node: Apply) -> None:
+    emit_random(lw, node, "croton::rng::", "kernels/random.hpp", ())
+
+
+def emit_random(lw: Lowerer, node: Apply, namespace: str, header: str,
+                extra: tuple) -> None:
+    """The random node's shapes and checks, then one call of ``<namespace><distribution>`` from
+    ``header``, with ``extra`` arguments before ``err`` (the CUDA target's kernels take the
+    call's device scratch: ``codegen/lowering/cuda_random.py``)."""
     params = dict(node.params)
     name = node.op.name
     state, *rest = node.inputs
@@ -78,15 +92,15 @@ def lower_random(lw: Lowerer, node: Apply) -> None:
         a, p = args[0], (args[1] if params["has_p"] else None)
         p_ct = CXX_TYPE[p.dtype] if p is not None else "double"
         p_arg = Buf(arg_bufs[1], address=True) if p is not None else Lit("nullptr")
-        fn, targs = "croton::rng::choice", (out_ct, CXX_TYPE[a.dtype], p_ct)
+        fn, targs = f"{namespace}choice", (out_ct, CXX_TYPE[a.dtype], p_ct)
         rest_args = (Buf(arg_bufs[0]), Lit("true" if a.ndim == 1 else "false"), p_arg,
                      Lit("true" if params["replace"] else "false"), Local("scratch"), err, failed)
     elif name == "random_permutation":
-        fn, targs, rest_args = "croton::rng::permutation", (out_ct,), (err, failed)
+        fn, targs, rest_args = f"{namespace}permutation", (out_ct,), (*extra, err, failed)
     else:
-        fn = f"croton::rng::{name.removeprefix('random_')}"
+        fn = f"{namespace}{name.removeprefix('random_')}"
         targs = (out_ct, *(CXX_TYPE[a.dtype] for a in args))
-        rest_args = (*(Buf(b) for b in arg_bufs), err, failed)
-    lw.need_header("kernels/random.hpp")
+        rest_args = (*(Buf(b) for b in arg_bufs), *extra, err, failed)
+    lw.need_header(header)
     lw.emit(CallStep((KernelCall(fn, targs, head + rest_args, (sb, *arg_bufs), (nb, ob), "rc"),),
                      node.op_label()))

@@ -157,6 +157,18 @@ class _Device:
         out.byte_offset = 0
 
 
+def _gpu_typed_outputs(graph) -> frozenset[int]:
+    """The outputs typed ``GpuArrayType`` (Theano's ``x.transfer(None)``, ``gpu_from_host``):
+    returned as device arrays, as Theano returns them as GPU arrays."""
+    import sys
+
+    gpu_types = sys.modules.get("croton.gpuarray.type")  # no GPU types before it is imported
+    if gpu_types is None:
+        return frozenset()
+    return frozenset(k for k, v in enumerate(graph.outputs)
+                     if isinstance(v.type, gpu_types.GpuArrayType))
+
+
 class CudaFunction:
     """A compiled CUDA function: ``f(*args, **kwargs)`` as a CPU function (Theano's API:
     defaults, keywords, ``name``, ``maker``, ``source``), on device memory.
@@ -185,6 +197,7 @@ class CudaFunction:
         t = self._table
         self._out_dtypes = [np_dtype(t.outputs[k].dtype) for k in range(t.n_outputs)]
         self._update_target = [t.update_target[k] for k in range(t.n_updates)]
+        self._device_outputs = _gpu_typed_outputs(graph)
 
     @property
     def input_storage(self):
@@ -293,7 +306,7 @@ class CudaFunction:
             elif new is not None:
                 s.storage[0] = new
         if not self.return_device_arrays:
-            outs = [o.to_numpy() for o in outs]
+            outs = [o if k in self._device_outputs else o.to_numpy() for k, o in enumerate(outs)]
         return outs[0] if self._single else outs
 
     def _raise(self, err: CrotonError):

@@ -20,16 +20,23 @@ from croton.tensor import linalg as _linalg
 from croton.tensor import reductions as _reductions
 from croton.tensor import shape_ops as _shape_ops
 from croton.tensor import subtensor as _subtensor
-from croton.tensor.basic import CONSTRUCTORS, as_tensor_variable, constant, tensor
+from croton.tensor.basic import (
+                                 CONSTRUCTORS,
+                                 as_tensor_variable,
+                                 constant,
+                                 register_transfer,
+                                 tensor,
+                                 transfer,
+)
 from croton.tensor.extra_ops import (
-    bincount,
-    diff,
-    fill_diagonal,
-    flatnonzero,
-    nonzero,
-    nonzero_values,
-    searchsorted,
-    to_one_hot,
+                                 bincount,
+                                 diff,
+                                 fill_diagonal,
+                                 flatnonzero,
+                                 nonzero,
+                                 nonzero_values,
+                                 searchsorted,
+                                 to_one_hot,
 )
 from croton.tensor.linalg import *  # noqa: F403
 from croton.tensor.math import *  # noqa: F403
@@ -50,4 +57,4 @@ __all__ = ["grad", "Lop", "Rop", "hessian", "jacobian", "nnet", "as_tensor_varia
            "searchsorted", "to_one_hot", "nonzero", "flatnonzero", "nonzero_values",
            *CONSTRUCTORS, *_math_all, *_linalg.__all__, *_reductions.__all__,
            *_shape_ops.__all__, *_subtensor.__all__]
-__all__ += ["sort", "argsort"]
+__all__ += ["sort", "argsort", "transfer", "register_transfer"]

@@ -153,3 +153,35 @@ def as_tensor_variable(value, like: Sequence[Variable] = (), name: str | None = 
             out.name = name
         return out
     return constant(value, name=name)
+
+
+# --- transfers between devices (Theano's ``tensor.transfer``) -----------------------------
+_TRANSFERS: list = []
+
+
+def register_transfer(fn) -> None:
+    """Add ``fn(var, target)`` (a variable, or None when ``target`` is not its) to the
+    functions ``transfer`` asks, in order (Theano's ``register_transfer``)."""
+    if fn not in _TRANSFERS:
+        _TRANSFERS.append(fn)
+
+
+def transfer(var, target) -> Variable:
+    """``var`` transferred to ``target``: ``'cpu'`` (a tensor variable; a GPU variable's
+    ``host_from_gpu``) or a GPU context name (``None``, the default one, exists once
+    ``theano.gpuarray`` has initialised a CUDA device); any other target is a ValueError.
+
+    >>> import croton.tensor as T
+    >>> x = T.fvector('x')
+    >>> x.transfer('cpu') is x
+    True
+    """
+    if target != "cpu":
+        import croton.gpuarray  # noqa: F401 - registers the GPU contexts' transfer
+    for fn in _TRANSFERS:
+        result = fn(var, target)
+        if result is not None:
+            return result
+    if target == "cpu":
+        return as_tensor_variable(var)
+    raise ValueError(f"Can't transfer to target {target}")

@@ -160,7 +160,11 @@ class RandomStreams:
     def gen(self, op_name: str, sizes: list, args: list, **params) -> RandomVariable:
         """A new random variable of op ``op_name`` with its own state shared variable."""
         index = len(self.state_updates)
-        state = shared(self._initial_state(index), name=f"random_state{index}")
+        # under device=cuda the state lives in device memory, beside the CUDA functions'
+        # buffers (Theano kept its GPU streams' states there); else on the host
+        on_device = config.device.startswith("cuda")
+        state = shared(self._initial_state(index), name=f"random_state{index}",
+                       device="cuda" if on_device else None)
         node = apply_op(OPS[op_name], [state, *sizes, *args], **params)
         sample = RandomVariable(node.outputs[1].type, node, 1)
         node.outputs[1] = sample

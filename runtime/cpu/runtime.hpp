@@ -217,15 +217,10 @@ inline int fail_value(croton_error* err, int32_t check, const char* reason) {
 #define CROTON_READ_VALUE(dst, src, bytes) std::memcpy(dst, src, bytes)
 #endif
 
-// The first element of a buffer (a computed scalar), converted: shapes and bounds that depend
-// on values computed earlier in the call read them with this.
+// The element of `dtype` at host memory `p`, converted.
 template <typename T>
-inline T value(const croton_buffer& b) {
-  alignas(8) unsigned char raw[8] = {};
-  const int64_t bytes = dtype_size(b.dtype);
-  CROTON_READ_VALUE(raw, b.data, static_cast<size_t>(bytes < 8 ? bytes : 8));
-  const void* p = raw;
-  switch (b.dtype) {
+inline T value_of_bytes(int32_t dtype, const void* p) {
+  switch (dtype) {
     case CROTON_BOOL: return static_cast<T>(*static_cast<const bool*>(p));
     case CROTON_INT8: return static_cast<T>(*static_cast<const int8_t*>(p));
     case CROTON_INT16: return static_cast<T>(*static_cast<const int16_t*>(p));
@@ -240,6 +235,16 @@ inline T value(const croton_buffer& b) {
       return static_cast<T>(static_cast<float>(*static_cast<const _Float16*>(p)));
     default: return static_cast<T>(*static_cast<const double*>(p));
   }
+}
+
+// The first element of a buffer (a computed scalar), converted: shapes and bounds that depend
+// on values computed earlier in the call read them with this.
+template <typename T>
+inline T value(const croton_buffer& b) {
+  alignas(8) unsigned char raw[8] = {};
+  const int64_t bytes = dtype_size(b.dtype);
+  CROTON_READ_VALUE(raw, b.data, static_cast<size_t>(bytes < 8 ? bytes : 8));
+  return value_of_bytes<T>(b.dtype, raw);
 }
 
 // An array whose element or byte count does not fit (NumPy's "array is too big").

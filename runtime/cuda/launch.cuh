@@ -7,10 +7,11 @@
 namespace croton {
 namespace cuda {
 
-// `CROTON_LAUNCH(grid, block, kernel)(args...)`: a launch written in the runtime's headers
-// (the CPU emulation of tests/cuda_emu defines its own; it rewrites `<<<` only in generated code).
+// `CROTON_LAUNCH(kernel, grid, block)(args...)`: a launch written in a runtime header (the
+// generated code writes `<<<...>>>` itself). The CPU emulation of the tests (tests/cuda_emu)
+// defines its own before this header is read.
 #ifndef CROTON_LAUNCH
-#define CROTON_LAUNCH(grid, block, ...) __VA_ARGS__<<<grid, block>>>
+#define CROTON_LAUNCH(kernel, grid, block) kernel<<<(grid), (block)>>>
 #endif
 
 constexpr int kThreads = 256;  // threads per block of an elementwise kernel

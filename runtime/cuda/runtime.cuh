@@ -27,13 +27,13 @@ namespace cuda {
 // The host driver's read of a computed value (a slice bound, a computed shape; croton::value in
 // runtime.hpp): a synchronous copy from device memory, after the kernels that computed it. A
 // failed copy reads 0 and leaves CUDA's error for the entry, which reports it (call_through_abi).
-inline void read_value(void* dst, const void* src, size_t bytes) {
+inline void read_device_bytes(void* dst, const void* src, size_t bytes) {
   if (cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
     for (size_t k = 0; k < bytes; ++k) static_cast<unsigned char*>(dst)[k] = 0;
 }
 }  // namespace cuda
 }  // namespace croton
-#define CROTON_READ_VALUE(dst, src, bytes) ::croton::cuda::read_value(dst, src, bytes)
+#define CROTON_READ_VALUE(dst, src, bytes) ::croton::cuda::read_device_bytes(dst, src, bytes)
 #pragma nv_diag_suppress 1675
 #include "runtime.hpp"
 #include "abi_bridge.hpp"
@@ -181,3 +181,4 @@ inline int alloc_scratch(cuda::DeviceScratch& scratch, croton_buffer* b, int64_t
 
 #include "launch.cuh"
 #include "reduce.cuh"
+#include "kernels/control.cuh"

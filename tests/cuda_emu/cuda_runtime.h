@@ -119,8 +119,8 @@ struct Launch {
 };
 }  // namespace croton_emu
 
-// a launch in runtime/cuda's headers (launch.cuh: CROTON_LAUNCH)
-#define CROTON_LAUNCH(grid, block, ...) croton_emu::Launch(__VA_ARGS__, grid, block).run
+// a launch in a runtime header (runtime/cuda/launch.cuh), not rewritten by the test
+#define CROTON_LAUNCH(kernel, grid, block) croton_emu::Launch(kernel, grid, block).run
 
 inline void __syncthreads() { croton_emu::block_barrier.wait(); }
 
@@ -157,23 +157,6 @@ inline cudaError_t cudaFree(void* p) {
   return cudaSuccess;
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
-  std::memcpy(dst, src, n);
-  return cudaSuccess;
-}
-// atomics: the fibers of a launch run one at a time on one OS thread, so a plain update is atomic
-template <class T>
-T atomicMin(T* address, T value) {
-  const T old = *address;
-  if (value < old) *address = value;
-  return old;
-}
-template <class T>
-T atomicAdd(T* address, T value) {
-  const T old = *address;
-  *address = old + value;
-  return old;
-}
 inline cudaError_t cudaGetDevice(int* d) {
   *d = 0;
   return cudaSuccess;
@@ -186,6 +169,25 @@ template <class T>
 cudaError_t cudaGetSymbolAddress(void** p, const T& symbol) {
   *p = const_cast<void*>(static_cast<const void*>(&symbol));
   return cudaSuccess;
+}
+// control flow's host reads and zeroing (runtime/cuda/kernels/control.cuh), random checks
+inline cudaError_t cudaMemcpy(void* dst, const void* src, size_t n, cudaMemcpyKind) {
+  std::memcpy(dst, src, n);
+  return cudaSuccess;
+}
+inline cudaError_t cudaMemsetAsync(void* p, int value, size_t n, cudaStream_t) {
+  std::memset(p, value, n);
+  return cudaSuccess;
+}
+inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // fibers of a block run one at a time: no race
+  if (v < old) *p = v;
+  return old;
+}
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // as atomicMin: no race
+  *p = old + v;
+  return old;
 }
 // the launches so far (one translation unit includes this header: a plain definition)
 extern "C" int croton_emu_launches() { return croton_emu::launches; }

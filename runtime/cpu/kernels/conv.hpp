@@ -45,9 +45,10 @@ struct ConvGeometry {
   int64_t n, c, o, groups, cg, og;  // images, input and output channels, per-group counts
   int64_t in[3], k[3], out[3];      // spatial sizes of the input, filters and output
   ConvParams p;
-  int64_t kvol() const { return k[0] * k[1] * k[2]; }
-  int64_t taps() const { return cg * kvol(); }  // rows of one group's column matrix
-  int64_t pixels() const { return out[0] * out[1] * out[2]; }
+  // (also the CUDA kernels', runtime/cuda/kernels/conv.cuh)
+  CROTON_HD int64_t kvol() const { return k[0] * k[1] * k[2]; }
+  CROTON_HD int64_t taps() const { return cg * kvol(); }  // rows of one group's column matrix
+  CROTON_HD int64_t pixels() const { return out[0] * out[1] * out[2]; }
 };
 
 inline ConvGeometry conv_geometry(const Conv5& x, const Conv5& w, const Conv5& y,

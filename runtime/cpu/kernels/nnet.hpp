@@ -83,13 +83,15 @@ inline Pool3 pool3(const croton_buffer& b, int nd) {
   return v;
 }
 
-// One output position's window in image coordinates, clipped to the image, and the divisor.
+// One output position's window in image coordinates, clipped to the image, and the divisor
+// (also the CUDA kernels', runtime/cuda/kernels/pool.cuh).
 struct PoolWindow {
   int64_t lo[3], hi[3];
   double count;
 };
 
-inline PoolWindow pool_window(const PoolParams& p, const Pool3& in, const int64_t* pos) {
+CROTON_HD inline PoolWindow pool_window(const PoolParams& p, const Pool3& in,
+                                       const int64_t* pos) {
   PoolWindow win{};
   double inc = 1.0, exc = 1.0;
   for (int k = 0; k < 3; ++k) {
@@ -125,7 +127,7 @@ inline void for_each_image(const croton_buffer* const (&bufs)[K], int nd, F&& fn
   }
 }
 
-inline int64_t pool_at(const Pool3& v, int64_t a, int64_t b, int64_t c) {
+CROTON_HD inline int64_t pool_at(const Pool3& v, int64_t a, int64_t b, int64_t c) {
   return a * v.strides[0] + b * v.strides[1] + c * v.strides[2];
 }
 

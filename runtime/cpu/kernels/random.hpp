@@ -29,11 +29,12 @@
 namespace croton {
 namespace rng {
 
-// Philox4x32-10 with the key and the call counter of one state.
+// Philox4x32-10 with the key and the call counter of one state (CROTON_HD: the CUDA target's
+// kernels, runtime/cuda/kernels/random.cuh, draw with it too).
 struct Philox {
   uint32_t k0, k1, c2, c3;
 
-  void block(uint32_t j, uint32_t e, uint32_t w[4]) const {
+  CROTON_HD void block(uint32_t j, uint32_t e, uint32_t w[4]) const {
     uint32_t x0 = j, x1 = e, x2 = c2, x3 = c3, a = k0, b = k1;
     for (int r = 0; r < 10; ++r) {
       if (r != 0) {
@@ -55,19 +56,19 @@ struct Philox {
     w[3] = x3;
   }
 
-  static double unit(uint32_t lo, uint32_t hi) {
+  CROTON_HD static double unit(uint32_t lo, uint32_t hi) {
     return static_cast<double>(((uint64_t{hi} << 32) | lo) >> 11) * 0x1p-53;
   }
 
   // Draws 2 * j and 2 * j + 1 of element e.
-  void pair(int64_t j, int64_t e, double* u0, double* u1) const {
+  CROTON_HD void pair(int64_t j, int64_t e, double* u0, double* u1) const {
     uint32_t w[4];
     block(static_cast<uint32_t>(j), static_cast<uint32_t>(e), w);
     *u0 = unit(w[0], w[1]);
     *u1 = unit(w[2], w[3]);
   }
 
-  double draw(int64_t e, int64_t t) const {
+  CROTON_HD double draw(int64_t e, int64_t t) const {
     double u0, u1;
     pair(t >> 1, e, &u0, &u1);
     return (t & 1) ? u1 : u0;
@@ -232,7 +233,7 @@ int binomial(const croton_buffer& state, croton_buffer& next, croton_buffer& out
   return 0;
 }
 
-inline int64_t min_index(int64_t a, int64_t b) { return a < b ? a : b; }
+CROTON_HD inline int64_t min_index(int64_t a, int64_t b) { return a < b ? a : b; }
 
 template <typename T>
 inline void swap_values(T& a, T& b) {
@@ -243,7 +244,7 @@ inline void swap_values(T& a, T& b) {
 
 // The first index whose cumulative weight exceeds u * total (NumPy's searchsorted, side
 // 'right'); past the end: `last`.
-inline int64_t pick(const double* cdf, int64_t m, double u, int64_t last) {
+CROTON_HD inline int64_t pick(const double* cdf, int64_t m, double u, int64_t last) {
   const double x = u * cdf[m - 1];
   int64_t lo = 0, hi = m;
   while (lo < hi) {
@@ -257,7 +258,7 @@ inline int64_t pick(const double* cdf, int64_t m, double u, int64_t last) {
   return lo >= m ? last : lo;
 }
 
-inline int64_t last_positive(const double* w, int64_t m) {
+CROTON_HD inline int64_t last_positive(const double* w, int64_t m) {
   int64_t last = m - 1;
   while (last > 0 && !(w[last] > 0.0)) --last;
   return last;

@@ -18,7 +18,7 @@
 #pragma once
 #include <cstdint>
 
-#include "../../cpu/kernels/subtensor.hpp"
+#include "kernels/subtensor.hpp"  // the CPU runtime's (runtime/cpu/kernels): View, load_index
 
 namespace croton {
 namespace cuda {
@@ -157,7 +157,7 @@ inline int make_region(croton_error* err, const croton_buffer& x, int32_t k,
     if (table == nullptr) return fail_alloc(err);
     BadIndexSlot slot;
     if (int rc = slot.open(err, scratch)) return rc;
-    CROTON_LAUNCH(blocks_for(a.count), kThreads, index_offsets)(a, table, slot.word());
+    CROTON_LAUNCH(index_offsets, blocks_for(a.count), kThreads)(a, table, slot.word());
     if (int rc = check_launch(err, "the index check kernel")) return rc;
     unsigned long long bad = kNoBadIndex;
     if (int rc = slot.read(err, &bad)) return rc;
@@ -240,7 +240,7 @@ int gather(croton_error* err, const croton_buffer& x, int32_t k, const croton_bu
   if (n == 0) return 0;
   Strides os;
   for (int32_t d = 0; d < r.ndim; ++d) os.s[d] = out.strides[d];
-  CROTON_LAUNCH(blocks_for(n), kThreads, gather_kernel<T>)(
+  CROTON_LAUNCH(gather_kernel<T>, blocks_for(n), kThreads)(
       r, offsets, static_cast<const T*>(x.data), os, static_cast<T*>(out.data), n);
   return check_launch(err, "the gather kernel (advanced indexing)");
 }
@@ -287,7 +287,8 @@ int scatter(croton_error* err, croton_buffer& x, int32_t k, const croton_buffer*
   if (m == 0 || count == 0) return 0;
   Strides ys;
   for (int32_t d = 0; d < y.ndim; ++d) ys.s[d] = y.shape[d] == 1 ? 0 : y.strides[d];
-  CROTON_LAUNCH(blocks_for(m), kThreads, scatter_kernel<T, kSet>)(
+  auto* const kernel = scatter_kernel<T, kSet>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(m), kThreads)(
       r, offsets, count, static_cast<T*>(x.data), static_cast<const T*>(y.data), ys, m);
   return check_launch(err, kSet ? "the scatter kernel (set_subtensor)"
                                 : "the scatter kernel (inc_subtensor)");
@@ -327,7 +328,8 @@ int take_along_last(const croton_buffer& x, const croton_buffer& idx, croton_buf
   if (rows == 0) return 0;
   BadIndexSlot slot;
   if (int rc = slot.open(err, scratch)) return rc;
-  CROTON_LAUNCH(blocks_for(rows), kThreads, take_rows_kernel<T, I>)(
+  auto* const kernel = take_rows_kernel<T, I>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(rows), kThreads)(
       static_cast<const T*>(x.data), x.strides[0], x.strides[1], x.shape[1],
       static_cast<const I*>(idx.data), idx.strides[0], static_cast<T*>(out.data),
       out.strides[0], rows, slot.word());
@@ -356,7 +358,8 @@ int take_along_last_grad(const croton_buffer& g, const croton_buffer& idx, croto
   if (cols == 0) return fail_index(err, check, host_index(idx, 0), cols);  // every index is bad
   BadIndexSlot slot;
   if (int rc = slot.open(err, scratch)) return rc;
-  CROTON_LAUNCH(blocks_for(rows * cols), kThreads, take_rows_grad_kernel<T, I>)(
+  auto* const kernel = take_rows_grad_kernel<T, I>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(rows * cols), kThreads)(
       static_cast<const T*>(g.data), g.strides[0], static_cast<const I*>(idx.data),
       idx.strides[0], static_cast<T*>(out.data), out.strides[0], out.strides[1], rows, cols,
       slot.word());
@@ -410,7 +413,7 @@ inline int mask_count(croton_error* err, int32_t check, const croton_buffer& mas
   if (status != cudaSuccess) return fail_cuda(err, status, "clearing a mask's count");
   const int64_t n = numel(mask.ndim, mask.shape);
   if (n == 0) return 0;
-  CROTON_LAUNCH(blocks_for(n), kThreads, mask_count_kernel)(
+  CROTON_LAUNCH(mask_count_kernel, blocks_for(n), kThreads)(
       static_cast<const bool*>(mask.data), mask_geometry(mask), n,
       static_cast<unsigned long long*>(count.data));
   return check_launch(err, "the mask count kernel");
@@ -443,7 +446,7 @@ inline int mask_coordinates(croton_error* err, const croton_buffer& mask,
   }
   const int64_t n = numel(mask.ndim, mask.shape);
   if (n == 0) return 0;
-  CROTON_LAUNCH(1, 1, mask_coordinates_kernel)(static_cast<const bool*>(mask.data), g, n);
+  CROTON_LAUNCH(mask_coordinates_kernel, 1, 1)(static_cast<const bool*>(mask.data), g, n);
   return check_launch(err, "the mask coordinates kernel");
 }
 

@@ -10,8 +10,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "../../cpu/kernels/shape.hpp"
-#include "../../cpu/kernels/subtensor.hpp"
+#include "kernels/shape.hpp"  // the CPU runtime's: slice_axis, diag_length
+#include "kernels/subtensor.hpp"  // the CPU runtime's (runtime/cpu/kernels): View, load_index
 
 namespace croton {
 namespace cuda {
@@ -51,7 +51,8 @@ int broadcast_copy(croton_error* err, const croton_buffer& src, const croton_buf
   }
   const int64_t n = numel(dst.ndim, dst.shape);
   if (n == 0) return 0;
-  CROTON_LAUNCH(blocks_for(n), kThreads, broadcast_copy_kernel<S, D>)(
+  auto* const kernel = broadcast_copy_kernel<S, D>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(n), kThreads)(
       static_cast<const S*>(src.data), static_cast<D*>(dst.data), g, n);
   return check_launch(err, "the broadcast copy kernel");
 }
@@ -89,7 +90,7 @@ template <typename T>
 int eye_fill(croton_error* err, const croton_buffer& dst, int64_t k) {
   const int64_t rows = dst.shape[0], cols = dst.shape[1];
   if (rows == 0 || cols == 0) return 0;
-  CROTON_LAUNCH(blocks_for(rows * cols), kThreads, eye_kernel<T>)(
+  CROTON_LAUNCH(eye_kernel<T>, blocks_for(rows * cols), kThreads)(
       static_cast<T*>(dst.data), dst.strides[0], dst.strides[1], rows, cols, k);
   return check_launch(err, "the eye kernel");
 }
@@ -113,7 +114,7 @@ int arange_fill(V start, V step, const croton_buffer& dst, croton_error* err, in
   const T first = static_cast<T>(start);
   const T delta = static_cast<T>(static_cast<T>(start + step) - first);
   if (dst.shape[0] == 0) return 0;
-  CROTON_LAUNCH(blocks_for(dst.shape[0]), kThreads, arange_kernel<T>)(
+  CROTON_LAUNCH(arange_kernel<T>, blocks_for(dst.shape[0]), kThreads)(
       static_cast<T*>(dst.data), dst.strides[0], dst.shape[0], first, delta);
   return check_launch(err, "the arange kernel");
 }
@@ -136,7 +137,7 @@ int alloc_diag(croton_error* err, const croton_buffer& src, const croton_buffer&
   if (rows == 0 || cols == 0) return 0;
   int64_t n = diag_length(rows, cols, k);
   if (src.shape[0] < n) n = src.shape[0];
-  CROTON_LAUNCH(blocks_for(rows * cols), kThreads, alloc_diag_kernel<T>)(
+  CROTON_LAUNCH(alloc_diag_kernel<T>, blocks_for(rows * cols), kThreads)(
       static_cast<const T*>(src.data), src.strides[0], n, static_cast<T*>(dst.data),
       dst.strides[0], dst.strides[1], rows, cols, k);
   return check_launch(err, "the alloc_diag kernel");
@@ -228,7 +229,8 @@ int launch_repeat(croton_error* err, const croton_buffer& src, const croton_buff
     g.dstr[d] = dst.strides[d];
     g.sstr[d] = src.strides[d];
   }
-  CROTON_LAUNCH(blocks_for(total), kThreads, repeat_kernel<T, kSum>)(
+  auto* const kernel = repeat_kernel<T, kSum>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(total), kThreads)(
       static_cast<const T*>(src.data), static_cast<T*>(dst.data), g, axis, starts, n, total);
   return check_launch(err, kSum ? "the repeat_sum kernel" : "the repeat kernel");
 }

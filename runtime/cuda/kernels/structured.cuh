@@ -82,7 +82,8 @@ int arg_reduce(croton_error* err, const croton_buffer& x, const croton_buffer& o
     nr *= a.rshape[r];
   }
   if (nout == 0 || nr == 0) return 0;
-  CROTON_LAUNCH(blocks_for(nout), kThreads, arg_reduce_kernel<T, IsMax>)(
+  auto* const kernel = arg_reduce_kernel<T, IsMax>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(nout), kThreads)(
       static_cast<const T*>(x.data), static_cast<int64_t*>(out.data), a, nout, nr);
   return check_launch(err, IsMax ? "the argmax kernel" : "the argmin kernel");
 }
@@ -147,7 +148,8 @@ int cumulate(croton_error* err, const croton_buffer& x, const croton_buffer& out
   if (n == 0) return 0;
   const int64_t len = axis < 0 ? n : x.shape[axis];
   const int64_t lines = axis < 0 ? 1 : n / len;
-  CROTON_LAUNCH(blocks_for(lines), kThreads, cumulate_kernel<TI, TO, IsProd>)(
+  auto* const kernel = cumulate_kernel<TI, TO, IsProd>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(lines), kThreads)(
       static_cast<const TI*>(x.data), static_cast<TO*>(out.data), c, axis, reverse, lines, len);
   return check_launch(err, IsProd ? "the cumprod kernel" : "the cumsum kernel");
 }
