@@ -132,3 +132,29 @@ def test_training_step_slices_a_device_dataset_by_an_index_input(emulated_device
     np.testing.assert_allclose(Wd.get_value(), Wc.get_value(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bd.get_value(), bc.get_value(), rtol=1e-5, atol=1e-6)
     assert float(dev(0)[0]) < float(np.log(n_out))  # it learned
+
+
+def test_indexing_inside_scan_gradients_and_run_time_pool_windows(emulated_device):
+    """Two users of this area's mechanisms: a scan's gradient through ``hs[-1]`` and
+    ``h[:, None]`` (views), and a pooling window given as an input (its pooled shape read from
+    device memory by the host)."""
+    from croton.tensor.signal import pool
+
+    x, W, h0 = T.fmatrix("x"), T.fmatrix("W"), T.fvector("h0")
+    hs, _ = croton.scan(lambda xt, h: T.tanh(xt + (h[:, None] * W).sum(axis=0)), sequences=x,
+                        outputs_info=h0)
+    outs = [hs[-1], T.grad(hs[-1].sum(), W)]
+    rng = np.random.default_rng(5)
+    args = [rng.standard_normal((5, 3)).astype("float32"),
+            rng.standard_normal((3, 3)).astype("float32"), np.zeros(3, "float32")]
+    dev, cpu = (croton.function([x, W, h0], outs, device=d) for d in ("cuda", "cpu"))
+    for a, b in zip(dev(*args), cpu(*args)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    xi, ws = T.ftensor4("xi"), T.ivector("ws")
+    out = pool.pool_2d(xi, ws=ws, ignore_border=True)
+    dev, cpu = (croton.function([xi, ws], out, device=d) for d in ("cuda", "cpu"))
+    a = rng.standard_normal((1, 2, 5, 7)).astype("float32")
+    for w in ([2, 3], [5, 1]):
+        got = dev(a, np.array(w, "int32"))
+        assert got.shape == (1, 2, 5 // w[0], 7 // w[1])
+        np.testing.assert_array_equal(got, cpu(a, np.array(w, "int32")))
