@@ -46,6 +46,9 @@ def graph():
         T.repeat(d, r, axis=0), T.grad((T.repeat(d, r, axis=0) ** 2).sum(), d),
         T.repeat(m[:, ::-2], r[:1], axis=1), T.shape(x[i]),
         x[x > 0.5], d[d[:, 0] > 0], T.set_subtensor(x[x < -1], 0.0),  # boolean masks
+        # repeated pairs (2, 2): a scatter whose targets have owners (x), and one over a space of
+        # 90000 targets for 6 positions, too sparse for them (a thread per non-indexed element)
+        T.inc_subtensor(x[i, i], z[:, 0]), T.inc_subtensor(T.alloc(s, 300, 300)[i, i], z[:, 0]),
     ]
     return [x, d, m, i, y, n, z, s, r], outputs
 
@@ -64,6 +67,12 @@ def data(seed: int = 0) -> list:
 def numpy_reference(xs: list) -> dict:
     """NumPy's answers for some outputs (index -> value)."""
     x, d, m, i, y, n, z, s, r = xs
+
+    def pairs(a):
+        a = a.copy()
+        np.add.at(a, (i, i), z[:, 0])
+        return a
+
     acc = x.copy()
     np.add.at(acc, i, z)
     sx = np.exp(x - x.max(axis=1, keepdims=True))
@@ -75,7 +84,8 @@ def numpy_reference(xs: list) -> dict:
             32: np.arange(n, 2 * n + 5, 2, dtype="float32"), 33: np.diag(x[0]),
             35: np.repeat(x, 2, axis=0)[::3], 36: np.repeat(d, r, axis=0), 37: 2 * d * r[:, None],
             38: np.repeat(m[:, ::-2], r[:1], axis=1), 39: [len(i), COLS], 40: x[x > 0.5],
-            41: d[d[:, 0] > 0], 42: np.where(x < -1, np.float32(0), x)}
+            41: d[d[:, 0] > 0], 42: np.where(x < -1, np.float32(0), x), 43: pairs(x),
+            44: pairs(np.full((300, 300), s))}
 
 
 @pytest.fixture(scope="module")

@@ -184,6 +184,11 @@ inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v)
   if (v < old) *p = v;
   return old;
 }
+inline unsigned long long atomicMax(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // as atomicMin: no race
+  if (v > old) *p = v;
+  return old;
+}
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
   const unsigned long long old = *p;  // as atomicMin: no race
   *p = old + v;

@@ -8,9 +8,11 @@
 // synchronous copy per call of an op that checks indices, as Theano's GPU kernels read back
 // their error flag) and reports the index like the CPU, before anything is scattered.
 //
-// Determinism: a scatter runs a thread per element of the region's non-indexed dims, which loops
-// over the index positions in order, so repeated indices accumulate in the CPU's order (the
-// same sums, bit for bit) and the last write wins for set; no atomics on values.
+// Determinism: repeated indices accumulate in the CPU's order (the same sums, bit for bit) and
+// the last write wins for set; no atomics on values. A scatter marks each target's first and
+// last position (integer atomicMin/atomicMax) and the first one's thread walks the positions
+// in order; when the indexed axes span too many elements for that table, a thread per element
+// of the region's non-indexed dims walks every position instead.
 //
 // Example (generated code):
 //   if (int rc = croton::cuda::gather<float>(err, B4, 1, idx, axes, checks, true, B5, scratch))
@@ -97,9 +99,11 @@ struct DeviceRegion {
   bool table[CROTON_MAX_NDIM] = {};
 };
 
-// offsets[t] = the element offset in x of broadcast position t; the first bad index (position
-// t * k + j, the CPU's order) goes to *bad.
-__global__ void index_offsets(IndexArrays a, int64_t* offsets, unsigned long long* bad) {
+// offsets[t] = the element offset in x of broadcast position t, and (targets != nullptr) its
+// indices as one number in the indexed axes' C order; the first bad index (position t * k + j,
+// the CPU's order) goes to *bad.
+__global__ void index_offsets(IndexArrays a, int64_t* offsets, int64_t* targets,
+                              unsigned long long* bad) {
   for (int64_t t = global_index(); t < a.count; t += grid_stride()) {
     int64_t pos[CROTON_MAX_NDIM] = {};
     int64_t rest = t;
@@ -107,7 +111,7 @@ __global__ void index_offsets(IndexArrays a, int64_t* offsets, unsigned long lon
       pos[d] = rest % a.bshape[d];
       rest /= a.bshape[d];
     }
-    int64_t offset = 0;
+    int64_t offset = 0, target = 0;
     for (int32_t j = 0; j < a.k; ++j) {
       int64_t at = 0;
       for (int32_t d = 0; d < a.nb; ++d) at += pos[d] * a.stride[j][d];
@@ -119,18 +123,22 @@ __global__ void index_offsets(IndexArrays a, int64_t* offsets, unsigned long lon
         break;
       }
       offset += w * a.xstride[j];
+      target = target * a.xlen[j] + w;
     }
     offsets[t] = offset;
+    if (targets != nullptr) targets[t] = target;
   }
 }
 
 // Builds the region of `x` (a view) selected by the k index arrays, computes their offsets on
 // the device and checks them; an index out of range fails check checks[j] with the CPU's
-// message. `offsets` is nullptr when k == 0 (the region is x itself).
+// message. `offsets` is nullptr when k == 0 (the region is x itself). With `targets`, also the
+// indices of each position as one number (*targets, nullptr when k == 0) below *space.
 inline int make_region(croton_error* err, const croton_buffer& x, int32_t k,
                        const croton_buffer* const* idx, const int32_t* axes,
                        const int32_t* checks, bool adjacent, DeviceScratch& scratch,
-                       DeviceRegion* r, const int64_t** offsets) {
+                       DeviceRegion* r, const int64_t** offsets,
+                       const int64_t** targets = nullptr, int64_t* space = nullptr) {
   IndexArrays a;
   a.k = k;
   for (int32_t j = 0; j < k; ++j) a.nb = idx[j]->ndim > a.nb ? idx[j]->ndim : a.nb;
@@ -152,12 +160,19 @@ inline int make_region(croton_error* err, const croton_buffer& x, int32_t k,
     a.xstride[j] = x.strides[axes[j]];
   }
   *offsets = nullptr;
+  if (targets != nullptr) {
+    *targets = nullptr;
+    *space = 1;
+    for (int32_t j = 0; j < k; ++j) *space = mul_sat(*space, a.xlen[j]);
+  }
   if (k > 0 && a.count > 0) {
     auto* table = static_cast<int64_t*>(scratch.alloc(a.count * 8));
-    if (table == nullptr) return fail_alloc(err);
+    int64_t* ids = nullptr;
+    if (targets != nullptr) ids = static_cast<int64_t*>(scratch.alloc(a.count * 8));
+    if (table == nullptr || (targets != nullptr && ids == nullptr)) return fail_alloc(err);
     BadIndexSlot slot;
     if (int rc = slot.open(err, scratch)) return rc;
-    CROTON_LAUNCH(index_offsets, blocks_for(a.count), kThreads)(a, table, slot.word());
+    CROTON_LAUNCH(index_offsets, blocks_for(a.count), kThreads)(a, table, ids, slot.word());
     if (int rc = check_launch(err, "the index check kernel")) return rc;
     unsigned long long bad = kNoBadIndex;
     if (int rc = slot.read(err, &bad)) return rc;
@@ -172,6 +187,7 @@ inline int make_region(croton_error* err, const croton_buffer& x, int32_t k,
       return fail_index(err, checks[j], host_index(*idx[j], at), a.xlen[j]);
     }
     *offsets = table;
+    if (targets != nullptr) *targets = ids;
   }
   int32_t nd = 0;
   auto add_table_dims = [&]() {
@@ -272,21 +288,89 @@ __global__ void scatter_kernel(DeviceRegion r, const int64_t* offsets, int64_t c
   }
 }
 
+// The first and last position of each target (integer atomics: the same result in any order).
+__global__ void mark_owners(const int64_t* targets, int64_t count, unsigned long long* first,
+                            unsigned long long* last) {
+  for (int64_t t = global_index(); t < count; t += grid_stride()) {
+    atomicMin(&first[targets[t]], static_cast<unsigned long long>(t));
+    atomicMax(&last[targets[t]], static_cast<unsigned long long>(t));
+  }
+}
+
+// A thread per (position t, element of the non-table dims); the first position of each target
+// owns it and walks the positions to the target's last in order: repeated indices accumulate in
+// the CPU's order (set: the last one's value), and distinct ones run in parallel.
+template <class T, bool kSet>
+__global__ void scatter_owned_kernel(DeviceRegion r, const int64_t* offsets,
+                                     const int64_t* targets, const unsigned long long* first,
+                                     const unsigned long long* last, int64_t count, T* x,
+                                     const T* y, Strides ys, int64_t m) {
+  for (int64_t g = global_index(); g < count * m; g += grid_stride()) {
+    const int64_t t = g / m, id = targets[t];
+    if (first[id] != static_cast<unsigned long long>(t)) continue;
+    int64_t rest = g % m, xo = 0, yo = 0;
+    for (int32_t d = r.ndim - 1; d >= 0; --d) {
+      if (r.table[d]) continue;
+      const int64_t p = rest % r.shape[d];
+      rest /= r.shape[d];
+      xo += p * r.xstride[d];
+      yo += p * ys.s[d];
+    }
+    auto y_at = [&](int64_t u) {
+      int64_t yt = 0;
+      for (int32_t d = 0; d < r.ndim; ++d)
+        if (r.table[d]) yt += (u / r.tstride[d]) % r.shape[d] * ys.s[d];
+      return y[yo + yt];
+    };
+    T* px = x + xo + offsets[t];
+    const int64_t end = static_cast<int64_t>(last[id]);
+    if constexpr (kSet) {
+      *px = y_at(end);
+    } else {
+      T acc = *px;
+      for (int64_t u = t; u <= end; ++u)
+        if (targets[u] == id) acc = static_cast<T>(acc + y_at(u));
+      *px = acc;
+    }
+  }
+}
+
 // x[idx] = y (kSet) or x[idx] += y, in place in `x` (a view of the op's fresh output); `y` has
-// the region's ndim and broadcasts along its length-1 dims.
+// the region's ndim and broadcasts along its length-1 dims. When the indexed axes span few
+// enough elements (kOwnerSpace), each target's first position owns it (scatter_owned_kernel);
+// otherwise a thread per element of the non-table dims walks every position (scatter_kernel).
 template <class T, bool kSet>
 int scatter(croton_error* err, croton_buffer& x, int32_t k, const croton_buffer* const* idx,
             const int32_t* axes, const int32_t* checks, bool adjacent, const croton_buffer& y,
             DeviceScratch& scratch) {
   DeviceRegion r;
-  const int64_t* offsets = nullptr;
-  if (int rc = make_region(err, x, k, idx, axes, checks, adjacent, scratch, &r, &offsets))
+  const int64_t *offsets = nullptr, *targets = nullptr;
+  int64_t space = 0;
+  if (int rc = make_region(err, x, k, idx, axes, checks, adjacent, scratch, &r, &offsets,
+                           &targets, &space))
     return rc;
   int64_t m = 1, count = 1;
   for (int32_t d = 0; d < r.ndim; ++d) (r.table[d] ? count : m) *= r.shape[d];
   if (m == 0 || count == 0) return 0;
   Strides ys;
   for (int32_t d = 0; d < y.ndim; ++d) ys.s[d] = y.shape[d] == 1 ? 0 : y.strides[d];
+  if (targets != nullptr && space <= 64 * count + (int64_t(1) << 16)) {
+    auto* first = static_cast<unsigned long long*>(scratch.alloc(space * 8));
+    auto* last = static_cast<unsigned long long*>(scratch.alloc(space * 8));
+    if (first == nullptr || last == nullptr) return fail_alloc(err);
+    cudaError_t status = cudaMemsetAsync(first, 0xFF, static_cast<size_t>(space * 8), 0);
+    if (status == cudaSuccess)
+      status = cudaMemsetAsync(last, 0, static_cast<size_t>(space * 8), 0);
+    if (status != cudaSuccess) return fail_cuda(err, status, "clearing a scatter's owners");
+    CROTON_LAUNCH(mark_owners, blocks_for(count), kThreads)(targets, count, first, last);
+    if (int rc = check_launch(err, "the scatter's owner kernel")) return rc;
+    auto* const owned = scatter_owned_kernel<T, kSet>;  // a name with commas: not a macro argument
+    CROTON_LAUNCH(owned, blocks_for(count * m), kThreads)(
+        r, offsets, targets, first, last, count, static_cast<T*>(x.data),
+        static_cast<const T*>(y.data), ys, m);
+    return check_launch(err, kSet ? "the scatter kernel (set_subtensor)"
+                                  : "the scatter kernel (inc_subtensor)");
+  }
   auto* const kernel = scatter_kernel<T, kSet>;  // a name with commas: not a macro argument
   CROTON_LAUNCH(kernel, blocks_for(m), kThreads)(
       r, offsets, count, static_cast<T*>(x.data), static_cast<const T*>(y.data), ys, m);
