@@ -84,6 +84,8 @@ def render_function(plan: FunctionPlan) -> str:
         missing += target.unsupported_steps(f.plan.shape_lines + f.plan.steps + f.plan.commits)
     missing += sorted({f"dtype {b.dtype} ({b.label})" for b in plan.buffers
                        if b.dtype in target.refused_dtypes})
+    if plan.uses_complex and {"complex64", "complex128"} & target.refused_dtypes:
+        missing.append("complex arithmetic inside a fused loop")  # no complex buffer needed
     if missing:
         shown = "; ".join(dict.fromkeys(missing))
         raise NotImplementedError(

@@ -29,13 +29,14 @@ EXACT = ("uniform", "binomial", "permutation", "dropout", "choice", "choice_p", 
 RANDOM = (*EXACT, "normal", "walk")  # bit-identical under the emulation
 
 
-def _rnn(W, seq, h0):
+def _rnn(W, seq, h0, truncate=-1):
     """A tanh RNN (elementwise and a reduction in place of a dot) and the squared sum of its
     states."""
     def step(x_t, h, W):
         return T.tanh(x_t + (h.dimshuffle(0, 1, "x") * W).sum(axis=1))
 
-    hs, _ = croton.scan(step, sequences=seq, outputs_info=h0, non_sequences=W)
+    hs, _ = croton.scan(step, sequences=seq, outputs_info=h0, non_sequences=W,
+                        truncate_gradient=truncate)
     return hs, (hs ** 2).sum()
 
 
@@ -52,6 +53,8 @@ def _graph(W, srng, mrg):
     x, seq, h0, s = T.fmatrix("x"), T.ftensor3("seq"), T.fmatrix("h0"), T.fscalar("s")
     hs, cost = _rnn(W, seq, h0)
     gW = T.grad(cost, W)
+    # the last 2 backward steps only: a truncated run, whose stacks are zero-filled
+    truncated = T.grad(_rnn(W, seq, h0, truncate=2)[1], W)
 
     def noisy(a, acc):
         return acc + a + srng.uniform((BATCH,), dtype="float32")
@@ -71,7 +74,8 @@ def _graph(W, srng, mrg):
                                      p=T.constant(np.array([0.1, 0.4, 0.0, 0.3, 0.2]))),
         "dropout": _dropout(x, mrg),
         "ifelse": ifelse(s > 0, T.exp(x), x * 2),
-        "states": hs, "cost": cost, "gW": gW, "walk": walk,
+        "ifelse_again": ifelse(s > 0, x.sum(), x.max()),  # a second branch on one condition
+        "states": hs, "cost": cost, "gW": gW, "gW_truncated": truncated, "walk": walk,
     }
     updates = [(W, W - 0.1 * gW), *walk_updates.items()]
     return [x, seq, h0, s], outputs, updates
@@ -120,6 +124,7 @@ def test_cuda_build_has_device_random_scan_and_ifelse_and_no_warning(cuda_fn):
     assert "croton::cuda::read_value<bool>" in src  # the ifelse's condition
     assert "croton::cuda::read_value<int64_t>" in src  # a scan's n_steps
     assert "croton::cuda::zero_bytes" in src and "scan_step_0(" in src
+    assert "slots, true, -1" in src  # the truncated gradient's zero-filled run
     assert "croton::rng::" not in src and "std::memset" not in src  # nothing of the CPU's
     log = (f.build.entry_dir / "build.log").read_text()
     assert "nvcc" in log and "warning" not in log.lower(), log
@@ -178,6 +183,8 @@ def test_emulated_random_scan_ifelse_and_training_step_equal_the_cpu(emulated_pa
     x = data[0]
     out = dict(zip(names, got))
     np.testing.assert_allclose(out["ifelse"], np.exp(x), rtol=1e-6)
+    np.testing.assert_allclose(out["ifelse_again"], x.sum(), rtol=1e-5)
+    assert not np.allclose(out["gW_truncated"], out["gW"])  # only 2 of 4 steps back
     assert 12 not in out["choice_p"] and set(out["choice_p"]) <= {10, 11, 13, 14}
     assert len(set(out["choice_once"])) == 5 and len(set(out["choice_p_once"])) == 3
     kept = out["dropout"] != 0
@@ -197,6 +204,41 @@ def test_emulated_shape_error_inside_scan_changes_no_shared_variable(emulated_pa
     np.testing.assert_array_equal(W.get_value(), before_W)
     for a, b in zip(_states(srng), before_states):
         np.testing.assert_array_equal(a, b)
+
+
+def test_emulated_scan_of_no_steps_equals_the_cpu(emulated_pair):
+    (f, names, W, streams), (cpu, _, W_cpu, streams_cpu) = emulated_pair
+    x, seq, h0, s = _data(5)
+    seq = seq[:0]  # n_steps = 0: the stacks of a loop that never ran
+    got, want = f(x, seq, h0, s), cpu(x, seq, h0, s)
+    for name, a, b in zip(names, got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, err_msg=name)
+    out = dict(zip(names, got))
+    assert out["states"].shape == (0, BATCH, HIDDEN) and float(out["cost"]) == 0.0
+    assert not out["gW"].any()
+
+
+def _nested(device):
+    """A scan whose step runs a scan and an ifelse."""
+    m, s = T.fmatrix("m"), T.fscalar("s")
+
+    def outer(row, acc):
+        inner, _ = croton.scan(lambda a, c: c * 0.5 + a, sequences=row,
+                               outputs_info=T.constant(np.float32(0)))
+        return acc + ifelse(s > 0, inner[-1], inner.sum())
+
+    out, _ = croton.scan(outer, sequences=m, outputs_info=T.constant(np.float32(1)))
+    return croton.function([m, s], [out, out.sum()], device=device)
+
+
+def test_emulated_nested_scan_with_an_ifelse_in_its_step_equals_the_cpu(emulated_device):
+    f, cpu = _nested("cuda"), _nested("cpu")
+    assert f.source.count("read_value<bool>") == 1 and "scan_step_1(" in f.source
+    m = np.random.default_rng(0).standard_normal((4, 6)).astype("float32")
+    for sign in (1.0, -1.0):
+        for a, b in zip(f(m, np.float32(sign)), cpu(m, np.float32(sign))):
+            np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
 def _bad_p():
@@ -247,3 +289,27 @@ def test_emulated_streams_under_device_cuda_keep_their_state_on_the_device(emula
     np.testing.assert_array_equal(first, g())
     np.testing.assert_array_equal(second, g())
     assert state.get_value().tolist()[1] == 2
+
+
+def test_a_cpu_kernel_inside_a_scan_step_is_refused_by_name():
+    """The step function's steps are checked as the function's are (before: nvcc's error)."""
+    from croton.codegen.lower import lower
+    from croton.codegen.pipeline import run_pipeline
+    from croton.codegen.render import render_function
+    from croton.codegen.target import CUDA
+    from croton.fgraph import Graph
+
+    m = T.fmatrix("m")
+    rows, _ = croton.scan(lambda r: T.sort(r), sequences=m)
+    plan = lower(run_pipeline(Graph.make([m], [rows]), "FAST_RUN"), target=CUDA).plan
+    with pytest.raises(NotImplementedError, match=r"\(the CPU kernel croton::sort_along\)"):
+        render_function(plan)
+    v = T.dvector("v")  # complex values only inside a fused loop of the step: no complex buffer
+
+    def step(r, acc):
+        return acc + T.real((r + 1j) * (acc + 1j))
+
+    parts, _ = croton.scan(step, sequences=v, outputs_info=T.constant(0.0))
+    plan = lower(run_pipeline(Graph.make([v], [parts]), "FAST_RUN"), target=CUDA).plan
+    with pytest.raises(NotImplementedError, match="complex arithmetic inside a fused loop"):
+        render_function(plan)

@@ -1,7 +1,7 @@
 """Theano 1.0.5's GPU API (``theano.gpuarray``) on croton's CUDA target (croton/gpuarray,
 docs/compatibility.md): ``device=cpu`` changes nothing; ``device=cuda`` without a device logs
 Theano's error and runs on the CPU (``force_device=True``: an error); with a device (the
-emulated CUDA runtime of tests/test_cuda_emulated.py) the context, the types, the transfers,
+emulated CUDA runtime of tests/cuda_emu/harness.py) the context, the types, the transfers,
 ``gpu_contiguous``, the GPU shared constructor and ``dnn_conv``/``dnn_pool`` behave as Theano
 documents, and a Theano-style GPU program written against ``theano.gpuarray`` runs end to end
 on the "device" with the CPU's results."""
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_cuda_emulated import emulated_device  # noqa: F401 - the emulated CUDA runtime
+from cuda_emu.harness import emulate_cuda
 
 import croton
 import croton.tensor as T
@@ -96,9 +96,15 @@ def test_device_cuda_without_a_device_logs_theanos_error_and_runs_on_the_cpu():
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "cpu", "cpu", "[2.0,", "5.436563491821289,",
                                   "14.778112411499023]"]
+    # then CUDA's reason (here cudaGetDeviceCount's error; elsewhere a missing libcudart)
     assert "Could not initialize pygpu, support disabled: device=cuda: no CUDA device: " \
-        "cudaGetDeviceCount" in out.stderr
+        in out.stderr
     assert "Running on the CPU" in out.stderr
+    # in this process: use() raises CUDA's reason and changes nothing
+    with pytest.raises(runtime.CudaUnavailableError, match="^no CUDA device: .*device=cuda "):
+        gpuarray.use("cuda")
+    assert (gpuarray.pygpu_activated, config.device, list(gpuarray.list_contexts())) == (
+        False, "cpu", [])
     forced = _theano("import theano", "device=cuda0,force_device=True")
     assert forced.returncode == 1
     assert "CudaUnavailableError: no CUDA device: " in forced.stderr
@@ -121,8 +127,13 @@ def test_old_gpu_back_end_raises_theanos_message():
 
 
 # -- with a device (the emulated CUDA runtime) ------------------------------------------------
+@pytest.fixture(scope="module")
+def emulated_device(tmp_path_factory):
+    yield from emulate_cuda(tmp_path_factory)
+
+
 @pytest.fixture
-def gpu(emulated_device):  # noqa: F811 - the imported fixture
+def gpu(emulated_device):
     """``theano.gpuarray.use('cuda')`` on the emulated device; back to device=cpu after."""
     assert runtime.device_count() == 1
     gpuarray.use("cuda")
@@ -151,11 +162,10 @@ def test_use_initialises_the_default_context(capsys, gpu):
         gpuarray.init_dev("cuda1")
     with pytest.raises(Exception, match="forced the init and bad device provided: cpu"):
         gpuarray.use("cpu", force=True)
-    # dnn: present exactly when the CUDA target has its own conv and pool kernels
-    missing = dnn._missing_kinds()
-    assert dnn.dnn_present() is (not missing) and dnn.dnn_available(None) is (not missing)
-    if missing:
-        assert ", ".join(missing) in dnn.dnn_present.msg
+    # dnn: present, since the CUDA target has its own conv and pool kernels (not cuDNN's)
+    assert dnn._missing_kinds() == []
+    assert dnn.dnn_present() is True and dnn.dnn_available(None) is True
+    assert dnn.dnn_present.msg is None and dnn.version() == -1
 
 
 def test_gpuarray_type_as_theano_documents_it(gpu):
@@ -434,3 +444,107 @@ def test_theano_gpu_program_runs_on_the_device_with_the_cpus_results(gpu, theano
     np.testing.assert_allclose(W, cpu_W, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(b, cpu_b, rtol=1e-5, atol=1e-6)
     assert hist[-1][0] < hist[0][0]  # it trains
+
+
+def _conv_program(theano, W0, data, steps=2):
+    """A Theano GPU convnet step as Lasagne's cuDNN layers write it: dnn_conv, dnn_pool and
+    their gradients, on device parameters (CPU ops when no GPU is active)."""
+    import theano.tensor as tt
+    from theano.gpuarray import dnn as gdnn
+    from theano.gpuarray import pygpu_activated
+    from theano.tensor.nnet import conv2d
+    from theano.tensor.signal.pool import pool_2d
+
+    W = theano.shared(W0.copy(), "W")
+    x, y = tt.ftensor4("x"), tt.fvector("y")
+    if pygpu_activated:
+        assert gdnn.dnn_present(), gdnn.dnn_present.msg
+        h = tt.tanh(gdnn.dnn_conv(x, W, border_mode="half", conv_mode="cross"))
+        p = gdnn.dnn_pool(h, (2, 2), stride=(2, 2), mode="max")
+    else:
+        h = tt.tanh(conv2d(x, W, border_mode="half", filter_flip=False))
+        p = pool_2d(h, ws=(2, 2), ignore_border=True, mode="max")
+    loss = tt.mean((p.mean(axis=(1, 2, 3)) - y) ** 2)
+    step = theano.function([x, y], loss, updates=[(W, W - 0.5 * theano.grad(loss, W))])
+    return [float(step(*data)) for _ in range(steps)], W.get_value(), step
+
+
+def test_theano_dnn_convnet_step_runs_on_the_device_with_the_cpus_results(gpu, theano_module):
+    from croton.cuda.function import CudaFunction
+
+    rng = np.random.default_rng(3)
+    data = (rng.standard_normal((4, 2, 8, 8)).astype("float32"),
+            rng.standard_normal(4).astype("float32"))
+    W0 = (rng.standard_normal((3, 2, 3, 3)) * 0.3).astype("float32")
+    losses, W, step = _conv_program(theano_module, W0, data)
+    assert isinstance(step, CudaFunction)
+    gpuarray._deactivate()
+    cpu_losses, cpu_W, cpu_step = _conv_program(theano_module, W0, data)
+    assert not isinstance(cpu_step, CudaFunction)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-5)
+    np.testing.assert_allclose(W, cpu_W, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(W, W0)  # the filters were trained
+
+
+@pytest.fixture
+def lasagne_source(tmp_path):
+    """Lasagne (the vendored tarball of tests/thirdparty/lasagne) importable in this process,
+    forgotten after the test."""
+    import tarfile
+
+    with tarfile.open(ROOT / "tests" / "thirdparty" / "lasagne" / "lasagne-5d3c63c.tar.gz") as t:
+        t.extractall(tmp_path, filter="data")
+    src = str(tmp_path / "Lasagne-5d3c63c")
+    sys.path.insert(0, src)
+    floatx, config.floatX = config.floatX, "float32"  # as Lasagne's GPU users configure it
+    try:
+        yield
+    finally:
+        config.floatX = floatx
+        sys.path.remove(src)
+        for name in [k for k in sys.modules if k.split(".")[0] == "lasagne"]:
+            del sys.modules[name]
+
+
+def test_lasagne_cudnn_layers_train_on_the_device_as_its_cpu_layers(gpu, theano_module,
+                                                                      lasagne_source):
+    """lasagne.layers.dnn imports (it needs pygpu_activated and dnn_present()), and a network
+    of its Conv2DDNNLayer, MaxPool2DDNNLayer and batch_norm_dnn trains on the device with its
+    parameters in device memory, as the same network of Lasagne's CPU layers on the CPU."""
+    import warnings
+
+    from croton.cuda.array import DeviceArray
+    from croton.cuda.function import CudaFunction
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", (DeprecationWarning, SyntaxWarning))
+        import lasagne
+        from lasagne.layers import dnn as ldnn
+    theano = theano_module
+    L = lasagne.layers
+    x = np.random.default_rng(4).standard_normal((4, 2, 8, 8)).astype("float32")
+
+    def train(net):
+        loss = L.get_output(net).mean() + 0.1 * (L.get_output(net) ** 2).mean()
+        params = L.get_all_params(net, trainable=True)
+        f = theano.function([L.get_all_layers(net)[0].input_var], loss,
+                            updates=lasagne.updates.sgd(loss, params, 0.1))
+        return f, [float(f(x)) for _ in range(3)], L.get_all_param_values(net)
+
+    net = ldnn.batch_norm_dnn(ldnn.MaxPool2DDNNLayer(
+        ldnn.Conv2DDNNLayer(L.InputLayer((4, 2, 8, 8)), 3, 3, pad="same"), 2))
+    start = L.get_all_param_values(net)
+    assert all(isinstance(p.get_value(borrow=True, return_internal_type=True), DeviceArray)
+               for p in L.get_all_params(net))
+    f, losses, end = train(net)
+    assert isinstance(f, CudaFunction)
+    gpuarray._deactivate()
+    cpu_net = L.batch_norm(L.MaxPool2DLayer(
+        L.Conv2DLayer(L.InputLayer((4, 2, 8, 8)), 3, 3, pad="same", flip_filters=False), 2))
+    L.set_all_param_values(cpu_net, start)
+    cpu_f, cpu_losses, cpu_end = train(cpu_net)
+    assert not isinstance(cpu_f, CudaFunction)
+    np.testing.assert_allclose(losses, cpu_losses, rtol=1e-4, atol=1e-6)
+    for a, b in zip(end, cpu_end):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert not np.allclose(end[0], start[0])  # the filters were trained

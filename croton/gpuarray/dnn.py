@@ -19,7 +19,6 @@ Example (no device initialised)::
 
 from __future__ import annotations
 
-import ctypes
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -74,21 +73,13 @@ dnn_available.msg = None
 
 
 def version(raises: bool = True) -> int:
-    """The cuDNN library's version (``cudnnGetVersion``) when convolution is present and
-    libcudnn loads, -1 when it is present without libcudnn (croton's own kernels); not present:
-    ``RuntimeError``, or -1 with ``raises=False`` (Theano's contract)."""
-    if not dnn_present():
-        if raises:
-            raise RuntimeError("We can't determine the cudnn version as it is not available",
-                               dnn_available.msg or dnn_present.msg)
-        return -1
-    for name in ("libcudnn.so.9", "libcudnn.so.8", "libcudnn.so"):
-        try:
-            lib = ctypes.CDLL(name)
-        except OSError:
-            continue
-        lib.cudnnGetVersion.restype = ctypes.c_size_t
-        return int(lib.cudnnGetVersion())
+    """-1 when convolution is present: croton's kernels are its own, not cuDNN, so there is no
+    cuDNN version to report (programs comparing it, ``version() >= 5000``, take their paths
+    without cuDNN, which croton runs too). Not present: ``RuntimeError``, or -1 with
+    ``raises=False`` (Theano's contract)."""
+    if not dnn_present() and raises:
+        raise RuntimeError("We can't determine the cudnn version as it is not available",
+                           dnn_present.msg)
     return -1
 
 

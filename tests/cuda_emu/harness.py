@@ -1,8 +1,9 @@
 """The CPU emulation of CUDA (cuda_runtime.h, cudart_emu.cpp beside this file) as the tests use
 it: ``compile_emulated`` builds a CUDA translation unit with g++ against the emulation (its
-launches, and those of the runtime's kernel headers ``runtime/cuda/kernels/*.cuh``, rewritten
-to the emulator's), and ``emulate_cuda`` (a module fixture's body) replaces croton's CUDA
-runtime and builds by the emulation, so ``croton.function(..., device='cuda')`` runs end to end.
+launches rewritten to the emulator's), and ``emulate_cuda`` (a module fixture's body) replaces
+croton's CUDA runtime and builds by the emulation, so ``croton.function(..., device='cuda')``
+runs end to end. Runtime headers launch through ``CROTON_LAUNCH`` (runtime/cuda/launch.cuh),
+which cuda_runtime.h defines as the emulator's launch.
 
 Example (a test module)::
 
@@ -35,16 +36,12 @@ def emulated_source(source: str) -> str:
 
 def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
     """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
-    kernels = d / "include" / "kernels"
-    kernels.mkdir(parents=True, exist_ok=True)
-    for header in (RUNTIME_DIR / "cuda" / "kernels").glob("*.cuh"):
-        (kernels / header.name).write_text(emulated_source(header.read_text()))
     (d / "fn.cpp").write_text(emulated_source(source))
     lib = d / "fn_emulated.so"
     subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
-                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{d / 'include'}",
-                    f"-I{RUNTIME_DIR / 'cuda'}", f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"),
-                    "-o", str(lib)], check=True, capture_output=True)
+                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
+                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
+                   check=True, capture_output=True)
     return ctypes.CDLL(str(lib))
 
 

@@ -227,14 +227,21 @@ inline croton_buffer scan_rows(const croton_buffer& src, int64_t start, int64_t 
   return r;
 }
 
+// `bytes` bytes of the function's memory at `data` zeroed (the target's: Target.zero_memory).
+inline bool scan_zero(void* data, int64_t bytes) {
+  if (bytes > 0) std::memset(data, 0, static_cast<size_t>(bytes));
+  return true;
+}
+
+using ScanScratch = croton::Scratch;
+
 // Contiguous memory for `b` (its ndim, dtype and shape set) from the call's scratch arena.
-inline bool scan_scratch(croton::Scratch& scratch, croton_buffer& b, bool zero) {
+inline bool scan_scratch(ScanScratch& scratch, croton_buffer& b, bool zero) {
   const int64_t bytes = croton::mul_sat(croton::numel(b.ndim, b.shape), scan_itemsize(b.dtype));
   b.data = scratch.alloc(bytes);
   if (b.data == nullptr) return false;
   croton::contiguous_strides(b.ndim, b.shape, b.strides);
-  if (zero && bytes > 0) std::memset(b.data, 0, static_cast<size_t>(bytes));
-  return true;
+  return !zero || scan_zero(b.data, bytes);
 }
 
 struct ScanSlot {
@@ -249,7 +256,7 @@ struct ScanContext {
   croton::alloc_fn alloc;
   void* alloc_ctx;
   croton_buffer* out;
-  croton::Scratch* scratch;
+  ScanScratch* scratch;
   ScanSlot* slots;
   bool zero_fill;        // truncated runs leave rows unwritten: they read as zeros
   int32_t failed;        // the slot whose step had the wrong shape, or -1
@@ -275,10 +282,8 @@ inline int scan_stack(ScanContext* ctx, ScanSlot& slot, int32_t ndim, const int6
     if (ctx->alloc(ctx->alloc_ctx, 0, slot.output, ndim + 1, full, &ctx->out[slot.output]) != 0)
       return 1;
     *stack = ctx->out[slot.output];
-    if (ctx->zero_fill)
-      std::memset(stack->data, 0, static_cast<size_t>(croton::numel(ndim + 1, full) *
-                                                      scan_itemsize(stack->dtype)));
-    return 0;
+    return ctx->zero_fill &&
+           !scan_zero(stack->data, croton::numel(ndim + 1, full) * scan_itemsize(stack->dtype));
   }
   for (int32_t d = 0; d <= ndim; ++d) stack->shape[d] = full[d];
   return scan_scratch(*ctx->scratch, *stack, ctx->zero_fill) ? 0 : 1;

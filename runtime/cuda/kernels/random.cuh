@@ -177,7 +177,8 @@ int run(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
       return fail_cuda(err, cudaGetLastError(), "clearing the binomial check");
   }
   if (d.n > 0 && (K != kPermutation || out.shape[nd] > 0)) {
-    draw_kernel<K, TO, TA, TB><<<blocks_for(d.n), kThreads>>>(d);
+    const auto kernel = draw_kernel<K, TO, TA, TB>;
+    CROTON_LAUNCH(kernel, blocks_for(d.n), kThreads)(d);
     if (int rc = check_launch(err, "a random draw kernel")) return rc;
   }
   if constexpr (K == kBinomial) {
@@ -188,7 +189,7 @@ int run(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
       return fail_value(err, check, (bad & 1) ? "binomial: p must be in [0, 1]"
                                               : "binomial: n must be non-negative");
   }
-  advance_kernel<<<1, 1>>>(d.state, d.state_stride, static_cast<uint64_t*>(next.data),
+  CROTON_LAUNCH(advance_kernel, 1, 1)(d.state, d.state_stride, static_cast<uint64_t*>(next.data),
                            next.strides[0]);
   return check_launch(err, "the random state's advance");
 }
@@ -324,7 +325,7 @@ int choice(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
   }
   const uint64_t* st = static_cast<const uint64_t*>(state.data);
   const auto advance = [&] {
-    advance_kernel<<<1, 1>>>(st, state.strides[0], static_cast<uint64_t*>(next.data),
+    CROTON_LAUNCH(advance_kernel, 1, 1)(st, state.strides[0], static_cast<uint64_t*>(next.data),
                              next.strides[0]);
     return check_launch(err, "the random state's advance");
   };
@@ -344,7 +345,8 @@ int choice(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
     cdf = w + m;
     const double atol = std::sqrt(sizeof(TP) == 4 ? double(std::numeric_limits<float>::epsilon())
                                                    : std::numeric_limits<double>::epsilon());
-    choice_weights<TP><<<1, 1>>>(static_cast<const TP*>(p->data), p->strides[0], m, atol, w, cdf,
+    CROTON_LAUNCH(choice_weights<TP>, 1, 1)(static_cast<const TP*>(p->data), p->strides[0], m,
+                                            atol, w, cdf,
                                  info);
     if (int rc = check_launch(err, "the choice weights' kernel")) return rc;
     const cudaError_t status = cudaMemcpy(&host, info, sizeof host, cudaMemcpyDeviceToHost);
@@ -355,7 +357,8 @@ int choice(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
   int64_t* chosen = scratch_array<int64_t>(scratch, k);
   if (chosen == nullptr) return fail_alloc(err);
   if (replace) {
-    choice_with_replacement<<<blocks_for(k), kThreads>>>(st, state.strides[0], k, m, cdf, info,
+    CROTON_LAUNCH(choice_with_replacement, blocks_for(k), kThreads)(st, state.strides[0], k, m,
+                                                                    cdf, info,
                                                           chosen);
   } else if (k > m) {
     return fail_value(err, check,
@@ -368,7 +371,8 @@ int choice(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
     } else if (host.nonzero < k) {
       return fail_value(err, check, "choice: fewer non-zero entries in p than the sample size");
     }
-    choice_without_replacement<<<1, 1>>>(st, state.strides[0], k, m, w, cdf, pool, chosen);
+    CROTON_LAUNCH(choice_without_replacement, 1, 1)(st, state.strides[0], k, m, w, cdf, pool,
+                                                    chosen);
   }
   if (int rc = check_launch(err, "a random choice kernel")) return rc;
   Draw<TO, TA, TA> d{};
@@ -380,7 +384,8 @@ int choice(const croton_buffer& state, croton_buffer& next, croton_buffer& out,
     d.so[q] = out.strides[q];
   }
   d.a.data = static_cast<const TA*>(a.data);
-  choice_gather<TO, TA><<<blocks_for(k), kThreads>>>(d, chosen, a_vector,
+  const auto gather = choice_gather<TO, TA>;
+  CROTON_LAUNCH(gather, blocks_for(k), kThreads)(d, chosen, a_vector,
                                                      a_vector ? a.strides[0] : 0);
   if (int rc = check_launch(err, "the random choice's gather")) return rc;
   return advance();
