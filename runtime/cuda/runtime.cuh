@@ -20,8 +20,6 @@
 #define CROTON_DEVICE_WORDS \
   "a CUDA device only (DLPack kDLCUDA): pass device memory (a croton DeviceArray, or a " \
   "CuPy/PyTorch CUDA array through DLPack)"
-// nvcc's front end does not know blas.hpp's `#pragma GCC optimize` (for the host compiler):
-// its warning 1675 says so, and nothing else, for the runtime's headers
 namespace croton {
 namespace cuda {
 // The host driver's read of a computed value (a slice bound, a computed shape; croton::value in
@@ -34,6 +32,8 @@ inline void read_device_bytes(void* dst, const void* src, size_t bytes) {
 }  // namespace cuda
 }  // namespace croton
 #define CROTON_READ_VALUE(dst, src, bytes) ::croton::cuda::read_device_bytes(dst, src, bytes)
+// nvcc's front end does not know blas.hpp's `#pragma GCC optimize` (for the host compiler):
+// its warning 1675 says so, and nothing else, for the runtime's headers
 #pragma nv_diag_suppress 1675
 #include "runtime.hpp"
 #include "abi_bridge.hpp"
