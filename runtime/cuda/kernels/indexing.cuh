@@ -47,12 +47,12 @@ __device__ __forceinline__ int64_t load_index(const void* p, int32_t dtype, int6
 // A device word holding the first bad position a kernel found (kNoBadIndex: none).
 class BadIndexSlot {
  public:
-  // Allocates the word from scratch and clears it; nonzero (err filled) on failure.
+  // Allocates the word from scratch and sets it to kNoBadIndex (all bits: stream-ordered, no
+  // wait); nonzero (err filled) on failure.
   int open(croton_error* err, DeviceScratch& scratch) {
     word_ = static_cast<unsigned long long*>(scratch.alloc(sizeof(unsigned long long)));
     if (word_ == nullptr) return fail_alloc(err);
-    const cudaError_t status = cudaMemcpy(word_, &kNoBadIndex, sizeof(kNoBadIndex),
-                                          cudaMemcpyHostToDevice);
+    const cudaError_t status = cudaMemsetAsync(word_, 0xFF, sizeof(kNoBadIndex), 0);
     return status == cudaSuccess ? 0 : fail_cuda(err, status, "clearing an index check");
   }
   unsigned long long* word() const { return word_; }
@@ -492,8 +492,7 @@ inline int mask_count(croton_error* err, int32_t check, const croton_buffer& mas
   for (int32_t d = 0; d < mask.ndim; ++d)
     if (mask.shape[d] != x.shape[axis + d])
       return fail_index(err, check, mask.shape[d], x.shape[axis + d]);
-  const int64_t zero = 0;
-  cudaError_t status = cudaMemcpy(count.data, &zero, 8, cudaMemcpyHostToDevice);
+  const cudaError_t status = cudaMemsetAsync(count.data, 0, 8, 0);
   if (status != cudaSuccess) return fail_cuda(err, status, "clearing a mask's count");
   const int64_t n = numel(mask.ndim, mask.shape);
   if (n == 0) return 0;
