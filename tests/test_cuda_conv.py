@@ -20,9 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from cuda_emu.harness import emulate_cuda
-from test_conv_abstract import CONFIGS_2D as CONV_2D
+from test_conv_abstract import CONFIGS_2D, pads_of, ref_conv
 from test_conv_abstract import CONFIGS_3D as CONV_3D
-from test_conv_abstract import pads_of, ref_conv
 from test_conv_pool import POOL_CONFIGS as POOL_2D
 from test_conv_pool import op_names, pool_outputs
 from test_conv_pool import ref_pool as ref_pool_2d
@@ -39,10 +38,14 @@ needs_nvcc = pytest.mark.skipif(not find_nvcc(), reason="nvcc not found (CUDA to
 needs_device = pytest.mark.skipif(device_count() == 0, reason=no_device_reason() or
                                   "no CUDA device")
 RNG = np.random.default_rng(15)
+# the CPU tests' 2-d configurations, and strides whose input patch is too large for the tiled
+# forward kernel (runtime/cuda/kernels/conv.cuh: the direct kernel runs)
+CONV_2D = CONFIGS_2D + [("valid", (5, 4), (1, 1), 1, True), ("half", (4, 5), (1, 2), 3, False)]
 CONV_3D_USED = CONV_3D[1:3]  # dilation, groups, asymmetric explicit pads, strides in 3-d
 POOL_3D_USED = POOL_3D[1:4]
 GRAD_GRAD = ((2, 3), (1, 2), (1, 1), True, "max")  # the max-pool gradient's own gradient
-LENET = dict(batch=6, image=20, k1=5, c1=6, k2=3, c2=8, classes=10)  # conv1: 9216 outputs
+# conv1: 36864 outputs in 48 tiled blocks (the emulator runs at most 32 blocks of 256 threads)
+LENET = dict(batch=24, image=20, k1=5, c1=6, k2=3, c2=8, classes=10)
 
 
 # -- the graphs ---------------------------------------------------------------------------------
@@ -237,6 +240,17 @@ def test_emulated_conv_pool_and_gradients_match_cpu_and_references(emulated_devi
     data[0], data[6] = data[0][:0], data[6][:2, :3, :2, :1]
     data[8] = np.ones(ref_pool_2d(data[6], *GRAD_GRAD).shape, dtype)
     assert_close(f(*data), cpu(*data), dtype, "empty and tiny")
+
+
+def test_emulated_filter_gradient_of_a_single_filter_as_the_cpu(emulated_device):
+    # one filter of one channel: too few channel pairs to fill a device, so a block per filter
+    # element (the other kernel of conv.cuh); the LeNet and op graphs take the per-channel one
+    x, w = T.dtensor4("x"), T.dtensor4("w")
+    y = T.nnet.conv2d(x, w, border_mode=1, subsample=(2, 1), filter_dilation=(1, 2))
+    outs = T.grad((T.sin(y) * 3).sum(), [w, x])
+    f, cpu = croton.function([x, w], outs, device="cuda"), croton.function([x, w], outs)
+    data = [RNG.standard_normal((7, 1, 11, 10)), RNG.standard_normal((1, 1, 3, 3))]
+    assert_close(f(*data), cpu(*data), "float64", "one filter")
 
 
 def test_emulated_conv_shape_error_names_the_op_and_updates_nothing(emulated_device):
