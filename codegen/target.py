@@ -97,6 +97,10 @@ class Target:
     # target's own lowerings (``@lowering(kind, target="cuda")``); a call of a CPU kernel is
     # refused when the plan is rendered, naming the step
     kernel_namespaces: tuple[str, ...] | None = None
+    # whether the host driver may read values computed in device memory (slice bounds, shapes
+    # from values: ``croton::value`` copies them; runtime/cuda/runtime.cuh); False: a shape
+    # computed from an array's values is refused on a target with ``host_steps``
+    reads_device_values: bool = False
     # control flow's host reads and writes of the function's memory: a function reading a
     # computed scalar into a host variable (``int fn<T>(const croton_buffer&, T*, croton_error*)``:
     # an ifelse's condition, a scan's n_steps; "": read in place, croton::value) and one zeroing
@@ -144,9 +148,9 @@ class Target:
             elif s.kind == "call" and self.kernel_namespaces is not None:
                 found += [f"{s.comment or s.kind} (the CPU kernel {fn})"
                           for fn in self.foreign_kernels(s)]
-            elif s.kind == "shape" and any(  # a shape read from a computed array's data
-                    isinstance(n, Value) for e in (s.target, s.expr) if isinstance(e, Node)
-                    for n in e.walk()):
+            elif s.kind == "shape" and not self.reads_device_values and any(
+                    isinstance(n, Value)  # a shape read from a computed array's data
+                    for e in (s.target, s.expr) if isinstance(e, Node) for n in e.walk()):
                 found.append("a shape computed from an array's values")
             for nested in ("then_steps", "else_steps", "setup", "each_step", "finish"):
                 found += self.unsupported_steps(getattr(s, nested, ()))
@@ -190,10 +194,11 @@ CPU = register_target(Target("cpu"))
 
 #: NVIDIA GPUs through CUDA (issue 15; docs/cuda.md): the CPU's host driver compiled by nvcc,
 #: with elementwise loops and reductions as kernels (``cuda/loops.j2``, ``runtime/cuda``) over
-#: device memory. Steps whose kernels exist only on the CPU (BLAS, convolutions, indexing...)
+#: device memory. Steps whose kernels exist only on the CPU (BLAS, sorting, linear algebra...)
 #: are refused when a plan is rendered; ``call`` steps are printed when every kernel they call
-#: is the CUDA runtime's (``croton::cuda::``). Branches and scans run on the host around device
-#: kernels (``runtime/cuda/kernels/control.cuh``).
+#: is the CUDA runtime's (``croton::cuda::``, e.g. indexing: ``codegen/lowering/cuda_indexing.py``)
+#: or a view's arithmetic. Branches and scans run on the host around device kernels
+#: (``runtime/cuda/kernels/control.cuh``).
 CUDA = register_target(Target(
     "cuda", language="cuda", vector_bytes=16, threads=1, memory_spaces=("device",),
     loops_template="cuda/loops.j2", outline_loops=False, cold_host=False, build_parts=1,
@@ -205,7 +210,11 @@ CUDA = register_target(Target(
     kernels_macro="kernels",
     host_steps=frozenset({"shape", "alloc", "workspace", "view", "elementwise",
                           "fused_reduce", "shape_value", "call", "branch", "scan"}),
-    kernel_namespaces=("croton::cuda::",),
+    # the CUDA runtime's kernels, and the CPU runtime's view arithmetic, which touches no array
+    # data (a view's pointer, shape and strides: croton::subtensor::View, slice_axis, diag_view)
+    kernel_namespaces=("croton::cuda::", "v.slice", "v.index", "v.newaxis", "v.keep",
+                       "v.store", "croton::slice_axis", "croton::diag_view"),
+    reads_device_values=True,
     value_read="croton::cuda::read_value", zero_memory="croton::cuda::zero_bytes",
     refused_dtypes=frozenset({"complex64", "complex128", "float16"}),
     source_suffix=".cu", device="cuda"))

@@ -58,7 +58,10 @@ def _call(lw: Lowerer, node: Apply, fn: str, targs: tuple, args: tuple, reads: t
 
 # --- gather / scatter ------------------------------------------------------------------------
 @lowering("take_along_last")
-def lower_take(lw: Lowerer, node: Apply) -> None:
+def lower_take(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = "kernels/nnet.hpp",
+               extra: tuple = ()) -> None:
+    """``ns`` + ``take_along_last`` from ``header``, with ``extra`` arguments last (a target's
+    own kernel)."""
     x, idx = node.inputs
     xb, ib = lw.buffer_of(x), lw.buffer_of(idx)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
@@ -66,12 +69,14 @@ def lower_take(lw: Lowerer, node: Apply) -> None:
                  "the matrix and the index vector differ in length", xb, ib)
     lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("index", node.op_label(), node.source, "axis 1"))
-    _call(lw, node, "croton::take_along_last", (CXX_TYPE[x.dtype], CXX_TYPE[idx.dtype]),
-          (Buf(xb), Buf(ib), Buf(ob), Local("err"), Int(cid)), (xb, ib), ob)
+    _call(lw, node, f"{ns}take_along_last", (CXX_TYPE[x.dtype], CXX_TYPE[idx.dtype]),
+          (Buf(xb), Buf(ib), Buf(ob), Local("err"), Int(cid), *extra), (xb, ib), ob, header)
 
 
 @lowering("take_along_last_grad")
-def lower_take_grad(lw: Lowerer, node: Apply) -> None:
+def lower_take_grad(lw: Lowerer, node: Apply, ns: str = "croton::",
+                    header: str = "kernels/nnet.hpp", extra: tuple = ()) -> None:
+    """As ``lower_take``."""
     g, idx, x = node.inputs
     gb, ib, xb = lw.buffer_of(g), lw.buffer_of(idx), lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
@@ -79,8 +84,8 @@ def lower_take_grad(lw: Lowerer, node: Apply) -> None:
                  "the gradient, the index vector and the matrix differ in length", gb, xb)
     lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("index", node.op_label(), node.source, "axis 1"))
-    _call(lw, node, "croton::take_along_last_grad", (CXX_TYPE[g.dtype], CXX_TYPE[idx.dtype]),
-          (Buf(gb), Buf(ib), Buf(ob), Local("err"), Int(cid)), (gb, ib), ob)
+    _call(lw, node, f"{ns}take_along_last_grad", (CXX_TYPE[g.dtype], CXX_TYPE[idx.dtype]),
+          (Buf(gb), Buf(ib), Buf(ob), Local("err"), Int(cid), *extra), (gb, ib), ob, header)
 
 
 # --- pooling -------------------------------------------------------------------------------------

@@ -28,7 +28,10 @@ def _int_array(name: str, values: tuple[int, ...]) -> Declare:
 
 
 @lowering("arg_reduce")
-def lower_arg_reduce(lw: Lowerer, node: Apply) -> None:
+def lower_arg_reduce(lw: Lowerer, node: Apply, ns: str = "croton::",
+                     header: str = "kernels/reduce.hpp", first: tuple = ()) -> None:
+    """``ns`` + ``arg_reduce`` from ``header``, with arguments ``first`` (a target's own
+    kernel)."""
     (x,) = node.inputs
     out = node.outputs[0]
     axes = dict(node.params)["axis"]
@@ -38,19 +41,21 @@ def lower_arg_reduce(lw: Lowerer, node: Apply) -> None:
     kept = tuple(d for d in range(x.ndim) if d not in axes)
     check_not_empty(lw, node.op_label(), node.source, shape_of(ib), x.ndim, axes,
                     f"attempt to get {node.op.name} of an empty sequence")
-    lw.need_header("kernels/reduce.hpp")
+    lw.need_header(header)
     is_max = node.op.name == "argmax"
     lw.emit(CallStep((
         _int_array("kept", kept),
         _int_array("red", axes),
-        KernelCall("croton::arg_reduce", (CXX_TYPE[x.dtype], is_max), (
-            Buf(ib), Buf(ob), Int(len(kept)), Local("kept"), Int(len(axes)), Local("red")),
-            (ib,), (ob,)),
+        KernelCall(f"{ns}arg_reduce", (CXX_TYPE[x.dtype], is_max), (
+            *first, Buf(ib), Buf(ob), Int(len(kept)), Local("kept"), Int(len(axes)),
+            Local("red")), (ib,), (ob,), "rc" if first else ""),
     ), node.op_label()))
 
 
 @lowering("cumulative")
-def lower_cumulative(lw: Lowerer, node: Apply) -> None:
+def lower_cumulative(lw: Lowerer, node: Apply, ns: str = "croton::",
+                     header: str = "kernels/reduce.hpp", first: tuple = ()) -> None:
+    """As ``lower_arg_reduce``, for ``cumulate``."""
     x = node.inputs[0]
     out = node.outputs[0]
     params = dict(node.params)
@@ -66,8 +71,9 @@ def lower_cumulative(lw: Lowerer, node: Apply) -> None:
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "the flat input and the output shape differ in size"))
         lw.require(n_x.eq(n_like), cid, shape_of(ib), x.ndim, shape_of(lb), like.ndim)
-    lw.need_header("kernels/reduce.hpp")
+    lw.need_header(header)
     lw.emit(CallStep((KernelCall(
-        "croton::cumulate", (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "cumprod"),
-        (Buf(ib), Buf(ob), Int(-1 if axis is None else axis),
-         Lit("true" if params["reverse"] else "false")), (ib,), (ob,)),), node.op_label()))
+        f"{ns}cumulate", (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "cumprod"),
+        (*first, Buf(ib), Buf(ob), Int(-1 if axis is None else axis),
+         Lit("true" if params["reverse"] else "false")), (ib,), (ob,), "rc" if first else ""),),
+        node.op_label()))

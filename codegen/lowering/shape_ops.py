@@ -86,13 +86,14 @@ def _shape_array(lw: Lowerer, owner_buf: int, exprs: list[Node]) -> ArrayRef:
 
 
 def _call(lw: Lowerer, node: Apply, fn: str, targs: tuple, args: tuple, reads: tuple,
-          writes: tuple, fails: str = "") -> None:
-    lw.need_header(HEADER)
+          writes: tuple, fails: str = "", header: str = HEADER) -> None:
+    lw.need_header(header)
     lw.emit(CallStep((KernelCall(fn, targs, args, reads, writes, fails),), node.op_label()))
 
 
 @lowering("reshape")
-def lower_reshape(lw: Lowerer, node: Apply) -> None:
+def lower_reshape(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER) -> None:
+    """``ns + reshape_into`` from ``header`` (a target's own kernel, the same arguments)."""
     x, out = node.inputs[0], node.outputs[0]
     src = lw.buffer_of(x)
     layout = dict(node.params)["layout"]
@@ -107,12 +108,15 @@ def lower_reshape(lw: Lowerer, node: Apply) -> None:
     # the fact's dims: the requested array, its -1 resolved in place by infer_reshape
     resolved = [entry(requested, d) for d in range(out.ndim)]
     lw.set_shape(dst, out_shapes(lw, node, computed={"reshape": resolved})[0])
-    _call(lw, node, "croton::reshape_into", (CXX_TYPE[x.dtype],),
-          (Buf(src), Buf(dst), SCRATCH, ERR), (src,), (dst,), "rc")
+    lw.need_header(HEADER)  # infer_reshape
+    _call(lw, node, f"{ns}reshape_into", (CXX_TYPE[x.dtype],),
+          (Buf(src), Buf(dst), SCRATCH, ERR), (src,), (dst,), "rc", header)
 
 
 @lowering("join")
-def lower_join(lw: Lowerer, node: Apply) -> None:
+def lower_join(lw: Lowerer, node: Apply, ns: str = "", header: str = HEADER) -> None:
+    """Each input copied into its slice of the output; with ``ns`` (a target's namespace) by
+    ``ns + broadcast_copy(err, input, croton::slice_axis(output, ...))`` from ``header``."""
     out = node.outputs[0]
     axis = dict(node.params)["axis"]
     bufs = [lw.buffer_of(x) for x in node.inputs]
@@ -129,12 +133,19 @@ def lower_join(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.need_header(HEADER)
+    lw.need_header(header)
     dt = CXX_TYPE[out.dtype]
     start = Local("start")
     code: list[Node] = [Declare("[[maybe_unused]] int64_t start", Int(0))]
     for x, b in zip(node.inputs, bufs):
-        code.append(KernelCall("croton::copy_into_slice", (CXX_TYPE[x.dtype], dt),
-                               (Buf(b), Buf(ob), Int(axis), start), (b,), (ob,), result=start))
+        if not ns:
+            code.append(KernelCall("croton::copy_into_slice", (CXX_TYPE[x.dtype], dt),
+                                   (Buf(b), Buf(ob), Int(axis), start), (b,), (ob,),
+                                   result=start))
+            continue
+        part = Call("croton::slice_axis", (Buf(ob), Int(axis), start, Dim(b, axis)), (dt,))
+        code += [KernelCall(f"{ns}broadcast_copy", (CXX_TYPE[x.dtype], dt), (ERR, Buf(b), part),
+                            (b,), (ob,), "rc"), Assign(start, start + Dim(b, axis))]
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
@@ -170,7 +181,10 @@ def lower_split(lw: Lowerer, node: Apply) -> None:
 
 
 @lowering("repeat")
-def lower_repeat(lw: Lowerer, node: Apply) -> None:
+def lower_repeat(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER,
+                 first: tuple = (), last: tuple = ()) -> None:
+    """``ns + repeat_along`` from ``header``, with arguments ``first`` and ``last`` around the
+    CPU kernel's (a target's own kernel, which then returns an error code)."""
     x, r = node.inputs
     out = node.outputs[0]
     axis = dict(node.params)["axis"]
@@ -183,28 +197,38 @@ def lower_repeat(lw: Lowerer, node: Apply) -> None:
                shape_of(rb), 1)
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    _call(lw, node, "croton::repeat_along", (CXX_TYPE[x.dtype],),
-          (Buf(xb), Buf(rb), Int(axis), Buf(ob)), (xb, rb), (ob,))
+    _call(lw, node, f"{ns}repeat_along", (CXX_TYPE[x.dtype],),
+          (*first, Buf(xb), Buf(rb), Int(axis), Buf(ob), *last), (xb, rb), (ob,),
+          "rc" if first else "", header)
 
 
 @lowering("repeat_sum")
-def lower_repeat_sum(lw: Lowerer, node: Apply) -> None:
+def lower_repeat_sum(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER,
+                     first: tuple = (), last: tuple = ()) -> None:
+    """As ``lower_repeat``, for ``repeat_sum``."""
     g, r, n = node.inputs
     out = node.outputs[0]
     axis = dict(node.params)["axis"]
     gb, rb = lw.buffer_of(g), lw.buffer_of(r)
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    _call(lw, node, "croton::repeat_sum", (CXX_TYPE[out.dtype],),
-          (Buf(gb), Buf(rb), Int(axis), Buf(ob)), (gb, rb), (ob,))
+    _call(lw, node, f"{ns}repeat_sum", (CXX_TYPE[out.dtype],),
+          (*first, Buf(gb), Buf(rb), Int(axis), Buf(ob), *last), (gb, rb), (ob,),
+          "rc" if first else "", header)
 
 
 @lowering("shape")
-def lower_shape(lw: Lowerer, node: Apply) -> None:
+def lower_shape(lw: Lowerer, node: Apply, store: str = "") -> None:
+    """The shape vector written by the host; with ``store`` (a target's ``fn(err, x, out)``,
+    for memory the host cannot write) by that kernel."""
     (x,) = node.inputs
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(node.outputs[0], node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
+    if store:
+        lw.emit(CallStep((KernelCall(store, (), (ERR, Buf(xb), Buf(ob)), (), (ob,), "rc"),),
+                         node.op_label()))
+        return
     code: list[Node] = [Declare("[[maybe_unused]] int64_t* const p",
                                 Cast("int64_t*", Member(ob, "data")))]
     code += [Assign(Local(f"p[{d}]"), Dim(xb, d)) for d in range(x.ndim)]
@@ -212,7 +236,8 @@ def lower_shape(lw: Lowerer, node: Apply) -> None:
 
 
 @lowering("arange")
-def lower_arange(lw: Lowerer, node: Apply) -> None:
+def lower_arange(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER) -> None:
+    """``ns + arange_fill`` from ``header`` (a target's own kernel, the same arguments)."""
     out = node.outputs[0]
     floating = any(v.dtype in FLOAT_DTYPES for v in node.inputs)
     vt = "double" if floating else "int64_t"
@@ -221,8 +246,8 @@ def lower_arange(lw: Lowerer, node: Apply) -> None:
     lw.need_header(HEADER)
     lw.set_shape(ob, out_shapes(lw, node)[0])
     cid = lw.check(CheckInfo("value", node.op_label(), node.source, "invalid step"))
-    _call(lw, node, "croton::arange_fill", (CXX_TYPE[out.dtype], vt),
-          (start, step, Buf(ob), ERR, Int(cid)), (), (ob,), "rc")
+    _call(lw, node, f"{ns}arange_fill", (CXX_TYPE[out.dtype], vt),
+          (start, step, Buf(ob), ERR, Int(cid)), (), (ob,), "rc", header)
 
 
 def _check_non_negative(lw: Lowerer, node: Apply, ob: int, ndim: int) -> None:
@@ -234,7 +259,10 @@ def _check_non_negative(lw: Lowerer, node: Apply, ob: int, ndim: int) -> None:
 
 
 @lowering("alloc")
-def lower_alloc(lw: Lowerer, node: Apply) -> None:
+def lower_alloc(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER,
+                first: tuple = ()) -> None:
+    """``ns + broadcast_copy`` from ``header``, with arguments ``first`` (``err``: a
+    target's own kernel, which returns an error code)."""
     v, out = node.inputs[0], node.outputs[0]
     vb = lw.buffer_of(v)
     dim_exprs(lw, node, dict(node.params)["layout"])  # checks the shape vectors' lengths
@@ -250,29 +278,34 @@ def lower_alloc(lw: Lowerer, node: Apply) -> None:
                                  f"(second) in dimension {lead + j}"))
         lw.require(Dim(vb, j).eq(Dim(ob, lead + j)), cid, shape_of(vb), v.ndim, shape_of(ob),
                    out.ndim)
-    _call(lw, node, "croton::broadcast_copy", (CXX_TYPE[v.dtype], CXX_TYPE[out.dtype]),
-          (Buf(vb), Buf(ob)), (vb,), (ob,))
+    _call(lw, node, f"{ns}broadcast_copy", (CXX_TYPE[v.dtype], CXX_TYPE[out.dtype]),
+          (*first, Buf(vb), Buf(ob)), (vb,), (ob,), "rc" if first else "", header)
 
 
 @lowering("eye")
-def lower_eye(lw: Lowerer, node: Apply) -> None:
+def lower_eye(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER,
+              first: tuple = ()) -> None:
+    """As ``lower_alloc``, for ``eye_fill``."""
     k = scalar_expr(lw, node.inputs[2])
     out = node.outputs[0]
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
     _check_non_negative(lw, node, ob, 2)
-    _call(lw, node, "croton::eye_fill", (CXX_TYPE[out.dtype],), (Buf(ob), k), (), (ob,))
+    _call(lw, node, f"{ns}eye_fill", (CXX_TYPE[out.dtype],), (*first, Buf(ob), k), (), (ob,),
+          "rc" if first else "", header)
 
 
 @lowering("alloc_diag")
-def lower_alloc_diag(lw: Lowerer, node: Apply) -> None:
+def lower_alloc_diag(lw: Lowerer, node: Apply, ns: str = "croton::", header: str = HEADER,
+                     first: tuple = ()) -> None:
+    """As ``lower_alloc``, for ``alloc_diag``."""
     v, out = node.inputs[0], node.outputs[0]
     k = dict(node.params)["k"]
     vb = lw.buffer_of(v)
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    _call(lw, node, "croton::alloc_diag", (CXX_TYPE[out.dtype],), (Buf(vb), Buf(ob), Int(k)),
-          (vb,), (ob,))
+    _call(lw, node, f"{ns}alloc_diag", (CXX_TYPE[out.dtype],), (*first, Buf(vb), Buf(ob), Int(k)),
+          (vb,), (ob,), "rc" if first else "", header)
 
 
 @lowering("extract_diag")

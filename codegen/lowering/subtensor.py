@@ -153,8 +153,9 @@ class _Index:
         return tuple(self.extra_bufs[j] for j in self.spec.arrays())
 
 
-def _start(lw: Lowerer, node: Apply, first_extra: int) -> _Index:
-    lw.need_header(HEADER)
+def _start(lw: Lowerer, node: Apply, first_extra: int, header: str = HEADER) -> _Index:
+    lw.need_header(HEADER)  # the View (host arithmetic, every target)
+    lw.need_header(header)
     extra_bufs = [lw.buffer_of(e) for e in node.inputs[first_extra:]]
     return _Index(lw, node, dict(node.params)["idx"], extra_bufs)
 
@@ -182,8 +183,10 @@ def _view_buffer(lw: Lowerer, node: Apply, index: _Index, src: int, x_type: Tens
 
 
 @lowering("advanced_subtensor")
-def lower_advanced_subtensor(lw: Lowerer, node: Apply) -> None:
-    index = _start(lw, node, 1)
+def lower_advanced_subtensor(lw: Lowerer, node: Apply, gather: str = "croton::subtensor::gather",
+                             header: str = HEADER) -> None:
+    """A gather through ``gather`` (a target's own, with the CPU kernel's arguments)."""
+    index = _start(lw, node, 1, header)
     x, out = node.inputs[0], node.outputs[0]
     src = lw.buffer_of(x)
     view = _view_buffer(lw, node, index, src, x.type, 1)
@@ -192,16 +195,19 @@ def lower_advanced_subtensor(lw: Lowerer, node: Apply) -> None:
     lw.set_shape(ob, out_shapes(lw, node)[0])
     adj = TRUE if adjacent(array_axes(index.spec)) else FALSE
     k = len(index.spec.arrays())
-    gather = KernelCall("croton::subtensor::gather", (CXX_TYPE[x.dtype],), (
+    call = KernelCall(gather, (CXX_TYPE[x.dtype],), (
         ERR, Buf(view), Int(k), Local("idx"), Local("axes"), Local("checks"), adj, Buf(ob),
         SCRATCH), (view, *index.array_buffers()), (ob,), "rc")
-    lw.emit(CallStep(tuple(index.view_code(src, view) + index.advanced_args() + [gather]),
+    lw.emit(CallStep(tuple(index.view_code(src, view) + index.advanced_args() + [call]),
                      node.op_label()))
 
 
 @lowering("inc_subtensor")
-def lower_inc_subtensor(lw: Lowerer, node: Apply) -> None:
-    index = _start(lw, node, 2)
+def lower_inc_subtensor(lw: Lowerer, node: Apply, scatter: str = "croton::subtensor::scatter",
+                        header: str = HEADER) -> None:
+    """A copy of x, then a scatter through ``scatter`` (a target's own, with the CPU kernel's
+    arguments)."""
+    index = _start(lw, node, 2, header)
     x, y, out = node.inputs[0], node.inputs[1], node.outputs[0]
     xb, yb = lw.buffer_of(x), lw.buffer_of(y)
     ob = lw.result_buffer(out, node.op_label())
@@ -231,15 +237,18 @@ def lower_inc_subtensor(lw: Lowerer, node: Apply) -> None:
                  Declare("const int32_t* checks", Lit("nullptr"))]
     is_set = node.op.name == "set_subtensor"
     adj = TRUE if k and adjacent(array_axes(index.spec)) else FALSE
-    code.append(KernelCall("croton::subtensor::scatter", (CXX_TYPE[x.dtype], is_set), (
+    code.append(KernelCall(scatter, (CXX_TYPE[x.dtype], is_set), (
         ERR, Buf(view), Int(k), Local("idx"), Local("axes"), Local("checks"), adj, Buf(yb),
         SCRATCH), (yb, *index.array_buffers()), (view, ob), "rc"))
     lw.emit(CallStep(tuple(code), node.op_label()))
 
 
 @lowering("mask_nonzero")
-def lower_mask_nonzero(lw: Lowerer, node: Apply) -> None:
-    lw.need_header(HEADER)
+def lower_mask_nonzero(lw: Lowerer, node: Apply, ns: str = "croton::subtensor::",
+                       header: str = HEADER, first: tuple = ()) -> None:
+    """``ns + mask_count`` and ``ns + mask_coordinates`` from ``header``; the coordinates' call
+    takes arguments ``first`` first (a target's own kernel, which then returns an error code)."""
+    lw.need_header(header)
     mask, x = node.inputs
     axis = dict(node.params)["axis"]
     mb, xb = lw.buffer_of(mask), lw.buffer_of(x)
@@ -247,7 +256,7 @@ def lower_mask_nonzero(lw: Lowerer, node: Apply) -> None:
     cid = lw.check(CheckInfo("index", node.op_label(), node.source,
                              f"the axes from {axis} (a boolean mask must match their shape; the "
                              f"mask's length is given as the index)"))
-    lw.emit(CallStep((KernelCall("croton::subtensor::mask_count", (), (
+    lw.emit(CallStep((KernelCall(f"{ns}mask_count", (), (
         ERR, Int(cid), Buf(mb), Buf(xb), Int(axis), Buf(count)), (mb, xb), (count,), "rc"),),
         "count of mask_nonzero"))
     outs = [lw.result_buffer(o, node.op_label()) for o in node.outputs]
@@ -256,5 +265,5 @@ def lower_mask_nonzero(lw: Lowerer, node: Apply) -> None:
     lw.emit(CallStep((
         Declare("croton_buffer* const coords[]", Braced("", tuple(Buf(b, address=True)
                                                                   for b in outs))),
-        KernelCall("croton::subtensor::mask_coordinates", (), (Buf(mb), Local("coords")),
-                   (mb,), tuple(outs))), node.op_label()))
+        KernelCall(f"{ns}mask_coordinates", (), (*first, Buf(mb), Local("coords")),
+                   (mb,), tuple(outs), "rc" if first else "")), node.op_label()))

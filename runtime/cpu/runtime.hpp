@@ -211,25 +211,40 @@ inline int fail_value(croton_error* err, int32_t check, const char* reason) {
   return CROTON_ERR_VALUE;
 }
 
+// How the host reads the bytes of a computed value: a copy from memory the host can read; the
+// CUDA runtime (runtime/cuda/runtime.cuh) defines it first, as a copy from device memory.
+#ifndef CROTON_READ_VALUE
+#define CROTON_READ_VALUE(dst, src, bytes) std::memcpy(dst, src, bytes)
+#endif
+
+// The element of `dtype` at host memory `p`, converted.
+template <typename T>
+inline T value_of_bytes(int32_t dtype, const void* p) {
+  switch (dtype) {
+    case CROTON_BOOL: return static_cast<T>(*static_cast<const bool*>(p));
+    case CROTON_INT8: return static_cast<T>(*static_cast<const int8_t*>(p));
+    case CROTON_INT16: return static_cast<T>(*static_cast<const int16_t*>(p));
+    case CROTON_INT32: return static_cast<T>(*static_cast<const int32_t*>(p));
+    case CROTON_INT64: return static_cast<T>(*static_cast<const int64_t*>(p));
+    case CROTON_UINT8: return static_cast<T>(*static_cast<const uint8_t*>(p));
+    case CROTON_UINT16: return static_cast<T>(*static_cast<const uint16_t*>(p));
+    case CROTON_UINT32: return static_cast<T>(*static_cast<const uint32_t*>(p));
+    case CROTON_UINT64: return static_cast<T>(*static_cast<const uint64_t*>(p));
+    case CROTON_FLOAT32: return static_cast<T>(*static_cast<const float*>(p));
+    case CROTON_FLOAT16:
+      return static_cast<T>(static_cast<float>(*static_cast<const _Float16*>(p)));
+    default: return static_cast<T>(*static_cast<const double*>(p));
+  }
+}
+
 // The first element of a buffer (a computed scalar), converted: shapes and bounds that depend
 // on values computed earlier in the call read them with this.
 template <typename T>
 inline T value(const croton_buffer& b) {
-  switch (b.dtype) {
-    case CROTON_BOOL: return static_cast<T>(*static_cast<const bool*>(b.data));
-    case CROTON_INT8: return static_cast<T>(*static_cast<const int8_t*>(b.data));
-    case CROTON_INT16: return static_cast<T>(*static_cast<const int16_t*>(b.data));
-    case CROTON_INT32: return static_cast<T>(*static_cast<const int32_t*>(b.data));
-    case CROTON_INT64: return static_cast<T>(*static_cast<const int64_t*>(b.data));
-    case CROTON_UINT8: return static_cast<T>(*static_cast<const uint8_t*>(b.data));
-    case CROTON_UINT16: return static_cast<T>(*static_cast<const uint16_t*>(b.data));
-    case CROTON_UINT32: return static_cast<T>(*static_cast<const uint32_t*>(b.data));
-    case CROTON_UINT64: return static_cast<T>(*static_cast<const uint64_t*>(b.data));
-    case CROTON_FLOAT32: return static_cast<T>(*static_cast<const float*>(b.data));
-    case CROTON_FLOAT16:
-      return static_cast<T>(static_cast<float>(*static_cast<const _Float16*>(b.data)));
-    default: return static_cast<T>(*static_cast<const double*>(b.data));
-  }
+  alignas(8) unsigned char raw[8] = {};
+  const int64_t bytes = dtype_size(b.dtype);
+  CROTON_READ_VALUE(raw, b.data, static_cast<size_t>(bytes < 8 ? bytes : 8));
+  return value_of_bytes<T>(b.dtype, raw);
 }
 
 // An array whose element or byte count does not fit (NumPy's "array is too big").

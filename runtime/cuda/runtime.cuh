@@ -14,9 +14,24 @@
 #include <cuda_runtime.h>
 
 #define CROTON_DEVICE_TYPE kDLCUDA
+// the CPU's cold code (cold.hpp: `#pragma GCC optimize`) is compiled at the flags' level: nvcc's
+// front end does not know the pragma (its warning 1675) in the kernels' headers it includes
+#define CROTON_NO_COLD
 #define CROTON_DEVICE_WORDS \
   "a CUDA device only (DLPack kDLCUDA): pass device memory (a croton DeviceArray, or a " \
   "CuPy/PyTorch CUDA array through DLPack)"
+namespace croton {
+namespace cuda {
+// The host driver's read of a computed value (a slice bound, a computed shape; croton::value in
+// runtime.hpp): a synchronous copy from device memory, after the kernels that computed it. A
+// failed copy reads 0 and leaves CUDA's error for the entry, which reports it (call_through_abi).
+inline void read_device_bytes(void* dst, const void* src, size_t bytes) {
+  if (cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
+    for (size_t k = 0; k < bytes; ++k) static_cast<unsigned char*>(dst)[k] = 0;
+}
+}  // namespace cuda
+}  // namespace croton
+#define CROTON_READ_VALUE(dst, src, bytes) ::croton::cuda::read_device_bytes(dst, src, bytes)
 // nvcc's front end does not know blas.hpp's `#pragma GCC optimize` (for the host compiler):
 // its warning 1675 says so, and nothing else, for the runtime's headers
 #pragma nv_diag_suppress 1675
@@ -138,7 +153,8 @@ inline int call_through_abi(const croton_function& fn, impl_fn impl, const DLTen
   if (err == nullptr) err = &own;
   const int rc = croton::call_through_abi(fn, impl, in, sh, alloc, alloc_ctx, out, upd, err, bin,
                                           bsh, bout, bupd);
-  const cudaError_t status = cudaStreamSynchronize(0);
+  cudaError_t status = cudaStreamSynchronize(0);
+  if (status == cudaSuccess) status = cudaGetLastError();  // a failed read of a value
   if (rc != 0) return rc;
   if (status != cudaSuccess) {
     fail_cuda(err, status, "a kernel of the call");

@@ -189,6 +189,16 @@ inline unsigned long long atomicMin(unsigned long long* p, unsigned long long v)
   if (v < old) *p = v;
   return old;
 }
+inline unsigned long long atomicMax(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // as atomicMin: no race
+  if (v > old) *p = v;
+  return old;
+}
+inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) {
+  const unsigned long long old = *p;  // as atomicMin: no race
+  *p = old + v;
+  return old;
+}
 // the launches so far (plain definitions: one translation unit of a program defines them; the
 // others, e.g. an exported library's context, are compiled with CROTON_EMU_SECONDARY_UNIT)
 #ifndef CROTON_EMU_SECONDARY_UNIT

@@ -39,9 +39,7 @@ inline int read_value(const croton_buffer& b, T* out, croton_error* err) {
   const cudaError_t status = cudaMemcpy(bytes, b.data, static_cast<size_t>(dtype_bytes(b.dtype)),
                                         cudaMemcpyDeviceToHost);
   if (status != cudaSuccess) return fail_cuda(err, status, "reading a scalar from the device");
-  croton_buffer host = b;
-  host.data = bytes;
-  *out = croton::value<T>(host);
+  *out = croton::value_of_bytes<T>(b.dtype, bytes);  // croton::value reads device memory
   return 0;
 }
 
