@@ -1,10 +1,12 @@
-"""The CUDA target's matrix products (gemm, gemv, ger and dot: runtime/cuda/kernels/blas.cuh)
-run under the CPU emulation of CUDA and of cuBLAS (tests/cuda_emu/cublas_v2.h: reference
-column-major gemm, gemv and ger honouring the operation flags, leading dimensions, increments,
-alpha and beta, and refusing what cuBLAS refuses), compared with the same graph compiled for
-the CPU: a 2-layer MLP training step with softmax (gemm with transposed operands, updates of
-shared W, b computed in place), a logistic unit on one sample (gemv forward, ger update), and
-plain dots in float32, float64 and int32 (the integer one by the plain kernel).
+"""The CUDA target's matrix products (gemm, gemv, ger, dot, batched_dot and tensordot:
+runtime/cuda/kernels/blas.cuh) run under the CPU emulation of CUDA and of cuBLAS
+(tests/cuda_emu/cublas_v2.h: reference column-major gemm, gemv and ger honouring the operation
+flags, leading dimensions, increments, alpha and beta, and refusing what cuBLAS refuses),
+compared with the same graph compiled for the CPU: a 2-layer MLP training step with softmax
+(gemm with transposed operands, updates of shared W, b computed in place), a logistic unit on
+one sample (gemv forward, ger update), and plain, batched and tensor dots in float32, float64
+and int32 (integers by the plain kernel), of sliced and transposed views too; and the export of
+that function, run under the emulation.
 
 So the generated code's mapping of row-major strided views onto column-major cuBLAS calls is
 exercised: a swapped operand, a wrong flag or leading dimension gives a wrong result or a cuBLAS
@@ -61,7 +63,9 @@ def blas_model(shared):
                T.batched_dot(z, w), T.batched_dot(w, z.dimshuffle(0, 2, 1)),
                T.batched_dot(w, w), T.batched_dot(k, k),  # (BATCH,); int32
                T.tensordot(z, z, axes=[[1, 2], [1, 2]]),  # contract 2 axes: (BATCH, BATCH)
-               T.dot(z, w.T)]                             # 3-d @ 2-d: (BATCH, 3, BATCH)
+               T.dot(z, w.T),                             # 3-d @ 2-d: (BATCH, 3, BATCH)
+               T.dot(x[::2], W1),                         # sliced rows: a leading dimension
+               T.dot(x[:, ::2].T, x[:, 1::2])]            # sliced columns, transposed
     updates = [(W1, W1 - 0.1 * gW1), (b1, b1 - 0.1 * gb1), (W2, W2 - 0.1 * gW2),
                (b2, b2 - 0.1 * gb2), (V, V - 0.5 * gV), (c, c - 0.5 * gc),
                (u, u + 0.1 * T.dot(x, v))]  # gemv into u's storage
@@ -163,6 +167,7 @@ def test_emulated_products_match_the_cpu(emulated_blas, layout):
     np.testing.assert_allclose(got[15], np.tensordot(z, z, axes=[[1, 2], [1, 2]]), rtol=1e-5,
                                atol=1e-5)
     np.testing.assert_allclose(got[16], z @ w.T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(got[18], x[:, ::2].T @ x[:, 1::2], rtol=1e-5, atol=1e-5)
     # every update written in place into the given storage (whatever its layout)
     assert not upds
     assert_matches(shared, [s.get_value() for s in cpu_shared], "update")
