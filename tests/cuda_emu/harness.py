@@ -17,6 +17,7 @@ Example (a test module)::
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import re
 import subprocess
 from pathlib import Path
@@ -105,9 +106,11 @@ def call(table: CrotonFunction, inputs: list, shared: list[np.ndarray]):
     return rc, err, [outs.get(k) for k in range(table.n_outputs)], upds
 
 
-def emulate_cuda(tmp_path_factory):
+def emulate_cuda(tmp_path_factory, reuse: bool = False):
     """Generator (a fixture's body): croton's CUDA runtime and builds replaced by the emulation
-    while it is suspended; yields the list of modules built so far (the last is the newest)."""
+    while it is suspended; yields the list of modules built so far (the last is the newest).
+    ``reuse``: a translation unit already built in this session is loaded again, not rebuilt
+    (the suite run under ``CROTON_TEST_DEVICE=cuda-emulated``, tests/conftest.py)."""
     from types import SimpleNamespace
 
     import croton.build_tools.build as build
@@ -119,12 +122,15 @@ def emulate_cuda(tmp_path_factory):
                     "-o", str(cudart)], check=True, capture_output=True)
     lib = ctypes.CDLL(str(cudart))
     lib.cudaGetErrorName.restype = lib.cudaGetErrorString.restype = ctypes.c_char_p
-    builds, real_build = [], build.build_function
+    builds, real_build, built = [], build.build_function, {}
 
     def build_emulated(source, label="", target="cpu"):
         if target != "cuda":
             return real_build(source, label, target)
-        module = compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
+        key = hashlib.sha256(source.encode()).hexdigest()
+        module = built.get(key) if reuse else None
+        if module is None:
+            module = built[key] = compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
         module.croton_function_get.restype = ctypes.c_void_p
         new = ctypes.pythonapi["PyCapsule_New"]
         new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
