@@ -47,14 +47,21 @@ def emulated_source(source: str) -> str:
     return _LAUNCH.sub(r"croton_emu::Launch(\1, ", source).replace(">>>(", ").run(")
 
 
-def compile_emulated(source: str, d: Path) -> ctypes.CDLL:
-    """``source`` (the CUDA target's translation unit) built by g++ against the emulation."""
+def compile_emulated(source: str, d: Path, warnings: bool = False) -> ctypes.CDLL:
+    """``source`` (the CUDA target's translation unit) built by g++ against the emulation;
+    ``warnings``: with -Wall -Wextra, the command and g++'s output written to ``d/build.log``
+    (as a real build's log), less two warnings that are the emulation's, not the code's: the
+    fibers' setjmp (-Wclobbered) and nvcc's ``#pragma nv_diag_*`` (-Wunknown-pragmas)."""
     (d / "fn.cpp").write_text(emulated_source(source))
     lib = d / "fn_emulated.so"
-    subprocess.run([discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
-                    "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
-                    f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)],
-                   check=True, capture_output=True)
+    cmd = [discover().cxx, "-std=c++20", "-O1", "-fPIC", "-shared", "-Wl,-Bsymbolic",
+           "-pthread", "-fopenmp", f"-I{EMU}", f"-I{RUNTIME_DIR / 'cuda'}",
+           f"-I{RUNTIME_DIR / 'cpu'}", str(d / "fn.cpp"), "-o", str(lib)]
+    if warnings:
+        cmd[2:2] = ["-Wall", "-Wextra", "-Wno-clobbered", "-Wno-unknown-pragmas"]
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    if warnings:
+        (d / "build.log").write_text(" ".join(cmd) + "\n" + done.stdout + done.stderr)
     return ctypes.CDLL(str(lib))
 
 
@@ -130,7 +137,9 @@ def emulate_cuda(tmp_path_factory, reuse: bool = False):
         key = hashlib.sha256(source.encode()).hexdigest()
         module = built.get(key) if reuse else None
         if module is None:
-            module = built[key] = compile_emulated(source, Path(tmp_path_factory.mktemp("fn")))
+            d = Path(tmp_path_factory.mktemp("fn"))
+            module = built[key] = compile_emulated(source, d, warnings=reuse)
+            module.entry_dir = d if reuse else None
         module.croton_function_get.restype = ctypes.c_void_p
         new = ctypes.pythonapi["PyCapsule_New"]
         new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p,
@@ -138,7 +147,8 @@ def emulate_cuda(tmp_path_factory, reuse: bool = False):
         builds.append(module)
         capsule = new(module.croton_function_get(), _CAPSULE_NAME, None)
         return SimpleNamespace(module=SimpleNamespace(function=capsule, lib=module),
-                               timings={}, cached=False, entry_dir=None)
+                               timings={}, cached=False,
+                               entry_dir=module.entry_dir)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(runtime, "library", lambda: (lib, str(cudart)))
