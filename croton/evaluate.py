@@ -32,7 +32,8 @@ def evaluate(graph: Graph, inputs: list[np.ndarray]) -> tuple[list, list]:
         if isinstance(v, Constant):
             return v.data
         if hasattr(v, "storage"):
-            return v.storage[0]
+            value = v.storage[0]  # a value in device memory (a DeviceArray) is copied here
+            return value if isinstance(value, np.ndarray) else np.asarray(value)
         raise KeyError(f"no value for {v!r}")
 
     for node in graph.nodes():
@@ -65,5 +66,9 @@ class NumpyFunction:
         inputs = [self._convert(i, a) for i, a in enumerate(args)]
         outputs, updates = evaluate(self.graph, inputs)
         for (shared_var, _), value in zip(self.graph.updates, updates):
-            shared_var.storage[0] = value.astype(shared_var.dtype, copy=False)
+            value = value.astype(shared_var.dtype, copy=False)
+            if isinstance(shared_var.storage[0], np.ndarray):
+                shared_var.storage[0] = value
+            else:  # in device memory: uploaded (into the same allocation when it fits)
+                shared_var.set_value(value, borrow=True)
         return outputs[0] if self._single else outputs

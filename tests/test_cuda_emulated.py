@@ -183,6 +183,21 @@ def test_host_shared_variable_in_a_cuda_function_gets_its_update_back(emulated_d
     assert float(f(np.arange(4, dtype="float32"))) == 6.0
     assert isinstance(H.get_value(borrow=True), np.ndarray)
     assert H.get_value().tolist() == [1.0, 2.0, 3.0, 4.0]
+    storage = H.get_value(borrow=True)  # updated in place, as a CPU function does
+    f(np.ones(4, "float32"))
+    assert H.get_value(borrow=True) is storage and storage.tolist() == [2.0, 3.0, 4.0, 5.0]
+
+
+def test_numpy_mode_reads_and_updates_a_device_shared_variable(emulated_device):
+    """mode='NUMPY' (the evaluator) under device memory: the value copied to the host, the
+    update uploaded into the same allocation (found by the op suite under
+    CROTON_TEST_DEVICE=cuda-emulated: RandomStreams' device state crashed the evaluator)."""
+    W = croton.shared(np.arange(3, dtype="float32"), "W", device="cuda")
+    before = W.get_value(borrow=True, return_internal_type=True)
+    f = croton.function([], W.sum(), updates=[(W, W * 2)], mode="NUMPY")
+    assert float(f()) == 3.0
+    assert W.get_value().tolist() == [0.0, 2.0, 4.0]
+    assert W.get_value(borrow=True, return_internal_type=True) is before
 
 
 def test_device_array_dlpack_capsule_keeps_the_memory_until_deleted(emulated_device):

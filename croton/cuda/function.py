@@ -309,8 +309,14 @@ class CudaFunction:
         for k, j in enumerate(self._update_target):
             s = self._shared[j]
             new = upds[k]  # None: written in place
-            if j in staged:  # a host shared variable gets its new value back as an ndarray
-                s.storage[0] = (new if new is not None else staged[j]).to_numpy()
+            if j in staged:  # a host shared variable gets its new value back, into its
+                value = (new if new is not None else staged[j]).to_numpy()  # array (in place,
+                host = s.storage[0]                                         # as on the CPU)
+                if host.shape == value.shape and host.dtype == value.dtype \
+                        and host.flags.writeable:
+                    np.copyto(host, value)
+                else:
+                    s.storage[0] = value
             elif new is not None:
                 s.storage[0] = new
         if not self.return_device_arrays:
