@@ -457,6 +457,24 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     return f
 
 
+def copy_arguments(shared: list, spec: CallSpec, swap: dict | None, delete_updates: bool,
+                   name: str | None) -> tuple[list, CallSpec]:
+    """``Function.copy``'s shared variables (``swap={old: new}`` checked: same dtype and
+    ndim) and call spec (renamed), for the CPU's and the CUDA target's functions."""
+    if delete_updates:
+        raise NotImplementedError("copy(delete_updates=True) needs a recompile; build "
+                                  "a new function without the updates instead")
+    swap = swap or {}
+    out = []
+    for s in shared:
+        new = swap.get(s, s)
+        if new.type.dtype != s.type.dtype or new.ndim != s.ndim:
+            raise TypeError(f"copy(swap=...): {s!r} is {s.type} but its replacement "
+                            f"{new!r} is {new.type}")
+        out.append(new)
+    return out, CallSpec(**{**spec.__dict__, "name": name or spec.name})
+
+
 @functools.cache
 def _function_class(native_base: type) -> type:
     """The user-facing class: Theano's Function API over the compiled NativeFunction."""
@@ -481,18 +499,7 @@ def _function_class(native_base: type) -> type:
         def copy(self, share_memory: bool = False, swap: dict | None = None,
                  delete_updates: bool = False, name: str | None = None):
             """The same compiled code over other shared variables (``swap={old: new}``)."""
-            if delete_updates:
-                raise NotImplementedError("copy(delete_updates=True) needs a recompile; build "
-                                          "a new function without the updates instead")
-            swap = swap or {}
-            shared = []
-            for s in self._shared:
-                new = swap.get(s, s)
-                if new.type.dtype != s.type.dtype or new.ndim != s.ndim:
-                    raise TypeError(f"copy(swap=...): {s!r} is {s.type} but its replacement "
-                                    f"{new!r} is {new.type}")
-                shared.append(new)
-            spec = CallSpec(**{**self._spec.__dict__, "name": name or self._spec.name})
+            shared, spec = copy_arguments(self._shared, self._spec, swap, delete_updates, name)
             new = type(self)(self._table, shared, spec, self._single, self.graph,
                              self.maker.fgraph, self.source, self.build, dict(self.compile_report))
             if not swap:

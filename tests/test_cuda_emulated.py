@@ -237,3 +237,26 @@ def test_device_array_dlpack_capsule_keeps_the_memory_until_deleted(emulated_dev
     assert len(dl._LIVE) == live
     with pytest.raises(BufferError, match="not \\(1, 0\\)"):
         DeviceArray.from_numpy(np.zeros(2, "float32")).__dlpack__(dl_device=(1, 0))
+
+
+def test_cuda_function_copy_swaps_shared_variables_without_recompiling(emulated_device):
+    """Theano's ``Function.copy(swap=...)`` and copy.copy/deepcopy on a CUDA function (found by
+    the op suite under CROTON_TEST_DEVICE=cuda-emulated: CudaFunction had no ``copy``)."""
+    import copy
+
+    state = croton.shared(np.zeros(2, "float32"), "state", device="cuda")
+    inc = T.fvector("inc")
+    acc = croton.function([inc], state.sum(), updates=[(state, state + inc)], device="cuda")
+    n_builds = len(emulated_device)
+    other = croton.shared(np.full(2, 100, "float32"), "other", device="cuda")
+    acc2 = acc.copy(swap={state: other}, name="acc2")
+    assert float(acc2(np.ones(2, "float32"))) == 200.0
+    assert other.get_value().tolist() == [101.0, 101.0] and state.get_value().tolist() == [0, 0]
+    assert acc2.name == "acc2" and len(emulated_device) == n_builds
+    deep = copy.deepcopy(acc)
+    deep(np.ones(2, "float32"))
+    assert state.get_value().tolist() == [0.0, 0.0]
+    copy.copy(acc)(np.ones(2, "float32"))
+    assert state.get_value().tolist() == [1.0, 1.0]
+    with pytest.raises(TypeError, match="replacement"):
+        acc.copy(swap={state: croton.shared(np.zeros(2), "d")})

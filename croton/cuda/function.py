@@ -215,6 +215,31 @@ class CudaFunction:
                             "croton.function")
         return (_unpickle_function, (self._origin,))
 
+    def copy(self, share_memory: bool = False, swap: dict | None = None,
+             delete_updates: bool = False, name: str | None = None):
+        """The same compiled code over other shared variables (``swap={old: new}``), as a
+        CPU function's ``copy``."""
+        from croton.function_module import copy_arguments
+
+        shared, spec = copy_arguments(self._shared, self._spec, swap, delete_updates, name)
+        new = type(self)(self._module, shared, spec, self._single, self.graph,
+                         self.maker.fgraph, self.source, self.build, dict(self.compile_report))
+        new.return_device_arrays = self.return_device_arrays
+        if not swap:
+            new._origin = getattr(self, "_origin", None)
+        return new
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo: dict):
+        # its own shared variables (deep copies, values included), the same compiled code
+        import copy
+
+        new = self.copy(swap={s: copy.deepcopy(s, memo) for s in self._shared})
+        new._origin = copy.deepcopy(getattr(self, "_origin", None), memo)
+        return new
+
     def export(self, directory, name: str = "train_step", example_inputs=None,
                state: str = "embed", check_calls: int = 1):
         """Write this function as a standalone C library built with nvcc (a CMake project,
