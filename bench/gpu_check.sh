@@ -11,6 +11,7 @@
 #   3. python -m bench.gpu (the issue-15 targets), before the long op suite so it always runs;
 #   4. the op suite with every function compiled for CUDA (CROTON_TEST_DEVICE=cuda), in the
 #      time left, when tests/conftest.py has that mode.
+# The op suite runs verbose (-v) so a run cut by its timeout still logs each finished test.
 # Exit status: the number of failed steps (a timeout counts as failed).
 set -u
 OUT="${OUT:-/tmp/gpu_out}"
@@ -67,7 +68,7 @@ step cuda_tests 150 "$PY" -m pytest -q -rs -p xdist -n "$JOBS" --maxfail=20 \
     tests/test_cuda*.py tests/test_gpuarray.py
 step bench 240 "$PY" -m bench.gpu --out "$OUT/gpu_results.md"
 if grep -q CROTON_TEST_DEVICE tests/conftest.py; then
-    step op_suite 600 env CROTON_TEST_DEVICE=cuda "$PY" -m pytest -q -rs -p xdist -n "$JOBS" \
+    step op_suite 600 env CROTON_TEST_DEVICE=cuda "$PY" -m pytest -v --tb=short -rs -p xdist -n "$JOBS" \
         tests/test_ops.py tests/test_elemwise_ops.py tests/test_grad.py \
         tests/test_elemwise_grads.py tests/test_nnet.py tests/test_reductions.py \
         tests/test_subtensor.py tests/test_shape_ops.py tests/test_conv_pool.py
