@@ -194,11 +194,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += new
         for r in new:
             print(_row_text(r), flush=True)
-    text = report(rows, torch, jx)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text)
+        if args.out:  # after each part: a run cut by a timeout keeps what it measured
+            with open(args.out, "w") as fh:
+                fh.write(report(rows, torch, jx))
+    print(report(rows, torch, jx))
     return 0
 
 
