@@ -39,12 +39,14 @@ from croton.graph import Apply
 from croton.types import CXX_TYPE
 
 HEADER = "kernels/blas.cuh"
+BATCHED_HEADER = "kernels/blas_batched.cuh"  # batched_matmul and contract, over blas.cuh's
 TAIL = (Local("scratch"), Local("err"))  # device scratch and the error, as every call's last
 
 
 def _emit(lw: Lowerer, node: Apply, fn: str, ct: str, args: tuple, reads: tuple[int, ...],
-          out: int) -> None:
-    lw.need_header(HEADER)
+          out: int, header: str = HEADER) -> None:
+    lw.need_header(HEADER)  # (its include is how the build sees that the module needs cuBLAS)
+    lw.need_header(header)
     lw.emit(CallStep((KernelCall(f"croton::cuda::{fn}", (ct,), args + TAIL, reads, (out,),
                                  fails="device"),), node.op_label()))
 
@@ -83,11 +85,11 @@ def lower_dot_cuda(lw: Lowerer, node: Apply) -> None:
 def lower_batched_dot_cuda(lw: Lowerer, node: Apply) -> None:
     ab, bb, ob = batched_dot_checks(lw, node)
     _emit(lw, node, "batched_matmul", CXX_TYPE[node.outputs[0].dtype],
-          (Buf(ab), Buf(bb), Buf(ob)), (ab, bb), ob)
+          (Buf(ab), Buf(bb), Buf(ob)), (ab, bb), ob, BATCHED_HEADER)
 
 
 @lowering("contract", target="cuda")
 def lower_contract_cuda(lw: Lowerer, node: Apply) -> None:
     ab, bb, ob, n = contract_checks(lw, node)
     _emit(lw, node, "contract", CXX_TYPE[node.outputs[0].dtype],
-          (Buf(ab), Buf(bb), Buf(ob), Int(n)), (ab, bb), ob)
+          (Buf(ab), Buf(bb), Buf(ob), Int(n)), (ab, bb), ob, BATCHED_HEADER)

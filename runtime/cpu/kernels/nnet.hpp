@@ -131,6 +131,25 @@ CROTON_HD inline int64_t pool_at(const Pool3& v, int64_t a, int64_t b, int64_t c
   return a * v.strides[0] + b * v.strides[1] + c * v.strides[2];
 }
 
+// The pooled value of output position `pos` over the image at px (the CPU's loop and the CUDA
+// kernel both): max, sum or average of its window, in the window's order.
+template <class T>
+CROTON_HD inline T pooled_value(const PoolParams& p, const Pool3& xv, const T* px,
+                                const int64_t* pos) {
+  const PoolWindow win = pool_window(p, xv, pos);
+  const bool empty = win.lo[0] >= win.hi[0] || win.lo[1] >= win.hi[1] || win.lo[2] >= win.hi[2];
+  T acc = p.mode == kPoolMax && !empty ? px[pool_at(xv, win.lo[0], win.lo[1], win.lo[2])] : T(0);
+  for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
+    for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
+      for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
+        const T v = px[pool_at(xv, a, b, c)];
+        acc = p.mode == kPoolMax ? maximum(acc, v) : acc + v;
+      }
+  if (p.mode == kPoolAverageIncPad || p.mode == kPoolAverageExcPad)
+    acc = static_cast<T>(acc / static_cast<T>(win.count));
+  return acc;
+}
+
 // Calls fn(pos) for every position of the (n0, n1, n2) grid.
 template <class F>
 inline void pool_grid(const int64_t* n, F&& fn) {
@@ -150,19 +169,7 @@ int pool_forward(const croton_buffer& x, croton_buffer& z, const PoolParams& p) 
   const croton_buffer* const bufs[2] = {&x, &z};
   for_each_image(bufs, p.nd, [&](const int64_t* off) {
     pool_grid(zv.shape, [&](const int64_t* pos) {
-      const PoolWindow win = pool_window(p, xv, pos);
-      const bool empty = win.lo[0] >= win.hi[0] || win.lo[1] >= win.hi[1] || win.lo[2] >= win.hi[2];
-      T acc = p.mode == kPoolMax && !empty
-                  ? px[off[0] + pool_at(xv, win.lo[0], win.lo[1], win.lo[2])] : T(0);
-      for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
-        for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
-          for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
-            const T v = px[off[0] + pool_at(xv, a, b, c)];
-            acc = p.mode == kPoolMax ? maximum(acc, v) : acc + v;
-          }
-      if (p.mode == kPoolAverageIncPad || p.mode == kPoolAverageExcPad)
-        acc = static_cast<T>(acc / static_cast<T>(win.count));
-      pz[off[1] + pool_at(zv, pos[0], pos[1], pos[2])] = acc;
+      pz[off[1] + pool_at(zv, pos[0], pos[1], pos[2])] = pooled_value(p, xv, px + off[0], pos);
     });
   });
   return 0;

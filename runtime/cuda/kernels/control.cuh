@@ -21,22 +21,11 @@
 namespace croton {
 namespace cuda {
 
-// The bytes of one element of `dtype` (croton_dtype codes, runtime/cpu/abi.h).
-inline int64_t dtype_bytes(int32_t dtype) {
-  switch (dtype) {
-    case CROTON_BOOL: case CROTON_INT8: case CROTON_UINT8: return 1;
-    case CROTON_INT16: case CROTON_UINT16: case CROTON_FLOAT16: return 2;
-    case CROTON_INT32: case CROTON_UINT32: case CROTON_FLOAT32: return 4;
-    case CROTON_COMPLEX128: return 16;
-    default: return 8;
-  }
-}
-
 // *out = the first element of `b` (device memory), converted as croton::value<T> does.
 template <typename T>
 inline int read_value(const croton_buffer& b, T* out, croton_error* err) {
   alignas(16) unsigned char bytes[16] = {};
-  const cudaError_t status = cudaMemcpy(bytes, b.data, static_cast<size_t>(dtype_bytes(b.dtype)),
+  const cudaError_t status = cudaMemcpy(bytes, b.data, static_cast<size_t>(croton::dtype_size(b.dtype)),
                                         cudaMemcpyDeviceToHost);
   if (status != cudaSuccess) return fail_cuda(err, status, "reading a scalar from the device");
   *out = croton::value_of_bytes<T>(b.dtype, bytes);  // croton::value reads device memory

@@ -90,19 +90,7 @@ __global__ void __launch_bounds__(kThreads) pool_forward_kernel(const T* px, T* 
   for (int64_t idx = global_index(); idx < total; idx += grid_stride()) {
     int64_t pos[3], off[2];
     pool_image(pv, pool_split(idx, zv.shape, pos), off);
-    const PoolWindow win = pool_window(p, xv, pos);
-    const bool empty = win.lo[0] >= win.hi[0] || win.lo[1] >= win.hi[1] || win.lo[2] >= win.hi[2];
-    T acc = p.mode == kPoolMax && !empty
-                ? px[off[0] + pool_at(xv, win.lo[0], win.lo[1], win.lo[2])] : T(0);
-    for (int64_t a = win.lo[0]; a < win.hi[0]; ++a)
-      for (int64_t b = win.lo[1]; b < win.hi[1]; ++b)
-        for (int64_t c = win.lo[2]; c < win.hi[2]; ++c) {
-          const T v = px[off[0] + pool_at(xv, a, b, c)];
-          acc = p.mode == kPoolMax ? maximum(acc, v) : acc + v;
-        }
-    if (p.mode == kPoolAverageIncPad || p.mode == kPoolAverageExcPad)
-      acc = static_cast<T>(acc / static_cast<T>(win.count));
-    pz[off[1] + pool_at(zv, pos[0], pos[1], pos[2])] = acc;
+    pz[off[1] + pool_at(zv, pos[0], pos[1], pos[2])] = pooled_value(p, xv, px + off[0], pos);
   }
 }
 
