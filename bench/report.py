@@ -36,6 +36,8 @@ METRICS: dict[str, Metric] = {
     "GFLOPs": Metric("GFLOP/s", "higher"),
     "numpy_ms": Metric("NumPy ms (reference, same process)", None),
     "peak_rss_mb": Metric("peak RSS MB (whole process)", "lower"),
+    # bench/cpu_distance.py: ~50 ns with both vCPUs on one die, ~330 ns on two
+    "cpu_round_trip_ns": Metric("CPU-to-CPU round trip ns (max before/after the run)", None),
 }
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.contention import BusyProcesses
+from bench.cpu_distance import round_trip_ns
 from bench.impls import Impl
 
 _TAIL_LINES = 25
@@ -137,6 +138,8 @@ def run_once(
     """Run ``workload`` once for ``impl`` in a fresh subprocess, with ``busy`` busy
     processes running beside it for the whole of the run (none by default)."""
     result = RunResult(impl.name, workload, busy=busy)
+    # Where the host had put the CPUs (quiet runs: a busy process would skew the probe).
+    distance_before = round_trip_ns() if busy == 0 else None
     t0 = time.perf_counter()
     try:
         # The busy processes outlive the run by at most a minute should they not be killed.
@@ -177,6 +180,9 @@ def run_once(
         result.error = "no result line in the script's output"
         result.error_tail = _tail(proc.stdout, proc.stderr)
         return result
+    distance_after = round_trip_ns() if distance_before is not None else None
+    if distance_before is not None and distance_after is not None:
+        metrics["cpu_round_trip_ns"] = max(distance_before, distance_after)
     result.metrics = metrics
     result.samples = {k: [v] for k, v in metrics.items()}
     return result

@@ -20,8 +20,9 @@ import pytest
 from bench import WORKLOADS
 from bench.cli import build_parser, main
 from bench.contention import BUSY_MARKER, BusyProcesses
+from bench.cpu_distance import round_trip_ns
 from bench.impls import Impl, Probe
-from bench.report import Report, contention_rows
+from bench.report import Report, contention_rows, metric_for
 from bench.runner import RunResult, parse_skip_reason, run_interleaved, run_once
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,6 +208,19 @@ def test_busy_processes_run_beside_every_run_for_the_whole_run(peers_dir):
     assert count_busy(os.getpid()) == 0
     quiet = run_once(impls[0], "mlp_step", peers_dir, timeout=60)
     assert quiet.busy == 0 and quiet.metrics["busy_first"] == 0
+
+
+@linux_only
+def test_quiet_runs_record_how_far_apart_the_cpus_were(peers_dir):
+    impl = _impl("croton", peers_dir)
+    quiet = run_once(impl, "mlp_step", peers_dir, timeout=60)
+    if round_trip_ns() is None:  # one CPU or no C++ compiler: nothing to record
+        assert "cpu_round_trip_ns" not in quiet.metrics
+    else:  # a cache line's round trip: tens to hundreds of ns on any machine
+        assert 10 < quiet.metrics["cpu_round_trip_ns"] < 100_000
+    busy = run_once(impl, "mlp_step", peers_dir, timeout=60, busy=1)
+    assert busy.ok and "cpu_round_trip_ns" not in busy.metrics  # a busy CPU skews the probe
+    assert metric_for("cpu_round_trip_ns").better is None  # a fact about the run, no speedup
 
 
 def test_a_skipped_workload_is_neither_a_result_nor_a_failure(peers_dir):
