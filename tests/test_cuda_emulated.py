@@ -260,3 +260,68 @@ def test_cuda_function_copy_swaps_shared_variables_without_recompiling(emulated_
     assert state.get_value().tolist() == [1.0, 1.0]
     with pytest.raises(TypeError, match="replacement"):
         acc.copy(swap={state: croton.shared(np.zeros(2), "d")})
+
+
+class _DLPackOnly:
+    """A device array that speaks only DLPack (as a JAX array on a GPU may): no
+    ``__cuda_array_interface__``. ``view`` rewrites the exported tensor's shape, element
+    strides and byte offset (a strided view of the same memory); ``device`` is what
+    ``__dlpack_device__`` reports; ``old`` producers take no ``stream`` argument."""
+
+    def __init__(self, array, device=(2, 0), view=None, old=False):
+        self.array, self.device, self.view, self.old = array, device, view, old
+        self.streams, self._keep = [], []
+
+    def __dlpack_device__(self):
+        return self.device
+
+    def __dlpack__(self, **kw):
+        if self.old and kw:
+            raise TypeError("__dlpack__() takes no keyword arguments")
+        self.streams.append(kw.get("stream"))
+        capsule = self.array.__dlpack__()
+        if self.view is not None:
+            from croton.cuda import dlpack_export as dl
+
+            get = ctypes.pythonapi["PyCapsule_GetPointer"]
+            get.restype, get.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+            t = ctypes.cast(get(capsule, b"dltensor"),
+                            ctypes.POINTER(dl.DLManagedTensor)).contents.dl_tensor
+            shape, strides, offset = self.view
+            cs, ct = (ctypes.c_int64 * 2)(*shape), (ctypes.c_int64 * 2)(*strides)
+            self._keep += [cs, ct]
+            t.shape, t.strides, t.byte_offset = cs, ct, offset
+        return capsule
+
+
+def test_dlpack_only_device_arrays_are_read_in_place(emulated_device):
+    import gc
+
+    from croton.cuda import dlpack_export as dl
+    from croton.cuda.array import DeviceArray
+
+    x, y = T.fmatrix("x"), T.fmatrix("y")
+    f = croton.function([x, y], [(x * 2 + y).sum(axis=0), x.T.dot(y)], device="cuda")
+    base = np.arange(24, dtype="float32").reshape(4, 6)
+    ya = np.linspace(-1, 1, 12, dtype="float32").reshape(4, 3)
+    live = len(dl._LIVE)
+    # contiguous, then a strided view with an offset: base[:, 1::2] (element strides 6, 2)
+    for arg, want in ((_DLPackOnly(DeviceArray.from_numpy(base[:, :3].copy())), base[:, :3]),
+                      (_DLPackOnly(DeviceArray.from_numpy(base), view=((4, 3), (6, 2), 4)),
+                       base[:, 1::2])):
+        got = f(arg, DeviceArray.from_numpy(ya))
+        np.testing.assert_allclose(got[0], (want * 2 + ya).sum(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(got[1], want.T @ ya, rtol=1e-5)
+        assert arg.streams == [1]  # asked for the legacy default stream, the one croton uses
+    gc.collect()
+    assert len(dl._LIVE) == live  # every capsule consumed: its deleter ran after the call
+    # a producer without the stream argument, and a dtype the function does not take
+    old = _DLPackOnly(DeviceArray.from_numpy(base[:, :3].copy()), old=True)
+    np.testing.assert_allclose(f(old, ya)[0], (base[:, :3] * 2 + ya).sum(axis=0), rtol=1e-6)
+    with pytest.raises(TypeError, match="has dtype float64, expected float32"):
+        f(_DLPackOnly(DeviceArray.from_numpy(base[:, :3].astype("float64"))), ya)
+    with pytest.raises(TypeError, match=r"input 0: the array \(_DLPackOnly\) is on cuda:1; "
+                                        r"croton's CUDA functions run on cuda:0"):
+        f(_DLPackOnly(DeviceArray.from_numpy(base[:, :3].copy()), device=(2, 1)), ya)
+    gc.collect()
+    assert len(dl._LIVE) == live
