@@ -216,5 +216,5 @@ CUDA = register_target(Target(
                        "v.store", "croton::slice_axis", "croton::diag_view"),
     reads_device_values=True,
     value_read="croton::cuda::read_value", zero_memory="croton::cuda::zero_bytes",
-    refused_dtypes=frozenset({"complex64", "complex128", "float16"}),
+    refused_dtypes=frozenset({"complex64", "complex128"}),
     source_suffix=".cu", device="cuda"))

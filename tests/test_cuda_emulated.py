@@ -325,3 +325,31 @@ def test_dlpack_only_device_arrays_are_read_in_place(emulated_device):
         f(_DLPackOnly(DeviceArray.from_numpy(base[:, :3].copy()), device=(2, 1)), ya)
     gc.collect()
     assert len(dl._LIVE) == live
+
+
+def test_float16_storage_on_the_device_matches_the_cpu(emulated_device):
+    """float16 buffers on the device are CUDA's __half (runtime/cuda/runtime.cuh); every op
+    computes in float32 between conversions, as on the CPU, so the two agree bit for bit."""
+    def graph(W):
+        x, v = T.matrix("x", dtype="float16"), T.fvector("v")
+        outs = [T.exp(x) * 2, x.sum(axis=0), T.cast(x, "float32") + v, x.max(),
+                T.cast(v, "float16"), (x * W).mean(), T.cast(x, "int32")]
+        return [x, v], outs, [(W, W * 0.5 + x)]
+
+    start = (np.arange(12).reshape(3, 4) / 7).astype("float16")
+    W = croton.shared(start, "W", device="cuda")
+    W_cpu = croton.shared(start.copy(), "W_cpu")
+    ins, outs, upd = graph(W)
+    f = croton.function(ins, outs, updates=upd, device="cuda")
+    ins, outs, upd = graph(W_cpu)
+    cpu = croton.function(ins, outs, updates=upd)
+    xa = np.linspace(-3, 3, 12).reshape(3, 4).astype("float16")
+    va = np.linspace(0, 1, 4).astype("float32")
+    for _ in range(2):
+        got, want = f(xa, va), cpu(xa, va)
+        for k, (a, b) in enumerate(zip(got, want)):
+            assert a.dtype == b.dtype, k
+            np.testing.assert_array_equal(a, b, err_msg=f"output {k}")
+        np.testing.assert_array_equal(W.get_value(), W_cpu.get_value())
+    assert W.get_value().dtype == np.float16
+    np.testing.assert_array_equal(f(xa, va)[1], xa.astype("float32").sum(axis=0).astype("float16"))

@@ -12,6 +12,20 @@
 // CROTON_HD, so the kernels call the same croton:: functions as the CPU's loops.
 #pragma once
 #include <cuda_runtime.h>
+// float16: the plan names it _Float16 (the host compiler's type: croton/types.py CXX_TYPE), which
+// nvcc has no device type for; in a CUDA translation unit the name is CUDA's __half
+// (cuda_fp16.h), which converts to and from float and double on the host and the device. Only
+// conversions and copies ever touch it (every op computes float16 in float32:
+// codegen/passes/float16.py). The standard headers come first, so only croton's code sees the name.
+#include <cuda_fp16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+#define _Float16 __half
 
 #define CROTON_DEVICE_TYPE kDLCUDA
 // the CPU's cold code (cold.hpp: `#pragma GCC optimize`) is compiled at the flags' level: nvcc's
