@@ -158,3 +158,29 @@ def test_indexing_inside_scan_gradients_and_run_time_pool_windows(emulated_devic
         got = dev(a, np.array(w, "int32"))
         assert got.shape == (1, 2, 5 // w[0], 7 // w[1])
         np.testing.assert_array_equal(got, cpu(a, np.array(w, "int32")))
+
+
+def test_sort_and_argsort_on_the_device_match_numpy_and_the_cpu(emulated_device):
+    """runtime/cuda/kernels/sort.cuh: NaNs last; argsort stable (ties in index order, the
+    CPU's std::stable_sort order); strided and reversed inputs; both axes; integers."""
+    x, i = T.fmatrix("x"), T.ivector("i")
+    outs = [T.sort(x), T.sort(x, axis=0), T.argsort(x), T.argsort(x[:, ::-1], axis=0),
+            T.sort(i), T.argsort(i), T.sort(x, axis=None)]
+    f = croton.function([x, i], outs, device="cuda")
+    cpu = croton.function([x, i], outs)
+    rng = np.random.default_rng(3)
+    xa = rng.integers(-3, 4, (7, 33)).astype("float32")  # many ties
+    xa[2, 5] = xa[0, 0] = xa[6, 32] = np.nan
+    xa[4, 7] = -np.inf
+    ia = rng.integers(-5, 5, 40).astype("int32")
+    got, want = f(xa, ia), cpu(xa, ia)
+    for k, (a, b) in enumerate(zip(got, want)):
+        assert a.dtype == b.dtype, k
+        np.testing.assert_array_equal(a, b, err_msg=f"output {k}")
+    np.testing.assert_array_equal(got[0], np.sort(xa, axis=1))
+    np.testing.assert_array_equal(got[1], np.sort(xa, axis=0))
+    np.testing.assert_array_equal(got[2], np.argsort(xa, axis=1, kind="stable"))
+    np.testing.assert_array_equal(got[3], np.argsort(xa[:, ::-1], axis=0, kind="stable"))
+    np.testing.assert_array_equal(got[4], np.sort(ia))
+    np.testing.assert_array_equal(got[5], np.argsort(ia, kind="stable"))
+    np.testing.assert_array_equal(got[6], np.sort(xa, axis=None))

@@ -23,14 +23,22 @@ from croton.types import CXX_TYPE
 
 
 @lowering("sort")
-def lower_sort(lw: Lowerer, node: Apply) -> None:
+def lower_sort(lw: Lowerer, node: Apply, ns: str = "croton::",
+               header: str = "kernels/sort.hpp") -> None:
+    """``ns`` + ``sort_along`` from ``header`` (a target's own kernel)."""
     (x,) = node.inputs
     out = node.outputs[0]
     xb = lw.buffer_of(x)
     ob = lw.result_buffer(out, node.op_label())
     lw.set_shape(ob, out_shapes(lw, node)[0])
-    lw.need_header("kernels/sort.hpp")
+    lw.need_header(header)
     targs = (CXX_TYPE[x.dtype], CXX_TYPE[out.dtype], node.op.name == "argsort")
-    lw.emit(CallStep((KernelCall("croton::sort_along", targs, (
+    lw.emit(CallStep((KernelCall(f"{ns}sort_along", targs, (
         Buf(xb), Buf(ob), Int(dict(node.params)["axis"]), Local("scratch"), Local("err")),
         (xb,), (ob,), "rc"),), node.op_label()))
+
+
+@lowering("sort", target="cuda")
+def lower_cuda_sort(lw: Lowerer, node: Apply) -> None:
+    """The CUDA runtime's sort (``runtime/cuda/kernels/sort.cuh``): one thread per line."""
+    lower_sort(lw, node, "croton::cuda::", "kernels/sort.cuh")

@@ -1,0 +1,116 @@
+// sort and argsort along one axis on the device (codegen/lowering/sort.py, target cuda; the
+// CPU's are runtime/cpu/kernels/sort.hpp, with the same results): one thread per line along the
+// axis, a heap sort in place in the output (NaNs last, as NumPy). argsort orders the indices by
+// (value, index), which is the stable order the CPU's std::stable_sort gives. Any strides; no
+// scratch memory. A line of n elements costs one thread O(n log n): a long 1-D sort runs on a
+// single GPU thread (correct, not fast).
+//
+// Example (generated code):
+//   if (int rc = croton::cuda::sort_along<float, float, false>(B0, B1, 1, scratch, err)) return rc;
+#pragma once
+#include <cstdint>
+
+namespace croton {
+namespace cuda {
+
+// Shapes and strides of the lines of a sort: every axis but the sorted one.
+struct SortLines {
+  int32_t nd = 0;
+  int64_t shape[CROTON_MAX_NDIM] = {}, xstr[CROTON_MAX_NDIM] = {}, ostr[CROTON_MAX_NDIM] = {};
+};
+
+// NumPy's order: every NaN after every number.
+template <class T>
+__device__ __forceinline__ bool sort_before(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) return a < b || (a == a && b != b);
+  else return a < b;
+}
+
+// Sorts the n entries key(0..n-1) of a line in place: `before(a, b)` orders two entries,
+// `swap(a, b)` exchanges them (heap sort: O(n log n) comparisons, no extra memory).
+template <class Before, class Swap>
+__device__ void heap_sort(int64_t n, Before before, Swap swap) {
+  auto sift = [&](int64_t root, int64_t end) {
+    for (;;) {
+      int64_t child = 2 * root + 1;
+      if (child >= end) return;
+      if (child + 1 < end && before(child, child + 1)) ++child;
+      if (!before(root, child)) return;
+      swap(root, child);
+      root = child;
+    }
+  };
+  for (int64_t start = n / 2 - 1; start >= 0; --start) sift(start, n);
+  for (int64_t end = n - 1; end > 0; --end) {
+    swap(0, end);
+    sift(0, end);
+  }
+}
+
+template <class T, class O, bool kArg>
+__global__ void sort_kernel(const T* x, O* out, SortLines s, int64_t xs, int64_t os, int64_t len,
+                            int64_t lines) {
+  for (int64_t e = global_index(); e < lines; e += grid_stride()) {
+    int64_t xo = 0, oo = 0, rest = e;
+    for (int32_t d = s.nd - 1; d >= 0; --d) {
+      const int64_t i = rest % s.shape[d];
+      rest /= s.shape[d];
+      xo += i * s.xstr[d];
+      oo += i * s.ostr[d];
+    }
+    const T* xl = x + xo;
+    O* ol = out + oo;
+    if constexpr (kArg) {
+      for (int64_t k = 0; k < len; ++k) ol[k * os] = O(k);
+      heap_sort(
+          len,
+          [&](int64_t a, int64_t b) {
+            const int64_t ia = int64_t(ol[a * os]), ib = int64_t(ol[b * os]);
+            const T va = xl[ia * xs], vb = xl[ib * xs];
+            return sort_before(va, vb) || (!sort_before(vb, va) && ia < ib);
+          },
+          [&](int64_t a, int64_t b) {
+            const O t = ol[a * os];
+            ol[a * os] = ol[b * os];
+            ol[b * os] = t;
+          });
+    } else {
+      for (int64_t k = 0; k < len; ++k) ol[k * os] = static_cast<O>(xl[k * xs]);
+      heap_sort(
+          len, [&](int64_t a, int64_t b) { return sort_before(ol[a * os], ol[b * os]); },
+          [&](int64_t a, int64_t b) {
+            const O t = ol[a * os];
+            ol[a * os] = ol[b * os];
+            ol[b * os] = t;
+          });
+    }
+  }
+}
+
+// out = sort(x, axis) (kArg false, O = T) or argsort(x, axis) (kArg true, O = int64_t).
+// (`scratch`, the device scratch, is unused: the sort works in place in `out`.)
+template <class T, class O, bool kArg, class DeviceScratch>
+int sort_along(const croton_buffer& x, croton_buffer& out, int32_t axis, DeviceScratch& scratch,
+               croton_error* err) {
+  (void)scratch;
+  SortLines s;
+  int64_t lines = 1;
+  for (int32_t d = 0; d < x.ndim; ++d) {
+    if (d == axis) continue;
+    s.shape[s.nd] = x.shape[d];
+    s.xstr[s.nd] = x.strides[d];
+    s.ostr[s.nd] = out.strides[d];
+    lines *= x.shape[d];
+    ++s.nd;
+  }
+  const int64_t len = x.shape[axis];
+  if (lines == 0 || len == 0) return 0;
+  auto* const kernel = sort_kernel<T, O, kArg>;  // a name with commas: not a macro argument
+  CROTON_LAUNCH(kernel, blocks_for(lines), kThreads)(
+      static_cast<const T*>(x.data), static_cast<O*>(out.data), s, x.strides[axis],
+      out.strides[axis], len, lines);
+  return check_launch(err, kArg ? "the argsort kernel" : "the sort kernel");
+}
+
+}  // namespace cuda
+}  // namespace croton
