@@ -148,6 +148,8 @@ def _cuda_context(source: str) -> dict:
     include, library, _ = cuda.cublas()
     return {"cuda_architectures": ";".join(cuda.architectures()),
             "cuda_flags": list(cuda.CUDA_FLAGS), "needs_cublas": cuda.needs_cublas(source),
+            # LAPACK ops run on the host (runtime/cuda/kernels/lapack.cuh): link the CPU's LAPACK
+            "needs_lapack": '#include "kernels/lapack.cuh"' in source,
             "cublas_include": include, "cublas_library": library}
 
 

@@ -184,3 +184,30 @@ def test_sort_and_argsort_on_the_device_match_numpy_and_the_cpu(emulated_device)
     np.testing.assert_array_equal(got[4], np.sort(ia))
     np.testing.assert_array_equal(got[5], np.argsort(ia, kind="stable"))
     np.testing.assert_array_equal(got[6], np.sort(xa, axis=None))
+
+
+def test_lapack_ops_on_host_copies_match_the_cpu(emulated_device):
+    """runtime/cuda/kernels/lapack.cuh: the CPU's LAPACK kernels on host copies of device
+    operands (strided ones too), results back on the device; a singular matrix is the same
+    error naming the op, and the call changes no shared variable."""
+    a, b = T.dmatrix("a"), T.dmatrix("b")
+    spd = a.dot(a.T) + 3 * T.eye(a.shape[0])
+    c = T.cholesky(spd)
+    outs = [T.det(a), T.matrix_inverse(a.T), T.solve(a, b[:, ::2]), c, T.grad(c.sum(), a)]
+    W = croton.shared(np.zeros(3), "W", device="cuda")
+    f = croton.function([a, b], outs, updates=[(W, W + 1)], device="cuda")
+    cpu = croton.function([a, b], outs)
+    rng = np.random.default_rng(5)
+    aa, bb = rng.standard_normal((4, 4)), rng.standard_normal((4, 6))
+    got, want = f(aa, bb), cpu(aa, bb)
+    for k, (x, y) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-12, err_msg=f"output {k}")
+    np.testing.assert_allclose(got[0], np.linalg.det(aa), rtol=1e-12)
+    np.testing.assert_allclose(got[1], np.linalg.inv(aa.T), rtol=1e-10)
+    np.testing.assert_allclose(got[2], np.linalg.solve(aa, bb[:, ::2]), rtol=1e-10)
+    np.testing.assert_allclose(got[3], np.linalg.cholesky(aa @ aa.T + 3 * np.eye(4)), rtol=1e-12)
+    before = W.get_value()
+    with pytest.raises(ValueError, match=r"^matrix_inverse \(built at .*\): cannot invert: "
+                                         r"singular matrix"):  # the CPU's words
+        f(np.ones((4, 4)), bb)
+    np.testing.assert_array_equal(W.get_value(), before)

@@ -78,7 +78,9 @@ def _square_check(lw: Lowerer, node: Apply, bid: int) -> None:
 
 
 @lowering("lapack")
-def lower_lapack(lw: Lowerer, node: Apply) -> None:
+def lower_lapack(lw: Lowerer, node: Apply, ns: str = "croton::",
+                 header: str = "kernels/lapack.hpp") -> None:
+    """``ns`` + the op's kernel from ``header`` (a target's own)."""
     name = node.op.name
     out = node.outputs[0]
     ins = [lw.buffer_of(v) for v in node.inputs]
@@ -86,32 +88,32 @@ def lower_lapack(lw: Lowerer, node: Apply) -> None:
     ob = lw.result_buffer(out, node.op_label())
     ct = CXX_TYPE[out.dtype]
     _square_check(lw, node, a)
-    lw.need_header("kernels/lapack.hpp")
+    lw.need_header(header)
     action = {"solve": "cannot solve", "cholesky": "cannot factor"}.get(name, "cannot invert")
     value_cid = lw.check(CheckInfo("value", node.op_label(), node.source, action))
     lower = Lit("true" if dict(node.params).get("lower", True) else "false")
     scratch, err, value_check = Local("scratch"), Local("err"), Int(value_cid)
     reads = tuple(ins)
     if name == "det":
-        fn, args = "croton::det", (Buf(a), Buf(ob), scratch, err)
+        fn, args = f"{ns}det", (Buf(a), Buf(ob), scratch, err)
     elif name == "solve":
         b = ins[1]
         bvar = node.inputs[1]
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "a and b have different numbers of rows"))
         lw.require(Dim(a, 0).eq(Dim(b, 0)), cid, shape_of(a), 2, shape_of(b), bvar.ndim)
-        fn, args = "croton::solve", (Buf(a), Buf(b), Buf(ob), scratch, err, value_check)
+        fn, args = f"{ns}solve", (Buf(a), Buf(b), Buf(ob), scratch, err, value_check)
     elif name == "cholesky_grad":
         g = ins[1]
         cid = lw.check(CheckInfo("shape", node.op_label(), node.source,
                                  "the factor and its gradient differ in shape"))
         lw.require(Dim(a, 0).eq(Dim(g, 0)) & Dim(a, 1).eq(Dim(g, 1)), cid, shape_of(a), 2,
                    shape_of(g), 2)
-        fn, args = "croton::cholesky_grad", (Buf(a), Buf(g), Buf(ob), lower, scratch, err)
+        fn, args = f"{ns}cholesky_grad", (Buf(a), Buf(g), Buf(ob), lower, scratch, err)
     else:
         if name == "cholesky":
-            fn, args = "croton::cholesky", (Buf(a), Buf(ob), lower, scratch, err, value_check)
+            fn, args = f"{ns}cholesky", (Buf(a), Buf(ob), lower, scratch, err, value_check)
         else:
-            fn, args = "croton::matrix_inverse", (Buf(a), Buf(ob), scratch, err, value_check)
+            fn, args = f"{ns}matrix_inverse", (Buf(a), Buf(ob), scratch, err, value_check)
     lw.set_shape(ob, out_shapes(lw, node)[0])
     lw.emit(CallStep((KernelCall(fn, (ct,), args, reads, (ob,), "rc"),), node.op_label()))
