@@ -422,9 +422,6 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
 
     t0 = time.perf_counter()
     target = _target_for(device)
-    if profile and target.device != "cpu":
-        raise NotImplementedError(f"profile=True is not supported on device {target.device!r} "
-                                  f"yet (docs/cuda.md)")
     lowered = lower(optimized, profile=profile, target=target)
     _check_shared_devices(lowered.shared, target, spec)
     t1 = time.perf_counter()
@@ -439,8 +436,15 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
         from croton.cuda.function import CudaFunction
 
         timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
-        return CudaFunction(result.module, lowered.shared, spec, single, graph, optimized,
-                            source, result, timings)
+        if not profile:
+            return CudaFunction(result.module, lowered.shared, spec, single, graph, optimized,
+                                source, result, timings)
+        from croton.profiling import ProfileStats, profiled_class
+
+        f = profiled_class(CudaFunction)(result.module, lowered.shared, spec, single, graph,
+                                         optimized, source, result, timings)
+        f.profile = ProfileStats(spec.name, lowered.plan.profile_labels, result.module, timings)
+        return f
     native = binding()
     timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
     if config.profile_compile:

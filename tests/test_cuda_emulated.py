@@ -353,3 +353,27 @@ def test_float16_storage_on_the_device_matches_the_cpu(emulated_device):
         np.testing.assert_array_equal(W.get_value(), W_cpu.get_value())
     assert W.get_value().dtype == np.float16
     np.testing.assert_array_equal(f(xa, va)[1], xa.astype("float32").sum(axis=0).astype("float16"))
+
+
+def test_profile_on_the_device_times_each_kernel(emulated_device):
+    """profile=True on the CUDA target: each timed step waits for its kernels
+    (CROTON_PROFILE_WAIT), the table is the CPU's (croton/profiling.py), results unchanged."""
+    x = T.fmatrix("x")
+    W = croton.shared(np.full((ROWS, COLS), 0.5, "float32"), "W", device="cuda")
+    outs = [(T.tanh(x) * W).sum(axis=0), T.exp(x).max()]
+    f = croton.function([x], outs, updates=[(W, W + x)], device="cuda", profile=True)
+    W_cpu = croton.shared(np.full((ROWS, COLS), 0.5, "float32"), "W_cpu")
+    cpu = croton.function([x], [(T.tanh(x) * W_cpu).sum(axis=0), T.exp(x).max()],
+                          updates=[(W_cpu, W_cpu + x)])
+    xa = np.linspace(-2, 2, ROWS * COLS, dtype="float32").reshape(ROWS, COLS)
+    for _ in range(3):
+        for a, b in zip(f(xa), cpu(xa)):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-6)
+    p = f.profile
+    assert p.calls == 2 and p.first_call_seconds > 0  # the first call is kept apart
+    kernels = [k for k in p.kernels() if k.calls]
+    assert kernels and all(k.calls == 2 and k.seconds > 0 for k in kernels)
+    assert any("sum" in k.label for k in kernels) and any("max" in k.label for k in kernels)
+    text = p.summary(file=None)
+    assert "calls: 2" in text and "time in kernels" in text

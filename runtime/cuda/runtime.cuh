@@ -46,6 +46,9 @@ inline void read_device_bytes(void* dst, const void* src, size_t bytes) {
 }  // namespace cuda
 }  // namespace croton
 #define CROTON_READ_VALUE(dst, src, bytes) ::croton::cuda::read_device_bytes(dst, src, bytes)
+// profile=True: each timed step waits for its kernels (runtime/cpu/profile.hpp); an error is
+// left for the entry, which reports it (call_through_abi)
+#define CROTON_PROFILE_WAIT() ((void)cudaStreamSynchronize(0))
 // nvcc's front end does not know blas.hpp's `#pragma GCC optimize` (for the host compiler):
 // its warning 1675 says so, and nothing else, for the runtime's headers
 #pragma nv_diag_suppress 1675

@@ -146,8 +146,15 @@ def emulate_cuda(tmp_path_factory, reuse: bool = False):
                                                        ctypes.c_void_p]
         builds.append(module)
         capsule = new(module.croton_function_get(), _CAPSULE_NAME, None)
-        return SimpleNamespace(module=SimpleNamespace(function=capsule, lib=module),
-                               timings={}, cached=False,
+        python_module = SimpleNamespace(function=capsule, lib=module)
+        try:  # profile=True: the table, as runtime/python/module_init.cpp adds it
+            table = module.croton_profile_table
+        except AttributeError:
+            pass
+        else:
+            table.restype = ctypes.c_void_p
+            python_module.profile = new(table(), b"croton_profile", None)
+        return SimpleNamespace(module=python_module, timings={}, cached=False,
                                entry_dir=module.entry_dir)
 
     with pytest.MonkeyPatch.context() as mp:
