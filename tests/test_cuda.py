@@ -48,6 +48,7 @@ def _graph(W):
         T.nnet.softmax(x), abs(x).mean(),
         k // 3 + k % 3 + abs(k) + k ** 2,
         T.cast(x, "float16") * 2,              # float16 storage: CUDA's __half
+        T.argsort(x[:, :50], axis=0),          # a sort kernel (kernels/sort.cuh)
     ]
     return [x, b, c, s, k], outputs, [(W, W * 0.5 + x)]
 
@@ -98,7 +99,7 @@ def test_cuda_module_speaks_the_abi_and_refuses_host_arrays(cuda_fn):
     header = (RUNTIME_DIR / "cpu" / "abi.h").read_text()
     assert f"#define CROTON_ABI_VERSION {ABI_VERSION}\n" in header  # the ctypes structs' version
     assert (t.abi_version, t.n_inputs, t.n_shared, t.n_outputs, t.n_updates) == (
-        ABI_VERSION, 5, 1, 13, 1)
+        ABI_VERSION, 5, 1, 14, 1)
     # the check table read through the ctypes struct (a wrong layout reads garbage past [0])
     kinds = {t.checks[i].kind for i in range(t.n_checks)}
     assert b"broadcast" in kinds and kinds <= {b"broadcast", b"empty_reduce", b"shape"}
@@ -113,7 +114,7 @@ def test_cuda_module_speaks_the_abi_and_refuses_host_arrays(cuda_fn):
         tin[i].data, tin[i].device, tin[i].ndim = arr.ctypes.data, DLDevice(1, 0), arr.ndim
         tin[i].dtype, tin[i].shape = dl_dtype(arr.dtype), shape
     err = CrotonError()
-    rc = t.call(tin, (DLTensor * 1)(), ALLOC_FN(lambda *a: 1), None, (DLTensor * 13)(),
+    rc = t.call(tin, (DLTensor * 1)(), ALLOC_FN(lambda *a: 1), None, (DLTensor * 14)(),
                 (DLTensor * 1)(), ctypes.byref(err))
     assert rc == 7  # CROTON_ERR_ARGUMENT
     assert err.message.decode().startswith("input 0 ('x') is on device cpu:0; this function "
@@ -287,6 +288,7 @@ def test_results_match_numpy_and_the_cpu(cuda_fn):
     np.testing.assert_array_equal(got[11], k // 3 + k % 3 + abs(k) + k ** 2)
     assert got[12].dtype == np.float16
     np.testing.assert_array_equal(got[12], x.astype("float16") * np.float16(2))
+    np.testing.assert_array_equal(got[13], np.argsort(x[:, :50], axis=0, kind="stable"))
     np.testing.assert_allclose(W.get_value(), W_cpu.get_value(), rtol=1e-6)
 
 

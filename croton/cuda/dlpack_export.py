@@ -39,7 +39,7 @@ _IDS = itertools.count(1)
 _NAME = b"dltensor"
 
 
-def _api(name: str, restype, *argtypes):
+def capi(name: str, restype, *argtypes):
     """A private handle on a CPython API function (its own argtypes; ``pythonapi.X`` is
     shared)."""
     fn = ctypes.pythonapi[name]
@@ -47,9 +47,9 @@ def _api(name: str, restype, *argtypes):
     return fn
 
 
-_new = _api("PyCapsule_New", ctypes.py_object, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
-_is_valid = _api("PyCapsule_IsValid", ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p)
-_pointer = _api("PyCapsule_GetPointer", ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
+_new = capi("PyCapsule_New", ctypes.py_object, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+_is_valid = capi("PyCapsule_IsValid", ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p)
+_pointer = capi("PyCapsule_GetPointer", ctypes.c_void_p, ctypes.c_void_p, ctypes.c_char_p)
 
 
 def _delete(managed) -> None:

@@ -18,22 +18,13 @@ import ctypes
 
 import numpy as np
 
-from croton.cuda.dlpack_export import DLManagedTensor
+from croton.cuda.dlpack_export import DLManagedTensor, capi
 from croton.cuda.function import KDL_CUDA, np_dtype
 
 _NAME, _USED = b"dltensor", b"used_dltensor"
-
-
-def _api(name: str, restype, *argtypes):
-    """A private handle on a CPython API function (``pythonapi.X`` is shared)."""
-    fn = ctypes.pythonapi[name]
-    fn.restype, fn.argtypes = restype, list(argtypes)
-    return fn
-
-
-_is_valid = _api("PyCapsule_IsValid", ctypes.c_int, ctypes.py_object, ctypes.c_char_p)
-_pointer = _api("PyCapsule_GetPointer", ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)
-_rename = _api("PyCapsule_SetName", ctypes.c_int, ctypes.py_object, ctypes.c_char_p)
+_is_valid = capi("PyCapsule_IsValid", ctypes.c_int, ctypes.py_object, ctypes.c_char_p)
+_pointer = capi("PyCapsule_GetPointer", ctypes.c_void_p, ctypes.py_object, ctypes.c_char_p)
+_rename = capi("PyCapsule_SetName", ctypes.c_int, ctypes.py_object, ctypes.c_char_p)
 
 
 def cuda_device_of(value: object) -> int | None:

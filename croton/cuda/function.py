@@ -126,10 +126,10 @@ class _Device:
         self.ptr, self.shape, self.strides, self.dtype, self.keep = ptr, shape, strides, dtype, keep
 
     @classmethod
-    def of(cls, value, what=lambda: "argument") -> _Device | None:
+    def of(cls, value, owner=None, index: int = 0) -> _Device | None:
         """``value`` as device memory when it is (a DeviceArray, an array with
         ``__cuda_array_interface__``, or one that exports DLPack from a CUDA device), else
-        None. ``what()`` names the value in an error."""
+        None. An error names input ``index`` of function ``owner``."""
         if isinstance(value, DeviceArray):
             return cls(value.ptr, value.shape, None, value.dtype, value)
         cai = getattr(value, "__cuda_array_interface__", None)
@@ -138,7 +138,8 @@ class _Device:
 
             if cuda_device_of(value) is None:
                 return None
-            return cls(*import_device_array(value, what()))
+            what = f"{owner._label()}: input {index}" if owner is not None else "argument"
+            return cls(*import_device_array(value, what))
         dtype = np.dtype(cai["typestr"])
         strides = cai.get("strides")
         if strides is not None:
@@ -270,7 +271,7 @@ class CudaFunction:
         keep: list = []
         inputs = []
         for i, value in enumerate(args):
-            dev = _Device.of(value, lambda i=i: f"{self._label()}: input {i}")
+            dev = _Device.of(value, self, i)
             if dev is None:  # host data: converted as the CPU's functions do, then uploaded
                 dev = _Device.of(DeviceArray.from_numpy(convert_input(spec, i, value)))
             inputs.append(dev)

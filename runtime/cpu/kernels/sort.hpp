@@ -11,9 +11,9 @@
 
 namespace croton {
 
-// NumPy's order: every NaN after every number.
+// NumPy's order: every NaN after every number (also the CUDA target's: cuda/kernels/sort.cuh).
 template <class T>
-inline bool sort_less(const T& a, const T& b) {
+CROTON_HD inline bool sort_less(const T& a, const T& b) {
   if constexpr (std::is_floating_point_v<T>) return a < b || (a == a && b != b);
   else return a < b;
 }

@@ -38,14 +38,16 @@ class HostCopy {
     host_.data = mem_.data() - lo;
     const cudaError_t status = cudaMemcpy(mem_.data(), static_cast<const T*>(dev.data) + lo,
                                           mem_.size() * sizeof(T), cudaMemcpyDeviceToHost);
-    return status == cudaSuccess ? 0 : fail_cuda(err, status, "copying a LAPACK operand to the host");
+    if (status != cudaSuccess) return fail_cuda(err, status, "copying a LAPACK operand to host");
+    return 0;
   }
   // Copies the host span back over the device buffer's.
   int store(croton_error* err) {
     if (mem_.empty()) return 0;
     const cudaError_t status = cudaMemcpy(static_cast<T*>(dev_->data) + first_, mem_.data(),
                                           mem_.size() * sizeof(T), cudaMemcpyHostToDevice);
-    return status == cudaSuccess ? 0 : fail_cuda(err, status, "copying a LAPACK result to the device");
+    if (status != cudaSuccess) return fail_cuda(err, status, "copying a LAPACK result to device");
+    return 0;
   }
   croton_buffer& host() { return host_; }
 

@@ -22,16 +22,23 @@ struct CopyGeometry {
   int64_t shape[CROTON_MAX_NDIM] = {}, sstr[CROTON_MAX_NDIM] = {}, dstr[CROTON_MAX_NDIM] = {};
 };
 
+// The source's and the destination's offsets of C-order position `e` of g's shape.
+__device__ __forceinline__ void copy_offsets(int64_t e, const CopyGeometry& g, int64_t* so,
+                                             int64_t* d_off) {
+  *so = *d_off = 0;
+  for (int32_t d = g.ndim - 1; d >= 0; --d) {
+    const int64_t p = e % g.shape[d];
+    e /= g.shape[d];
+    *so += p * g.sstr[d];
+    *d_off += p * g.dstr[d];
+  }
+}
+
 template <class S, class D>
 __global__ void broadcast_copy_kernel(const S* src, D* dst, CopyGeometry g, int64_t n) {
   for (int64_t e = global_index(); e < n; e += grid_stride()) {
-    int64_t rest = e, so = 0, d_off = 0;
-    for (int32_t d = g.ndim - 1; d >= 0; --d) {
-      const int64_t p = rest % g.shape[d];
-      rest /= g.shape[d];
-      so += p * g.sstr[d];
-      d_off += p * g.dstr[d];
-    }
+    int64_t so, d_off;
+    copy_offsets(e, g, &so, &d_off);
     dst[d_off] = static_cast<D>(src[so]);
   }
 }

@@ -10,21 +10,11 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/shape.cuh"  // CopyGeometry, copy_offsets
+#include "kernels/sort.hpp"  // the CPU runtime's: sort_less, NumPy's order
+
 namespace croton {
 namespace cuda {
-
-// Shapes and strides of the lines of a sort: every axis but the sorted one.
-struct SortLines {
-  int32_t nd = 0;
-  int64_t shape[CROTON_MAX_NDIM] = {}, xstr[CROTON_MAX_NDIM] = {}, ostr[CROTON_MAX_NDIM] = {};
-};
-
-// NumPy's order: every NaN after every number.
-template <class T>
-__device__ __forceinline__ bool sort_before(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) return a < b || (a == a && b != b);
-  else return a < b;
-}
 
 // Sorts the n entries key(0..n-1) of a line in place: `before(a, b)` orders two entries,
 // `swap(a, b)` exchanges them (heap sort: O(n log n) comparisons, no extra memory).
@@ -47,17 +37,13 @@ __device__ void heap_sort(int64_t n, Before before, Swap swap) {
   }
 }
 
+// lines: the shape of every axis but the sorted one, x's strides (source) and out's (dest.)
 template <class T, class O, bool kArg>
-__global__ void sort_kernel(const T* x, O* out, SortLines s, int64_t xs, int64_t os, int64_t len,
-                            int64_t lines) {
-  for (int64_t e = global_index(); e < lines; e += grid_stride()) {
-    int64_t xo = 0, oo = 0, rest = e;
-    for (int32_t d = s.nd - 1; d >= 0; --d) {
-      const int64_t i = rest % s.shape[d];
-      rest /= s.shape[d];
-      xo += i * s.xstr[d];
-      oo += i * s.ostr[d];
-    }
+__global__ void sort_kernel(const T* x, O* out, CopyGeometry lines, int64_t xs, int64_t os,
+                            int64_t len, int64_t count) {
+  for (int64_t e = global_index(); e < count; e += grid_stride()) {
+    int64_t xo, oo;
+    copy_offsets(e, lines, &xo, &oo);
     const T* xl = x + xo;
     O* ol = out + oo;
     if constexpr (kArg) {
@@ -67,7 +53,7 @@ __global__ void sort_kernel(const T* x, O* out, SortLines s, int64_t xs, int64_t
           [&](int64_t a, int64_t b) {
             const int64_t ia = int64_t(ol[a * os]), ib = int64_t(ol[b * os]);
             const T va = xl[ia * xs], vb = xl[ib * xs];
-            return sort_before(va, vb) || (!sort_before(vb, va) && ia < ib);
+            return sort_less(va, vb) || (!sort_less(vb, va) && ia < ib);
           },
           [&](int64_t a, int64_t b) {
             const O t = ol[a * os];
@@ -77,7 +63,7 @@ __global__ void sort_kernel(const T* x, O* out, SortLines s, int64_t xs, int64_t
     } else {
       for (int64_t k = 0; k < len; ++k) ol[k * os] = static_cast<O>(xl[k * xs]);
       heap_sort(
-          len, [&](int64_t a, int64_t b) { return sort_before(ol[a * os], ol[b * os]); },
+          len, [&](int64_t a, int64_t b) { return sort_less(ol[a * os], ol[b * os]); },
           [&](int64_t a, int64_t b) {
             const O t = ol[a * os];
             ol[a * os] = ol[b * os];
@@ -93,22 +79,22 @@ template <class T, class O, bool kArg, class DeviceScratch>
 int sort_along(const croton_buffer& x, croton_buffer& out, int32_t axis, DeviceScratch& scratch,
                croton_error* err) {
   (void)scratch;
-  SortLines s;
-  int64_t lines = 1;
+  CopyGeometry lines;
+  int64_t count = 1;
   for (int32_t d = 0; d < x.ndim; ++d) {
     if (d == axis) continue;
-    s.shape[s.nd] = x.shape[d];
-    s.xstr[s.nd] = x.strides[d];
-    s.ostr[s.nd] = out.strides[d];
-    lines *= x.shape[d];
-    ++s.nd;
+    lines.shape[lines.ndim] = x.shape[d];
+    lines.sstr[lines.ndim] = x.strides[d];
+    lines.dstr[lines.ndim] = out.strides[d];
+    count *= x.shape[d];
+    ++lines.ndim;
   }
   const int64_t len = x.shape[axis];
-  if (lines == 0 || len == 0) return 0;
+  if (count == 0 || len == 0) return 0;
   auto* const kernel = sort_kernel<T, O, kArg>;  // a name with commas: not a macro argument
-  CROTON_LAUNCH(kernel, blocks_for(lines), kThreads)(
-      static_cast<const T*>(x.data), static_cast<O*>(out.data), s, x.strides[axis],
-      out.strides[axis], len, lines);
+  CROTON_LAUNCH(kernel, blocks_for(count), kThreads)(
+      static_cast<const T*>(x.data), static_cast<O*>(out.data), lines, x.strides[axis],
+      out.strides[axis], len, count);
   return check_launch(err, kArg ? "the argsort kernel" : "the sort kernel");
 }
 
