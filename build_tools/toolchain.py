@@ -316,7 +316,8 @@ def discover() -> Toolchain:
         # the binding layer compiles only these: editing a kernel header rebuilds the
         # functions that include it, not the binding
         "binding_abi": _files_digest(RUNTIME_DIR, ("cpu/abi.h", "cpu/dlpack.h", "cpu/buffer.hpp",
-                                                   "python/binding.cpp")),
+                                                   "python/binding.cpp", "python/device_call.cpp",
+                                                   "python/call_slots.hpp")),
     }
     return Toolchain(
         cxx=cxx, cmake=cmake, ninja=ninja, cxx_flags=flags,

@@ -432,17 +432,18 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     # a scan's loop can run long on small data: its calls always let other threads run
     spec.always_release_gil = bool(lowered.plan.subfunctions)
     result = build_function(source, label=spec.name, target=lowered.plan.target.name)
-    if target.device == "cuda":  # device memory: called through ctypes (croton/cuda)
-        from croton.cuda.function import CudaFunction
+    if target.device == "cuda":  # device memory: the binding layer's DeviceFunction
+        from croton.cuda.function import device_function
 
         timings.update({"lower": t1 - t0, "render": t2 - t1, **result.timings})
+        cls = device_function(binding().DeviceFunction)
         if not profile:
-            return CudaFunction(result.module, lowered.shared, spec, single, graph, optimized,
-                                source, result, timings)
+            return cls(result.module, lowered.shared, spec, single, graph, optimized, source,
+                       result, timings)
         from croton.profiling import ProfileStats, profiled_class
 
-        f = profiled_class(CudaFunction)(result.module, lowered.shared, spec, single, graph,
-                                         optimized, source, result, timings)
+        f = profiled_class(cls)(result.module, lowered.shared, spec, single, graph, optimized,
+                                source, result, timings)
         f.profile = ProfileStats(spec.name, lowered.plan.profile_labels, result.module, timings)
         return f
     native = binding()

@@ -92,9 +92,10 @@ def test_cuda_module_speaks_the_abi_and_refuses_host_arrays(cuda_fn):
     from croton.cuda.function import ALLOC_FN, CrotonError, DLDevice, DLTensor, dl_dtype
 
     f, _ = cuda_fn
-    t = f._table
     from croton.build_tools.toolchain import RUNTIME_DIR
-    from croton.cuda.function import ABI_VERSION
+    from croton.cuda.function import ABI_VERSION, function_table
+
+    t = function_table(f._module.function)
 
     header = (RUNTIME_DIR / "cpu" / "abi.h").read_text()
     assert f"#define CROTON_ABI_VERSION {ABI_VERSION}\n" in header  # the ctypes structs' version
@@ -147,13 +148,14 @@ def test_an_older_device_than_the_build_is_refused_naming_both(cuda_fn, monkeypa
     f, _ = cuda_fn
     if device_count() == 0:  # no device, no cuda_arch flag: the default pair
         assert f.architectures == ("80", "90")
+    from croton.cuda.function import check_architecture
+
     monkeypatch.setattr(runtime, "device_architecture", lambda device=0: "75")
-    monkeypatch.setattr(f, "_arch_checked", False)
     with pytest.raises(runtime.CudaError, match=r"built for sm_80, sm_90 .* \(sm_75, .*"
                                                  r"cuda_arch=75"):
-        f._check_architecture()
+        check_architecture(f._label(), f.architectures)
     monkeypatch.setattr(runtime, "device_architecture", lambda device=0: "100")
-    f._check_architecture()  # a newer device runs the PTX
+    check_architecture(f._label(), f.architectures)  # a newer device runs the PTX
 
 
 @needs_nvcc

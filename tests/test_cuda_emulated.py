@@ -377,3 +377,58 @@ def test_profile_on_the_device_times_each_kernel(emulated_device):
     assert any("sum" in k.label for k in kernels) and any("max" in k.label for k in kernels)
     text = p.summary(file=None)
     assert "calls: 2" in text and "time in kernels" in text
+
+
+def test_the_binding_layer_call_path_on_device_arrays(emulated_device, monkeypatch):
+    """The CUDA call path in C++ (runtime/python/device_call.cpp): an update that changes a
+    device variable's shape swaps in a new device array; arrays exposing only
+    ``__cuda_array_interface__`` are read in place, strided ones through their strides; an
+    allocator failure comes out as the allocator's exception (MemoryError as croton's, naming
+    the function) and changes no shared variable; the function object is freed when dropped."""
+    import gc
+    import weakref
+
+    from croton.cuda import array as device_array
+    from croton.cuda.array import DeviceArray
+
+    class Foreign:  # what CuPy, PyTorch and Numba arrays expose
+        def __init__(self, base: DeviceArray, shape, strides=None):
+            self.base, self.__cuda_array_interface__ = base, {
+                "shape": shape, "typestr": base.dtype.str, "data": (base.ptr, False),
+                "strides": strides, "version": 3}
+
+    W = croton.shared(np.arange(3, dtype="float32"), "W", device="cuda")
+    v, m = T.fvector("v"), T.fmatrix("m")
+    grow = croton.function([v], W.sum(), updates=[(W, T.concatenate([W, v]))], device="cuda")
+    assert float(grow(np.ones(2, "float32"))) == 3.0
+    value = W.get_value(borrow=True, return_internal_type=True)
+    assert isinstance(value, DeviceArray) and W.get_value().tolist() == [0, 1, 2, 1, 1]
+
+    f = croton.function([m, v], [m.sum(axis=1) + v[0], m * 2], device="cuda")
+    host = np.arange(6, dtype="float32").reshape(2, 3)
+    base = DeviceArray.from_numpy(host)
+    rows, doubled = f(Foreign(base, (2, 3)), Foreign(DeviceArray.from_numpy(np.ones(1, "f")), (1,)))
+    np.testing.assert_array_equal(rows, host.sum(axis=1) + 1)
+    np.testing.assert_array_equal(doubled, host * 2)
+    # the transpose, as strides (bytes) over the same memory
+    rows, doubled = f(Foreign(base, (3, 2), (4, 12)), np.zeros(1, "float32"))
+    np.testing.assert_array_equal(rows, host.T.sum(axis=1))
+    np.testing.assert_array_equal(doubled, host.T * 2)
+
+    before, ones = W.get_value(), DeviceArray.from_numpy(np.ones(2, "float32"))
+    failures = [(RuntimeError("pool broken"), RuntimeError, "pool broken"),
+                (MemoryError(), MemoryError, "^function built at .*: out of memory")]
+    for raised, expected, match in failures:
+        def fail(nbytes, raised=raised):
+            raise raised
+        device_array.empty_cache()  # no free block to hand out: the allocator runs
+        with monkeypatch.context() as patch:
+            patch.setattr(device_array.runtime, "malloc", fail)
+            with pytest.raises(expected, match=match):
+                grow(ones)  # on the device already: the outputs' allocation fails
+        np.testing.assert_array_equal(W.get_value(), before)
+
+    ref = weakref.ref(f)
+    del f
+    gc.collect()
+    assert ref() is None

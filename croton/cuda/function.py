@@ -2,11 +2,12 @@
 
 The compiled module is the same kind as the CPU's (a ``croton_function`` table in a capsule,
 ``runtime/cpu/abi.h``), but its arrays are device memory (DLPack ``kDLCUDA``), so the call goes
-through ctypes instead of the NumPy binding layer: inputs are uploaded (or taken as they are
-when already on the device), shared variables created with ``device='cuda'`` are read and
-updated in their device memory, outputs are allocated by a Python callback from the device
-pool (``croton/cuda/array.py``) and copied back to NumPy arrays (``return_device_arrays=True``
-keeps them on the device as ``DeviceArray``).
+through the binding layer's ``DeviceFunction`` (runtime/python/device_call.cpp) instead of its
+NumPy ``NativeFunction``: inputs are uploaded (or taken as they are when already on the
+device), shared variables created with ``device='cuda'`` are read and updated in their device
+memory, outputs are allocated from the device pool (``croton/cuda/array.py``) and copied back
+to NumPy arrays (``return_device_arrays=True`` keeps them on the device as ``DeviceArray``).
+The ctypes structures below describe the same ABI for the tests' CPU emulation of CUDA.
 
 Without a CUDA device the function is still compiled (render and nvcc build), and calling it
 raises ``CudaUnavailableError`` ("no CUDA device: ...").
@@ -26,6 +27,7 @@ Example::
 from __future__ import annotations
 
 import ctypes
+import functools
 from ctypes import (
     CFUNCTYPE,
     POINTER,
@@ -117,8 +119,9 @@ def function_table(capsule) -> CrotonFunction:
 
 
 class _Device:
-    """One array of a call as the ABI sees it: a device address, shape, element strides (None:
-    C order) and dtype, plus whatever keeps its memory alive."""
+    """A device array croton did not allocate, as the binding layer reads it: a device
+    address, shape, element strides (None: C order) and dtype, plus whatever keeps its memory
+    alive (a DeviceArray is read directly)."""
 
     __slots__ = ("ptr", "shape", "strides", "dtype", "keep")
 
@@ -126,41 +129,92 @@ class _Device:
         self.ptr, self.shape, self.strides, self.dtype, self.keep = ptr, shape, strides, dtype, keep
 
     @classmethod
-    def of(cls, value, owner=None, index: int = 0) -> _Device | None:
+    def of(cls, value, what=lambda: "argument") -> DeviceArray | _Device | None:
         """``value`` as device memory when it is (a DeviceArray, an array with
         ``__cuda_array_interface__``, or one that exports DLPack from a CUDA device), else
-        None. An error names input ``index`` of function ``owner``."""
+        None. An error names ``what()``."""
         if isinstance(value, DeviceArray):
-            return cls(value.ptr, value.shape, None, value.dtype, value)
+            return value
         cai = getattr(value, "__cuda_array_interface__", None)
         if cai is None:
             from croton.cuda.dlpack_import import cuda_device_of, import_device_array
 
             if cuda_device_of(value) is None:
                 return None
-            what = f"{owner._label()}: input {index}" if owner is not None else "argument"
-            return cls(*import_device_array(value, what))
+            return cls(*import_device_array(value, what()))
         dtype = np.dtype(cai["typestr"])
         strides = cai.get("strides")
         if strides is not None:
             strides = tuple(s // dtype.itemsize for s in strides)
         return cls(int(cai["data"][0]), tuple(cai["shape"]), strides, dtype, value)
 
-    def tensor(self, out: DLTensor, keep: list) -> None:
-        shape = (c_int64 * max(1, len(self.shape)))(*self.shape)
-        keep.append(shape)
-        out.data = self.ptr or None
-        out.device = DLDevice(KDL_CUDA, 0)
-        out.ndim = len(self.shape)
-        out.dtype = dl_dtype(self.dtype)
-        out.shape = shape
-        if self.strides is None:
-            out.strides = None
-        else:
-            strides = (c_int64 * max(1, len(self.strides)))(*self.strides)
-            keep.append(strides)
-            out.strides = strides
-        out.byte_offset = 0
+
+def _prepare_input(spec, i: int, value):
+    """Input ``i`` as device memory: a foreign device array as it is, host data converted as
+    the CPU's functions convert it (errors name the argument) and uploaded."""
+    from croton.function_module import _function_label, convert_input
+
+    if isinstance(value, np.ndarray):  # the common case: host data
+        return DeviceArray.from_numpy(convert_input(spec, i, value))
+    dev = _Device.of(value, lambda: f"{_function_label(spec)}: input {i}")
+    return dev if dev is not None else DeviceArray.from_numpy(convert_input(spec, i, value))
+
+
+def _prepare_shared(shared: list, j: int) -> DeviceArray:
+    """Shared variable ``j``'s value in device memory for a call: a variable created with
+    ``device='cuda'`` before a device was seen moves there now; a host variable is uploaded
+    for this call (staged: ``_finish_staged`` writes its new value back)."""
+    s = shared[j]
+    value = DeviceArray.from_numpy(s.storage[0])
+    if getattr(s, "device", "cpu") == "cuda":
+        s.storage[0] = value
+    return value
+
+
+def _finish_staged(shared: list, j: int, new: DeviceArray) -> None:
+    """A host shared variable gets its new value back into its array (in place, as on the
+    CPU), or a new array when the shape or dtype changed."""
+    s = shared[j]
+    value = new.to_numpy()
+    host = s.storage[0]
+    if host.shape == value.shape and host.dtype == value.dtype and host.flags.writeable:
+        np.copyto(host, value)
+    else:
+        s.storage[0] = value
+
+
+def _first_call_checks(spec, built) -> None:
+    """What a function's first call checks: a device is present and runs the build."""
+    from croton.function_module import _function_label
+
+    label = _function_label(spec)
+    runtime.require_device(f"calling {label}")
+    check_architecture(label, built)
+
+
+def check_architecture(label: str, built) -> None:
+    """The device must run one of the ``built`` architectures: its own SASS, or the PTX of an
+    older one (compiled by the driver); an older device runs neither."""
+    device = runtime.device_architecture()
+    if device and device not in built and int(device) < min(int(a) for a in built):
+        raise runtime.CudaError(
+            f"{label} was built for {', '.join('sm_' + a for a in built)} (SASS "
+            f"and PTX), which the device (sm_{device}, {runtime.device_name()}) cannot "
+            f"run: set CROTON_FLAGS=cuda_arch={device}, or leave cuda_arch empty to build "
+            f"for the present GPU")
+
+
+def _raise_call_error(spec, code: int, check: int, shape_a: tuple, shape_b: tuple,
+                      reason: bytes, message: bytes) -> None:
+    """The exception for a failed call's error report (the binding layer's callback)."""
+    from croton.function_module import _function_label, raise_call_error
+
+    message, reason = message.decode(errors="replace"), reason.decode(errors="replace")
+    if code == ERR_DEVICE:
+        raise runtime.CudaError(f"{_function_label(spec)}: {message or reason}")
+    if code == ERR_ARGUMENT:
+        raise TypeError(f"{_function_label(spec)}: {message}")
+    raise_call_error(spec, code, check, shape_a, shape_b, reason, message)
 
 
 def _gpu_typed_outputs(graph) -> frozenset[int]:
@@ -178,32 +232,42 @@ def _gpu_typed_outputs(graph) -> frozenset[int]:
 class CudaFunction:
     """A compiled CUDA function: ``f(*args, **kwargs)`` as a CPU function (Theano's API:
     defaults, keywords, ``name``, ``maker``, ``source``), on device memory.
-    ``return_device_arrays``: outputs stay on the device (``DeviceArray``)."""
+    ``return_device_arrays``: outputs stay on the device (``DeviceArray``). The call itself is
+    the binding layer's ``DeviceFunction`` (runtime/python/device_call.cpp): ``device_function``
+    makes the class over it."""
 
     def __init__(self, module, shared, spec, single: bool, graph, optimized, source: str,
                  build, timings: dict) -> None:
-        from croton.function_module import _Maker
+        from croton.build_tools.cuda import architectures
+        from croton.function_module import _Maker, resolve_arguments
 
-        self._module = module  # keeps the code (and the table) loaded
-        self._table = function_table(module.function)
-        if self._table.abi_version != ABI_VERSION:
+        table = function_table(module.function)
+        if table.abi_version != ABI_VERSION:
             raise RuntimeError(f"croton: compiled CUDA function has ABI version "
-                               f"{self._table.abi_version}, this croton speaks {ABI_VERSION}: "
+                               f"{table.abi_version}, this croton speaks {ABI_VERSION}: "
                                f"clear croton's cache")
-        self._shared, self._spec, self._single = list(shared), spec, single
+        shared = list(shared)
+        built = architectures()  # what it was built for (part of its cache key)
+        out_dtypes = [np_dtype(table.outputs[k].dtype) for k in range(table.n_outputs)]
+        upd_dtypes = [np.dtype(shared[table.update_target[k]].dtype)
+                      for k in range(table.n_updates)]
+        device_outputs = _gpu_typed_outputs(graph)
+        # the callbacks hold no reference to self: the binding layer's object is not tracked
+        # by the garbage collector, so a cycle through it would never be freed
+        super().__init__(
+            module.function, [s.storage for s in shared], DeviceArray, out_dtypes, upd_dtypes,
+            [k in device_outputs for k in range(table.n_outputs)],
+            functools.partial(_prepare_input, spec), functools.partial(_prepare_shared, shared),
+            functools.partial(_finish_staged, shared), functools.partial(resolve_arguments, spec),
+            functools.partial(_raise_call_error, spec),
+            functools.partial(_first_call_checks, spec, built), single)
+        self.architectures = built
+        self._module = module  # keeps the code (and the table) loaded
+        self._shared, self._spec, self._single = shared, spec, single
         self.graph, self.maker = graph, _Maker(optimized, spec.inputs)
         self.source, self.build, self.compile_report = source, build, timings
         self.name = spec.name
-        self.return_device_arrays = False
         self.profile = None
-        from croton.build_tools.cuda import architectures
-
-        self.architectures = architectures()  # what it was built for (part of its cache key)
-        self._arch_checked = False
-        t = self._table
-        self._out_dtypes = [np_dtype(t.outputs[k].dtype) for k in range(t.n_outputs)]
-        self._update_target = [t.update_target[k] for k in range(t.n_updates)]
-        self._device_outputs = _gpu_typed_outputs(graph)
 
     @property
     def input_storage(self):
@@ -259,110 +323,8 @@ class CudaFunction:
 
         return _function_label(self._spec)
 
-    def __call__(self, *args, **kwargs):
-        from croton.function_module import convert_input, resolve_arguments
 
-        runtime.require_device(f"calling {self._label()}")
-        if not self._arch_checked:
-            self._check_architecture()
-        t, spec = self._table, self._spec
-        if kwargs or len(args) != t.n_inputs:
-            args = resolve_arguments(spec, args, kwargs)
-        keep: list = []
-        inputs = []
-        for i, value in enumerate(args):
-            dev = _Device.of(value, self, i)
-            if dev is None:  # host data: converted as the CPU's functions do, then uploaded
-                dev = _Device.of(DeviceArray.from_numpy(convert_input(spec, i, value)))
-            inputs.append(dev)
-        shared, staged = [], {}
-        for j, s in enumerate(self._shared):
-            value = s.storage[0]
-            if not isinstance(value, DeviceArray):
-                value = DeviceArray.from_numpy(value)
-                if getattr(s, "device", "cpu") == "cuda":
-                    s.storage[0] = value  # created before a device was seen: moves there now
-                else:
-                    staged[j] = value  # a host shared variable: uploaded for this call
-            shared.append(_Device.of(value))
-        return self._run(inputs, shared, staged, keep)
-
-    def _check_architecture(self) -> None:
-        """The device must run one of the built architectures: its own SASS, or the PTX of an
-        older one (compiled by the driver); an older device runs neither."""
-        device = runtime.device_architecture()
-        built = self.architectures
-        if device and device not in built and int(device) < min(int(a) for a in built):
-            raise runtime.CudaError(
-                f"{self._label()} was built for {', '.join('sm_' + a for a in built)} (SASS "
-                f"and PTX), which the device (sm_{device}, {runtime.device_name()}) cannot "
-                f"run: set CROTON_FLAGS=cuda_arch={device}, or leave cuda_arch empty to build "
-                f"for the present GPU")
-        self._arch_checked = True
-
-    def _run(self, inputs, shared, staged, keep):
-        t = self._table
-        n_in, n_sh, n_out, n_upd = t.n_inputs, t.n_shared, t.n_outputs, t.n_updates
-        tin, tsh = (DLTensor * max(1, n_in))(), (DLTensor * max(1, n_sh))()
-        tout, tupd = (DLTensor * max(1, n_out))(), (DLTensor * max(1, n_upd))()
-        for k, dev in enumerate(inputs):
-            dev.tensor(tin[k], keep)
-        for k, dev in enumerate(shared):
-            dev.tensor(tsh[k], keep)
-        outs: list = [None] * n_out
-        upds: list = [None] * n_upd
-        failure: list = []
-
-        def alloc(_ctx, kind, index, ndim, shape, out) -> int:
-            if kind == 2:  # the commit point: go on
-                return 0
-            try:
-                dims = tuple(shape[d] for d in range(ndim))
-                dtype = self._out_dtypes[index] if kind == 0 else \
-                    np.dtype(self._shared[self._update_target[index]].dtype)
-                arr = DeviceArray(dims, dtype)
-                (outs if kind == 0 else upds)[index] = arr
-                _Device.of(arr).tensor(out.contents, keep)
-                return 0
-            except MemoryError:
-                return 1
-            except BaseException as exc:  # noqa: BLE001 - re-raised after the call returns
-                failure.append(exc)
-                return 1
-
-        callback = ALLOC_FN(alloc)
-        err = CrotonError()
-        rc = t.call(tin, tsh, callback, None, tout, tupd, ctypes.byref(err))
-        if failure:
-            raise failure[0]
-        if rc != 0:
-            self._raise(err)
-        for k, j in enumerate(self._update_target):
-            s = self._shared[j]
-            new = upds[k]  # None: written in place
-            if j in staged:  # a host shared variable gets its new value back, into its
-                value = (new if new is not None else staged[j]).to_numpy()  # array (in place,
-                host = s.storage[0]                                         # as on the CPU)
-                if host.shape == value.shape and host.dtype == value.dtype \
-                        and host.flags.writeable:
-                    np.copyto(host, value)
-                else:
-                    s.storage[0] = value
-            elif new is not None:
-                s.storage[0] = new
-        if not self.return_device_arrays:
-            outs = [o if k in self._device_outputs else o.to_numpy() for k, o in enumerate(outs)]
-        return outs[0] if self._single else outs
-
-    def _raise(self, err: CrotonError):
-        from croton.function_module import raise_call_error
-
-        message = err.message.decode(errors="replace")
-        reason = err.reason.decode(errors="replace")
-        if err.code == ERR_DEVICE:
-            raise runtime.CudaError(f"{self._label()}: {message or reason}")
-        if err.code == ERR_ARGUMENT:
-            raise TypeError(f"{self._label()}: {message}")
-        raise_call_error(self._spec, err.code, err.check,
-                         tuple(err.shape_a[d] for d in range(err.ndim_a)),
-                         tuple(err.shape_b[d] for d in range(err.ndim_b)), reason, message)
+@functools.cache
+def device_function(native_base: type) -> type:
+    """``CudaFunction`` over the binding layer's ``DeviceFunction`` (built per toolchain)."""
+    return type("CudaFunction", (CudaFunction, native_base), {"__module__": __name__})

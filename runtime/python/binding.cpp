@@ -17,10 +17,14 @@
 
 #include "abi.h"
 #include "buffer.hpp"  // croton dtype codes
+#include "call_slots.hpp"
 
 namespace py = pybind11;
 
 namespace {
+
+using croton_binding::Refs;
+using croton_binding::Slots;
 
 constexpr int kTypenum[] = {NPY_BOOL,   NPY_INT8,    NPY_INT16,     NPY_INT32,     NPY_INT64,
                             NPY_UINT8,  NPY_UINT16,  NPY_UINT32,    NPY_UINT64,    NPY_FLOAT32,
@@ -198,30 +202,6 @@ bool number_to(PyObject* obj, int32_t dtype, void* dst) {
   return false;
 }
 
-// Per-call arrays: on the stack up to 16 entries, on the heap beyond. With `kZero` the n
-// entries start as T{} (null pointers); without, they start uninitialized (buffers that are
-// written before they are read: zeroing four arrays of 16 buffers cost ~9 KB of stores a call).
-template <class T, bool kZero = true>
-class Slots {
- public:
-  explicit Slots(int32_t n) {
-    if (n > 16) {
-      big_.resize(static_cast<size_t>(n));
-      data_ = big_.data();
-    } else if constexpr (kZero) {
-      for (int32_t k = 0; k < n; ++k) small_[k] = T{};
-    }
-  }
-  Slots(const Slots&) = delete;
-  Slots& operator=(const Slots&) = delete;
-  T* data() { return data_; }
-
- private:
-  T small_[16];
-  std::vector<T> big_;
-  T* data_ = small_;
-};
-
 // Where one call stages the Python numbers and short lists it converts itself: on the call's
 // own stack (uninitialized: only the slots used are written), so concurrent and re-entrant
 // calls of one function never share it.
@@ -239,23 +219,6 @@ class Staging {
   int32_t n_;
   double small_[kSmall][kListFastMax];
   std::vector<double> big_;
-};
-
-// Strong references held for the duration of a call (shared storage read, converted inputs),
-// so another thread or a callback replacing a shared variable's value cannot free memory the
-// kernels use.
-class Refs {
- public:
-  explicit Refs(int32_t n) : slots_(n), n_(n) {}
-  ~Refs() {
-    PyObject** p = slots_.data();
-    for (int32_t k = 0; k < n_; ++k) Py_XDECREF(p[k]);
-  }
-  PyObject*& operator[](int32_t k) { return slots_.data()[k]; }
-
- private:
-  Slots<PyObject*> slots_;
-  int32_t n_;
 };
 
 class NativeFunction {
@@ -508,6 +471,10 @@ class NativeFunction {
 
 }  // namespace
 
+namespace croton_binding {
+void register_device_function(py::module_& m);  // device_call.cpp
+}
+
 PYBIND11_MODULE(_croton_binding, m) {
   if (_import_array() < 0) throw py::error_already_set();
   m.doc() = "croton's binding layer: wraps compiled function tables as callables.";
@@ -519,4 +486,5 @@ PYBIND11_MODULE(_croton_binding, m) {
       .def_property_readonly("n_outputs", &NativeFunction::n_outputs)
       .def_property_readonly("n_shared", &NativeFunction::n_shared)
       .def_property_readonly("n_updates", &NativeFunction::n_updates);
+  croton_binding::register_device_function(m);
 }
