@@ -397,21 +397,31 @@ def _target_for(device: str | None):
 
     device = device or config.device
     if device.startswith("cuda"):
+        from croton.cuda.runtime import cuda_index
+
+        cuda_index(device)  # a name it understands (ValueError otherwise)
         return CUDA
     if device != "cpu":
-        raise ValueError(f"device must be 'cpu' or 'cuda', not {device!r}")
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cudaN' or 'cuda:N', not {device!r}")
     return target_named(config.target)
 
 
-def _check_shared_devices(shared, target, spec: CallSpec) -> None:
-    """A CPU function cannot read a shared variable kept in device memory."""
-    if target.device != "cpu":
-        return
+def _check_shared_devices(shared, target, spec: CallSpec, device: int = 0) -> None:
+    """A CPU function cannot read a shared variable kept in device memory, nor a function on
+    CUDA device ``device`` one kept on another device."""
     for s in shared:
-        if getattr(s, "device", "cpu") != "cpu":
+        where = getattr(s, "device", "cpu")
+        if target.device == "cpu" and where != "cpu":
             raise TypeError(f"{_function_label(spec)} runs on the CPU but shared variable "
-                            f"{s.name or '<unnamed>'} lives on device {s.device}: compile it "
+                            f"{s.name or '<unnamed>'} lives on device {where}: compile it "
                             f"with device='cuda', or create the variable without device=")
+        if target.device == "cuda" and where != "cpu":
+            from croton.cuda.runtime import cuda_index, device_name_of
+
+            if cuda_index(where) != device:
+                raise TypeError(f"{_function_label(spec)} runs on {device_name_of(device)} but "
+                                f"shared variable {s.name or '<unnamed>'} lives on {where}: "
+                                f"compile it with device={where!r}, or make the variable there")
 
 
 def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timings: dict,
@@ -423,7 +433,13 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
     t0 = time.perf_counter()
     target = _target_for(device)
     lowered = lower(optimized, profile=profile, target=target)
-    _check_shared_devices(lowered.shared, target, spec)
+    if target.device == "cuda":
+        from croton.cuda.runtime import cuda_index
+
+        device_index = cuda_index(device or config.device)
+    else:
+        device_index = 0
+    _check_shared_devices(lowered.shared, target, spec, device_index)
     t1 = time.perf_counter()
     source = render_source(lowered.plan)  # Jinja only on a memo miss
     t2 = time.perf_counter()
@@ -439,11 +455,11 @@ def _compile(graph: Graph, optimized: Graph, spec: CallSpec, single: bool, timin
         cls = device_function(binding().DeviceFunction)
         if not profile:
             return cls(result.module, lowered.shared, spec, single, graph, optimized, source,
-                       result, timings)
+                       result, timings, device_index)
         from croton.profiling import ProfileStats, profiled_class
 
         f = profiled_class(cls)(result.module, lowered.shared, spec, single, graph, optimized,
-                                source, result, timings)
+                                source, result, timings, device_index)
         f.profile = ProfileStats(spec.name, lowered.plan.profile_labels, result.module, timings)
         return f
     native = binding()

@@ -42,17 +42,18 @@ class SharedVariable(Variable):
         self.strict = strict
         self.allow_downcast = allow_downcast
         self.default_update: Variable | None = None
-        self.device = device
-        if device == "cuda":
+        self.device = device  # "cpu", "cuda" (device 0) or "cuda:N"
+        if device.startswith("cuda"):
             self._to_device()
 
     def _to_device(self) -> None:
         """Move the value into device memory when there is a device (else it stays here)."""
         from croton.cuda import device_count
         from croton.cuda.array import DeviceArray
+        from croton.cuda.runtime import cuda_index
 
         if device_count() and not isinstance(self.storage[0], DeviceArray):
-            self.storage[0] = DeviceArray.from_numpy(self.storage[0])
+            self.storage[0] = DeviceArray.from_numpy(self.storage[0], cuda_index(self.device))
 
     def get_value(self, borrow: bool = False, return_internal_type: bool = False) -> np.ndarray:
         """The current value: a copy, or the storage itself with ``borrow=True``. A value in
@@ -74,10 +75,10 @@ class SharedVariable(Variable):
             if current.shape == data.shape:     # the shape is unchanged
                 current.upload(data)
             else:
-                self.storage[0] = type(current).from_numpy(data)
+                self.storage[0] = type(current).from_numpy(data, current.device)
             return
         self.storage[0] = _own(data, copy=not borrow or data is not value)
-        if getattr(self, "device", "cpu") == "cuda":  # (absent from pickles made before it)
+        if getattr(self, "device", "cpu").startswith("cuda"):  # (absent from older pickles)
             self._to_device()
 
     @property
@@ -110,8 +111,9 @@ def shared(value, name: str | None = None, strict: bool = False,
     """Make a shared variable. Python ints and floats become 0-d int64 and float64 (as Theano);
     arrays keep their dtype (any array with ``__dlpack__`` too), and no dimension is
     broadcastable unless ``broadcastable`` says so. ``device='cuda'`` keeps the value in CUDA
-    device memory for functions compiled with ``device='cuda'`` (default: ``cpu``, or the
-    ``device`` flag for float32 values, as Theano's ``device=cuda`` did; docs/cuda.md)."""
+    device memory for functions compiled with ``device='cuda'`` (``'cuda1'`` or ``'cuda:1'``:
+    on device 1, for functions compiled for it); default: ``cpu``, or the ``device`` flag for
+    float32 values, as Theano's ``device=cuda`` did; docs/cuda.md."""
     if isinstance(value, SharedVariable):
         raise TypeError("shared() of a shared variable; use its get_value()")
     if isinstance(value, Variable):
@@ -134,15 +136,17 @@ def shared(value, name: str | None = None, strict: bool = False,
     if device is None:  # Theano kept float32 shared variables on the GPU under device=cuda
         from croton.config import config
 
-        device = "cuda" if config.device.startswith("cuda") and ttype.dtype == "float32" \
+        device = config.device if config.device.startswith("cuda") and ttype.dtype == "float32" \
             else "cpu"
     if device.startswith("cuda"):
-        device = "cuda"
+        from croton.cuda.runtime import cuda_index, device_name_of
+
+        device = device_name_of(cuda_index(device))  # cuda0 -> cuda, cuda1 -> cuda:1
         gpu = sys.modules.get("croton.gpuarray")  # Theano's GPU API, once it has a device
         if gpu is not None and gpu.pygpu_activated:
             ttype = gpu.GpuArrayType(ttype.dtype, ttype.broadcastable)
     elif device != "cpu":
-        raise ValueError(f"shared variable {name or '<unnamed>'}: device must be 'cpu' or "
-                         f"'cuda', not {device!r}")
+        raise ValueError(f"shared variable {name or '<unnamed>'}: device must be 'cpu', "
+                         f"'cuda', 'cudaN' or 'cuda:N', not {device!r}")
     return SharedVariable(ttype, _own(data, copy=not borrow or data is not value), name, strict,
                           allow_downcast, device)

@@ -242,14 +242,17 @@ def test_device_flag_selects_the_cuda_target(monkeypatch):
     from croton.function_module import _target_for
 
     assert _target_for("cuda") is CUDA and _target_for("cuda0") is CUDA
+    assert _target_for("cuda1") is CUDA and _target_for("cuda:1") is CUDA
     assert _target_for("cpu") is CPU
     monkeypatch.setattr(config, "device", "cuda")
     assert _target_for(None) is CUDA
     # Theano's rule: under device=cuda new float32 shared variables live on the device
     assert croton.shared(np.zeros(2, "float32")).device == "cuda"
     assert croton.shared(np.zeros(2)).device == "cpu"
-    with pytest.raises(ValueError, match="device must be 'cpu' or 'cuda'"):
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda', 'cudaN' or 'cuda:N'"):
         _target_for("tpu")
+    with pytest.raises(ValueError, match="not a CUDA device name: 'cudax'"):
+        _target_for("cudax")
     with pytest.raises(ValueError, match="not 'gpu' .Theano's old GPU back end"):
         config.apply_flags("device=gpu")
 

@@ -321,7 +321,7 @@ def test_dlpack_only_device_arrays_are_read_in_place(emulated_device):
     with pytest.raises(TypeError, match="has dtype float64, expected float32"):
         f(_DLPackOnly(DeviceArray.from_numpy(base[:, :3].astype("float64"))), ya)
     with pytest.raises(TypeError, match=r"input 0: the array \(_DLPackOnly\) is on cuda:1; "
-                                        r"croton's CUDA functions run on cuda:0"):
+                                        r"this function runs on cuda:0"):
         f(_DLPackOnly(DeviceArray.from_numpy(base[:, :3].copy()), device=(2, 1)), ya)
     gc.collect()
     assert len(dl._LIVE) == live
@@ -419,7 +419,7 @@ def test_the_binding_layer_call_path_on_device_arrays(emulated_device, monkeypat
     failures = [(RuntimeError("pool broken"), RuntimeError, "pool broken"),
                 (MemoryError(), MemoryError, "^function built at .*: out of memory")]
     for raised, expected, match in failures:
-        def fail(nbytes, raised=raised):
+        def fail(nbytes, device=0, raised=raised):
             raise raised
         device_array.empty_cache()  # no free block to hand out: the allocator runs
         with monkeypatch.context() as patch:

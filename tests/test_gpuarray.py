@@ -158,8 +158,11 @@ def test_use_initialises_the_default_context(capsys, gpu):
     finally:
         config.print_active_device = True
     assert capsys.readouterr().err == "" and config.device == "cuda0"
-    with pytest.raises(ValueError, match="device 0 only"):
-        gpuarray.init_dev("cuda1")
+    with pytest.raises(runtime.CudaUnavailableError, match="no CUDA device 1: this process "
+                                                           "sees 1 "):
+        gpuarray.init_dev("cuda1")  # one emulated device (test_cuda_devices.py: two)
+    with pytest.raises(ValueError, match="not a CUDA device name: 'cudax'"):
+        gpuarray.init_dev("cudax")
     with pytest.raises(Exception, match="forced the init and bad device provided: cpu"):
         gpuarray.use("cpu", force=True)
     # dnn: present, since the CUDA target has its own conv and pool kernels (not cuDNN's)

@@ -27,7 +27,7 @@ import numpy as np
 
 from croton.cuda import runtime
 
-_POOL: dict[int, list[int]] = {}  # rounded size -> free device addresses
+_POOL: dict[tuple[int, int], list[int]] = {}  # (device, rounded size) -> free addresses
 _POOL_LOCK = threading.Lock()
 
 
@@ -38,27 +38,28 @@ def _rounded(nbytes: int) -> int:
 
 
 class _Block:
-    """One pooled allocation; back to the pool when the last array over it is gone."""
+    """One pooled allocation on one device; back to the pool when the last array over it is
+    gone."""
 
-    __slots__ = ("ptr", "size")
+    __slots__ = ("ptr", "size", "device")
 
-    def __init__(self, nbytes: int) -> None:
-        self.size = _rounded(nbytes)
+    def __init__(self, nbytes: int, device: int = 0) -> None:
+        self.ptr, self.size, self.device = 0, _rounded(nbytes), device
         with _POOL_LOCK:
-            free = _POOL.get(self.size)
+            free = _POOL.get((device, self.size))
             self.ptr = free.pop() if free else 0
         if not self.ptr:
             try:
-                self.ptr = runtime.malloc(self.size)
+                self.ptr = runtime.malloc(self.size, device)
             except MemoryError:  # the pool's blocks may be what is missing: give them back
                 empty_cache()
-                self.ptr = runtime.malloc(self.size)
+                self.ptr = runtime.malloc(self.size, device)
 
     def __del__(self) -> None:
         if self.ptr:
             try:
                 with _POOL_LOCK:
-                    _POOL.setdefault(self.size, []).append(self.ptr)
+                    _POOL.setdefault((self.device, self.size), []).append(self.ptr)
             except (TypeError, AttributeError):  # interpreter shutdown: the process frees it
                 pass
             self.ptr = 0
@@ -67,24 +68,26 @@ class _Block:
 def empty_cache() -> None:
     """Free every pooled block that no array uses."""
     with _POOL_LOCK:
-        blocks = [p for ptrs in _POOL.values() for p in ptrs]
+        blocks = [(device, p) for (device, _), ptrs in _POOL.items() for p in ptrs]
         _POOL.clear()
-    for p in blocks:
-        runtime.free(p)
+    for device, p in blocks:
+        runtime.free(p, device)
 
 
 class DeviceArray:
-    """A C-contiguous array in device memory (device 0): ``shape``, ``dtype``, ``ptr``.
+    """A C-contiguous array in the memory of CUDA device ``device`` (0 by default):
+    ``shape``, ``dtype``, ``ptr``.
 
     ``to_numpy()`` copies it to the host; ``__cuda_array_interface__`` lets CuPy, PyTorch and
     Numba read it without a copy."""
 
-    __slots__ = ("shape", "dtype", "_block", "__weakref__")
+    __slots__ = ("shape", "dtype", "device", "_block", "__weakref__")
 
-    def __init__(self, shape, dtype, block: _Block | None = None) -> None:
+    def __init__(self, shape, dtype, device: int = 0) -> None:
         self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
-        self._block = block if block is not None else _Block(self.nbytes)
+        self.device = device
+        self._block = _Block(self.nbytes, device)
 
     @property
     def ptr(self) -> int:
@@ -103,10 +106,10 @@ class DeviceArray:
         return self.size * self.dtype.itemsize
 
     @classmethod
-    def from_numpy(cls, value: np.ndarray) -> DeviceArray:
-        """A new device array holding a copy of ``value``."""
+    def from_numpy(cls, value: np.ndarray, device: int = 0) -> DeviceArray:
+        """A new array on ``device`` holding a copy of ``value``."""
         host = np.asarray(value, order="C")  # (ascontiguousarray makes 0-d arrays 1-d)
-        out = cls(host.shape, host.dtype)
+        out = cls(host.shape, host.dtype, device)
         out.upload(host)
         return out
 
@@ -115,18 +118,21 @@ class DeviceArray:
         host = np.asarray(value, dtype=self.dtype, order="C")
         if host.shape != self.shape:
             raise ValueError(f"upload: shape {host.shape} into a device array of {self.shape}")
-        runtime.memcpy(self.ptr, host.ctypes.data, self.nbytes, runtime.MEMCPY_HOST_TO_DEVICE)
+        runtime.memcpy(self.ptr, host.ctypes.data, self.nbytes, runtime.MEMCPY_HOST_TO_DEVICE,
+                       self.device)
 
     def to_numpy(self) -> np.ndarray:
         """A host copy."""
         host = np.empty(self.shape, self.dtype)
-        runtime.memcpy(host.ctypes.data, self.ptr, self.nbytes, runtime.MEMCPY_DEVICE_TO_HOST)
+        runtime.memcpy(host.ctypes.data, self.ptr, self.nbytes, runtime.MEMCPY_DEVICE_TO_HOST,
+                       self.device)
         return host
 
     def copy(self) -> DeviceArray:
         """A new device array with the same contents (a device-to-device copy)."""
-        out = DeviceArray(self.shape, self.dtype)
-        runtime.memcpy(out.ptr, self.ptr, self.nbytes, runtime.MEMCPY_DEVICE_TO_DEVICE)
+        out = DeviceArray(self.shape, self.dtype, self.device)
+        runtime.memcpy(out.ptr, self.ptr, self.nbytes, runtime.MEMCPY_DEVICE_TO_DEVICE,
+                       self.device)
         return out
 
     def __array__(self, dtype=None, copy=None):
@@ -139,14 +145,15 @@ class DeviceArray:
                 "strides": None, "version": 3}
 
     def __dlpack_device__(self) -> tuple[int, int]:
-        return (2, 0)  # kDLCUDA, device 0
+        return (2, self.device)  # kDLCUDA
 
     def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
         """A DLPack capsule ("dltensor", a legacy DLManagedTensor) over this array's memory,
         kept alive until the consumer calls its deleter (JAX, PyTorch and CuPy read it without
         a copy). The data is ready: croton's calls wait for their kernels before returning."""
         if dl_device is not None and tuple(dl_device) != self.__dlpack_device__():
-            raise BufferError(f"__dlpack__: this array is on cuda:0, not {tuple(dl_device)}")
+            raise BufferError(f"__dlpack__: this array is on cuda:{self.device}, not "
+                              f"{tuple(dl_device)}")
         if copy:
             return self.copy().__dlpack__(stream=stream)
         from croton.cuda.dlpack_export import export_capsule
@@ -154,7 +161,7 @@ class DeviceArray:
         return export_capsule(self)
 
     def __reduce__(self):  # pickles (and deep copies) hold the values, not the address
-        return (DeviceArray.from_numpy, (self.to_numpy(),))
+        return (DeviceArray.from_numpy, (self.to_numpy(), self.device))
 
     def __repr__(self) -> str:
-        return f"DeviceArray(shape={self.shape}, dtype={self.dtype}, device=cuda:0)"
+        return f"DeviceArray(shape={self.shape}, dtype={self.dtype}, device=cuda:{self.device})"

@@ -72,7 +72,7 @@ def export_capsule(array):
     managed = DLManagedTensor()
     shape = (ctypes.c_int64 * max(1, array.ndim))(*array.shape)
     t = managed.dl_tensor
-    t.data, t.device, t.ndim = array.ptr or None, DLDevice(2, 0), array.ndim
+    t.data, t.device, t.ndim = array.ptr or None, DLDevice(2, array.device), array.ndim
     t.dtype, t.shape, t.strides, t.byte_offset = dl_dtype(array.dtype), shape, None, 0
     key = next(_IDS)
     managed.manager_ctx = key

@@ -58,14 +58,14 @@ class ImportedTensor:
             managed.contents.deleter(managed)
 
 
-def import_device_array(value: object, what: str):
+def import_device_array(value: object, what: str, device: int):
     """``(address, shape, element strides or None, dtype, keeper)`` of a DLPack array on
-    cuda:0; ``TypeError`` naming ``what`` for another device, a used capsule or a dtype croton
-    has no type for. Keep ``keeper`` alive while the memory is read."""
+    CUDA device ``device``; ``TypeError`` naming ``what`` for another device, a used capsule or
+    a dtype croton has no type for. Keep ``keeper`` alive while the memory is read."""
     device_id = cuda_device_of(value)
-    if device_id != 0:
+    if device_id != device:
         raise TypeError(f"{what}: the array ({type(value).__name__}) is on cuda:{device_id}; "
-                        f"croton's CUDA functions run on cuda:0, so copy it there first")
+                        f"this function runs on cuda:{device}, so copy it there first")
     try:
         capsule = value.__dlpack__(stream=1)
     except TypeError:  # a producer from before the stream argument
@@ -84,9 +84,9 @@ def import_device_array(value: object, what: str):
     except KeyError:
         raise TypeError(f"{what}: DLPack dtype (code {t.dtype.code}, {t.dtype.bits} bits, "
                         f"{t.dtype.lanes} lanes) has no croton type") from None
-    if t.device.device_type != KDL_CUDA or t.device.device_id != 0:
+    if t.device.device_type != KDL_CUDA or t.device.device_id != device:
         raise TypeError(f"{what}: the capsule's tensor is on device ({t.device.device_type}, "
-                        f"{t.device.device_id}), not cuda:0")
+                        f"{t.device.device_id}), not cuda:{device}")
     shape = tuple(int(t.shape[i]) for i in range(t.ndim))
     strides = None if not t.strides else tuple(int(t.strides[i]) for i in range(t.ndim))
     address = (t.data or 0) + int(t.byte_offset)

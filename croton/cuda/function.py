@@ -120,19 +120,21 @@ def function_table(capsule) -> CrotonFunction:
 
 class _Device:
     """A device array croton did not allocate, as the binding layer reads it: a device
-    address, shape, element strides (None: C order) and dtype, plus whatever keeps its memory
-    alive (a DeviceArray is read directly)."""
+    address, shape, element strides (None: C order), dtype and device number, plus whatever
+    keeps its memory alive (a DeviceArray is read directly)."""
 
-    __slots__ = ("ptr", "shape", "strides", "dtype", "keep")
+    __slots__ = ("ptr", "shape", "strides", "dtype", "keep", "device")
 
-    def __init__(self, ptr: int, shape, strides, dtype: np.dtype, keep) -> None:
-        self.ptr, self.shape, self.strides, self.dtype, self.keep = ptr, shape, strides, dtype, keep
+    def __init__(self, ptr: int, shape, strides, dtype: np.dtype, keep, device: int) -> None:
+        self.ptr, self.shape, self.strides, self.dtype = ptr, shape, strides, dtype
+        self.keep, self.device = keep, device
 
     @classmethod
-    def of(cls, value, what=lambda: "argument") -> DeviceArray | _Device | None:
+    def of(cls, value, device: int = 0,
+           what=lambda: "argument") -> DeviceArray | _Device | None:
         """``value`` as device memory when it is (a DeviceArray, an array with
         ``__cuda_array_interface__``, or one that exports DLPack from a CUDA device), else
-        None. An error names ``what()``."""
+        None. ``device``: where the function runs; an error names ``what()``."""
         if isinstance(value, DeviceArray):
             return value
         cai = getattr(value, "__cuda_array_interface__", None)
@@ -141,32 +143,35 @@ class _Device:
 
             if cuda_device_of(value) is None:
                 return None
-            return cls(*import_device_array(value, what()))
+            return cls(*import_device_array(value, what(), device), device)
         dtype = np.dtype(cai["typestr"])
         strides = cai.get("strides")
         if strides is not None:
             strides = tuple(s // dtype.itemsize for s in strides)
-        return cls(int(cai["data"][0]), tuple(cai["shape"]), strides, dtype, value)
+        ptr = int(cai["data"][0])
+        on = runtime.pointer_device(ptr) if ptr else None  # CAI itself does not say
+        return cls(ptr, tuple(cai["shape"]), strides, dtype, value, device if on is None else on)
 
 
-def _prepare_input(spec, i: int, value):
-    """Input ``i`` as device memory: a foreign device array as it is, host data converted as
-    the CPU's functions convert it (errors name the argument) and uploaded."""
+def _prepare_input(spec, device: int, i: int, value):
+    """Input ``i`` as memory of ``device``: a foreign device array as it is, host data
+    converted as the CPU's functions convert it (errors name the argument) and uploaded."""
     from croton.function_module import _function_label, convert_input
 
     if isinstance(value, np.ndarray):  # the common case: host data
-        return DeviceArray.from_numpy(convert_input(spec, i, value))
-    dev = _Device.of(value, lambda: f"{_function_label(spec)}: input {i}")
-    return dev if dev is not None else DeviceArray.from_numpy(convert_input(spec, i, value))
+        return DeviceArray.from_numpy(convert_input(spec, i, value), device)
+    dev = _Device.of(value, device, lambda: f"{_function_label(spec)}: input {i}")
+    return dev if dev is not None else DeviceArray.from_numpy(convert_input(spec, i, value),
+                                                              device)
 
 
-def _prepare_shared(shared: list, j: int) -> DeviceArray:
-    """Shared variable ``j``'s value in device memory for a call: a variable created with
-    ``device='cuda'`` before a device was seen moves there now; a host variable is uploaded
-    for this call (staged: ``_finish_staged`` writes its new value back)."""
+def _prepare_shared(shared: list, device: int, j: int) -> DeviceArray:
+    """Shared variable ``j``'s value in the memory of ``device`` for a call: a variable
+    created with ``device='cuda'`` before a device was seen moves there now; a host variable is
+    uploaded for this call (staged: ``_finish_staged`` writes its new value back)."""
     s = shared[j]
-    value = DeviceArray.from_numpy(s.storage[0])
-    if getattr(s, "device", "cpu") == "cuda":
+    value = DeviceArray.from_numpy(s.storage[0], device)
+    if getattr(s, "device", "cpu").startswith("cuda"):
         s.storage[0] = value
     return value
 
@@ -183,24 +188,24 @@ def _finish_staged(shared: list, j: int, new: DeviceArray) -> None:
         s.storage[0] = value
 
 
-def _first_call_checks(spec, built) -> None:
-    """What a function's first call checks: a device is present and runs the build."""
+def _first_call_checks(spec, built, device: int) -> None:
+    """What a function's first call checks: its device is present and runs the build."""
     from croton.function_module import _function_label
 
     label = _function_label(spec)
-    runtime.require_device(f"calling {label}")
-    check_architecture(label, built)
+    runtime.require_device(f"calling {label}", device)
+    check_architecture(label, built, device)
 
 
-def check_architecture(label: str, built) -> None:
-    """The device must run one of the ``built`` architectures: its own SASS, or the PTX of an
-    older one (compiled by the driver); an older device runs neither."""
-    device = runtime.device_architecture()
-    if device and device not in built and int(device) < min(int(a) for a in built):
+def check_architecture(label: str, built, device: int = 0) -> None:
+    """Device ``device`` must run one of the ``built`` architectures: its own SASS, or the PTX
+    of an older one (compiled by the driver); an older device runs neither."""
+    arch = runtime.device_architecture(device)
+    if arch and arch not in built and int(arch) < min(int(a) for a in built):
         raise runtime.CudaError(
             f"{label} was built for {', '.join('sm_' + a for a in built)} (SASS "
-            f"and PTX), which the device (sm_{device}, {runtime.device_name()}) cannot "
-            f"run: set CROTON_FLAGS=cuda_arch={device}, or leave cuda_arch empty to build "
+            f"and PTX), which the device (sm_{arch}, {runtime.device_name(device)}) cannot "
+            f"run: set CROTON_FLAGS=cuda_arch={arch}, or leave cuda_arch empty to build "
             f"for the present GPU")
 
 
@@ -237,9 +242,9 @@ class CudaFunction:
     makes the class over it."""
 
     def __init__(self, module, shared, spec, single: bool, graph, optimized, source: str,
-                 build, timings: dict) -> None:
+                 build, timings: dict, device: int = 0) -> None:
         from croton.build_tools.cuda import architectures
-        from croton.function_module import _Maker, resolve_arguments
+        from croton.function_module import _function_label, _Maker, resolve_arguments
 
         table = function_table(module.function)
         if table.abi_version != ABI_VERSION:
@@ -255,13 +260,15 @@ class CudaFunction:
         # the callbacks hold no reference to self: the binding layer's object is not tracked
         # by the garbage collector, so a cycle through it would never be freed
         super().__init__(
-            module.function, [s.storage for s in shared], DeviceArray, out_dtypes, upd_dtypes,
+            module.function, [s.storage for s in shared], DeviceArray, device,
+            _function_label(spec), out_dtypes, upd_dtypes,
             [k in device_outputs for k in range(table.n_outputs)],
-            functools.partial(_prepare_input, spec), functools.partial(_prepare_shared, shared),
+            functools.partial(_prepare_input, spec, device),
+            functools.partial(_prepare_shared, shared, device),
             functools.partial(_finish_staged, shared), functools.partial(resolve_arguments, spec),
             functools.partial(_raise_call_error, spec),
-            functools.partial(_first_call_checks, spec, built), single)
-        self.architectures = built
+            functools.partial(_first_call_checks, spec, built, device), single)
+        self.architectures, self.device = built, device
         self._module = module  # keeps the code (and the table) loaded
         self._shared, self._spec, self._single = shared, spec, single
         self.graph, self.maker = graph, _Maker(optimized, spec.inputs)
@@ -274,7 +281,7 @@ class CudaFunction:
         return self._spec.inputs
 
     def __repr__(self) -> str:
-        return f"<croton.Function {self.name} (cuda)>"
+        return f"<croton.Function {self.name} ({runtime.device_name_of(self.device)})>"
 
     def __reduce__(self):
         """Pickled as the CPU's functions are: rebuilt from its graph (a cache hit)."""
@@ -289,11 +296,14 @@ class CudaFunction:
              delete_updates: bool = False, name: str | None = None):
         """The same compiled code over other shared variables (``swap={old: new}``), as a
         CPU function's ``copy``."""
-        from croton.function_module import copy_arguments
+        from croton.codegen.target import CUDA
+        from croton.function_module import _check_shared_devices, copy_arguments
 
         shared, spec = copy_arguments(self._shared, self._spec, swap, delete_updates, name)
+        _check_shared_devices(shared, CUDA, spec, self.device)
         new = type(self)(self._module, shared, spec, self._single, self.graph,
-                         self.maker.fgraph, self.source, self.build, dict(self.compile_report))
+                         self.maker.fgraph, self.source, self.build, dict(self.compile_report),
+                         self.device)
         new.return_device_arrays = self.return_device_arrays
         if not swap:
             new._origin = getattr(self, "_origin", None)

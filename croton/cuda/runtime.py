@@ -111,12 +111,42 @@ def no_device_reason() -> str:
     return _count()[1]
 
 
-def require_device(what: str = "this call") -> None:
-    """Raise CudaUnavailableError ("no CUDA device: ...: <what> needs one") without a device."""
+def require_device(what: str = "this call", device: int = 0) -> None:
+    """Raise CudaUnavailableError ("no CUDA device: ...: <what> needs one") without a device,
+    or without device number ``device``."""
     reason = no_device_reason()
     if reason:
         raise CudaUnavailableError(f"{reason}; {what} needs a CUDA device (compiling for "
                                    f"the CUDA target works without one)")
+    if device >= device_count():
+        raise CudaUnavailableError(f"no CUDA device {device}: this process sees "
+                                   f"{device_count()} (cuda:0 to cuda:{device_count() - 1}; "
+                                   f"CUDA_VISIBLE_DEVICES chooses which); {what} needs it")
+
+
+def cuda_index(device: str) -> int:
+    """The device number a device name means: ``cuda`` is device 0, ``cudaN`` (Theano's
+    spelling) and ``cuda:N`` (PyTorch's) device N.
+
+    >>> cuda_index("cuda"), cuda_index("cuda1"), cuda_index("cuda:2")
+    (0, 1, 2)
+    """
+    rest = device[4:] if device.startswith("cuda") else None
+    if rest is not None and rest.startswith(":"):
+        rest = rest[1:] or None  # "cuda:" names no device
+    if rest is None or (rest and not rest.isdigit()):
+        raise ValueError(f"not a CUDA device name: {device!r} (cuda, cudaN or cuda:N)")
+    return int(rest) if rest else 0
+
+
+def device_name_of(index: int) -> str:
+    """The canonical name of device ``index``: ``cuda`` for device 0 (the default), else
+    ``cuda:N``.
+
+    >>> device_name_of(0), device_name_of(3)
+    ('cuda', 'cuda:3')
+    """
+    return "cuda" if index == 0 else f"cuda:{index}"
 
 
 def device_architecture(device: int = 0) -> str:
@@ -161,25 +191,74 @@ def _lib() -> ctypes.CDLL:
     return library()[0]
 
 
-def malloc(nbytes: int) -> int:
-    """``cudaMalloc``: the address of ``nbytes`` (at least 1) of device memory."""
+class on_device:  # noqa: N801 - a context manager, named as what it says
+    """``with on_device(n):`` device ``n`` is the calling thread's current device inside, and
+    the former one again after (a device call on memory of device ``n`` runs there)."""
+
+    __slots__ = ("device", "previous")
+
+    def __init__(self, device: int) -> None:
+        self.device, self.previous = device, -1
+
+    def __enter__(self) -> None:
+        lib = _lib()
+        current = c_int(0)
+        check(lib.cudaGetDevice(ctypes.byref(current)), "cudaGetDevice")
+        if current.value != self.device:
+            check(lib.cudaSetDevice(c_int(self.device)), f"cudaSetDevice({self.device})")
+            self.previous = current.value
+
+    def __exit__(self, *exc) -> None:
+        if self.previous >= 0:
+            _lib().cudaSetDevice(c_int(self.previous))
+            self.previous = -1
+
+
+class _PointerAttributes(ctypes.Structure):
+    _fields_ = [("type", c_int), ("device", c_int), ("devicePointer", c_void_p),
+                ("hostPointer", c_void_p)]
+
+
+def pointer_device(ptr: int) -> int | None:
+    """The device whose memory ``ptr`` is (cudaPointerGetAttributes), None when it is not
+    device memory CUDA knows."""
+    attrs = _PointerAttributes()
+    lib = _lib()
+    if lib.cudaPointerGetAttributes(ctypes.byref(attrs), c_void_p(ptr)) != 0:
+        lib.cudaGetLastError()
+        return None
+    return attrs.device if attrs.type in (2, 3) and attrs.device >= 0 else None
+
+
+def malloc(nbytes: int, device: int = 0) -> int:
+    """``cudaMalloc`` on ``device``: the address of ``nbytes`` (at least 1) of its memory."""
     ptr = c_void_p()
-    status = _lib().cudaMalloc(ctypes.byref(ptr), c_size_t(max(1, nbytes)))
+    with on_device(device):
+        status = _lib().cudaMalloc(ctypes.byref(ptr), c_size_t(max(1, nbytes)))
     if status == 2:  # cudaErrorMemoryAllocation
         _lib().cudaGetLastError()
-        raise MemoryError(f"out of CUDA device memory allocating {nbytes} bytes")
+        raise MemoryError(f"out of CUDA device memory allocating {nbytes} bytes on "
+                          f"{device_name_of(device)}")
     check(status, f"cudaMalloc({nbytes})")
     return int(ptr.value)
 
 
-def free(ptr: int) -> None:
+def free(ptr: int, device: int = 0) -> None:
+    """``cudaFree`` of ``ptr`` (memory of ``device``); errors are ignored (this runs when
+    arrays are collected, at exit too)."""
     lib, _ = library()
     if lib is not None and ptr:
-        lib.cudaFree(c_void_p(ptr))
+        try:
+            with on_device(device):
+                lib.cudaFree(c_void_p(ptr))
+        except (CudaError, CudaUnavailableError):
+            pass
 
 
-def memcpy(dst: int, src: int, nbytes: int, kind: int) -> None:
-    """``cudaMemcpy`` (synchronous) of ``nbytes``."""
+def memcpy(dst: int, src: int, nbytes: int, kind: int, device: int = 0) -> None:
+    """``cudaMemcpy`` (synchronous) of ``nbytes``, issued on ``device`` (whose memory it
+    reads or writes)."""
     if nbytes:
-        check(_lib().cudaMemcpy(c_void_p(dst), c_void_p(src), c_size_t(nbytes), c_int(kind)),
-              "cudaMemcpy")
+        with on_device(device):
+            check(_lib().cudaMemcpy(c_void_p(dst), c_void_p(src), c_size_t(nbytes),
+                                    c_int(kind)), "cudaMemcpy")

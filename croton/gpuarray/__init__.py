@@ -1,8 +1,8 @@
 """``theano.gpuarray`` on croton's CUDA target (docs/compatibility.md, "Theano's GPU API").
 
 Importing it initialises the device the way Theano 1.0.5's import does: with the ``device``
-flag ``cuda``/``cuda0`` (``THEANO_FLAGS`` or ``CROTON_FLAGS``) it calls ``use(config.device)``,
-which registers the default context ``None`` on CUDA device 0 and sets ``pygpu_activated``;
+flag ``cuda``/``cudaN`` (``THEANO_FLAGS`` or ``CROTON_FLAGS``) it calls ``use(config.device)``,
+which registers the default context ``None`` on that CUDA device and sets ``pygpu_activated``;
 functions then compile for the CUDA target and new float32 shared variables live in device
 memory. When the device cannot be initialised (no GPU, no driver), it logs Theano's error
 ``Could not initialize pygpu, support disabled`` with CUDA's reason on the ``theano.gpuarray``
@@ -71,20 +71,20 @@ def transfer(x: Any, target: Any):
 
 
 def init_dev(dev: str, name: Any = None, preallocate: Any = None) -> None:
-    """Initialise CUDA device ``dev`` (``'cuda'`` or ``'cuda0'``: croton runs on device 0) and
+    """Initialise CUDA device ``dev`` (``'cuda'`` is ``'cuda0'``; ``'cudaN'`` device N) and
     register its context as ``name``. Raises ``croton.cuda.CudaUnavailableError`` (a
-    RuntimeError, with CUDA's reason) without a device."""
+    RuntimeError, with CUDA's reason) without that device."""
     global pygpu_activated
     from croton.cuda import runtime
 
     if dev.startswith("opencl"):
         raise ValueError(f"croton has no OpenCL target: device {dev!r} (use cuda)")
-    if dev not in ("cuda", "cuda0"):
-        raise ValueError(f"croton runs on CUDA device 0 only ('cuda' or 'cuda0'), not {dev!r}")
-    if "cuda0" not in init_dev.devmap:  # 'cuda' and 'cuda0' are one device: one context
-        runtime.require_device(f"device={dev}")
+    index = runtime.cuda_index(dev)
+    key = f"cuda{index}"  # 'cuda' and 'cuda0' are one device: one context
+    if key not in init_dev.devmap:
+        runtime.require_device(f"device={dev}", index)
         context = CudaContext(dev)
-        init_dev.devmap["cuda0"] = context
+        init_dev.devmap[key] = context
         reg_context(name, context)
         pygpu_activated = True
         if config.print_active_device:
@@ -96,7 +96,7 @@ def init_dev(dev: str, name: Any = None, preallocate: Any = None) -> None:
     pygpu_activated = True
 
 
-#: 'cuda0' -> the context of device 0, once initialised
+#: 'cudaN' -> the context of device N, once initialised
 init_dev.devmap = {}
 
 

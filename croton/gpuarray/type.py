@@ -46,8 +46,9 @@ class CudaContext:
         from croton.cuda import runtime
 
         self.dev = dev
-        self.devname = runtime.device_name() or "CUDA device 0"
-        self.bin_id = "sm_" + (runtime.device_architecture() or "00")
+        index = runtime.cuda_index(dev)
+        self.devname = runtime.device_name(index) or f"CUDA device {index}"
+        self.bin_id = "sm_" + (runtime.device_architecture(index) or "00")
 
     def __repr__(self) -> str:
         return f"<CudaContext {self.dev}: {self.devname} ({self.bin_id})>"
@@ -183,7 +184,7 @@ class GpuArraySharedVariable(metaclass=_Kind):
     def _is(obj: Any) -> bool:
         from croton.shared import SharedVariable
 
-        return isinstance(obj, SharedVariable) and obj.device == "cuda"
+        return isinstance(obj, SharedVariable) and obj.device.startswith("cuda")
 
 
 notset = object()
@@ -214,14 +215,15 @@ def gpuarray_shared_constructor(value, name: str | None = None, strict: bool = F
         if not move_to_gpu(value):
             raise TypeError("We do not move that data by default to the GPU")
     try:
-        get_context(target)
+        context = get_context(target)
     except ContextNotDefined:
         if target is None:
             raise TypeError("No default context and no context specified") from None
         raise
     if broadcastable is None:
         broadcastable = (False,) * value.ndim
-    var = shared(value, name, strict, allow_downcast, borrow, broadcastable, device="cuda")
+    var = shared(value, name, strict, allow_downcast, borrow, broadcastable,
+                 device=context.dev)  # the context's device (cuda, cudaN)
     var.type = GpuArrayType(var.type.dtype, var.type.broadcastable, target)
     return var
 

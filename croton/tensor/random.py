@@ -164,7 +164,7 @@ class RandomStreams:
         # buffers (Theano kept its GPU streams' states there); else on the host
         on_device = config.device.startswith("cuda")
         state = shared(self._initial_state(index), name=f"random_state{index}",
-                       device="cuda" if on_device else None)
+                       device=config.device if on_device else None)
         node = apply_op(OPS[op_name], [state, *sizes, *args], **params)
         sample = RandomVariable(node.outputs[1].type, node, 1)
         node.outputs[1] = sample

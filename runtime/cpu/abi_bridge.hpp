@@ -51,6 +51,11 @@ int call_through_abi(const croton_function& fn, impl_fn impl, const DLTensor* in
 #define CROTON_DEVICE_TYPE kDLCPU
 #define CROTON_DEVICE_WORDS "the CPU only (DLPack kDLCPU): copy the array there first"
 #endif
+// The device number every array of the running call must have, or -1 for any: the CPU's arrays
+// are one memory; a CUDA call runs on the device of its first array (runtime/cuda/runtime.cuh).
+#ifndef CROTON_CALL_DEVICE_ID
+#define CROTON_CALL_DEVICE_ID() (-1)
+#endif
 namespace croton {
 
 // Appends printf-style text to err->message (cut to fit, always terminated).
@@ -148,6 +153,16 @@ inline int from_dlpack(const DLTensor& t, const croton_arg& spec, const ArgName&
     say(err, "is on device ");
     say_device(err, t.device);
     say(err, "; this function runs on %s", CROTON_DEVICE_WORDS);
+    return CROTON_ERR_ARGUMENT;
+  }
+  const int32_t call_device = CROTON_CALL_DEVICE_ID();
+  if (call_device >= 0 && t.device.device_id != call_device) {
+    refuse(err, who);
+    say(err, "is on device ");
+    say_device(err, t.device);
+    say(err, "; this call runs on ");
+    say_device(err, DLDevice{t.device.device_type, call_device});
+    say(err, " (the device of its first array): pass arrays of one device");
     return CROTON_ERR_ARGUMENT;
   }
   const int32_t code = dtype_code(spec.dtype);

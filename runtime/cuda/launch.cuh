@@ -2,6 +2,7 @@
 // loops over int64 indices, so any element count runs with a grid sized to the device, not to
 // the data.
 #pragma once
+#include <atomic>
 #include <cstdint>
 
 namespace croton {
@@ -17,18 +18,25 @@ namespace cuda {
 constexpr int kThreads = 256;  // threads per block of an elementwise kernel
 
 // Blocks resident at once on the current device, times a few waves: enough to fill it; a
-// grid-stride loop covers the rest. Asked once per process (the device is fixed per thread in
-// this first slice: device 0 unless the caller set another).
+// grid-stride loop covers the rest. Asked once per device and process.
 inline int64_t resident_blocks() {
-  static const int64_t blocks = [] {
-    int device = 0, sms = 0;
-    if (cudaGetDevice(&device) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
-      cudaGetLastError();
-      sms = 1;
-    }
-    return int64_t(sms) * 8;
-  }();
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int64_t> known[kMaxDevices] = {};
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) {
+    cudaGetLastError();
+    device = 0;
+  }
+  const bool cached = device >= 0 && device < kMaxDevices;
+  if (cached) {
+    if (const int64_t blocks = known[device].load(std::memory_order_relaxed)) return blocks;
+  }
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();
+    sms = 1;
+  }
+  const int64_t blocks = int64_t(sms) * 8;
+  if (cached) known[device].store(blocks, std::memory_order_relaxed);
   return blocks;
 }
 

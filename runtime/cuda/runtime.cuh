@@ -36,6 +36,17 @@
   "CuPy/PyTorch CUDA array through DLPack)"
 namespace croton {
 namespace cuda {
+// The device the running call of this thread runs on (call_through_abi below; -1 outside a
+// call): every array it takes must be there (abi_bridge.hpp checks).
+inline int& call_device() {
+  static thread_local int device = -1;
+  return device;
+}
+}  // namespace cuda
+}  // namespace croton
+#define CROTON_CALL_DEVICE_ID() ::croton::cuda::call_device()
+namespace croton {
+namespace cuda {
 // The host driver's read of a computed value (a slice bound, a computed shape; croton::value in
 // runtime.hpp): a synchronous copy from device memory, after the kernels that computed it. A
 // failed copy reads 0 and leaves CUDA's error for the entry, which reports it (call_through_abi).
@@ -86,8 +97,16 @@ class DeviceScratch {
   DeviceScratch() = default;
   DeviceScratch(const DeviceScratch&) = delete;
   DeviceScratch& operator=(const DeviceScratch&) = delete;
-  ~DeviceScratch() {
-    for (int32_t k = 0; k < count_; ++k) cudaFree(blocks_[k].data);  // errors at exit: ignored
+  ~DeviceScratch() { release(); }
+  // Its blocks back to their device (errors at exit: ignored).
+  void release() {
+    int current = 0;
+    const bool switch_device = count_ > 0 && cudaGetDevice(&current) == cudaSuccess &&
+                               current != device_;
+    if (switch_device) cudaSetDevice(device_);
+    for (int32_t k = 0; k < count_; ++k) cudaFree(blocks_[k].data);
+    if (switch_device) cudaSetDevice(current);
+    count_ = cursor_ = 0;
   }
   // 256-byte aligned device memory of at least `bytes` (cudaMalloc's alignment); nullptr when
   // out of device memory or blocks.
@@ -112,7 +131,12 @@ class DeviceScratch {
     }
     return blocks_[cursor_++].data;
   }
-  void rewind(uint64_t* stats) {
+  // Ready for a call on `device`: blocks kept from a call on another device are freed.
+  void rewind(uint64_t* stats, int device) {
+    if (device != device_) {
+      release();
+      device_ = device;
+    }
     cursor_ = 0;
     stats_ = stats;
   }
@@ -126,6 +150,7 @@ class DeviceScratch {
   };
   Block blocks_[kMaxBlocks] = {};
   int32_t count_ = 0, cursor_ = 0;
+  int device_ = 0;  // where the blocks are
   uint64_t* stats_ = nullptr;
 };
 
@@ -135,7 +160,9 @@ class ScratchLease {
  public:
   ScratchLease(DeviceScratch& kept, uint64_t* stats) : scratch_(kept.busy ? &own_ : &kept) {
     scratch_->busy = true;
-    scratch_->rewind(stats);
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess) cudaGetLastError();
+    scratch_->rewind(stats, device);
   }
   ScratchLease(const ScratchLease&) = delete;
   ScratchLease& operator=(const ScratchLease&) = delete;
@@ -162,12 +189,57 @@ T* symbol_address(const T& symbol) {
 // The entry of a CUDA function (croton_function.call): the CPU's bridge (argument checks,
 // conversion, the allocator, messages), then a wait for the call's kernels on the default
 // stream, so an error of a kernel is this call's and the outputs are ready when it returns.
+// The device a call runs on: that of its first CUDA array (inputs, then shared variables), else
+// the thread's current device. It is made current for the call (kernels, scratch, cuBLAS) and
+// the caller's current device is restored afterwards, as PyTorch's device guard does.
+class CallDevice {
+ public:
+  CallDevice(const croton_function& fn, const DLTensor* in, const DLTensor* sh) {
+    int device = -1;
+    for (int32_t i = 0; i < fn.n_inputs && device < 0; ++i)
+      if (in[i].device.device_type == kDLCUDA) device = in[i].device.device_id;
+    for (int32_t j = 0; j < fn.n_shared && device < 0; ++j)
+      if (sh[j].device.device_type == kDLCUDA) device = sh[j].device.device_id;
+    if (cudaGetDevice(&previous_) != cudaSuccess) {
+      cudaGetLastError();
+      previous_ = 0;
+    }
+    if (device < 0) device = previous_;
+    if (device != previous_) status_ = cudaSetDevice(device);
+    outer_ = call_device();
+    call_device() = device;
+  }
+  CallDevice(const CallDevice&) = delete;
+  CallDevice& operator=(const CallDevice&) = delete;
+  ~CallDevice() {
+    call_device() = outer_;
+    if (call_device_changed_) cudaSetDevice(previous_);
+  }
+  // cudaSuccess, or why the call's device could not be made current (no such device)
+  cudaError_t make_current() {
+    call_device_changed_ = status_ == cudaSuccess && call_device() != previous_;
+    return status_;
+  }
+
+ private:
+  int previous_ = 0, outer_ = -1;
+  cudaError_t status_ = cudaSuccess;
+  bool call_device_changed_ = false;
+};
+
 inline int call_through_abi(const croton_function& fn, impl_fn impl, const DLTensor* in,
                             const DLTensor* sh, croton_alloc_fn alloc, void* alloc_ctx,
                             DLTensor* out, DLTensor* upd, croton_error* err, croton_buffer* bin,
                             croton_buffer* bsh, croton_buffer* bout, croton_buffer* bupd) {
   croton_error own;
   if (err == nullptr) err = &own;
+  CallDevice device(fn, in, sh);
+  if (const cudaError_t status = device.make_current(); status != cudaSuccess) {
+    cudaGetLastError();
+    fail_cuda(err, status, "cudaSetDevice (the device of the call's first array)");
+    std::snprintf(err->message, sizeof(err->message), "%s", err->reason);
+    return CROTON_ERR_DEVICE;
+  }
   const int rc = croton::call_through_abi(fn, impl, in, sh, alloc, alloc_ctx, out, upd, err, bin,
                                           bsh, bout, bupd);
   cudaError_t status = cudaStreamSynchronize(0);

@@ -44,6 +44,7 @@ struct DeviceAllocCtx {
   const croton_function* fn;
   Gil* gil;
   PyObject* array_type;         // croton.cuda.array.DeviceArray
+  PyObject* device;             // the function's device number (a Python int)
   PyObject* const* out_dtypes;  // NumPy dtypes of the outputs, then of the update targets
   PyObject* const* upd_dtypes;
   PyObject** outputs;
@@ -96,7 +97,7 @@ int alloc_device_array(void* vctx, int32_t kind, int32_t index, int32_t ndim,
     PyObject* dtype = kind == 0 ? ctx->out_dtypes[index] : ctx->upd_dtypes[index];
     PyObject* arr = dims == nullptr ? nullptr
                                     : PyObject_CallFunctionObjArgs(ctx->array_type, dims, dtype,
-                                                                   nullptr);
+                                                                   ctx->device, nullptr);
     Py_XDECREF(dims);
     void* data = nullptr;
     if (arr != nullptr && !address_of(arr, &data)) Py_CLEAR(arr);
@@ -116,7 +117,7 @@ int alloc_device_array(void* vctx, int32_t kind, int32_t index, int32_t ndim,
       DeviceDims* dd = kind == 0 ? &ctx->out_dims[index] : &ctx->upd_dims[index];
       for (int32_t d = 0; d < ndim; ++d) dd->shape[d] = shape[d];
       out->data = data;
-      out->device = DLDevice{kDLCUDA, 0};
+      out->device = DLDevice{kDLCUDA, static_cast<int32_t>(PyLong_AsLong(ctx->device))};
       out->ndim = ndim;
       out->dtype = kind == 0 ? ctx->fn->outputs[index].dtype
                              : ctx->fn->shared[ctx->fn->update_target[index]].dtype;
@@ -131,14 +132,18 @@ int alloc_device_array(void* vctx, int32_t kind, int32_t index, int32_t ndim,
 
 class DeviceFunction {
  public:
-  // `array_type`: DeviceArray (its instances are read directly); `output_dtypes`,
-  // `update_dtypes`: NumPy dtypes of the results; `device_outputs`: outputs returned as device
-  // arrays even when return_device_arrays is off; the callbacks are CudaFunction's.
-  DeviceFunction(py::capsule table, py::list shared_cells, py::object array_type,
-                 py::list output_dtypes, py::list update_dtypes, std::vector<bool> device_outputs,
-                 py::object prepare_input, py::object prepare_shared, py::object finish_staged,
-                 py::object resolve, py::object raise_error, py::object first_call, bool single)
-      : table_(table), cells_(shared_cells), array_type_(array_type),
+  // `array_type`: DeviceArray (its instances are read directly); `device`: the CUDA device the
+  // function runs on (its arrays must be there); `label` names the function in errors;
+  // `output_dtypes`, `update_dtypes`: NumPy dtypes of the results; `device_outputs`: outputs
+  // returned as device arrays even when return_device_arrays is off; the callbacks are
+  // CudaFunction's.
+  DeviceFunction(py::capsule table, py::list shared_cells, py::object array_type, int device,
+                 std::string label, py::list output_dtypes, py::list update_dtypes,
+                 std::vector<bool> device_outputs, py::object prepare_input,
+                 py::object prepare_shared, py::object finish_staged, py::object resolve,
+                 py::object raise_error, py::object first_call, bool single)
+      : table_(table), cells_(shared_cells), array_type_(array_type), device_(device),
+        device_obj_(py::int_(device)), label_(std::move(label)),
         output_dtypes_(output_dtypes), update_dtypes_(update_dtypes),
         device_outputs_(std::move(device_outputs)), prepare_input_(prepare_input),
         prepare_shared_(prepare_shared), finish_staged_(finish_staged), resolve_(resolve),
@@ -209,9 +214,9 @@ class DeviceFunction {
     for (int32_t k = 0; k < n_out; ++k) out_types.data()[k] = PyList_GET_ITEM(output_dtypes_.ptr(), k);
     for (int32_t k = 0; k < n_upd; ++k) upd_types.data()[k] = PyList_GET_ITEM(update_dtypes_.ptr(), k);
     Gil gil;
-    DeviceAllocCtx ctx{fn_,         &gil,        array_type_.ptr(), out_types.data(),
-                       upd_types.data(), outs.data(), upds.data(),       out_dims.data(),
-                       upd_dims.data()};
+    DeviceAllocCtx ctx{fn_,           &gil,           array_type_.ptr(), device_obj_.ptr(),
+                       out_types.data(), upd_types.data(), outs.data(),   upds.data(),
+                       out_dims.data(),  upd_dims.data()};
     croton_error err;
     err.code = CROTON_OK;
     err.check = -1;
@@ -282,20 +287,26 @@ class DeviceFunction {
 
  private:
   // `t` over the device array `obj` (a DeviceArray, or what prepare_input made of an argument:
-  // ptr, shape, strides in elements or None, dtype). The compiled code checks the rest
-  // (CROTON_ERR_ARGUMENT names the argument).
+  // ptr, shape, strides in elements or None, dtype, device). It must be on the function's
+  // device; the compiled code checks the rest (CROTON_ERR_ARGUMENT names the argument).
   void describe(PyObject* obj, DLTensor* t, DeviceDims* dims, const char* what, int32_t index) {
     void* data = nullptr;
     py::object shape = py::reinterpret_steal<py::object>(PyObject_GetAttrString(obj, "shape"));
     py::object dtype = py::reinterpret_steal<py::object>(PyObject_GetAttrString(obj, "dtype"));
+    py::object device = py::reinterpret_steal<py::object>(PyObject_GetAttrString(obj, "device"));
     const int ndim = shape ? read_ints(shape.ptr(), dims->shape) : -1;
-    if (!dtype || ndim < 0 || !address_of(obj, &data)) {
+    const long on = device ? PyLong_AsLong(device.ptr()) : -1;
+    if (!dtype || ndim < 0 || on < 0 || !address_of(obj, &data)) {
       PyErr_Clear();
-      throw py::type_error(std::string("croton: ") + what + " " + std::to_string(index) +
+      throw py::type_error(label_ + ": " + what + " " + std::to_string(index) +
                            " is not a device array croton can read");
     }
+    if (on != device_)
+      throw py::type_error(label_ + ": " + what + " " + std::to_string(index) + " is on cuda:" +
+                           std::to_string(on) + "; this function runs on cuda:" +
+                           std::to_string(device_) + ", so copy it there first");
     t->data = data;
-    t->device = DLDevice{kDLCUDA, 0};
+    t->device = DLDevice{kDLCUDA, device_};
     t->ndim = ndim;
     t->dtype = dl_dtype_of(dtype.ptr());
     t->shape = dims->shape;
@@ -334,6 +345,9 @@ class DeviceFunction {
   py::capsule table_;
   py::list cells_;
   py::object array_type_;
+  int32_t device_;
+  py::object device_obj_;
+  std::string label_;
   py::list output_dtypes_, update_dtypes_;
   std::vector<bool> device_outputs_;
   py::object prepare_input_, prepare_shared_, finish_staged_, resolve_, raise_error_,
@@ -348,9 +362,9 @@ class DeviceFunction {
 
 void register_device_function(py::module_& m) {
   py::class_<DeviceFunction>(m, "DeviceFunction", py::dynamic_attr())
-      .def(py::init<py::capsule, py::list, py::object, py::list, py::list, std::vector<bool>,
-                    py::object, py::object, py::object, py::object, py::object, py::object,
-                    bool>())
+      .def(py::init<py::capsule, py::list, py::object, int, std::string, py::list, py::list,
+                    std::vector<bool>, py::object, py::object, py::object, py::object,
+                    py::object, py::object, bool>())
       .def("__call__", &DeviceFunction::call)
       .def_readwrite("return_device_arrays", &DeviceFunction::return_device_arrays)
       .def_property_readonly("n_inputs", &DeviceFunction::n_inputs)

@@ -28,7 +28,12 @@ struct dim3 {
 };
 inline dim3 threadIdx, blockIdx, blockDim, gridDim;  // threadIdx: the running fiber's
 
-enum cudaError_t { cudaSuccess = 0, cudaErrorInvalidValue = 1, cudaErrorMemoryAllocation = 2 };
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidDevice = 101
+};
 enum cudaMemcpyKind {
   cudaMemcpyHostToDevice = 1,
   cudaMemcpyDeviceToHost = 2,
@@ -37,6 +42,20 @@ enum cudaMemcpyKind {
 };
 enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
 using cudaStream_t = void*;
+
+// Devices: CROTON_EMU_DEVICES of them (1 by default), all the host's memory; the current one is
+// the thread's, as CUDA's. Each launch records the device it ran on.
+namespace croton_emu {
+inline int device_count() {
+  const char* n = std::getenv("CROTON_EMU_DEVICES");
+  return n != nullptr && std::atoi(n) > 0 ? std::atoi(n) : 1;
+}
+inline int& current_device() {
+  static thread_local int device = 0;
+  return device;
+}
+inline int last_launch_device = -1;
+}  // namespace croton_emu
 
 namespace croton_emu {
 // Each CUDA thread of a block is a fiber (ucontext) on the calling thread; a fiber runs until
@@ -87,6 +106,7 @@ struct Launch {
   void run(A... args) {
     constexpr size_t kStack = 64 * 1024;
     ++launches;
+    last_launch_device = current_device();
     gridDim.x = grid;
     blockDim.x = block;
     body = [this, args...] { kernel(args...); };
@@ -163,7 +183,12 @@ inline cudaError_t cudaFree(void* p) {
 }
 inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 inline cudaError_t cudaGetDevice(int* d) {
-  *d = 0;
+  *d = croton_emu::current_device();
+  return cudaSuccess;
+}
+inline cudaError_t cudaSetDevice(int d) {
+  if (d < 0 || d >= croton_emu::device_count()) return cudaErrorInvalidDevice;
+  croton_emu::current_device() = d;
   return cudaSuccess;
 }
 inline cudaError_t cudaDeviceGetAttribute(int* v, cudaDeviceAttr, int) {
@@ -205,4 +230,7 @@ inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v)
 extern "C" int croton_emu_launches() { return croton_emu::launches; }
 // make the next launch report cudaErrorInvalidValue (the host driver's error path)
 extern "C" void croton_emu_fail_next_launch() { croton_emu::fail_next_launch = true; }
+// the device the latest launch ran on (-1: none yet), and the thread's current device
+extern "C" int croton_emu_last_launch_device() { return croton_emu::last_launch_device; }
+extern "C" int croton_emu_current_device() { return croton_emu::current_device(); }
 #endif
