@@ -432,3 +432,25 @@ def test_the_binding_layer_call_path_on_device_arrays(emulated_device, monkeypat
     del f
     gc.collect()
     assert ref() is None
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
+def test_device_sort_lines_of_every_length(emulated_device, dtype):
+    """The device's two sorts (runtime/cuda/kernels/sort.cuh): the block-per-line bitonic
+    network up to 2048 entries (padded to a power of two), one thread per line beyond; ties in
+    the stable order, NaNs last, along rows and along columns (strided lines)."""
+    rng = np.random.default_rng(11)
+    x = T.matrix("x", dtype=dtype)
+    f = croton.function([x], [T.sort(x), T.argsort(x), T.sort(x, axis=0), T.argsort(x, axis=0)],
+                        device="cuda")
+    for n in (1, 2, 3, 255, 256, 1000, 2048, 2049):
+        a = (rng.integers(-20, 20, (2, n)) if dtype == "int32" else
+             rng.standard_normal((2, n)).round(1)).astype(dtype)  # rounded: ties
+        if dtype != "int32" and n > 2:
+            a[0, ::7] = np.nan
+        rows, row_order, _, _ = f(a)
+        np.testing.assert_array_equal(rows, np.sort(a), err_msg=f"sort, n={n}")
+        np.testing.assert_array_equal(row_order, np.argsort(a, kind="stable"), err_msg=f"n={n}")
+        _, _, cols, col_order = f(a.T.copy())
+        np.testing.assert_array_equal(cols, np.sort(a.T, axis=0), err_msg=f"axis 0, n={n}")
+        np.testing.assert_array_equal(col_order, np.argsort(a.T, axis=0, kind="stable"))

@@ -1,9 +1,11 @@
 // sort and argsort along one axis on the device (codegen/lowering/sort.py, target cuda; the
-// CPU's are runtime/cpu/kernels/sort.hpp, with the same results): one thread per line along the
-// axis, a heap sort in place in the output (NaNs last, as NumPy). argsort orders the indices by
-// (value, index), which is the stable order the CPU's std::stable_sort gives. Any strides; no
-// scratch memory. A line of n elements costs one thread O(n log n): a long 1-D sort runs on a
-// single GPU thread (correct, not fast).
+// CPU's are runtime/cpu/kernels/sort.hpp, with the same results). Entries are ordered by
+// (value, index), NaNs last as NumPy: a total order, so any correct sort gives the stable order
+// the CPU's std::stable_sort gives. Any strides; no scratch memory.
+//   - lines of up to kBlockSortMax entries: one block per line, a bitonic sorting network in
+//     shared memory (log2(n) (log2(n) + 1) / 2 steps, each a barrier of the block);
+//   - longer lines: one thread per line, a heap sort in place in the output (a long 1-D sort
+//     runs on a single GPU thread: correct, not fast).
 //
 // Example (generated code):
 //   if (int rc = croton::cuda::sort_along<float, float, false>(B0, B1, 1, scratch, err)) return rc;
@@ -73,8 +75,59 @@ __global__ void sort_kernel(const T* x, O* out, CopyGeometry lines, int64_t xs, 
   }
 }
 
+constexpr int64_t kBlockSortMax = 2048;  // entries of a line sorted by one block
+constexpr int kBlockSortThreads = 256;
+
+// One block per line (block-stride over lines): the line's values and indices in shared
+// memory, padded to a power of two `padded` with entries that sort last, sorted by a bitonic
+// network, then written out.
+template <class T, class O, bool kArg>
+__global__ void __launch_bounds__(kBlockSortThreads)
+    block_sort_kernel(const T* x, O* out, CopyGeometry lines, int64_t xs, int64_t os,
+                      int64_t len, int64_t count, int64_t padded) {
+  __shared__ T keys[kBlockSortMax];
+  __shared__ int64_t order[kBlockSortMax];
+  // entry a before entry b: by value, then index; padding (index >= len) after every entry
+  auto before = [&](int64_t a, int64_t b) {
+    const int64_t ia = order[a], ib = order[b];
+    if (ia >= len || ib >= len) return ia < ib;
+    return sort_less(keys[a], keys[b]) || (!sort_less(keys[b], keys[a]) && ia < ib);
+  };
+  for (int64_t line = blockIdx.x; line < count; line += gridDim.x) {
+    int64_t xo, oo;
+    copy_offsets(line, lines, &xo, &oo);
+    for (int64_t i = threadIdx.x; i < padded; i += blockDim.x) {
+      order[i] = i;
+      if (i < len) keys[i] = x[xo + i * xs];
+    }
+    __syncthreads();
+    for (int64_t k = 2; k <= padded; k <<= 1) {
+      for (int64_t j = k >> 1; j > 0; j >>= 1) {
+        for (int64_t i = threadIdx.x; i < padded; i += blockDim.x) {
+          const int64_t l = i ^ j;
+          if (l <= i) continue;
+          if ((i & k) == 0 ? before(l, i) : before(i, l)) {
+            const T t = keys[i];
+            keys[i] = keys[l];
+            keys[l] = t;
+            const int64_t o = order[i];
+            order[i] = order[l];
+            order[l] = o;
+          }
+        }
+        __syncthreads();
+      }
+    }
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+      if constexpr (kArg) out[oo + i * os] = O(order[i]);
+      else out[oo + i * os] = static_cast<O>(keys[i]);
+    }
+    __syncthreads();  // the next line reuses the shared arrays
+  }
+}
+
 // out = sort(x, axis) (kArg false, O = T) or argsort(x, axis) (kArg true, O = int64_t).
-// (`scratch`, the device scratch, is unused: the sort works in place in `out`.)
+// (`scratch`, the device scratch, is unused: the sorts work in shared memory or in `out`.)
 template <class T, class O, bool kArg, class DeviceScratch>
 int sort_along(const croton_buffer& x, croton_buffer& out, int32_t axis, DeviceScratch& scratch,
                croton_error* err) {
@@ -91,6 +144,16 @@ int sort_along(const croton_buffer& x, croton_buffer& out, int32_t axis, DeviceS
   }
   const int64_t len = x.shape[axis];
   if (count == 0 || len == 0) return 0;
+  if (len <= kBlockSortMax) {
+    int64_t padded = 1;
+    while (padded < len) padded <<= 1;
+    const int64_t cap = resident_blocks() * 4;
+    auto* const blocks = block_sort_kernel<T, O, kArg>;  // commas: not a macro argument
+    CROTON_LAUNCH(blocks, static_cast<unsigned>(count < cap ? count : cap), kBlockSortThreads)(
+        static_cast<const T*>(x.data), static_cast<O*>(out.data), lines, x.strides[axis],
+        out.strides[axis], len, count, padded);
+    return check_launch(err, kArg ? "the argsort kernel" : "the sort kernel");
+  }
   auto* const kernel = sort_kernel<T, O, kArg>;  // a name with commas: not a macro argument
   CROTON_LAUNCH(kernel, blocks_for(count), kThreads)(
       static_cast<const T*>(x.data), static_cast<O*>(out.data), lines, x.strides[axis],
