@@ -207,8 +207,9 @@ def cuda_checks() -> dict[str, str]:
            "none (no NVIDIA driver: CUDA functions compile but cannot run)"}
     n = runtime.device_count()
     if n:
-        arch = runtime.device_architecture()
-        out["cuda_device"] = f"{runtime.device_name()} (sm_{arch}), {n} device(s)"
+        out["cuda_device"] = "; ".join(
+            f"{runtime.device_name_of(k)}: {runtime.device_name(k)} "
+            f"(sm_{runtime.device_architecture(k)})" for k in range(n))
     else:
         out["cuda_device"] = runtime.no_device_reason()
     try:

@@ -142,3 +142,10 @@ def test_the_device_flag_names_the_device(two_devices, monkeypatch):
     assert two_devices[-1].croton_emu_last_launch_device() == 1
     state = u.rng.get_value(borrow=True, return_internal_type=True)
     assert isinstance(state, DeviceArray) and state.device == 1
+
+
+def test_doctor_lists_every_device(two_devices):
+    from croton.cli import cuda_checks
+
+    assert cuda_checks()["cuda_device"] == ("cuda: croton CUDA emulator (sm_90); "
+                                            "cuda:1: croton CUDA emulator (sm_90)")
