@@ -436,14 +436,15 @@ def test_the_binding_layer_call_path_on_device_arrays(emulated_device, monkeypat
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int32"])
 def test_device_sort_lines_of_every_length(emulated_device, dtype):
-    """The device's two sorts (runtime/cuda/kernels/sort.cuh): the block-per-line bitonic
-    network up to 2048 entries (padded to a power of two), one thread per line beyond; ties in
-    the stable order, NaNs last, along rows and along columns (strided lines)."""
+    """The device's sort (runtime/cuda/kernels/sort.cuh): one block per line up to 2048
+    entries (a bitonic network, padded to a power of two); beyond, tiles of 2048 sorted so,
+    then merge passes (2049 and 5000: one and two passes, the last run short); ties in the
+    stable order, NaNs last, along rows and along columns (strided lines)."""
     rng = np.random.default_rng(11)
     x = T.matrix("x", dtype=dtype)
     f = croton.function([x], [T.sort(x), T.argsort(x), T.sort(x, axis=0), T.argsort(x, axis=0)],
                         device="cuda")
-    for n in (1, 2, 3, 255, 256, 1000, 2048, 2049):
+    for n in (1, 2, 3, 255, 256, 1000, 2048, 2049, 5000):
         a = (rng.integers(-20, 20, (2, n)) if dtype == "int32" else
              rng.standard_normal((2, n)).round(1)).astype(dtype)  # rounded: ties
         if dtype != "int32" and n > 2:
