@@ -22,7 +22,7 @@ from pathlib import Path
 from bench import PEERS, WORKLOADS
 from bench.impls import PEERS_SCRIPT, THEANO_SCRIPT, make_impls, probe
 from bench.machine import REPO_ROOT
-from bench.report import Report, fmt_value
+from bench.report import Report, add_to_record, fmt_value
 from bench.runner import RunResult, run_interleaved
 
 
@@ -222,6 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     if str(args.out) != "-":
         out: Path = args.out
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report.markdown(), encoding="utf-8")
+        # a curated record (bench/RESULTS.md) gets the run as its newest section; any other
+        # file is the run's report alone
+        record = out.read_text(encoding="utf-8") if out.exists() else ""
+        out.write_text(add_to_record(record, report.markdown()), encoding="utf-8")
         print(f"\nwrote {out}")
     return 0

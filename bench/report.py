@@ -214,6 +214,40 @@ def contention_rows(
     return rows
 
 
+TITLE = "# croton benchmark results"
+
+
+def add_to_record(record: str, report: str) -> str:
+    r"""``report`` (a run's markdown, under TITLE) as the newest section of ``record`` (the
+    curated bench/RESULTS.md, under the same title): its headings one level down, placed
+    right after the title, the earlier sections kept below. A record without the title is
+    replaced by the report.
+
+    >>> old = TITLE + "\n\n## Session 1\n\nfigures\n"
+    >>> new = add_to_record(old, TITLE + "\n\n- Date: today\n\n## Implementations\n")
+    >>> print(new)
+    # croton benchmark results
+    <BLANKLINE>
+    ## A `python -m bench` run
+    <BLANKLINE>
+    - Date: today
+    <BLANKLINE>
+    ### Implementations
+    <BLANKLINE>
+    ## Session 1
+    <BLANKLINE>
+    figures
+    <BLANKLINE>
+    """
+    if not record.startswith(TITLE + "\n") or not report.startswith(TITLE + "\n"):
+        return report
+    body = ["## A `python -m bench` run"]
+    body += ["#" + line if line.startswith("#") else line
+             for line in report[len(TITLE) + 1:].splitlines()]
+    rest = record[len(TITLE) + 1:].lstrip("\n")
+    return TITLE + "\n\n" + "\n".join(body).rstrip("\n") + "\n\n" + rest
+
+
 def _busy_label(n: int) -> str:
     """``with 1 busy process`` / ``with 3 busy processes``."""
     return f"with {n} busy process" + ("" if n == 1 else "es")
@@ -310,7 +344,7 @@ class Report:
         header, rows = self.table()
         info = machine_info()
         out = [
-            "# croton benchmark results",
+            TITLE,
             "",
             f"- Date: {self.started.isoformat(timespec='seconds')}",
             f"- Command: `{self.command}`",

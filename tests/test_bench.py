@@ -362,3 +362,23 @@ def test_contention_rows_leave_out_figures_nobody_reported():
     assert contention_rows(["w"], ["croton", "jax"], quiet, busy) == [
         ["w", "ms/call", "2 → 3 (1.50×)", "not run → not run"]
     ]
+
+
+def test_a_run_is_added_to_the_curated_record_not_over_it(peers_dir, tmp_path):
+    """``--out bench/RESULTS.md`` (the default) keeps the sessions already recorded: the run
+    becomes the newest section, its headings one level down; a file that is not a record is
+    replaced by the run's report."""
+    record = tmp_path / "RESULTS.md"
+    record.write_text("# croton benchmark results\n\n## Session 14\n\nmlp_step 4.80 ms\n")
+    argv = ["rnn_step", "--peers", "none", "--peers-dir", str(peers_dir), "--out", str(record)]
+    assert main(argv) == 0
+    md = record.read_text()
+    assert md.startswith("# croton benchmark results\n\n## A `python -m bench` run\n\n- Date: ")
+    assert md.count("# croton benchmark results") == 1 and "\n### Implementations\n" in md
+    assert md.index("### Implementations") < md.index("## Session 14") and \
+        md.endswith("## Session 14\n\nmlp_step 4.80 ms\n")
+    other = tmp_path / "notes.md"
+    other.write_text("not a record\n")
+    assert main([*argv[:-1], str(other)]) == 0
+    text = other.read_text()
+    assert text.startswith("# croton benchmark results\n\n- Date: ") and "not a record" not in text
