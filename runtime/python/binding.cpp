@@ -128,12 +128,7 @@ int alloc_array(void* vctx, int32_t kind, int32_t index, int32_t ndim, const int
   }
   int rc = 0;
   if (kind == CROTON_COMMIT_POINT) {
-    // The last moment the call can stop without an effect: a SIGINT whose Python handler
-    // raised (KeyboardInterrupt) stops it here, and the exception comes out of the call.
-    if (PyErr_CheckSignals() != 0) {
-      ctx->interrupted = true;
-      return 1;  // keeps the GIL: the call returns at once
-    }
+    if (croton_binding::interrupted_at_commit_point(&ctx->interrupted)) return 1;
   } else {
     const int32_t dtype = kind == 0 ? ctx->output_dtypes[index] : ctx->update_dtypes[index];
     npy_intp dims[CROTON_MAX_NDIM];

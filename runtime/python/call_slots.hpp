@@ -50,4 +50,14 @@ class Refs {
   int32_t n_;
 };
 
+// The commit point of a call (abi.h: CROTON_COMMIT_POINT), the last moment it can stop
+// without an effect: true when a SIGINT's Python handler raised (KeyboardInterrupt), which
+// then comes out of the call; the allocator answers nonzero and keeps the GIL (the call
+// returns at once).
+inline bool interrupted_at_commit_point(bool* interrupted) {
+  if (PyErr_CheckSignals() == 0) return false;
+  *interrupted = true;
+  return true;
+}
+
 }  // namespace croton_binding

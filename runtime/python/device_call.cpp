@@ -85,11 +85,7 @@ int alloc_device_array(void* vctx, int32_t kind, int32_t index, int32_t ndim,
   ctx->gil->take();
   int rc = 0;
   if (kind == CROTON_COMMIT_POINT) {
-    // the last moment the call can stop without an effect (a Ctrl-C stops it here)
-    if (PyErr_CheckSignals() != 0) {
-      ctx->interrupted = true;
-      return 1;  // keeps the GIL: the call returns at once
-    }
+    if (interrupted_at_commit_point(&ctx->interrupted)) return 1;
   } else {
     PyObject* dims = PyTuple_New(ndim);
     for (int32_t d = 0; d < ndim && dims != nullptr; ++d)
