@@ -188,6 +188,47 @@ def test_host_shared_variable_in_a_cuda_function_gets_its_update_back(emulated_d
     assert H.get_value(borrow=True) is storage and storage.tolist() == [2.0, 3.0, 4.0, 5.0]
 
 
+def test_host_shared_variables_over_one_array_stay_apart_on_the_device(emulated_device):
+    """Two host shared variables over one NumPy array, one updated by a CUDA function: the
+    other keeps its value, as on the CPU (found by tests/test_hardening_call.py under
+    CROTON_TEST_DEVICE=cuda-emulated: the update was written into the array both share)."""
+    a = np.arange(3.0)
+    W = croton.shared(a, "W", borrow=True)
+    V = croton.shared(a, "V", borrow=True)
+    g = croton.function([], [], updates=[(W, W + V[::-1])], device="cuda")
+    g()
+    assert W.get_value().tolist() == [2.0, 2.0, 2.0]
+    assert V.get_value().tolist() == [0.0, 1.0, 2.0] and V.get_value(borrow=True) is a
+    g()
+    assert W.get_value().tolist() == [4.0, 3.0, 2.0]
+
+
+def test_threads_calling_one_cuda_function_get_their_own_results(emulated_device):
+    """Four Python threads call one CUDA function at once (its kernels run without the GIL):
+    each gets the result of its own arguments. (The emulation runs one launch at a time, as
+    one stream: under CROTON_TEST_DEVICE=cuda-emulated this test of tests/test_hardening_call.py
+    crashed the emulation's fibers.)"""
+    import threading
+
+    x, y = T.fvectors("x", "y")
+    f = croton.function([x, y], x.sum() * 1000 + y.sum(), device="cuda")
+    wrong = []
+
+    def worker(k: int) -> None:
+        for n in range(25):
+            a = float(k * 100 + n)
+            got = float(f(np.array([a, 1.0], "float32"), np.array([1.0, 2.0], "float32")))
+            if got != (a + 1.0) * 1000 + 3.0:
+                wrong.append((a, got))
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+
+
 def test_numpy_mode_reads_and_updates_a_device_shared_variable(emulated_device):
     """mode='NUMPY' (the evaluator) under device memory: the value copied to the host, the
     update uploaded into the same allocation (found by the op suite under

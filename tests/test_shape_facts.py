@@ -159,7 +159,7 @@ def _walk(nodes, env):
             return env[id(v)]
         if isinstance(v, Constant):
             return v.data
-        return v.storage[0]  # a shared variable
+        return np.asarray(v.storage[0])  # a shared variable (a DeviceArray's host copy)
 
     for node in nodes:
         ins = [value(v) for v in node.inputs]

@@ -178,11 +178,15 @@ def _prepare_shared(shared: list, device: int, j: int) -> DeviceArray:
 
 def _finish_staged(shared: list, j: int, new: DeviceArray) -> None:
     """A host shared variable gets its new value back into its array (in place, as on the
-    CPU), or a new array when the shape or dtype changed."""
+    CPU), or a new array when the shape or dtype changed, the array is read-only, or it
+    overlaps another shared variable of the function (which keeps its value, as on the CPU)."""
     s = shared[j]
     value = new.to_numpy()
     host = s.storage[0]
-    if host.shape == value.shape and host.dtype == value.dtype and host.flags.writeable:
+    if (host.shape == value.shape and host.dtype == value.dtype and host.flags.writeable
+            and not any(k != j and isinstance(o.storage[0], np.ndarray)
+                        and np.may_share_memory(host, o.storage[0])
+                        for k, o in enumerate(shared))):
         np.copyto(host, value)
     else:
         s.storage[0] = value

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #define __global__
@@ -71,6 +72,9 @@ inline ucontext_t scheduler;
 inline Fiber* current = nullptr;
 inline std::function<void()> body;  // the kernel with its arguments
 inline int launches = 0;
+// One launch at a time, as kernels on one stream: host threads that call functions at once
+// (their kernels' shared memory, barriers and fibers are this emulation's globals) take turns.
+inline std::mutex launch_mutex;
 
 inline void yield() { swapcontext(&current->context, &scheduler); }
 
@@ -105,6 +109,7 @@ struct Launch {
   template <class... A>
   void run(A... args) {
     constexpr size_t kStack = 64 * 1024;
+    std::lock_guard<std::mutex> lock(launch_mutex);
     ++launches;
     last_launch_device = current_device();
     gridDim.x = grid;
