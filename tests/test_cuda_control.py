@@ -313,7 +313,7 @@ def test_a_cpu_kernel_inside_a_scan_step_is_refused_by_name():
     def step(r, acc):
         return acc + T.real((r + 1j) * (acc + 1j))
 
-    parts, _ = croton.scan(step, sequences=v, outputs_info=T.constant(0.0))
+    parts, _ = croton.scan(step, sequences=v, outputs_info=T.constant(0.0, dtype="float64"))
     plan = lower(run_pipeline(Graph.make([v], [parts]), "FAST_RUN"), target=CUDA).plan
     with pytest.raises(NotImplementedError, match="complex arithmetic inside a fused loop"):
         render_function(plan)

@@ -417,7 +417,7 @@ def test_hostile_scan_name_and_step_function_name():
         return acc + x_t * 2.0
 
     step.__name__ = step.__qualname__ = "step\n  return 1; // \\"
-    outs, _ = croton.scan(step, sequences=[v], outputs_info=[T.constant(0.0)],
+    outs, _ = croton.scan(step, sequences=[v], outputs_info=[T.constant(0.0, dtype="float64")],
                           name="loop */ #error \U0001F642\r")
     f = croton.function([v], outs)
     np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [2.0, 6.0, 12.0])

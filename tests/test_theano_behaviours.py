@@ -100,6 +100,45 @@ def test_softmax_of_a_vector_is_a_row_as_in_theano_1_0_5():
     np.testing.assert_allclose(ls, [np.log(e / e.sum())], rtol=1e-14)
 
 
+def test_constants_of_python_numbers_take_theano_dtypes(monkeypatch):
+    """Theano 1.0.5's ``cast_policy='custom'``: ``T.constant(1)`` is int8 (the smallest int
+    that holds it), a float float32 when that holds it exactly, and every Python float floatX
+    under ``floatX=float32``; NumPy scalars keep their dtype. Lasagne's rmsprop, adadelta and
+    adam updates build ``one = T.constant(1)`` and ``(one - rho) * grad ** 2``: under floatX=float32
+    that stays float32 (an int64 ``one`` made it float64, and the update was refused)."""
+    assert [T.constant(v).dtype for v in (1, -128, 300, 70000, 2**40, True)] == \
+        ["int8", "int8", "int16", "int32", "int64", "bool"]
+    assert [T.constant(v).dtype for v in (0.5, 0.9, float("inf"), float("nan"))] == \
+        ["float32", "float64", "float32", "float64"]
+    assert T.constant(np.float64(0.5)).dtype == "float64" and T.constant([1, 2]).dtype == "int64"
+    monkeypatch.setattr(croton.config, "floatX", "float32")
+    assert T.constant(0.9).dtype == "float32"
+    one, rho, grad = T.constant(1), 0.9, T.fvector("grad")
+    accu = croton.shared(np.zeros(3, "float32"), "accu")
+    accu_new = rho * accu + (one - rho) * grad ** 2
+    assert accu_new.dtype == "float32"
+    f = croton.function([grad], [], updates=[(accu, accu_new)])
+    f(np.array([1.0, 2.0, 3.0], "float32"))
+    np.testing.assert_allclose(accu.get_value(), np.float32(0.1) * np.array([1.0, 4.0, 9.0]),
+                               rtol=1e-6)
+
+
+def test_set_subtensor_rounds_wider_floats_and_refuses_what_would_wrap():
+    """Theano (and NumPy) write any dtype into an array: float64 values into a floatX=float32
+    ``T.zeros`` (Lasagne's PadLayer over a float64 shared variable) are rounded to float32.
+    croton refuses the writes that would truncate or wrap: floats or wider ints into ints."""
+    d = T.dvector("d")
+    out = T.set_subtensor(T.zeros((5,), dtype="float32")[1:4], d)
+    assert out.dtype == "float32"
+    f = croton.function([d], out)
+    got = f(np.array([0.1, 1e-50, 3.0]))
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, np.array([0.0, 0.1, 1e-50, 3.0, 0.0]).astype("float32"))
+    for target, value in ((T.ivector("i"), T.dscalar("s")), (T.bvector("b"), T.iscalar("j"))):
+        with pytest.raises(TypeError, match="without loss"):
+            T.set_subtensor(target[0], value)
+
+
 def test_function_input_inside_the_graph_cuts_it_there():
     x = T.dvector("x")
     y = T.exp(x)  # a non-root variable

@@ -99,7 +99,15 @@ CONSTRUCTORS = _build_constructors()
 
 
 def constant(value, name: str | None = None, dtype: str | None = None) -> Constant:
-    """A constant node; broadcastable where a dimension has length 1."""
+    """A constant node; broadcastable where a dimension has length 1. A Python number given
+    without ``dtype`` takes Theano's dtype for it (``_autocast_dtype``): ``constant(1)`` is
+    int8, ``constant(0.9)`` float32 under ``floatX=float32``.
+
+    >>> constant(1).dtype, constant(300).dtype, constant(0.5).dtype, constant([1, 2]).dtype
+    ('int8', 'int16', 'float32', 'int64')
+    """
+    if dtype is None:
+        dtype = _autocast_dtype(value)
     data = np.asarray(value, dtype=dtype)
     if not data.dtype.isnative:  # '>f8' -> float64, converted
         data = data.astype(data.dtype.newbyteorder("="))
@@ -107,6 +115,27 @@ def constant(value, name: str | None = None, dtype: str | None = None) -> Consta
         raise TypeError(f"cannot make a constant of {value!r} (dtype {data.dtype})")
     pattern = tuple(s == 1 for s in data.shape)
     return Constant(TensorType(str(data.dtype), pattern), data, name)
+
+
+def _autocast_dtype(value) -> str | None:
+    """Theano's dtype for a Python number made a constant on its own (its ``cast_policy``
+    'custom'): an int takes the smallest of int8..int64 that holds it; a float takes ``floatX``
+    when that is float32 (Theano's deliberate downcast), else float32 when that holds it
+    exactly and float64 otherwise. None (NumPy's dtype) for anything else, NumPy scalars
+    included (Theano passes them through: they are typed on purpose)."""
+    if isinstance(value, bool) or isinstance(value, np.generic):
+        return None
+    if isinstance(value, int):
+        for dtype in ("int8", "int16", "int32", "int64"):
+            info = np.iinfo(dtype)
+            if info.min <= value <= info.max:
+                return dtype
+        return None
+    if isinstance(value, float):
+        if config.floatX in ("float32", "float16"):
+            return config.floatX
+        return "float32" if float(np.float32(value)) == value else "float64"  # NaN: float64
+    return None
 
 
 def _weak_dtype(value, like: Sequence[Variable]) -> str:

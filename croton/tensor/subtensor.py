@@ -23,7 +23,7 @@ from croton.graph import Constant, Variable, user_source_line
 from croton.ops.subtensor import IndexSpec
 from croton.ops.table import OPS, apply_op, make_output
 from croton.tensor.basic import as_tensor_variable, constant
-from croton.types import INT_DTYPES, upcast
+from croton.types import FLOAT_DTYPES, INT_DTYPES, upcast
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
@@ -193,7 +193,11 @@ def build_inc(x: Variable, y, spec: IndexSpec, extras, set_instead: bool) -> Var
         raise ValueError(f"cannot write a {y.ndim}-d value into a {region.ndim}-d region of "
                          f"{x!r} (at {user_source_line()})")
     if y.dtype != x.dtype:
-        if upcast(x.dtype, y.dtype) != x.dtype:
+        # Theano and NumPy write any dtype (cast as by ``astype``). croton does the same for a
+        # float into a narrower float (rounding: float64 values into a floatX=float32 array,
+        # Lasagne's PadLayer), and refuses what would wrap or truncate (ints, floats into ints).
+        narrower_float = x.dtype in FLOAT_DTYPES and y.dtype in FLOAT_DTYPES
+        if upcast(x.dtype, y.dtype) != x.dtype and not narrower_float:
             raise _type_error(f"cannot write {y.dtype} values into {x!r} of dtype {x.dtype} "
                               f"without loss; cast them first")
         y = T.cast(y, x.dtype)

@@ -117,7 +117,15 @@ struct Launch {
     body = [this, args...] { kernel(args...); };
     std::vector<Fiber> fibers(block);
     for (auto& f : fibers) f.stack.reset(new char[kStack]);
-    for (unsigned b = 0; b < grid; ++b) {
+    // CROTON_EMU_REVERSE=1 runs the blocks, and the threads of each block between barriers, in
+    // the opposite order: a kernel that reads what another block, or another thread before a
+    // barrier, wrote without waiting for it gives a different result one way or the other.
+    static const bool reverse = [] {
+      const char* v = std::getenv("CROTON_EMU_REVERSE");
+      return v != nullptr && std::atoi(v) != 0;
+    }();
+    for (unsigned i = 0; i < grid; ++i) {
+      const unsigned b = reverse ? grid - 1 - i : i;
       blockIdx.x = b;
       block_barrier = Barrier{block};
       warp_barriers.assign((block + 31) / 32, Barrier{});
@@ -136,7 +144,8 @@ struct Launch {
       }
       for (bool busy = true; busy;) {
         busy = false;
-        for (auto& f : fibers) {
+        for (unsigned t = 0; t < block; ++t) {
+          Fiber& f = fibers[reverse ? block - 1 - t : t];
           if (f.done) continue;
           current = &f;
           threadIdx.x = f.thread;
