@@ -47,7 +47,7 @@ def pipeline(request, monkeypatch):
 # The op suite on the CUDA target (CROTON_TEST_DEVICE=cuda or cuda-emulated): a plugin, so that
 # other suites (Lasagne's) load it too (tests/cuda_emu/device_suite.py).
 from cuda_emu.device_suite import (  # noqa: E402, F401 - pytest's hooks and fixture
-    _cuda_suite_emulation,
+    _cuda_suite_device,
     pytest_configure,
     pytest_report_header,
     pytest_runtest_makereport,

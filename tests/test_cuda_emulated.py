@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 import pytest
-from cuda_emu.harness import call, emulate_cuda, emulated_module
+from cuda_emu.harness import call, compile_emulated, emulate_cuda, emulated_module
 
 import croton
 import croton.tensor as T
@@ -227,6 +227,30 @@ def test_threads_calling_one_cuda_function_get_their_own_results(emulated_device
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_emulation_runs_blocks_and_threads_in_either_order(tmp_path, monkeypatch):
+    """CROTON_EMU_REVERSE=1 runs the blocks of a launch, and the threads of a block between
+    barriers, last first: a kernel whose result depends on that order (a race on a GPU) gives
+    another result one way than the other."""
+    source = """
+#include <cuda_runtime.h>
+__global__ void last_writer(int* out) {
+  __shared__ int s;
+  s = threadIdx.x;  // every thread writes: the last one before the barrier wins
+  __syncthreads();
+  if (threadIdx.x == 0) { out[0] = blockIdx.x; out[1 + blockIdx.x] = s; }
+}
+extern "C" void run(int* out) { last_writer<<<4, 3>>>(out); }
+"""
+    lib = compile_emulated(source, tmp_path)
+    got = {}
+    for order in ("0", "1"):
+        monkeypatch.setenv("CROTON_EMU_REVERSE", order)
+        out = (ctypes.c_int * 5)()
+        lib.run(out)
+        got[order] = list(out)
+    assert got == {"0": [3, 2, 2, 2, 2], "1": [0, 0, 0, 0, 0]}
 
 
 def test_numpy_mode_reads_and_updates_a_device_shared_variable(emulated_device):

@@ -120,10 +120,8 @@ struct Launch {
     // CROTON_EMU_REVERSE=1 runs the blocks, and the threads of each block between barriers, in
     // the opposite order: a kernel that reads what another block, or another thread before a
     // barrier, wrote without waiting for it gives a different result one way or the other.
-    static const bool reverse = [] {
-      const char* v = std::getenv("CROTON_EMU_REVERSE");
-      return v != nullptr && std::atoi(v) != 0;
-    }();
+    const char* order = std::getenv("CROTON_EMU_REVERSE");
+    const bool reverse = order != nullptr && std::atoi(order) != 0;
     for (unsigned i = 0; i < grid; ++i) {
       const unsigned b = reverse ? grid - 1 - i : i;
       blockIdx.x = b;

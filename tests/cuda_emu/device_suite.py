@@ -28,11 +28,23 @@ CUDA_SUITE = TEST_DEVICE in ("cuda", "cuda-emulated")
 _REFUSED = "target cannot compile this function yet"
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own tmp_path_factory exists
 def pytest_configure(config):
-    if CUDA_SUITE:
-        from croton.config import config as croton_config
+    """device=cuda for the session; under cuda-emulated, the CPU emulation of CUDA from here,
+    before collection imports the tests: a module that imports ``theano.gpuarray`` (Lasagne's)
+    initialises the device then, and without the emulation would find none and fall back to
+    the CPU, as Theano does."""
+    if not CUDA_SUITE:
+        return
+    from croton.config import config as croton_config
 
-        croton_config.device = "cuda"
+    croton_config.device = "cuda"
+    if TEST_DEVICE == "cuda-emulated":
+        from cuda_emu.harness import emulate_cuda
+
+        emulation = emulate_cuda(config._tmp_path_factory, reuse=True)
+        next(emulation)
+        config.add_cleanup(emulation.close)
 
 
 def pytest_report_header(config):
@@ -41,14 +53,16 @@ def pytest_report_header(config):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _cuda_suite_emulation(tmp_path_factory):
-    """Under CROTON_TEST_DEVICE=cuda-emulated, the CPU emulation of CUDA for the session."""
-    if TEST_DEVICE != "cuda-emulated":
-        yield
-        return
-    from cuda_emu.harness import emulate_cuda
+def _cuda_suite_device():
+    """Every test of the session runs with device=cuda (a test that changed the flag and did
+    not restore it would otherwise send the rest of the session to the CPU)."""
+    if CUDA_SUITE:
+        from croton.config import config as croton_config
 
-    yield from emulate_cuda(tmp_path_factory, reuse=True)
+        assert croton_config.device.startswith("cuda"), (
+            f"CROTON_TEST_DEVICE={TEST_DEVICE} but device={croton_config.device}: something "
+            "reset the flag before the tests ran")
+    yield
 
 
 @pytest.hookimpl(hookwrapper=True)
