@@ -56,3 +56,38 @@ def test_lasagne_subset_passes(tmp_path):
         f"Lasagne tests that Theano passes fail on croton: {sorted(set(failing) - set(KNOWN_GAPS))}"
     assert len(subset) == 156
     assert int(found.group(1)) >= len(subset) - len(KNOWN_GAPS)
+
+
+# The same runner with every function compiled for CUDA, on the CPU emulation of the CUDA runtime
+# (tests/cuda_emu/device_suite.py, docs/cuda.md "Lasagne on the CUDA target"), under
+# floatX=float32 as Theano's GPU users ran Lasagne: parameters and optimizer state are shared
+# variables in device memory, the recurrent layers are scans over device kernels.
+CUDA_FILES = ("test_dense", "test_recurrent", "test_updates")
+
+
+@pytest.mark.slow
+def test_lasagne_subset_passes_on_the_cuda_target_emulated(tmp_path):
+    env = theano_alias.run_environ(os.environ)
+    env["PYTHONPATH"] += os.pathsep + os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    env.update(LASAGNE_WORKERS="1", OMP_NUM_THREADS="1", CROTON_TEST_DEVICE="cuda-emulated",
+               CROTON_FLAGS="floatX=float32")
+    basetemp = tmp_path / "basetemp"
+    run = subprocess.run(["bash", str(SUITE / "run_lasagne_suite.sh"), str(tmp_path / "work"),
+                          "-p", "cuda_emu.device_suite", f"--basetemp={basetemp}", "-k",
+                          " or ".join(CUDA_FILES)],
+                         env=env, capture_output=True, text=True, timeout=3000)
+    assert run.returncode == 0, run.stderr[-3000:]
+    log = (tmp_path / "work" / "run.log").read_text()
+    passed = set()
+    for tc in ET.parse(tmp_path / "work" / "result.xml").getroot().iter("testcase"):
+        if not any(ch.tag in ("failure", "error", "skipped") for ch in tc):
+            passed.add(tc.get("classname") + "::" + tc.get("name"))
+    ref = [ln.strip() for ln in (SUITE / "lasagne-theano-1.0.5-passing.txt").read_text()
+           .splitlines() if ln.strip()]
+    subset = [r for r in ref if set(r.split("::")[0].split(".")) & set(CUDA_FILES)]
+    assert len(subset) == 111
+    failing = sorted(set(subset) - passed)
+    assert failing == [], f"on the CUDA target: {failing}\n{log[-3000:]}"
+    # the functions were built for CUDA by the emulation (not sent to the CPU)
+    assert len(list(basetemp.rglob("fn_emulated.so"))) > 20, log[-3000:]
+
