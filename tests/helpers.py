@@ -80,3 +80,22 @@ def entry_keys(cache_dir) -> list[str]:
     entries = Path(cache_dir) / "v1" / "entries"
     return sorted(p.name for p in entries.iterdir() if not p.name.startswith(".")) \
         if entries.exists() else []
+
+
+def run_in_threads(work, count: int = 4) -> None:
+    """``work(k)`` for k = 0..count-1, each on its own thread, all at once; returns when all
+    have finished (the tests that call one compiled function from several threads).
+
+    >>> seen = []
+    >>> run_in_threads(seen.append, 3)
+    >>> sorted(seen)
+    [0, 1, 2]
+    """
+    import threading
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+

@@ -19,6 +19,7 @@ import re
 import numpy as np
 import pytest
 from cuda_emu.harness import call, compile_emulated, emulate_cuda, emulated_module
+from helpers import run_in_threads
 
 import croton
 import croton.tensor as T
@@ -208,8 +209,6 @@ def test_threads_calling_one_cuda_function_get_their_own_results(emulated_device
     each gets the result of its own arguments. (The emulation runs one launch at a time, as
     one stream: under CROTON_TEST_DEVICE=cuda-emulated this test of tests/test_hardening_call.py
     crashed the emulation's fibers.)"""
-    import threading
-
     x, y = T.fvectors("x", "y")
     f = croton.function([x, y], x.sum() * 1000 + y.sum(), device="cuda")
     wrong = []
@@ -221,11 +220,7 @@ def test_threads_calling_one_cuda_function_get_their_own_results(emulated_device
             if got != (a + 1.0) * 1000 + 3.0:
                 wrong.append((a, got))
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker)
     assert wrong == []
 
 

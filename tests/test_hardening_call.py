@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_in_threads
 
 import croton
 import croton.tensor as T
@@ -154,11 +155,7 @@ def test_threads_calling_one_function():
             if got != (a + 1.0) * 1000 + 3.0:
                 wrong.append((a, got))
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker)
     assert wrong == []
 
 

@@ -28,29 +28,38 @@ FILES = ("test_dense", "test_recurrent", "test_updates", "test_objectives",
 KNOWN_GAPS: dict[str, str] = {}
 
 
-def _reference_subset() -> list[str]:
+def _reference_subset(files) -> list[str]:
+    """The tests Theano 1.0.5 passes in Lasagne modules (or classes) named in ``files``."""
     ref = [ln.strip() for ln in (SUITE / "lasagne-theano-1.0.5-passing.txt").read_text()
            .splitlines() if ln.strip()]
-    return [r for r in ref if set(r.split("::")[0].split(".")) & set(FILES)]
+    return [r for r in ref if set(r.split("::")[0].split(".")) & set(files)]
+
+
+def _run_suite(work: Path, files, *args: str, **env_extra: str) -> tuple[str, set[str]]:
+    """Lasagne's runner on ``files`` (one worker, one thread) with ``args`` for its pytest:
+    its stdout and the tests that passed."""
+    env = theano_alias.run_environ(os.environ)
+    env["PYTHONPATH"] += os.pathsep + os.pathsep.join([str(ROOT), str(ROOT / "tests")])
+    env.update(LASAGNE_WORKERS="1", OMP_NUM_THREADS="1", **env_extra)
+    run = subprocess.run(["bash", str(SUITE / "run_lasagne_suite.sh"), str(work), *args, "-k",
+                          " or ".join(files)], env=env, capture_output=True, text=True,
+                         timeout=3000)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (work / "result.xml").exists(), run.stdout[-3000:] + \
+        (work / "run.log").read_text()[-3000:]
+    passed = set()
+    for tc in ET.parse(work / "result.xml").getroot().iter("testcase"):
+        if not any(ch.tag in ("failure", "error", "skipped") for ch in tc):
+            passed.add(tc.get("classname") + "::" + tc.get("name"))
+    return run.stdout, passed
 
 
 @pytest.mark.slow
 def test_lasagne_subset_passes(tmp_path):
-    env = theano_alias.run_environ(os.environ)
-    env["PYTHONPATH"] += os.pathsep + str(ROOT)
-    env["LASAGNE_WORKERS"] = "1"
-    env["OMP_NUM_THREADS"] = "1"
-    keyword = " or ".join(FILES)
-    run = subprocess.run(["bash", str(SUITE / "run_lasagne_suite.sh"), str(tmp_path), "-k",
-                          keyword], env=env, capture_output=True, text=True, timeout=3000)
-    assert run.returncode == 0, run.stderr[-3000:]
-    found = re.search(r"(\d+) of (\d+) tests that Theano 1.0.5 passes pass here", run.stdout)
-    assert found, run.stdout[-3000:] + (tmp_path / "run.log").read_text()[-3000:]
-    passed = set()
-    for tc in ET.parse(tmp_path / "result.xml").getroot().iter("testcase"):
-        if not any(ch.tag in ("failure", "error", "skipped") for ch in tc):
-            passed.add(tc.get("classname") + "::" + tc.get("name"))
-    subset = _reference_subset()
+    stdout, passed = _run_suite(tmp_path, FILES)
+    found = re.search(r"(\d+) of (\d+) tests that Theano 1.0.5 passes pass here", stdout)
+    assert found, stdout[-3000:]
+    subset = _reference_subset(FILES)
     failing = [r for r in subset if r not in passed]
     assert set(failing) <= set(KNOWN_GAPS), \
         f"Lasagne tests that Theano passes fail on croton: {sorted(set(failing) - set(KNOWN_GAPS))}"
@@ -67,27 +76,12 @@ CUDA_FILES = ("test_dense", "test_recurrent", "test_updates")
 
 @pytest.mark.slow
 def test_lasagne_subset_passes_on_the_cuda_target_emulated(tmp_path):
-    env = theano_alias.run_environ(os.environ)
-    env["PYTHONPATH"] += os.pathsep + os.pathsep.join([str(ROOT), str(ROOT / "tests")])
-    env.update(LASAGNE_WORKERS="1", OMP_NUM_THREADS="1", CROTON_TEST_DEVICE="cuda-emulated",
-               CROTON_FLAGS="floatX=float32")
     basetemp = tmp_path / "basetemp"
-    run = subprocess.run(["bash", str(SUITE / "run_lasagne_suite.sh"), str(tmp_path / "work"),
-                          "-p", "cuda_emu.device_suite", f"--basetemp={basetemp}", "-k",
-                          " or ".join(CUDA_FILES)],
-                         env=env, capture_output=True, text=True, timeout=3000)
-    assert run.returncode == 0, run.stderr[-3000:]
-    log = (tmp_path / "work" / "run.log").read_text()
-    passed = set()
-    for tc in ET.parse(tmp_path / "work" / "result.xml").getroot().iter("testcase"):
-        if not any(ch.tag in ("failure", "error", "skipped") for ch in tc):
-            passed.add(tc.get("classname") + "::" + tc.get("name"))
-    ref = [ln.strip() for ln in (SUITE / "lasagne-theano-1.0.5-passing.txt").read_text()
-           .splitlines() if ln.strip()]
-    subset = [r for r in ref if set(r.split("::")[0].split(".")) & set(CUDA_FILES)]
+    _, passed = _run_suite(tmp_path / "work", CUDA_FILES, "-p", "cuda_emu.device_suite",
+                           f"--basetemp={basetemp}", CROTON_TEST_DEVICE="cuda-emulated",
+                           CROTON_FLAGS="floatX=float32")
+    subset = _reference_subset(CUDA_FILES)
     assert len(subset) == 111
-    failing = sorted(set(subset) - passed)
-    assert failing == [], f"on the CUDA target: {failing}\n{log[-3000:]}"
+    assert sorted(set(subset) - passed) == [], "failing on the CUDA target"
     # the functions were built for CUDA by the emulation (not sent to the CPU)
-    assert len(list(basetemp.rglob("fn_emulated.so"))) > 20, log[-3000:]
-
+    assert len(list(basetemp.rglob("fn_emulated.so"))) > 20

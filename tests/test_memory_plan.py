@@ -4,6 +4,7 @@ Values are checked against NumPy (and FAST_COMPILE, which plans nothing) across 
 shapes grow, shrink and change order, with views, branches and loops in the graph."""
 
 import numpy as np
+from helpers import run_in_threads
 
 import croton
 import croton.tensor as T
@@ -116,8 +117,6 @@ def test_steady_state_allocates_no_scratch():
 
 
 def test_reentrant_and_threaded_calls_get_their_own_scratch():
-    import threading
-
     x = T.dmatrix("x")
     y = T.dot(T.dot(x, x.T), x)
     f = croton.function([x], T.tanh(y) + y)
@@ -130,9 +129,5 @@ def test_reentrant_and_threaded_calls_get_their_own_scratch():
             if not np.allclose(f(inputs[k]), want[k], rtol=1e-12):
                 errors.append(k)
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(work)
     assert errors == []

@@ -54,8 +54,9 @@ def pytest_report_header(config):
 
 @pytest.fixture(scope="session", autouse=True)
 def _cuda_suite_device():
-    """Every test of the session runs with device=cuda (a test that changed the flag and did
-    not restore it would otherwise send the rest of the session to the CPU)."""
+    """The session starts with device=cuda: a module imported at collection could have set
+    the flag back to the CPU (``theano.gpuarray`` does when it finds no device), and the suite
+    would then test the CPU while reporting the CUDA target."""
     if CUDA_SUITE:
         from croton.config import config as croton_config
 
