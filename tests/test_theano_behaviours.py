@@ -123,6 +123,21 @@ def test_constants_of_python_numbers_take_theano_dtypes(monkeypatch):
                                rtol=1e-6)
 
 
+def test_python_ints_next_to_integer_tensors_upcast_as_theano():
+    """Theano wraps the number first (int8 for 2, int16 for 300), then upcasts with the tensor:
+    an int8 vector times 2 stays int8 (and wraps, as Theano's compiled code), a uint8 vector
+    times 2 is int16 (uint8 with int8), a uint32 one int64."""
+    i8, u8 = T.bvector("i8"), T.vector("u8", dtype="uint8")
+    cases = [(i8 * 2, "int8"), (i8 * 300, "int16"), (i8 * -1, "int8"), (u8 * 2, "int16"),
+             (T.vector("u32", dtype="uint32") * 2, "int64"), (T.ivector("i32") + 1, "int32")]
+    assert [e.dtype for e, _ in cases] == [d for _, d in cases]
+    f = croton.function([i8, u8], [i8 * 2, u8 * 2])
+    a, b = f(np.array([100, -3], "int8"), np.array([200, 7], "uint8"))
+    assert a.dtype == np.int8 and b.dtype == np.int16
+    np.testing.assert_array_equal(a, [-56, -6])  # 200 wraps to -56 in int8
+    np.testing.assert_array_equal(b, [400, 14])
+
+
 def test_set_subtensor_rounds_wider_floats_and_refuses_what_would_wrap():
     """Theano (and NumPy) write any dtype into an array: float64 values into a floatX=float32
     ``T.zeros`` (Lasagne's PadLayer over a float64 shared variable) are rounded to float32.

@@ -151,7 +151,10 @@ def _weak_dtype(value, like: Sequence[Variable]) -> str:
             base = "int8"
         if base in FLOAT_DTYPES or base in COMPLEX_DTYPES:
             return base
-        return upcast(base, str(np.min_scalar_type(value)))
+        # Theano wraps the number first (the smallest signed int that holds it, int8 for 2),
+        # then upcasts: int8 * 2 is int8, uint8 * 2 is int16 (NumPy 1's value-based casting
+        # would say int8 and uint8)
+        return upcast(base, _autocast_dtype(value) or str(np.min_scalar_type(value)))
     if isinstance(value, float):
         if tensor_dtypes:
             base = upcast(*tensor_dtypes)
