@@ -3,6 +3,7 @@
 // the data.
 #pragma once
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 namespace croton {
@@ -53,6 +54,38 @@ __device__ __forceinline__ int64_t global_index() {
   return int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
 }
 __device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
+
+// Packed loads and stores of the contiguous elementwise kernels (ew_pack_*): a Pack of N
+// elements is one aligned access of N * sizeof(T) bytes (16 for float32 x 4), which the
+// compiler emits as one vector instruction (ld.global.v4 / st.global.v4).
+template <class T, int N>
+struct alignas(sizeof(T) * N) Pack {
+  T v[N];
+};
+
+// Elements per pack for a kernel over these element types: 16 bytes of the widest, at most 8.
+template <class... T>
+constexpr int pack_width() {
+  size_t widest = 1;
+  ((widest = sizeof(T) > widest ? sizeof(T) : widest), ...);
+  const size_t n = 16 / widest;
+  return int(n > 8 ? 8 : (n < 1 ? 1 : n));
+}
+
+template <int N, class T>
+__device__ __forceinline__ Pack<T, N> load_pack(const T* p) {
+  return *reinterpret_cast<const Pack<T, N>*>(p);
+}
+template <int N, class T>
+__device__ __forceinline__ void store_pack(T* p, const Pack<T, N>& value) {
+  *reinterpret_cast<Pack<T, N>*>(p) = value;
+}
+
+// Whether every pointer is aligned to its pack of N elements (a view into an array may not be).
+template <int N, class... T>
+inline bool pack_aligned(const T*... p) {
+  return ((reinterpret_cast<uintptr_t>(p) % (sizeof(T) * N) == 0) && ...);
+}
 
 // *dst = value on the device (a shape written into a computed int64 scalar).
 template <class T>

@@ -56,6 +56,7 @@ inline int& current_device() {
   return device;
 }
 inline int last_launch_device = -1;
+inline unsigned last_launch_grid = 0;  // blocks of the latest launch
 }  // namespace croton_emu
 
 namespace croton_emu {
@@ -112,6 +113,7 @@ struct Launch {
     std::lock_guard<std::mutex> lock(launch_mutex);
     ++launches;
     last_launch_device = current_device();
+    last_launch_grid = grid;
     gridDim.x = grid;
     blockDim.x = block;
     body = [this, args...] { kernel(args...); };
@@ -245,4 +247,6 @@ extern "C" void croton_emu_fail_next_launch() { croton_emu::fail_next_launch = t
 // the device the latest launch ran on (-1: none yet), and the thread's current device
 extern "C" int croton_emu_last_launch_device() { return croton_emu::last_launch_device; }
 extern "C" int croton_emu_current_device() { return croton_emu::current_device(); }
+// the blocks of the latest launch (which of a loop's kernels ran: packed or one element a thread)
+extern "C" unsigned croton_emu_last_launch_grid() { return croton_emu::last_launch_grid; }
 #endif
