@@ -1,4 +1,4 @@
-// mlp_step's five large products (batch 256, 784-512-512) under four schedules, to measure
+// mlp_step's five large products (batch 256, 784-512-512) under seven schedules, to measure
 // whether two threads can beat one beside a busy process (issue 16, "sharing cores"):
 //   S  one thread, one BLAS call per product;
 //   W  two threads, chunks of COLS columns claimed dynamically, the caller waits for chunks a
@@ -8,7 +8,15 @@
 //      it into the output itself; the worker's late result is discarded), so a descheduled
 //      worker never holds the caller up;
 //   V  as W, but the caller sleeps (futex) after SPIN_NS of waiting, so its core goes idle and
-//      the scheduler may move the waiting worker there.
+//      the scheduler may move the waiting worker there;
+//   Y  every thread (the caller too) computes its chunks in a private buffer and commits with
+//      a CAS on an epoch-tagged state, and a thread with no chunk left repeats one another
+//      thread has held for PATIENCE_PCT (default 200) percent of its own chunk time: the first
+//      commit wins, so neither a descheduled worker nor a descheduled caller holds a product up;
+//   Z  as Y, and the caller waits at the end of each step until no thread is inside a chunk
+//      (what a runtime must do before the buffers a late thread still reads are freed);
+//   T  as Y, and the thread that commits a product's last chunk publishes the next product:
+//      any thread runs the step's sequence, so work goes on while the caller is descheduled.
 // Workers spin 100 us for the next product, then sleep. NW workers (default 1), COLS columns per
 // chunk (default 128). Build and run (scipy-openblas32's library, as croton links it):
 //   L=$(python3 -c "import scipy_openblas32 as s, os; print(os.path.dirname(s.__file__))")/lib
@@ -48,8 +56,9 @@ struct Gemm {
   float* c;
   int ldc;
 };
-enum Schedule { kOne, kWait, kTakeOver, kSleep, kSchedules };
-const char* const kNames[] = {"S one thread", "W wait", "X take over", "V wait asleep"};
+enum Schedule { kOne, kWait, kTakeOver, kSleep, kSym, kSymEnd, kTask, kSchedules };
+const char* const kNames[] = {"S one thread", "W wait", "X take over", "V wait asleep",
+                              "Y any repeats", "Z Y+step wait", "T any sequences"};
 enum ChunkState { kFree, kPrivate, kDone, kDirect, kCommitting };
 
 const int kCols = env_int("COLS", 128);
@@ -98,6 +107,126 @@ void worker_chunks() {
   }
 }
 
+
+// Y: every thread computes its chunks in a private buffer and commits with a CAS on an
+// epoch-tagged state; a thread that finds no free chunk repeats one another thread holds
+// (once per chunk); the first commit wins. Z: as Y, and the caller waits at the end of each
+// step until no thread is inside a chunk (what a runtime must do before the buffers a late
+// thread reads can be freed).
+enum SymState { kSFree, kSClaimed, kSRepeated, kSCommitting, kSDone };
+std::atomic<uint64_t> sym_ticket{0}, sym_done{0}, sym_state[64];
+std::atomic<int> inside{0};
+const Gemm* ring[64];
+int ring_chunks[64];
+std::atomic<long> repeats{0}, repeat_wins{0};
+
+// T: the step is a list; the thread that commits a product's last chunk publishes the next.
+const std::vector<Gemm>* task_list = nullptr;
+uint64_t task_first = 0;
+std::atomic<bool> task_finished{false};
+void publish(uint64_t ep, const Gemm& g) {
+  const int n = (g.n + kCols - 1) / kCols;
+  ring[ep & 63] = &g;
+  ring_chunks[ep & 63] = n;
+  for (int c = 0; c < n; ++c) sym_state[c].store((ep << 8) | kSFree);
+  sym_done.store(ep << 32);
+  sym_ticket.store(ep << 32);
+  epoch.fetch_add(1);
+  epoch.notify_all();
+}
+
+void sym_chunk(uint64_t ep, int c, uint64_t held) {
+  thread_local std::vector<float> buffer(1 << 20);
+  inside.fetch_add(1);
+  const Gemm g = *ring[ep & 63];
+  const int j0 = c * kCols, w = std::min(g.n, j0 + kCols) - j0;
+  const float* b = g.tb == 111 ? g.b + j0 : g.b + int64_t(j0) * g.ldb;
+  scipy_cblas_sgemm(101, g.ta, g.tb, g.m, w, g.k, 1.f, g.a, g.lda, b, g.ldb, 0.f, buffer.data(), w);
+  uint64_t expected = (ep << 8) | kSClaimed;
+  bool won = sym_state[c].compare_exchange_strong(expected, (ep << 8) | kSCommitting);
+  if (!won && expected == ((ep << 8) | kSRepeated))
+    won = sym_state[c].compare_exchange_strong(expected, (ep << 8) | kSCommitting);
+  if (won) {
+    for (int i = 0; i < g.m; ++i)
+      std::memcpy(g.c + int64_t(i) * g.ldc + j0, &buffer[i * w], w * sizeof(float));
+    sym_state[c].store((ep << 8) | kSDone);
+    const bool last = int(sym_done.fetch_add(1) & 0xffffffffu) + 1 == ring_chunks[ep & 63];
+    if (last && schedule == kTask) {
+      const size_t next = ep - task_first + 1;
+      if (next < task_list->size()) publish(ep + 1, (*task_list)[next]);
+      else task_finished.store(true);
+    }
+    if (held == kSRepeated) repeat_wins.fetch_add(1);
+  }
+  inside.fetch_sub(1);
+}
+
+std::atomic<int64_t> claimed_at[64];
+const int64_t kPatiencePct = env_int("PATIENCE_PCT", 200);
+
+void sym_work(uint64_t ep) {
+  int64_t own_ns = 0, own = 0;
+  for (;;) {
+    uint64_t t = sym_ticket.load();
+    if ((t >> 32) != ep) return;
+    const int next = int(t & 0xffffffffu), n = ring_chunks[ep & 63];
+    if (next >= n) break;
+    if (!sym_ticket.compare_exchange_weak(t, t + 1)) continue;
+    const int64_t t0 = now_ns();
+    claimed_at[next].store(t0);
+    sym_state[next].store((ep << 8) | kSClaimed);
+    sym_chunk(ep, next, kSClaimed);
+    own_ns += now_ns() - t0;
+    ++own;
+  }
+  // Repeat a chunk another thread has held longer than PATIENCE_PCT of this thread's chunk time.
+  const int64_t patience = (own > 0 ? own_ns / own : 300000) * kPatiencePct / 100;
+  const int n = ring_chunks[ep & 63];
+  while ((sym_ticket.load() >> 32) == ep && (sym_done.load() >> 32) == ep &&
+         int(sym_done.load() & 0xffffffffu) < n) {
+    const int64_t now = now_ns();
+    for (int c = 0; c < n; ++c) {
+      uint64_t expected = (ep << 8) | kSClaimed;
+      if (sym_state[c].load() == expected && now - claimed_at[c].load() > patience &&
+          sym_state[c].compare_exchange_strong(expected, (ep << 8) | kSRepeated)) {
+        repeats.fetch_add(1);
+        sym_chunk(ep, c, kSRepeated);
+      }
+    }
+    __builtin_ia32_pause();
+  }
+}
+
+void task_loop() {
+  while (!task_finished.load()) {
+    const uint64_t ep = sym_ticket.load() >> 32;
+    if (ep < task_first) return;
+    sym_work(ep);
+  }
+}
+
+void run_task(const std::vector<Gemm>& step) {
+  task_list = &step;
+  task_first = (sym_ticket.load() >> 32) + 1;
+  task_finished.store(false);
+  publish(task_first, step[0]);
+  task_loop();
+  while (inside.load() > 0) __builtin_ia32_pause();
+}
+
+void run_sym(const Gemm& g) {
+  const uint64_t ep = (sym_ticket.load() >> 32) + 1;
+  const int n = (g.n + kCols - 1) / kCols;
+  ring[ep & 63] = &g;
+  ring_chunks[ep & 63] = n;
+  for (int c = 0; c < n; ++c) sym_state[c].store((ep << 8) | kSFree);
+  sym_done.store(ep << 32);
+  sym_ticket.store(ep << 32);
+  epoch.fetch_add(1);
+  epoch.notify_all();
+  sym_work(ep);
+}
+
 void worker() {
   uint64_t seen = 0;
   while (!quit) {
@@ -107,11 +236,15 @@ void worker() {
       if (now_ns() < until) __builtin_ia32_pause(); else epoch.wait(seen);
     }
     seen = e;
-    if (!quit) worker_chunks();
+    if (quit) break;
+    if (schedule == kTask) task_loop();
+    else if (schedule == kSym || schedule == kSymEnd) sym_work(sym_ticket.load() >> 32);
+    else worker_chunks();
   }
 }
 
 void run_product(const Gemm& g) {
+  if (schedule == kSym || schedule == kSymEnd) return run_sym(g);
   if (schedule == kOne) {
     scipy_cblas_sgemm(101, g.ta, g.tb, g.m, g.n, g.k, 1.f, g.a, g.lda, g.b, g.ldb, 0.f, g.c, g.ldc);
     return;
@@ -175,7 +308,9 @@ int main(int argc, char** argv) {
       std::vector<double> steps;
       for (int i = 0; i < 30; ++i) {
         const int64_t t0 = now_ns();
-        for (const Gemm& g : step) run_product(g);
+        if (schedule == kTask) run_task(step);
+        else for (const Gemm& g : step) run_product(g);
+        if (schedule == kSymEnd) while (inside.load() > 0) __builtin_ia32_pause();
         steps.push_back((now_ns() - t0) / 1e6);
       }
       std::sort(steps.begin(), steps.end());
@@ -188,7 +323,8 @@ int main(int argc, char** argv) {
     std::printf("%-14s median %.2f ms (quartiles %.2f, %.2f)\n", kNames[s], v[v.size() / 2],
                 v[v.size() / 4], v[3 * v.size() / 4]);
   }
-  std::printf("chunks taken over: %ld\n", taken_over.load());
+  std::printf("chunks taken over: %ld; repeated: %ld, of which won: %ld\n", taken_over.load(),
+              repeats.load(), repeat_wins.load());
   quit = true;
   epoch.fetch_add(1);
   epoch.notify_all();
