@@ -301,10 +301,12 @@ def discover() -> Toolchain:
     }
 
     def slow_parts() -> dict:
-        import scipy_openblas32  # its import reads package metadata: 0.05 s
+        # the distribution's version, not the module's: importing scipy_openblas32 loads
+        # OpenBLAS (its get_openblas_config), before load_blas could choose its kernels
+        from importlib.metadata import version
 
         return {**_slow_parts(cxx, cmake, ninja, nvcc, flags),
-                "blas": "scipy-openblas32 " + scipy_openblas32.__version__}
+                "blas": "scipy-openblas32 " + version("scipy-openblas32")}
 
     slow = _memoized_slow_parts(identity, slow_parts)
     parts = {
@@ -326,12 +328,46 @@ def discover() -> Toolchain:
     )
 
 
+def openblas_coretype(cpuinfo: str) -> str | None:
+    r"""The OpenBLAS kernels croton asks for on the CPU ``cpuinfo`` (/proc/cpuinfo's text)
+    describes, or None for OpenBLAS's own choice. On AMD Zen 4 (family 0x19 with AVX-512)
+    OpenBLAS picks its AVX-512 (SkylakeX) kernels, but Zen 4 runs AVX-512 on 256-bit units,
+    and its Zen (AVX2) kernels ran mlp_step 3-5% faster there (bench/RESULTS.md, session 17).
+
+    >>> openblas_coretype("vendor_id : AuthenticAMD\ncpu family : 25\nflags : fma avx512f")
+    'ZEN'
+    >>> openblas_coretype("vendor_id : GenuineIntel\ncpu family : 6\nflags : fma avx512f") is None
+    True
+    """
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip() not in fields:
+            fields[key.strip()] = value.strip()
+    amd_zen4 = (fields.get("vendor_id") == "AuthenticAMD" and fields.get("cpu family") == "25"
+                and "avx512f" in fields.get("flags", "").split())
+    return "ZEN" if amd_zen4 else None
+
+
 @functools.lru_cache(maxsize=1)
 def load_blas() -> None:
     """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed).
 
     The compiled code runs OpenBLAS on one thread and splits products across croton's own
-    thread pool (runtime/cpu/blas.hpp, runtime/cpu/thread_pool.hpp)."""
+    thread pool (runtime/cpu/blas.hpp, runtime/cpu/thread_pool.hpp). Where the user has not
+    set ``OPENBLAS_CORETYPE``, the kernels are ``openblas_coretype``'s choice for this CPU;
+    the variable is set only while OpenBLAS loads (it reads it then), so NumPy's own OpenBLAS
+    and the processes the program starts keep theirs."""
     import ctypes
 
-    ctypes.CDLL(discover().blas_library, mode=ctypes.RTLD_GLOBAL)
+    coretype = None
+    if "OPENBLAS_CORETYPE" not in os.environ:
+        with contextlib.suppress(OSError):
+            coretype = openblas_coretype(Path("/proc/cpuinfo").read_text())
+    if coretype is not None:
+        os.environ["OPENBLAS_CORETYPE"] = coretype
+    try:
+        ctypes.CDLL(discover().blas_library, mode=ctypes.RTLD_GLOBAL)
+    finally:
+        if coretype is not None:
+            del os.environ["OPENBLAS_CORETYPE"]

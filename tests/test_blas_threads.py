@@ -149,3 +149,42 @@ def test_column_blocks_start_on_cache_lines_of_a_skewed_target(dtype, skew):
     f(xv, yv)
     np.testing.assert_allclose(W.get_value(), w0 - np.asarray(0.5, dtype) * (xv @ yv),
                                rtol=_tol(dtype), atol=_tol(dtype))
+
+
+_CORENAME = """
+import ctypes, os, numpy as np, croton, croton.tensor as T
+from croton.build_tools.toolchain import discover
+x = T.fmatrix("x")
+f = croton.function([x], T.dot(x, x))
+a = np.arange(4, dtype="float32").reshape(2, 2)
+assert np.allclose(f(a), a @ a)
+lib = ctypes.CDLL(discover().blas_library)
+lib.scipy_openblas_get_corename.restype = ctypes.c_char_p
+print(lib.scipy_openblas_get_corename().decode(), os.environ.get("OPENBLAS_CORETYPE"))
+"""
+
+
+@pytest.mark.parametrize("user_choice", [None, "SandyBridge"])
+def test_openblas_kernels_follow_the_cpu_choice_unless_the_user_chose(user_choice):
+    """A fresh process: OpenBLAS runs openblas_coretype's kernels for this CPU (Zen on AMD Zen
+    4, else its own choice), or the user's OPENBLAS_CORETYPE; the variable croton sets for the
+    load is gone afterwards (the user's stays)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from croton.build_tools.toolchain import openblas_coretype
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    if user_choice:
+        env["OPENBLAS_CORETYPE"] = user_choice
+    out = subprocess.run([sys.executable, "-c", _CORENAME], env=env, capture_output=True,
+                         text=True, check=True).stdout.split()
+    ours = openblas_coretype(Path("/proc/cpuinfo").read_text())
+    if user_choice:
+        assert out == ["Sandybridge", user_choice]
+    elif ours == "ZEN":
+        assert out == ["Haswell", "None"]  # OpenBLAS's Zen target runs its Haswell kernels
+    else:
+        assert out[1] == "None"
