@@ -361,7 +361,7 @@ def load_blas() -> None:
     import ctypes
 
     coretype = None
-    if "OPENBLAS_CORETYPE" not in os.environ:
+    if not os.environ.get("OPENBLAS_CORETYPE"):  # unset or empty: no choice made
         with contextlib.suppress(OSError):
             coretype = openblas_coretype(Path("/proc/cpuinfo").read_text())
     if coretype is not None:
