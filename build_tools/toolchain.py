@@ -349,6 +349,21 @@ def openblas_coretype(cpuinfo: str) -> str | None:
     return "ZEN" if amd_zen4 else None
 
 
+def croton_coretype() -> str | None:
+    """``openblas_coretype`` for this machine's CPU (None where /proc/cpuinfo is not there):
+    the kernels croton asks OpenBLAS for when the user has not set ``OPENBLAS_CORETYPE``. A
+    program linking an exported function runs the same kernels, and so the same bits, with
+    ``OPENBLAS_CORETYPE`` set to it.
+
+    >>> croton_coretype() in (None, "ZEN")
+    True
+    """
+    try:
+        return openblas_coretype(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return None
+
+
 @functools.lru_cache(maxsize=1)
 def load_blas() -> None:
     """Load OpenBLAS globally so compiled modules resolve it by soname (no RPATH needed).
@@ -360,10 +375,7 @@ def load_blas() -> None:
     and the processes the program starts keep theirs."""
     import ctypes
 
-    coretype = None
-    if not os.environ.get("OPENBLAS_CORETYPE"):  # unset or empty: no choice made
-        with contextlib.suppress(OSError):
-            coretype = openblas_coretype(Path("/proc/cpuinfo").read_text())
+    coretype = None if os.environ.get("OPENBLAS_CORETYPE") else croton_coretype()
     if coretype is not None:
         os.environ["OPENBLAS_CORETYPE"] = coretype
     try:

@@ -144,6 +144,18 @@ def _run(cmd: list, what: str, **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
+def blas_env() -> dict:
+    """The environment for a program linking an exported function that must reproduce the
+    Python function's bits: OpenBLAS's kernels as croton chose them (toolchain.croton_coretype;
+    a program started without it gets OpenBLAS's own choice)."""
+    from croton.build_tools.toolchain import croton_coretype
+
+    env = dict(os.environ)
+    if not env.get("OPENBLAS_CORETYPE") and croton_coretype():
+        env["OPENBLAS_CORETYPE"] = croton_coretype()
+    return env
+
+
 def _cc() -> str:
     for candidate in (os.environ.get("CC", ""), "gcc", "cc"):
         if candidate and shutil.which(candidate):
@@ -241,7 +253,7 @@ def test_export_seed_training_function(tmp_path, seed_export):
     _run([_cc(), "-std=c11", "-Wall", "-Wextra", "-Werror", "-x", "c", driver,
           f"-I{project / 'include'}", f"-L{build}", "-ltrain_step", f"-Wl,-rpath,{build}",
           "-pthread", "-o", exe], "building the C driver")
-    printed = _run([exe], "the C driver").stdout.splitlines()
+    printed = _run([exe], "the C driver", env=blas_env()).stdout.splitlines()
     lines = dict(line.split(" ", 1) for line in printed if not line.startswith("y "))
     ys = [float.fromhex(line.split()[1]) for line in printed if line.startswith("y ")]
     assert len(ys) == STEPS

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export import STEPS, _build, _cc, _ctest, _run
+from test_export import STEPS, _build, _cc, _ctest, _run, blas_env
 
 import croton
 import croton.tensor as T
@@ -172,7 +172,8 @@ def test_exported_training_steps_reproduce_python(tmp_path, make):
           f"-I{project / 'include'}", f"-L{build}", "-lstep", f"-Wl,-rpath,{build}", "-o", exe],
          "building the C driver")
     _write_inputs(tmp_path / "in.bin", calls)
-    _run([exe, STEPS, tmp_path / "in.bin", tmp_path / "out.bin"], "the C driver")
+    _run([exe, STEPS, tmp_path / "in.bin", tmp_path / "out.bin"], "the C driver",
+         env=blas_env())
     expected = []
     for values in calls:
         results = f(*values)
