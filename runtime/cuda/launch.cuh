@@ -55,6 +55,33 @@ __device__ __forceinline__ int64_t global_index() {
 }
 __device__ __forceinline__ int64_t grid_stride() { return int64_t(gridDim.x) * blockDim.x; }
 
+// n / d for 0 <= n < 2^31 by a multiply-high, an add and a shift, with the divisor's magic
+// number made once on the host (Hacker's Delight 10-9; PyTorch's IntDivider): the strided
+// elementwise kernels split a flat index into coordinates with it, where a 64-bit division
+// is a long software routine on a GPU. `t + n` cannot overflow: t <= n < 2^31.
+struct FastDivider {
+  uint32_t divisor = 1, magic = 1, shift = 0;
+  FastDivider() = default;
+  explicit FastDivider(uint32_t d) : divisor(d) {
+    while (shift < 32 && (uint64_t(1) << shift) < d) ++shift;
+    magic = uint32_t(((uint64_t(1) << 32) * ((uint64_t(1) << shift) - d)) / d + 1);
+  }
+  __host__ __device__ __forceinline__ uint32_t quotient(uint32_t n) const {
+#ifdef __CUDA_ARCH__
+    const uint32_t t = __umulhi(n, magic);
+#else
+    const uint32_t t = uint32_t((uint64_t(n) * magic) >> 32);
+#endif
+    return (t + n) >> shift;
+  }
+};
+
+// The largest element count the strided kernels index with 32-bit coordinates (FastDivider);
+// larger loops take the 64-bit kernel. The CPU emulation of the tests defines its own.
+#ifndef CROTON_NARROW_INDEX_LIMIT
+#define CROTON_NARROW_INDEX_LIMIT() int64_t(INT32_MAX)
+#endif
+
 // Packed loads and stores of the contiguous elementwise kernels (ew_pack_*): a Pack of N
 // elements is one aligned access of N * sizeof(T) bytes (16 for float32 x 4), which the
 // compiler emits as one vector instruction (ld.global.v4 / st.global.v4).

@@ -5,7 +5,7 @@
 // the logic of the generated kernels (indexing, broadcasting, grid-stride loops, block and
 // two-pass reductions, the host driver's launches and errors); it says nothing about nvcc's code
 // or a GPU's behaviour. Launches `k<<<g, b>>>(args)` are rewritten by the test to
-// `croton_emu::Launch(k, g, b).run(args)`.
+// `croton_emu::Launch(croton_emu::Named{"k"}, k, g, b).run(args)`.
 #pragma once
 #include <ucontext.h>
 
@@ -57,6 +57,10 @@ inline int& current_device() {
 }
 inline int last_launch_device = -1;
 inline unsigned last_launch_grid = 0;  // blocks of the latest launch
+inline const char* last_launch_kernel = "";  // the latest launch's kernel, as the source names it
+struct Named {  // a launch's kernel name (the test's rewrite of `k<<<g, b>>>` passes it)
+  const char* name;
+};
 }  // namespace croton_emu
 
 namespace croton_emu {
@@ -106,7 +110,10 @@ template <class... P>
 struct Launch {
   void (*kernel)(P...);
   unsigned grid, block;
+  const char* name = "";  // "" for a runtime header's CROTON_LAUNCH
   Launch(void (*k)(P...), unsigned g, unsigned b) : kernel(k), grid(g), block(b) {}
+  Launch(Named n, void (*k)(P...), unsigned g, unsigned b)
+      : kernel(k), grid(g), block(b), name(n.name) {}
   template <class... A>
   void run(A... args) {
     constexpr size_t kStack = 64 * 1024;
@@ -114,6 +121,7 @@ struct Launch {
     ++launches;
     last_launch_device = current_device();
     last_launch_grid = grid;
+    last_launch_kernel = name;
     gridDim.x = grid;
     blockDim.x = block;
     body = [this, args...] { kernel(args...); };
@@ -157,6 +165,11 @@ struct Launch {
   }
 };
 }  // namespace croton_emu
+
+// the strided kernels' 32-bit limit (runtime/cuda/launch.cuh): CROTON_EMU_WIDE_INDEX=1 sends
+// every loop to the 64-bit kernel, which a GPU would take only past 2^31 elements
+#define CROTON_NARROW_INDEX_LIMIT() \
+  (std::getenv("CROTON_EMU_WIDE_INDEX") != nullptr ? int64_t(-1) : int64_t(INT32_MAX))
 
 // a launch in a runtime header (runtime/cuda/launch.cuh), not rewritten by the test
 #define CROTON_LAUNCH(kernel, grid, block) croton_emu::Launch(kernel, grid, block).run
@@ -249,4 +262,6 @@ extern "C" int croton_emu_last_launch_device() { return croton_emu::last_launch_
 extern "C" int croton_emu_current_device() { return croton_emu::current_device(); }
 // the blocks of the latest launch (which of a loop's kernels ran: packed or one element a thread)
 extern "C" unsigned croton_emu_last_launch_grid() { return croton_emu::last_launch_grid; }
+// the latest launch's kernel as the generated source names it ("" for a runtime header's)
+extern "C" const char* croton_emu_last_launch_kernel() { return croton_emu::last_launch_kernel; }
 #endif

@@ -43,8 +43,10 @@ _LAUNCH = re.compile(r"([A-Za-z_][\w:]*(?:<[\w:, ]+>)?)<<<")
 
 def emulated_source(source: str) -> str:
     """``source`` with each launch ``k<<<g, b>>>(args)`` as
-    ``croton_emu::Launch(k, g, b).run(args)`` (the only edit of the code)."""
-    return _LAUNCH.sub(r"croton_emu::Launch(\1, ", source).replace(">>>(", ").run(")
+    ``croton_emu::Launch(croton_emu::Named{"k"}, k, g, b).run(args)`` (the only edit of the
+    code; the name is what ``croton_emu_last_launch_kernel`` reports)."""
+    return _LAUNCH.sub(r'croton_emu::Launch(croton_emu::Named{"\1"}, \1, ',
+                       source).replace(">>>(", ").run(")
 
 
 def compile_emulated(source: str, d: Path, warnings: bool = False) -> ctypes.CDLL:
