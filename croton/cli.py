@@ -154,6 +154,27 @@ def cmd_cache(args) -> int:
     return 0
 
 
+def blas_kernels() -> str:
+    """The kernels the loaded OpenBLAS runs, and who chose them (docs/architecture.md).
+
+    >>> blas_kernels().split()[0] in ("Haswell", "Zen", "SkylakeX", "Cooperlake", "Sandybridge")
+    True
+    """
+    import ctypes
+    import os
+
+    from croton.build_tools.toolchain import croton_coretype, discover, load_blas
+
+    load_blas()
+    get = ctypes.CDLL(discover().blas_library).scipy_openblas_get_corename
+    get.restype = ctypes.c_char_p
+    name = get().decode()
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return f"{name} (OPENBLAS_CORETYPE={os.environ['OPENBLAS_CORETYPE']})"
+    chosen = croton_coretype()
+    return f"{name} ({'croton chose ' + chosen + ' for this CPU' if chosen else 'OpenBLAS chose'})"
+
+
 def cublas_check() -> str:
     """cuBLAS for the CUDA target's matrix products: the nvidia-cublas wheel's version and
     library, or how to install it (not a failure: only CUDA functions with products need it)."""
@@ -276,6 +297,7 @@ def cmd_doctor(args) -> int:
             x = np.arange(6.0).reshape(2, 3)
             good = np.allclose(f(x, x.T), x @ x.T)
             checks["build_and_blas_link_test"] = "ok" if good else "FAILED: wrong result"
+            checks["blas_kernels"] = blas_kernels()
             ok = ok and good
         except Exception as exc:  # noqa: BLE001
             checks["build_and_blas_link_test"] = f"FAILED: {exc}"

@@ -1,6 +1,7 @@
 """The croton command line: doctor and cache management."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -19,6 +20,13 @@ def test_doctor_checks_toolchain_and_builds_a_blas_function():
     report = json.loads(out)
     assert report["status"] == "ok"
     assert report["build_and_blas_link_test"] == "ok"
+    from croton.build_tools.toolchain import croton_coretype
+
+    kernels = report["blas_kernels"]  # the loaded OpenBLAS's kernels and who chose them
+    if croton_coretype() == "ZEN" and "OPENBLAS_CORETYPE" not in os.environ:
+        assert kernels == "Haswell (croton chose ZEN for this CPU)", kernels
+    else:
+        assert "chose" in kernels or "OPENBLAS_CORETYPE=" in kernels, kernels
     assert "writable" in report["cache_dir"]
     assert "compiler_launcher" in report and "native_arch" in report
     if find_nvcc():  # nvcc accepts the host compiler (a tiny .cu built with -ccbin)
