@@ -216,14 +216,7 @@ void run_task(const std::vector<Gemm>& step) {
 
 void run_sym(const Gemm& g) {
   const uint64_t ep = (sym_ticket.load() >> 32) + 1;
-  const int n = (g.n + kCols - 1) / kCols;
-  ring[ep & 63] = &g;
-  ring_chunks[ep & 63] = n;
-  for (int c = 0; c < n; ++c) sym_state[c].store((ep << 8) | kSFree);
-  sym_done.store(ep << 32);
-  sym_ticket.store(ep << 32);
-  epoch.fetch_add(1);
-  epoch.notify_all();
+  publish(ep, g);
   sym_work(ep);
 }
 
