@@ -1,6 +1,7 @@
 """The CUDA target's packed elementwise kernels (``ew_pack_*``, codegen/templates/cuda/loops.j2):
-where every output and full-size operand of a loop is contiguous and aligned to a pack of 16
-bytes (launch.cuh: ``pack_width``: 4 float32, 2 float64, 8 float16 or int8 elements), a thread
+where every output and full-size operand of a loop is contiguous and aligned to its pack
+(launch.cuh: ``pack_width``: 16 bytes of the widest type, at most 8 elements: 4 float32, 2
+float64, 8 float16, 8 int8), a thread
 loads and stores a pack at once, and the last ``n % V`` elements go one per thread; otherwise the
 kernel of one element per thread runs. Run on the CPU emulation of CUDA (tests/cuda_emu), whose
 one multiprocessor caps a grid at 32 blocks of 256 threads, so the grid of the last launch says
